@@ -1,0 +1,5 @@
+"""``python -m metaorder`` runs the command line."""
+
+from metaorder.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,79 @@
+"""The ``metaorder`` command line.  Argument parsing and error reporting only; no logic."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Coroutine, Sequence
+from pathlib import Path
+from typing import Any
+
+from metaorder import __version__
+from metaorder.logs import configure_logging
+
+
+def _runner() -> asyncio.Runner:
+    try:
+        import uvloop
+    except ImportError:  # pragma: no cover - uvloop is a dependency on Linux/macOS
+        return asyncio.Runner()
+    return asyncio.Runner(loop_factory=uvloop.new_event_loop)
+
+
+def _run(coro: Coroutine[Any, Any, None]) -> None:
+    with _runner() as runner:
+        runner.run(coro)
+
+
+def _build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="metaorder", description="Smart trading execution engine (FIX 4.4).")
+    parser.add_argument("--version", action="version", version=f"metaorder {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    run = sub.add_parser("run", help="start the daemon on a configuration file")
+    run.add_argument("--config", default="configs/metaorder.toml", help="TOML configuration (default: %(default)s)")
+    run.add_argument("--log-format", choices=["console", "json"], help="override the config's logging.format")
+
+    ref = sub.add_parser("reflector", help="FIX acceptor that echoes orders (session certification)")
+    ref.add_argument("--port", type=int, required=True)
+    ref.add_argument("--sender-comp-id", required=True, metavar="ID")
+    ref.add_argument("--target-comp-id", required=True, action="append", metavar="ID",
+                     help="a counterparty CompID; repeat for several")
+    ref.add_argument("--reset-on-logon", action="store_true", help="reset sequence numbers at every Logon")
+    ref.add_argument("--dictionary", type=Path, metavar="FILE.xml", help="QuickFIX-format data dictionary")
+    ref.add_argument("--store", type=Path, metavar="PATH", default=Path("reflector.db"),
+                     help="SQLite message store (default: %(default)s)")
+    ref.add_argument("--host", default="127.0.0.1", help="address to listen on (default: %(default)s)")
+    ref.add_argument("--log-format", choices=["console", "json"], default="console")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _build_parser().parse_args(argv)
+    from metaorder.config import ConfigError, load_config
+    from metaorder.fix.dictionary import DictionaryError
+    from metaorder.fix.store import StoreError
+
+    try:
+        if args.command == "reflector":
+            configure_logging(args.log_format)
+            from metaorder.daemon import run_reflector
+
+            _run(run_reflector(args.port, args.sender_comp_id, args.target_comp_id, args.reset_on_logon,
+                               args.dictionary, args.store, host=args.host))
+        elif args.command == "run":
+            config = load_config(args.config)
+            configure_logging(args.log_format or config.logging.format, config.logging.level)
+            from metaorder.daemon import run_daemon
+
+            _run(run_daemon(config))
+    except (ConfigError, DictionaryError, StoreError) as exc:
+        print(f"metaorder: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        print(f"metaorder: {exc.strerror or exc}{f': {exc.filename}' if exc.filename else ''}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    return 0

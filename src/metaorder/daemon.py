@@ -1,0 +1,152 @@
+"""Composition root: the one place where stores, sessions, transports and applications are wired.
+
+Everything below this module receives what it needs as arguments; nothing reaches for globals.
+:func:`serve_forever` owns every task in one TaskGroup, turns SIGINT/SIGTERM into a graceful
+shutdown (Logout on every session, bounded wait for the replies) and closes the store last, so what
+was acknowledged is on disk.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import structlog
+
+from metaorder.clock import Clock, LiveClock
+from metaorder.config import MetaorderConfig
+from metaorder.fix.codec import Message
+from metaorder.fix.dictionary import Dictionary, load_quickfix_xml
+from metaorder.fix.fix44 import builtin_fix44
+from metaorder.fix.session import Role, Session, SessionConfig
+from metaorder.fix.store import MemoryStore, SessionStore, SqliteStoreDatabase
+from metaorder.fix.transport import Acceptor, Application, SessionConnection, TransportLimits
+from metaorder.reflector import ECHOED_TYPES, Reflector
+
+log = structlog.get_logger("metaorder")
+
+
+def load_dictionary(path: Path | str | None) -> Dictionary:
+    return builtin_fix44() if path is None else load_quickfix_xml(path)
+
+
+class ApplicationNotAvailable:
+    """Stand-in application of ``metaorder run`` until the order engine is wired in.
+
+    Sessions log on, heartbeat and resend normally; each application message is answered with a
+    BusinessMessageReject 380=4 (Application not available), so an OMS learns at once that nothing
+    was accepted rather than waiting for an acknowledgement that never comes.
+    """
+
+    def on_logon(self, conn: SessionConnection) -> None:
+        pass
+
+    def on_logout(self, conn: SessionConnection, reason: str) -> None:
+        pass
+
+    def on_message(self, conn: SessionConnection, message: Message, now: float) -> None:
+        conn.session.business_reject(message, now, 4, "Application not available: order intake is not enabled")
+
+
+async def serve_forever(
+    acceptor: Acceptor,
+    shutdown_timeout: float,
+    on_started: Callable[[int], None] | None = None,
+    stop: asyncio.Event | None = None,
+) -> None:
+    """Run ``acceptor`` until SIGINT/SIGTERM (or ``stop``), then shut down gracefully."""
+    loop = asyncio.get_running_loop()
+    stop = stop or asyncio.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        async with asyncio.TaskGroup() as tg:
+            serving = tg.create_task(acceptor.serve(on_started))
+            stopping = tg.create_task(stop.wait())
+            await asyncio.wait({serving, stopping}, return_when=asyncio.FIRST_COMPLETED)
+            log.info("shutting down", sessions_connected=len(acceptor.connections))
+            await acceptor.shutdown(shutdown_timeout)
+            serving.cancel()
+            stopping.cancel()
+    finally:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)
+
+
+def open_stores(path: Path | None, synchronous: str, keys: Sequence[str]) -> tuple[
+        SqliteStoreDatabase | None, dict[str, SessionStore]]:
+    if path is None:
+        return None, {k: MemoryStore() for k in keys}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    db = SqliteStoreDatabase(path, synchronous="FULL" if synchronous == "FULL" else "NORMAL")
+    return db, {k: db.open_session(k) for k in keys}
+
+
+def store_key(config: SessionConfig) -> str:
+    return f"{config.begin_string}:{config.sender_comp_id}->{config.target_comp_id}"
+
+
+async def run_acceptor(
+    sessions: Sequence[SessionConfig],
+    app_factory: Callable[[Dictionary], Application],
+    host: str,
+    port: int,
+    dictionary: Dictionary,
+    store_path: Path | None,
+    synchronous: str = "NORMAL",
+    limits: TransportLimits | None = None,
+    clock: Clock | None = None,
+    on_started: Callable[[int], None] | None = None,
+    stop: asyncio.Event | None = None,
+) -> None:
+    clock = clock or LiveClock()
+    db, stores = open_stores(store_path, synchronous, [store_key(c) for c in sessions])
+    try:
+        built = [Session(c, stores[store_key(c)], dictionary) for c in sessions]
+        acceptor = Acceptor(host, port, built, app_factory(dictionary), clock, limits)
+        shutdown_timeout = max(c.logout_timeout for c in sessions) + 1.0
+        await serve_forever(acceptor, shutdown_timeout, on_started, stop)
+    finally:
+        if db is not None:
+            db.close()
+    log.info("stopped")
+
+
+async def run_reflector(
+    port: int,
+    sender_comp_id: str,
+    target_comp_ids: Sequence[str],
+    reset_on_logon: bool,
+    dictionary_path: Path | None,
+    store_path: Path | None,
+    host: str = "127.0.0.1",
+    on_started: Callable[[int], None] | None = None,
+) -> None:
+    dictionary = load_dictionary(dictionary_path)
+    configs = [
+        SessionConfig(
+            sender_comp_id=sender_comp_id,
+            target_comp_id=target,
+            role=Role.ACCEPTOR,
+            begin_string=dictionary.begin_string,
+            reset_on_logon=reset_on_logon,
+            supported_app_types=ECHOED_TYPES,
+        )
+        for target in target_comp_ids
+    ]
+    await run_acceptor(configs, Reflector, host, port, dictionary, store_path, on_started=on_started)
+
+
+async def run_daemon(config: MetaorderConfig, on_started: Callable[[int], None] | None = None) -> None:
+    dictionary = load_dictionary(config.dictionary)
+    acc = config.acceptor
+    sessions = [s.session_config(acc.sender_comp_id, Role.ACCEPTOR) for s in acc.sessions]
+    limits = TransportLimits(max_message_size=acc.max_message_size)
+
+    def app(_: Dictionary) -> Application:
+        return ApplicationNotAvailable()
+
+    await run_acceptor(sessions, app, acc.host, acc.port, dictionary, config.store.path,
+                       config.store.synchronous, limits, on_started=on_started)

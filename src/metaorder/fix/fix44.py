@@ -1,0 +1,1087 @@
+"""metaorder's own FIX 4.4 data dictionary.
+
+Written from the FIX 4.4 specification (FIX Protocol Ltd., with the 2004 errata): the
+StandardHeader and StandardTrailer, the session messages and the application messages metaorder
+sends or receives, with the component blocks they use.  The project never needs a dictionary file
+at runtime; a counterparty's own QuickFIX-format dictionary can still be loaded with
+:func:`metaorder.fix.dictionary.load_quickfix_xml`.
+
+Three compact tables drive :func:`builtin_fix44`:
+
+``_FIELDS``
+    one field a line: ``tag Name TYPE [value=DESCRIPTION ...]``; an indented line continues the
+    enumeration of the field above; ``#`` starts a comment.  TYPE is the QuickFIX type name.
+
+``_COMPONENTS`` and ``_MESSAGES``
+    item lists in a small notation: ``Name`` is an optional field, ``Name!`` a required one,
+    ``<Block>`` / ``<Block>!`` a component block, and ``NoXxx[ ... ]`` / ``NoXxx![ ... ]`` a
+    repeating group whose first item is its delimiter.  Items are in the order the specification
+    lists them.
+
+Deliberate departures from the standard (documented in :data:`EXTENSION_ENUMS`): TargetStrategy
+(847) carries metaorder's strategies 1000 (TWAP) and 1001 (implementation shortfall), in the range
+the specification reserves for user-defined values (>= 1000).
+
+Only the fields the messages below use are defined: a tag that FIX 4.4 defines but none of these
+messages uses is an unknown tag here (SessionRejectReason 0, "Invalid tag number", where a full
+dictionary would answer 2, "Tag not defined for this message type").
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from typing import Final
+
+from metaorder.fix.dictionary import Component, Dictionary, DictionaryBuilder, DictionaryError, Field, Group, Item
+
+BEGIN_STRING: Final = "FIX.4.4"
+
+#: Enum values metaorder adds to standard fields (user-defined values): tag -> values.
+EXTENSION_ENUMS: Final[dict[int, frozenset[str]]] = {
+    847: frozenset({"1000", "1001"}),  # TargetStrategy: TWAP, implementation shortfall
+}
+
+# --------------------------------------------------------------------------------------------
+# fields: tag Name TYPE [enums]
+
+_FIELDS: Final = """
+1    Account                     STRING
+6    AvgPx                       PRICE
+7    BeginSeqNo                  SEQNUM
+8    BeginString                 STRING
+9    BodyLength                  LENGTH
+10   CheckSum                    STRING
+11   ClOrdID                     STRING
+12   Commission                  AMT
+13   CommType                    CHAR     1=PER_UNIT 2=PERCENTAGE 3=ABSOLUTE 4=PERCENTAGE_WAIVED_CASH_DISCOUNT
+         5=PERCENTAGE_WAIVED_ENHANCED_UNITS 6=POINTS_PER_BOND_OR_CONTRACT
+14   CumQty                      QTY
+15   Currency                    CURRENCY
+16   EndSeqNo                    SEQNUM
+17   ExecID                      STRING
+18   ExecInst                    MULTIPLEVALUESTRING
+         0=STAY_ON_OFFER_SIDE 1=NOT_HELD 2=WORK 3=GO_ALONG 4=OVER_THE_DAY 5=HELD
+         6=PARTICIPATE_DONT_INITIATE 7=STRICT_SCALE 8=TRY_TO_SCALE 9=STAY_ON_BID_SIDE A=NO_CROSS
+         B=OK_TO_CROSS C=CALL_FIRST D=PERCENT_OF_VOLUME E=DO_NOT_INCREASE F=DO_NOT_REDUCE G=ALL_OR_NONE
+         H=REINSTATE_ON_SYSTEM_FAILURE I=INSTITUTIONS_ONLY J=REINSTATE_ON_TRADING_HALT
+         K=CANCEL_ON_TRADING_HALT L=LAST_PEG M=MID_PRICE_PEG N=NON_NEGOTIABLE O=OPENING_PEG
+         P=MARKET_PEG Q=CANCEL_ON_SYSTEM_FAILURE R=PRIMARY_PEG S=SUSPEND U=CUSTOMER_DISPLAY_INSTRUCTION
+         V=NETTING W=PEG_TO_VWAP X=TRADE_ALONG Y=TRY_TO_STOP Z=CANCEL_IF_NOT_BEST a=TRAILING_STOP_PEG
+         b=STRICT_LIMIT c=IGNORE_PRICE_VALIDITY_CHECKS d=PEG_TO_LIMIT_PRICE e=WORK_TO_TARGET_STRATEGY
+19   ExecRefID                   STRING
+21   HandlInst                   CHAR     1=AUTOMATED_EXECUTION_ORDER_PRIVATE_NO_BROKER_INTERVENTION
+         2=AUTOMATED_EXECUTION_ORDER_PUBLIC_BROKER_INTERVENTION_OK 3=MANUAL_ORDER_BEST_EXECUTION
+22   SecurityIDSource            STRING   1=CUSIP 2=SEDOL 3=QUIK 4=ISIN_NUMBER 5=RIC_CODE 6=ISO_CURRENCY_CODE
+         7=ISO_COUNTRY_CODE 8=EXCHANGE_SYMBOL 9=CONSOLIDATED_TAPE_ASSOCIATION A=BLOOMBERG_SYMBOL
+         B=WERTPAPIER C=DUTCH D=VALOREN E=SICOVAM F=BELGIAN G=COMMON H=CLEARING_HOUSE
+         I=ISDA_FPML_PRODUCT_SPECIFICATION J=OPTIONS_PRICE_REPORTING_AUTHORITY
+23   IOIID                       STRING
+29   LastCapacity                CHAR     1=AGENT 2=CROSS_AS_AGENT 3=CROSS_AS_PRINCIPAL 4=PRINCIPAL
+30   LastMkt                     EXCHANGE
+31   LastPx                      PRICE
+32   LastQty                     QTY
+34   MsgSeqNum                   SEQNUM
+35   MsgType                     STRING
+         0=HEARTBEAT 1=TEST_REQUEST 2=RESEND_REQUEST 3=REJECT 4=SEQUENCE_RESET 5=LOGOUT 6=IOI
+         7=ADVERTISEMENT 8=EXECUTION_REPORT 9=ORDER_CANCEL_REJECT A=LOGON B=NEWS C=EMAIL
+         D=ORDER_SINGLE E=ORDER_LIST F=ORDER_CANCEL_REQUEST G=ORDER_CANCEL_REPLACE_REQUEST
+         H=ORDER_STATUS_REQUEST J=ALLOCATION_INSTRUCTION K=LIST_CANCEL_REQUEST L=LIST_EXECUTE
+         M=LIST_STATUS_REQUEST N=LIST_STATUS P=ALLOCATION_INSTRUCTION_ACK Q=DONT_KNOW_TRADE
+         R=QUOTE_REQUEST S=QUOTE T=SETTLEMENT_INSTRUCTIONS V=MARKET_DATA_REQUEST
+         W=MARKET_DATA_SNAPSHOT_FULL_REFRESH X=MARKET_DATA_INCREMENTAL_REFRESH
+         Y=MARKET_DATA_REQUEST_REJECT Z=QUOTE_CANCEL a=QUOTE_STATUS_REQUEST b=MASS_QUOTE_ACKNOWLEDGEMENT
+         c=SECURITY_DEFINITION_REQUEST d=SECURITY_DEFINITION e=SECURITY_STATUS_REQUEST f=SECURITY_STATUS
+         g=TRADING_SESSION_STATUS_REQUEST h=TRADING_SESSION_STATUS i=MASS_QUOTE
+         j=BUSINESS_MESSAGE_REJECT k=BID_REQUEST l=BID_RESPONSE m=LIST_STRIKE_PRICE n=XML_MESSAGE
+         o=REGISTRATION_INSTRUCTIONS p=REGISTRATION_INSTRUCTIONS_RESPONSE q=ORDER_MASS_CANCEL_REQUEST
+         r=ORDER_MASS_CANCEL_REPORT s=NEW_ORDER_CROSS t=CROSS_ORDER_CANCEL_REPLACE_REQUEST
+         u=CROSS_ORDER_CANCEL_REQUEST v=SECURITY_TYPE_REQUEST w=SECURITY_TYPES x=SECURITY_LIST_REQUEST
+         y=SECURITY_LIST z=DERIVATIVE_SECURITY_LIST_REQUEST AA=DERIVATIVE_SECURITY_LIST
+         AB=NEW_ORDER_MULTILEG AC=MULTILEG_ORDER_CANCEL_REPLACE AD=TRADE_CAPTURE_REPORT_REQUEST
+         AE=TRADE_CAPTURE_REPORT AF=ORDER_MASS_STATUS_REQUEST AG=QUOTE_REQUEST_REJECT AH=RFQ_REQUEST
+         AI=QUOTE_STATUS_REPORT AJ=QUOTE_RESPONSE AK=CONFIRMATION AL=POSITION_MAINTENANCE_REQUEST
+         AM=POSITION_MAINTENANCE_REPORT AN=REQUEST_FOR_POSITIONS AO=REQUEST_FOR_POSITIONS_ACK
+         AP=POSITION_REPORT AQ=TRADE_CAPTURE_REPORT_REQUEST_ACK AR=TRADE_CAPTURE_REPORT_ACK
+         AS=ALLOCATION_REPORT AT=ALLOCATION_REPORT_ACK AU=CONFIRMATION_ACK
+         AV=SETTLEMENT_INSTRUCTION_REQUEST AW=ASSIGNMENT_REPORT AX=COLLATERAL_REQUEST
+         AY=COLLATERAL_ASSIGNMENT AZ=COLLATERAL_RESPONSE BA=COLLATERAL_REPORT BB=COLLATERAL_INQUIRY
+         BC=NETWORK_STATUS_REQUEST BD=NETWORK_STATUS_RESPONSE BE=USER_REQUEST BF=USER_RESPONSE
+         BG=COLLATERAL_INQUIRY_ACK BH=CONFIRMATION_REQUEST
+36   NewSeqNo                    SEQNUM
+37   OrderID                     STRING
+38   OrderQty                    QTY
+39   OrdStatus                   CHAR     0=NEW 1=PARTIALLY_FILLED 2=FILLED 3=DONE_FOR_DAY 4=CANCELED
+         6=PENDING_CANCEL 7=STOPPED 8=REJECTED 9=SUSPENDED A=PENDING_NEW B=CALCULATED C=EXPIRED
+         D=ACCEPTED_FOR_BIDDING E=PENDING_REPLACE
+40   OrdType                     CHAR     1=MARKET 2=LIMIT 3=STOP 4=STOP_LIMIT 6=WITH_OR_WITHOUT
+         7=LIMIT_OR_BETTER 8=LIMIT_WITH_OR_WITHOUT 9=ON_BASIS D=PREVIOUSLY_QUOTED E=PREVIOUSLY_INDICATED
+         G=FOREX_SWAP I=FUNARI J=MARKET_IF_TOUCHED K=MARKET_WITH_LEFTOVER_AS_LIMIT
+         L=PREVIOUS_FUND_VALUATION_POINT M=NEXT_FUND_VALUATION_POINT P=PEGGED
+41   OrigClOrdID                 STRING
+43   PossDupFlag                 BOOLEAN  Y=YES N=NO
+44   Price                       PRICE
+45   RefSeqNum                   SEQNUM
+48   SecurityID                  STRING
+49   SenderCompID                STRING
+50   SenderSubID                 STRING
+52   SendingTime                 UTCTIMESTAMP
+54   Side                        CHAR     1=BUY 2=SELL 3=BUY_MINUS 4=SELL_PLUS 5=SELL_SHORT 6=SELL_SHORT_EXEMPT
+         7=UNDISCLOSED 8=CROSS 9=CROSS_SHORT A=CROSS_SHORT_EXEMPT B=AS_DEFINED C=OPPOSITE D=SUBSCRIBE
+         E=REDEEM F=LEND G=BORROW
+55   Symbol                      STRING
+56   TargetCompID                STRING
+57   TargetSubID                 STRING
+58   Text                        STRING
+59   TimeInForce                 CHAR     0=DAY 1=GOOD_TILL_CANCEL 2=AT_THE_OPENING 3=IMMEDIATE_OR_CANCEL
+         4=FILL_OR_KILL 5=GOOD_TILL_CROSSING 6=GOOD_TILL_DATE 7=AT_THE_CLOSE
+60   TransactTime                UTCTIMESTAMP
+63   SettlType                   CHAR     0=REGULAR 1=CASH 2=NEXT_DAY 3=T_PLUS_2 4=T_PLUS_3 5=T_PLUS_4 6=FUTURE
+         7=WHEN_AND_IF_ISSUED 8=SELLERS_OPTION 9=T_PLUS_5
+64   SettlDate                   LOCALMKTDATE
+65   SymbolSfx                   STRING
+66   ListID                      STRING
+70   AllocID                     STRING
+75   TradeDate                   LOCALMKTDATE
+77   PositionEffect              CHAR     O=OPEN C=CLOSE R=ROLLED F=FIFO
+78   NoAllocs                    NUMINGROUP
+79   AllocAccount                STRING
+80   AllocQty                    QTY
+81   ProcessCode                 CHAR     0=REGULAR 1=SOFT_DOLLAR 2=STEP_IN 3=STEP_OUT 4=SOFT_DOLLAR_STEP_IN
+         5=SOFT_DOLLAR_STEP_OUT 6=PLAN_SPONSOR
+89   Signature                   DATA
+90   SecureDataLen               LENGTH
+91   SecureData                  DATA
+93   SignatureLength             LENGTH
+95   RawDataLength               LENGTH
+96   RawData                     DATA
+97   PossResend                  BOOLEAN  Y=YES N=NO
+98   EncryptMethod               INT      0=NONE_OTHER 1=PKCS 2=DES 3=PKCS_DES 4=PGP_DES 5=PGP_DES_MD5
+         6=PEM_DES_MD5
+99   StopPx                      PRICE
+100  ExDestination               EXCHANGE
+102  CxlRejReason                INT      0=TOO_LATE_TO_CANCEL 1=UNKNOWN_ORDER 2=BROKER_CREDIT
+         3=ORDER_ALREADY_IN_PENDING_STATUS 4=UNABLE_TO_PROCESS_ORDER_MASS_CANCEL_REQUEST
+         5=ORIGORDMODTIME_DID_NOT_MATCH_LAST_TRANSACTTIME_OF_ORDER 6=DUPLICATE_CLORDID_RECEIVED 99=OTHER
+103  OrdRejReason                INT      0=BROKER_CREDIT 1=UNKNOWN_SYMBOL 2=EXCHANGE_CLOSED
+         3=ORDER_EXCEEDS_LIMIT 4=TOO_LATE_TO_ENTER 5=UNKNOWN_ORDER 6=DUPLICATE_ORDER
+         7=DUPLICATE_OF_A_VERBALLY_COMMUNICATED_ORDER 8=STALE_ORDER 9=TRADE_ALONG_REQUIRED
+         10=INVALID_INVESTOR_ID 11=UNSUPPORTED_ORDER_CHARACTERISTIC
+         13=INCORRECT_QUANTITY 14=INCORRECT_ALLOCATED_QUANTITY 15=UNKNOWN_ACCOUNT 99=OTHER
+106  Issuer                      STRING
+107  SecurityDesc                STRING
+108  HeartBtInt                  INT
+110  MinQty                      QTY
+111  MaxFloor                    QTY
+112  TestReqID                   STRING
+113  ReportToExch                BOOLEAN  Y=YES N=NO
+114  LocateReqd                  BOOLEAN  Y=YES N=NO
+115  OnBehalfOfCompID            STRING
+116  OnBehalfOfSubID             STRING
+117  QuoteID                     STRING
+118  NetMoney                    AMT
+119  SettlCurrAmt                AMT
+120  SettlCurrency               CURRENCY
+121  ForexReq                    BOOLEAN  Y=YES N=NO
+122  OrigSendingTime             UTCTIMESTAMP
+123  GapFillFlag                 BOOLEAN  Y=YES N=NO
+126  ExpireTime                  UTCTIMESTAMP
+127  DKReason                    CHAR     A=UNKNOWN_SYMBOL B=WRONG_SIDE C=QUANTITY_EXCEEDS_ORDER
+         D=NO_MATCHING_ORDER E=PRICE_EXCEEDS_LIMIT F=CALCULATION_DIFFERENCE Z=OTHER
+128  DeliverToCompID             STRING
+129  DeliverToSubID              STRING
+136  NoMiscFees                  NUMINGROUP
+137  MiscFeeAmt                  AMT
+138  MiscFeeCurr                 CURRENCY
+139  MiscFeeType                 STRING   1=REGULATORY 2=TAX 3=LOCAL_COMMISSION 4=EXCHANGE_FEES 5=STAMP 6=LEVY
+         7=OTHER 8=MARKUP 9=CONSUMPTION_TAX 10=PER_TRANSACTION 11=CONVERSION 12=AGENT
+140  PrevClosePx                 PRICE
+141  ResetSeqNumFlag             BOOLEAN  Y=YES N=NO
+142  SenderLocationID            STRING
+143  TargetLocationID            STRING
+144  OnBehalfOfLocationID        STRING
+145  DeliverToLocationID         STRING
+146  NoRelatedSym                NUMINGROUP
+150  ExecType                    CHAR     0=NEW 3=DONE_FOR_DAY 4=CANCELED 5=REPLACE 6=PENDING_CANCEL 7=STOPPED
+         8=REJECTED 9=SUSPENDED A=PENDING_NEW B=CALCULATED C=EXPIRED D=RESTATED E=PENDING_REPLACE
+         F=TRADE G=TRADE_CORRECT H=TRADE_CANCEL I=ORDER_STATUS
+151  LeavesQty                   QTY
+152  CashOrderQty                QTY
+155  SettlCurrFxRate             FLOAT
+156  SettlCurrFxRateCalc         CHAR     M=MULTIPLY D=DIVIDE
+157  NumDaysInterest             INT
+158  AccruedInterestRate         PERCENTAGE
+159  AccruedInterestAmt          AMT
+167  SecurityType                STRING
+         # agency, commodity, corporate, currency, equity
+         FAC=FEDERAL_AGENCY_COUPON FADN=FEDERAL_AGENCY_DISCOUNT_NOTE PEF=PRIVATE_EXPORT_FUNDING
+         FOR=FOREIGN_EXCHANGE_CONTRACT FUT=FUTURE OPT=OPTION CORP=CORPORATE_BOND
+         CPP=CORPORATE_PRIVATE_PLACEMENT CB=CONVERTIBLE_BOND DUAL=DUAL_CURRENCY EUCORP=EURO_CORPORATE_BOND
+         XLINKD=INDEXED_LINKED STRUCT=STRUCTURED_NOTES YANK=YANKEE_CORPORATE_BOND CS=COMMON_STOCK
+         PS=PREFERRED_STOCK EUSUPRA=EURO_SUPRANATIONAL_COUPONS SUPRA=USD_SUPRANATIONAL_COUPONS
+         # government
+         BRADY=BRADY_BOND EUSOV=EURO_SOVEREIGNS TBOND=US_TREASURY_BOND TINT=INTEREST_STRIP_FROM_ANY_BOND_OR_NOTE
+         TIPS=TREASURY_INFLATION_PROTECTED_SECURITIES TCAL=PRINCIPAL_STRIP_OF_A_CALLABLE_BOND_OR_NOTE
+         TPRN=PRINCIPAL_STRIP_FROM_A_NON_CALLABLE_BOND_OR_NOTE UST=US_TREASURY_NOTE_DEPRECATED
+         USTB=US_TREASURY_BILL_DEPRECATED TNOTE=US_TREASURY_NOTE TBILL=US_TREASURY_BILL
+         # financing
+         REPO=REPURCHASE FORWARD=FORWARD BUYSELL=BUY_SELLBACK SECLOAN=SECURITIES_LOAN
+         SECPLEDGE=SECURITIES_PLEDGE
+         # loan
+         TERM=TERM_LOAN RVLV=REVOLVER_LOAN RVLVTRM=REVOLVER_TERM_LOAN BRIDGE=BRIDGE_LOAN LOFC=LETTER_OF_CREDIT
+         SWING=SWING_LINE_FACILITY DINP=DEBTOR_IN_POSSESSION DEFLTED=DEFAULTED WITHDRN=WITHDRAWN
+         REPLACD=REPLACED MATURED=MATURED AMENDED=AMENDED_AND_RESTATED RETIRED=RETIRED
+         # money market
+         BA=BANKERS_ACCEPTANCE BN=BANK_NOTES BOX=BILL_OF_EXCHANGES CD=CERTIFICATE_OF_DEPOSIT CL=CALL_LOANS
+         CP=COMMERCIAL_PAPER DN=DEPOSIT_NOTES EUCD=EURO_CERTIFICATE_OF_DEPOSIT EUCP=EURO_COMMERCIAL_PAPER
+         LQN=LIQUIDITY_NOTE MTN=MEDIUM_TERM_NOTES ONITE=OVERNIGHT PN=PROMISSORY_NOTE PZFJ=PLAZOS_FIJOS
+         STN=SHORT_TERM_LOAN_NOTE TD=TIME_DEPOSIT
+         XCN=EXTENDED_COMM_NOTE YCD=YANKEE_CERTIFICATE_OF_DEPOSIT
+         # mortgage
+         ABS=ASSET_BACKED_SECURITIES CMBS=CORP_MORTGAGE_BACKED_SECURITIES CMO=COLLATERALIZED_MORTGAGE_OBLIGATION
+         IET=IOETTE_MORTGAGE MBS=MORTGAGE_BACKED_SECURITIES MIO=MORTGAGE_INTEREST_ONLY
+         MPO=MORTGAGE_PRINCIPAL_ONLY MPP=MORTGAGE_PRIVATE_PLACEMENT MPT=MISCELLANEOUS_PASS_THROUGH
+         PFAND=PFANDBRIEFE TBA=TO_BE_ANNOUNCED
+         # municipal
+         AN=OTHER_ANTICIPATION_NOTES COFO=CERTIFICATE_OF_OBLIGATION COFP=CERTIFICATE_OF_PARTICIPATION
+         GO=GENERAL_OBLIGATION_BONDS MT=MANDATORY_TENDER RAN=REVENUE_ANTICIPATION_NOTE REV=REVENUE_BONDS
+         SPCLA=SPECIAL_ASSESSMENT SPCLO=SPECIAL_OBLIGATION SPCLT=SPECIAL_TAX TAN=TAX_ANTICIPATION_NOTE
+         TAXA=TAX_ALLOCATION TECP=TAX_EXEMPT_COMMERCIAL_PAPER TRAN=TAX_AND_REVENUE_ANTICIPATION_NOTE
+         VRDN=VARIABLE_RATE_DEMAND_NOTE WAR=WARRANT
+         # other
+         MF=MUTUAL_FUND MLEG=MULTI_LEG_INSTRUMENT NONE=NO_SECURITY_TYPE
+168  EffectiveTime               UTCTIMESTAMP
+192  OrderQty2                   QTY
+193  SettlDate2                  LOCALMKTDATE
+194  LastSpotRate                PRICE
+195  LastForwardPoints           PRICEOFFSET
+198  SecondaryOrderID            STRING
+200  MaturityMonthYear           MONTHYEAR
+201  PutOrCall                   INT      0=PUT 1=CALL
+202  StrikePrice                 PRICE
+203  CoveredOrUncovered          INT      0=COVERED 1=UNCOVERED
+206  OptAttribute                CHAR
+207  SecurityExchange            EXCHANGE
+210  MaxShow                     QTY
+211  PegOffsetValue              FLOAT
+212  XmlDataLen                  LENGTH
+213  XmlData                     DATA
+218  Spread                      PRICEOFFSET
+220  BenchmarkCurveCurrency      CURRENCY
+221  BenchmarkCurveName          STRING
+222  BenchmarkCurvePoint         STRING
+223  CouponRate                  PERCENTAGE
+224  CouponPaymentDate           LOCALMKTDATE
+225  IssueDate                   LOCALMKTDATE
+226  RepurchaseTerm              INT
+227  RepurchaseRate              PERCENTAGE
+228  Factor                      FLOAT
+229  TradeOriginationDate        LOCALMKTDATE
+230  ExDate                      LOCALMKTDATE
+231  ContractMultiplier          FLOAT
+232  NoStipulations              NUMINGROUP
+233  StipulationType             STRING   # no enum check: values are open to bilateral agreement
+234  StipulationValue            STRING
+235  YieldType                   STRING
+         AFTERTAX=AFTER_TAX_YIELD ANNUAL=ANNUAL_YIELD ATISSUE=YIELD_AT_ISSUE AVGMATURITY=YIELD_TO_AVG_MATURITY
+         BOOK=BOOK_YIELD CALL=YIELD_TO_NEXT_CALL CHANGE=YIELD_CHANGE_SINCE_CLOSE CLOSE=CLOSING_YIELD
+         COMPOUND=COMPOUND_YIELD CURRENT=CURRENT_YIELD GROSS=TRUE_GROSS_YIELD
+         GOVTEQUIV=GOVERNMENT_EQUIVALENT_YIELD INFLATION=YIELD_WITH_INFLATION_ASSUMPTION
+         INVERSEFLOATER=INVERSE_FLOATER_BOND_YIELD LASTCLOSE=MOST_RECENT_CLOSING_YIELD
+         LASTMONTH=CLOSING_YIELD_MOST_RECENT_MONTH LASTQUARTER=CLOSING_YIELD_MOST_RECENT_QUARTER
+         LASTYEAR=CLOSING_YIELD_MOST_RECENT_YEAR LONGAVGLIFE=YIELD_TO_LONGEST_AVERAGE_LIFE
+         MARK=MARK_TO_MARKET_YIELD MATURITY=YIELD_TO_MATURITY NEXTREFUND=YIELD_TO_NEXT_REFUND
+         OPENAVG=OPEN_AVERAGE_YIELD PUT=YIELD_TO_NEXT_PUT PREVCLOSE=PREVIOUS_CLOSE_YIELD
+         PROCEEDS=PROCEEDS_YIELD SEMIANNUAL=SEMI_ANNUAL_YIELD SHORTAVGLIFE=YIELD_TO_SHORTEST_AVERAGE_LIFE
+         SIMPLE=SIMPLE_YIELD TAXEQUIV=TAX_EQUIVALENT_YIELD TENDER=YIELD_TO_TENDER_DATE TRUE=TRUE_YIELD
+         VALUE1/32=YIELD_VALUE_OF_1_32 WORST=YIELD_TO_WORST
+236  Yield                       PERCENTAGE
+237  TotalTakedown               AMT
+238  Concession                  AMT
+239  RepoCollateralSecurityType  STRING
+240  RedemptionDate              LOCALMKTDATE
+241  UnderlyingCouponPaymentDate LOCALMKTDATE
+242  UnderlyingIssueDate         LOCALMKTDATE
+243  UnderlyingRepoCollateralSecurityType STRING
+244  UnderlyingRepurchaseTerm    INT
+245  UnderlyingRepurchaseRate    PERCENTAGE
+246  UnderlyingFactor            FLOAT
+247  UnderlyingRedemptionDate    LOCALMKTDATE
+248  LegCouponPaymentDate        LOCALMKTDATE
+249  LegIssueDate                LOCALMKTDATE
+250  LegRepoCollateralSecurityType STRING
+251  LegRepurchaseTerm           INT
+252  LegRepurchaseRate           PERCENTAGE
+253  LegFactor                   FLOAT
+254  LegRedemptionDate           LOCALMKTDATE
+255  CreditRating                STRING
+256  UnderlyingCreditRating      STRING
+257  LegCreditRating             STRING
+258  TradedFlatSwitch            BOOLEAN  Y=YES N=NO
+259  BasisFeatureDate            LOCALMKTDATE
+260  BasisFeaturePrice           PRICE
+262  MDReqID                     STRING
+263  SubscriptionRequestType     CHAR     0=SNAPSHOT 1=SNAPSHOT_PLUS_UPDATES
+         2=DISABLE_PREVIOUS_SNAPSHOT_PLUS_UPDATE_REQUEST
+264  MarketDepth                 INT
+265  MDUpdateType                INT      0=FULL_REFRESH 1=INCREMENTAL_REFRESH
+266  AggregatedBook              BOOLEAN  Y=YES N=NO
+267  NoMDEntryTypes              NUMINGROUP
+268  NoMDEntries                 NUMINGROUP
+269  MDEntryType                 CHAR     0=BID 1=OFFER 2=TRADE 3=INDEX_VALUE 4=OPENING_PRICE 5=CLOSING_PRICE
+         6=SETTLEMENT_PRICE 7=TRADING_SESSION_HIGH_PRICE 8=TRADING_SESSION_LOW_PRICE
+         9=TRADING_SESSION_VWAP_PRICE A=IMBALANCE B=TRADE_VOLUME C=OPEN_INTEREST
+270  MDEntryPx                   PRICE
+271  MDEntrySize                 QTY
+272  MDEntryDate                 UTCDATEONLY
+273  MDEntryTime                 UTCTIMEONLY
+274  TickDirection               CHAR     0=PLUS_TICK 1=ZERO_PLUS_TICK 2=MINUS_TICK 3=ZERO_MINUS_TICK
+275  MDMkt                       EXCHANGE
+276  QuoteCondition              MULTIPLEVALUESTRING
+         A=OPEN_ACTIVE B=CLOSED_INACTIVE C=EXCHANGE_BEST D=CONSOLIDATED_BEST E=LOCKED F=CROSSED G=DEPTH
+         H=FAST_TRADING I=NON_FIRM
+277  TradeCondition              MULTIPLEVALUESTRING
+         A=CASH_MARKET B=AVERAGE_PRICE_TRADE C=CASH_TRADE D=NEXT_DAY_MARKET
+         E=OPENING_REOPENING_TRADE_DETAIL F=INTRADAY_TRADE_DETAIL G=RULE_127_TRADE H=RULE_155_TRADE
+         I=SOLD_LAST J=NEXT_DAY_TRADE K=OPENED L=SELLER M=SOLD N=STOPPED_STOCK P=IMBALANCE_MORE_BUYERS
+         Q=IMBALANCE_MORE_SELLERS R=OPENING_PRICE
+278  MDEntryID                   STRING
+279  MDUpdateAction              CHAR     0=NEW 1=CHANGE 2=DELETE
+280  MDEntryRefID                STRING
+281  MDReqRejReason              CHAR     0=UNKNOWN_SYMBOL 1=DUPLICATE_MDREQID 2=INSUFFICIENT_BANDWIDTH
+         3=INSUFFICIENT_PERMISSIONS 4=UNSUPPORTED_SUBSCRIPTIONREQUESTTYPE 5=UNSUPPORTED_MARKETDEPTH
+         6=UNSUPPORTED_MDUPDATETYPE 7=UNSUPPORTED_AGGREGATEDBOOK 8=UNSUPPORTED_MDENTRYTYPE
+         9=UNSUPPORTED_TRADINGSESSIONID A=UNSUPPORTED_SCOPE B=UNSUPPORTED_OPENCLOSESETTLEFLAG
+         C=UNSUPPORTED_MDIMPLICITDELETE
+282  MDEntryOriginator           STRING
+283  LocationID                  STRING
+284  DeskID                      STRING
+285  DeleteReason                CHAR     0=CANCELATION 1=ERROR
+286  OpenCloseSettlFlag          MULTIPLEVALUESTRING
+         0=DAILY_OPEN 1=SESSION_OPEN 2=DELIVERY_SETTLEMENT_ENTRY 3=EXPECTED_ENTRY
+         4=ENTRY_FROM_PREVIOUS_BUSINESS_DAY 5=THEORETICAL_PRICE_VALUE
+287  SellerDays                  INT
+288  MDEntryBuyer                STRING
+289  MDEntrySeller               STRING
+290  MDEntryPositionNo           INT
+291  FinancialStatus             MULTIPLEVALUESTRING  1=BANKRUPT 2=PENDING_DELISTING
+292  CorporateAction             MULTIPLEVALUESTRING
+         A=EX_DIVIDEND B=EX_DISTRIBUTION C=EX_RIGHTS D=NEW E=EX_INTEREST
+299  QuoteEntryID                STRING
+305  UnderlyingSecurityIDSource  STRING
+306  UnderlyingIssuer            STRING
+307  UnderlyingSecurityDesc      STRING
+308  UnderlyingSecurityExchange  EXCHANGE
+309  UnderlyingSecurityID        STRING
+310  UnderlyingSecurityType      STRING
+311  UnderlyingSymbol            STRING
+312  UnderlyingSymbolSfx         STRING
+313  UnderlyingMaturityMonthYear MONTHYEAR
+315  UnderlyingPutOrCall         INT
+316  UnderlyingStrikePrice       PRICE
+317  UnderlyingOptAttribute      CHAR
+318  UnderlyingCurrency          CURRENCY
+320  SecurityReqID               STRING
+321  SecurityRequestType         INT      0=REQUEST_SECURITY_IDENTITY_AND_SPECIFICATIONS
+         1=REQUEST_SECURITY_IDENTITY_FOR_THE_SPECIFICATIONS_PROVIDED 2=REQUEST_LIST_SECURITY_TYPES
+         3=REQUEST_LIST_SECURITIES
+322  SecurityResponseID          STRING
+323  SecurityResponseType        INT      1=ACCEPT_SECURITY_PROPOSAL_AS_IS
+         2=ACCEPT_SECURITY_PROPOSAL_WITH_REVISIONS_AS_INDICATED_IN_THE_MESSAGE
+         5=REJECT_SECURITY_PROPOSAL 6=CAN_NOT_MATCH_SELECTION_CRITERIA
+325  UnsolicitedIndicator        BOOLEAN  Y=YES N=NO
+335  TradSesReqID                STRING
+336  TradingSessionID            STRING
+337  ContraTrader                STRING
+338  TradSesMethod               INT      1=ELECTRONIC 2=OPEN_OUTCRY 3=TWO_PARTY
+339  TradSesMode                 INT      1=TESTING 2=SIMULATED 3=PRODUCTION
+340  TradSesStatus               INT      0=UNKNOWN 1=HALTED 2=OPEN 3=CLOSED 4=PRE_OPEN 5=PRE_CLOSE
+         6=REQUEST_REJECTED
+341  TradSesStartTime            UTCTIMESTAMP
+342  TradSesOpenTime             UTCTIMESTAMP
+343  TradSesPreCloseTime         UTCTIMESTAMP
+344  TradSesCloseTime            UTCTIMESTAMP
+345  TradSesEndTime              UTCTIMESTAMP
+346  NumberOfOrders              INT
+347  MessageEncoding             STRING   ISO-2022-JP=ISO_2022_JP EUC-JP=EUC_JP Shift_JIS=SHIFT_JIS UTF-8=UTF_8
+348  EncodedIssuerLen            LENGTH
+349  EncodedIssuer               DATA
+350  EncodedSecurityDescLen      LENGTH
+351  EncodedSecurityDesc         DATA
+354  EncodedTextLen              LENGTH
+355  EncodedText                 DATA
+362  EncodedUnderlyingIssuerLen  LENGTH
+363  EncodedUnderlyingIssuer     DATA
+364  EncodedUnderlyingSecurityDescLen LENGTH
+365  EncodedUnderlyingSecurityDesc DATA
+369  LastMsgSeqNumProcessed      SEQNUM
+371  RefTagID                    INT
+372  RefMsgType                  STRING
+373  SessionRejectReason         INT      0=INVALID_TAG_NUMBER 1=REQUIRED_TAG_MISSING
+         2=TAG_NOT_DEFINED_FOR_THIS_MESSAGE_TYPE 3=UNDEFINED_TAG 4=TAG_SPECIFIED_WITHOUT_A_VALUE
+         5=VALUE_IS_INCORRECT 6=INCORRECT_DATA_FORMAT_FOR_VALUE 7=DECRYPTION_PROBLEM
+         8=SIGNATURE_PROBLEM 9=COMPID_PROBLEM 10=SENDINGTIME_ACCURACY_PROBLEM 11=INVALID_MSGTYPE
+         12=XML_VALIDATION_ERROR 13=TAG_APPEARS_MORE_THAN_ONCE 14=TAG_SPECIFIED_OUT_OF_REQUIRED_ORDER
+         15=REPEATING_GROUP_FIELDS_OUT_OF_ORDER 16=INCORRECT_NUMINGROUP_COUNT_FOR_REPEATING_GROUP
+         17=NON_DATA_VALUE_INCLUDES_FIELD_DELIMITER 99=OTHER
+375  ContraBroker                STRING
+376  ComplianceID                STRING
+377  SolicitedFlag               BOOLEAN  Y=YES N=NO
+378  ExecRestatementReason       INT      0=GT_CORPORATE_ACTION 1=GT_RENEWAL 2=VERBAL_CHANGE
+         3=REPRICING_OF_ORDER 4=BROKER_OPTION 5=PARTIAL_DECLINE_OF_ORDERQTY 6=CANCEL_ON_TRADING_HALT
+         7=CANCEL_ON_SYSTEM_FAILURE 8=MARKET_OPTION 9=CANCELED_NOT_BEST 10=WAREHOUSE_RECAP 99=OTHER
+379  BusinessRejectRefID         STRING
+380  BusinessRejectReason        INT      0=OTHER 1=UNKNOWN_ID 2=UNKNOWN_SECURITY 3=UNSUPPORTED_MESSAGE_TYPE
+         4=APPLICATION_NOT_AVAILABLE 5=CONDITIONALLY_REQUIRED_FIELD_MISSING 6=NOT_AUTHORIZED
+         7=DELIVERTO_FIRM_NOT_AVAILABLE_AT_THIS_TIME
+381  GrossTradeAmt               AMT
+382  NoContraBrokers             NUMINGROUP
+383  MaxMessageSize              LENGTH
+384  NoMsgTypes                  NUMINGROUP
+385  MsgDirection                CHAR     S=SEND R=RECEIVE
+386  NoTradingSessions           NUMINGROUP
+387  TotalVolumeTraded           QTY
+388  DiscretionInst              CHAR     0=RELATED_TO_DISPLAYED_PRICE 1=RELATED_TO_MARKET_PRICE
+         2=RELATED_TO_PRIMARY_PRICE 3=RELATED_TO_LOCAL_PRIMARY_PRICE 4=RELATED_TO_MIDPOINT_PRICE
+         5=RELATED_TO_LAST_TRADE_PRICE 6=RELATED_TO_VWAP
+389  DiscretionOffsetValue       FLOAT
+423  PriceType                   INT      1=PERCENTAGE 2=PER_UNIT 3=FIXED_AMOUNT 4=DISCOUNT 5=PREMIUM 6=SPREAD
+         7=TED_PRICE 8=TED_YIELD 9=YIELD 10=FIXED_CABINET_TRADE_PRICE 11=VARIABLE_CABINET_TRADE_PRICE
+424  DayOrderQty                 QTY
+425  DayCumQty                   QTY
+426  DayAvgPx                    PRICE
+427  GTBookingInst               INT      0=BOOK_OUT_ALL_TRADES_ON_DAY_OF_EXECUTION
+         1=ACCUMULATE_EXECUTIONS_UNTIL_ORDER_IS_FILLED_OR_EXPIRES
+         2=ACCUMULATE_UNTIL_VERBALLY_NOTIFIED_OTHERWISE
+432  ExpireDate                  LOCALMKTDATE
+434  CxlRejResponseTo            CHAR     1=ORDER_CANCEL_REQUEST 2=ORDER_CANCEL_REPLACE_REQUEST
+435  UnderlyingCouponRate        PERCENTAGE
+436  UnderlyingContractMultiplier FLOAT
+437  ContraTradeQty              QTY
+438  ContraTradeTime             UTCTIMESTAMP
+442  MultiLegReportingType       CHAR     1=SINGLE_SECURITY 2=INDIVIDUAL_LEG_OF_A_MULTI_LEG_SECURITY
+         3=MULTI_LEG_SECURITY
+447  PartyIDSource               CHAR     B=BIC C=GENERALLY_ACCEPTED_MARKET_PARTICIPANT_IDENTIFIER
+         D=PROPRIETARY_CUSTOM_CODE E=ISO_COUNTRY_CODE F=SETTLEMENT_ENTITY_LOCATION G=MIC
+         H=CSD_PARTICIPANT_MEMBER_CODE 1=KOREAN_INVESTOR_ID 2=TAIWANESE_QUALIFIED_FOREIGN_INVESTOR_ID
+         3=TAIWANESE_TRADING_ACCOUNT 4=MALAYSIAN_CENTRAL_DEPOSITORY_NUMBER 5=CHINESE_B_SHARE
+         6=UK_NATIONAL_INSURANCE_OR_PENSION_NUMBER 7=US_SOCIAL_SECURITY_NUMBER
+         8=US_EMPLOYER_OR_TAX_ID_NUMBER 9=AUSTRALIAN_BUSINESS_NUMBER A=AUSTRALIAN_TAX_FILE_NUMBER
+         I=DIRECTED_BROKER_THREE_CHARACTER_ACRONYM
+448  PartyID                     STRING
+451  NetChgPrevDay               PRICEOFFSET
+452  PartyRole                   INT      1=EXECUTING_FIRM 2=BROKER_OF_CREDIT 3=CLIENT_ID 4=CLEARING_FIRM
+         5=INVESTOR_ID 6=INTRODUCING_FIRM 7=ENTERING_FIRM 8=LOCATE_LENDING_FIRM 9=FUND_MANAGER_CLIENT_ID
+         10=SETTLEMENT_LOCATION 11=ORDER_ORIGINATION_TRADER 12=EXECUTING_TRADER 13=ORDER_ORIGINATION_FIRM
+         14=GIVEUP_CLEARING_FIRM 15=CORRESPONDANT_CLEARING_FIRM 16=EXECUTING_SYSTEM 17=CONTRA_FIRM
+         18=CONTRA_CLEARING_FIRM 19=SPONSORING_FIRM 20=UNDERLYING_CONTRA_FIRM 21=CLEARING_ORGANIZATION
+         22=EXCHANGE 24=CUSTOMER_ACCOUNT 25=CORRESPONDENT_CLEARING_ORGANIZATION 26=CORRESPONDENT_BROKER
+         27=BUYER_SELLER 28=CUSTODIAN 29=INTERMEDIARY 30=AGENT 31=SUB_CUSTODIAN 32=BENEFICIARY
+         33=INTERESTED_PARTY 34=REGULATORY_BODY 35=LIQUIDITY_PROVIDER 36=ENTERING_TRADER
+         37=CONTRA_TRADER 38=POSITION_ACCOUNT
+453  NoPartyIDs                  NUMINGROUP
+454  NoSecurityAltID             NUMINGROUP
+455  SecurityAltID               STRING
+456  SecurityAltIDSource         STRING
+457  NoUnderlyingSecurityAltID   NUMINGROUP
+458  UnderlyingSecurityAltID     STRING
+459  UnderlyingSecurityAltIDSource STRING
+460  Product                     INT      1=AGENCY 2=COMMODITY 3=CORPORATE 4=CURRENCY 5=EQUITY 6=GOVERNMENT
+         7=INDEX 8=LOAN 9=MONEYMARKET 10=MORTGAGE 11=MUNICIPAL 12=OTHER 13=FINANCING
+461  CFICode                     STRING
+462  UnderlyingProduct           INT
+463  UnderlyingCFICode           STRING
+464  TestMessageIndicator        BOOLEAN  Y=YES N=NO
+467  IndividualAllocID           STRING
+468  RoundingDirection           CHAR     0=ROUND_TO_NEAREST 1=ROUND_DOWN 2=ROUND_UP
+469  RoundingModulus             FLOAT
+470  CountryOfIssue              COUNTRY
+471  StateOrProvinceOfIssue      STRING
+472  LocaleOfIssue               STRING
+479  CommCurrency                CURRENCY
+480  CancellationRights          CHAR     Y=YES N=NO_EXECUTION_ONLY M=NO_WAIVER_AGREEMENT O=NO_INSTITUTIONAL
+481  MoneyLaunderingStatus       CHAR     Y=PASSED N=NOT_CHECKED 1=EXEMPT_BELOW_THE_LIMIT
+         2=EXEMPT_CLIENT_MONEY_TYPE_EXEMPTION 3=EXEMPT_AUTHORISED_CREDIT_OR_FINANCIAL_INSTITUTION
+483  TransBkdTime                UTCTIMESTAMP
+484  ExecPriceType               CHAR     B=BID_PRICE C=CREATION_PRICE D=CREATION_PRICE_PLUS_ADJUSTMENT_PERCENT
+         E=CREATION_PRICE_PLUS_ADJUSTMENT_AMOUNT O=OFFER_PRICE P=OFFER_PRICE_MINUS_ADJUSTMENT_PERCENT
+         Q=OFFER_PRICE_MINUS_ADJUSTMENT_AMOUNT S=SINGLE_PRICE
+485  ExecPriceAdjustment         FLOAT
+494  Designation                 STRING
+497  FundRenewWaiv               CHAR     Y=YES N=NO
+513  RegistID                    STRING
+515  ExecValuationPoint          UTCTIMESTAMP
+516  OrderPercent                PERCENTAGE
+518  NoContAmts                  NUMINGROUP
+519  ContAmtType                 INT      1=COMMISSION_AMOUNT 2=COMMISSION_PERCENT 3=INITIAL_CHARGE_AMOUNT
+         4=INITIAL_CHARGE_PERCENT 5=DISCOUNT_AMOUNT 6=DISCOUNT_PERCENT 7=DILUTION_LEVY_AMOUNT
+         8=DILUTION_LEVY_PERCENT 9=EXIT_CHARGE_AMOUNT 10=EXIT_CHARGE_PERCENT
+         11=FUND_BASED_RENEWAL_COMMISSION_PERCENT 12=PROJECTED_FUND_VALUE
+         13=FUND_BASED_RENEWAL_COMMISSION_AMOUNT_ON_ORDER 14=FUND_BASED_RENEWAL_COMMISSION_AMOUNT_ON_FUND
+         15=NET_SETTLEMENT_AMOUNT
+520  ContAmtValue                FLOAT
+521  ContAmtCurr                 CURRENCY
+523  PartySubID                  STRING
+524  NestedPartyID               STRING
+525  NestedPartyIDSource         CHAR
+526  SecondaryClOrdID            STRING
+527  SecondaryExecID             STRING
+528  OrderCapacity               CHAR     A=AGENCY G=PROPRIETARY I=INDIVIDUAL P=PRINCIPAL R=RISKLESS_PRINCIPAL
+         W=AGENT_FOR_OTHER_MEMBER
+529  OrderRestrictions           MULTIPLEVALUESTRING
+         1=PROGRAM_TRADE 2=INDEX_ARBITRAGE 3=NON_INDEX_ARBITRAGE 4=COMPETING_MARKET_MAKER
+         5=ACTING_AS_MARKET_MAKER_OR_SPECIALIST_IN_THE_SECURITY
+         6=ACTING_AS_MARKET_MAKER_OR_SPECIALIST_IN_THE_UNDERLYING_SECURITY_OF_A_DERIVATIVE_SECURITY
+         7=FOREIGN_ENTITY 8=EXTERNAL_MARKET_PARTICIPANT 9=EXTERNAL_INTER_CONNECTED_MARKET_LINKAGE
+         A=RISKLESS_ARBITRAGE
+538  NestedPartyRole             INT
+539  NoNestedPartyIDs            NUMINGROUP
+541  MaturityDate                LOCALMKTDATE
+542  UnderlyingMaturityDate      LOCALMKTDATE
+543  InstrRegistry               STRING
+544  CashMargin                  CHAR     1=CASH 2=MARGIN_OPEN 3=MARGIN_CLOSE
+545  NestedPartySubID            STRING
+546  Scope                       MULTIPLEVALUESTRING  1=LOCAL 2=NATIONAL 3=GLOBAL
+547  MDImplicitDelete            BOOLEAN  Y=YES N=NO
+548  CrossID                     STRING
+549  CrossType                   INT      1=CROSS_TRADE_WHICH_IS_EXECUTED_COMPLETELY_OR_NOT
+         2=CROSS_TRADE_WHICH_IS_EXECUTED_PARTIALLY_AND_THE_REST_IS_CANCELLED
+         3=CROSS_TRADE_WHICH_IS_PARTIALLY_EXECUTED_WITH_THE_UNFILLED_PORTIONS_REMAINING_ACTIVE
+         4=CROSS_TRADE_IS_EXECUTED_WITH_EXISTING_ORDERS_WITH_THE_SAME_PRICE
+551  OrigCrossID                 STRING
+553  Username                    STRING
+554  Password                    STRING
+555  NoLegs                      NUMINGROUP
+556  LegCurrency                 CURRENCY
+561  RoundLot                    QTY
+562  MinTradeVol                 QTY
+564  LegPositionEffect           CHAR
+565  LegCoveredOrUncovered       INT
+566  LegPrice                    PRICE
+567  TradSesStatusRejReason      INT      1=UNKNOWN_OR_INVALID_TRADINGSESSIONID 99=OTHER
+581  AccountType                 INT      1=ACCOUNT_IS_CARRIED_ON_CUSTOMER_SIDE_OF_THE_BOOKS
+         2=ACCOUNT_IS_CARRIED_ON_NON_CUSTOMER_SIDE_OF_BOOKS 3=HOUSE_TRADER 4=FLOOR_TRADER
+         6=ACCOUNT_IS_CARRIED_ON_NON_CUSTOMER_SIDE_OF_BOOKS_AND_IS_CROSS_MARGINED
+         7=ACCOUNT_IS_HOUSE_TRADER_AND_IS_CROSS_MARGINED 8=JOINT_BACKOFFICE_ACCOUNT
+582  CustOrderCapacity           INT      1=MEMBER_TRADING_FOR_THEIR_OWN_ACCOUNT
+         2=CLEARING_FIRM_TRADING_FOR_ITS_PROPRIETARY_ACCOUNT 3=MEMBER_TRADING_FOR_ANOTHER_MEMBER
+         4=ALL_OTHER
+583  ClOrdLinkID                 STRING
+584  MassStatusReqID             STRING
+586  OrigOrdModTime              UTCTIMESTAMP
+587  LegSettlType                CHAR
+588  LegSettlDate                LOCALMKTDATE
+589  DayBookingInst              CHAR     0=CAN_TRIGGER_BOOKING_WITHOUT_REFERENCE_TO_THE_ORDER_INITIATOR
+         1=SPEAK_WITH_ORDER_INITIATOR_BEFORE_BOOKING 2=ACCUMULATE
+590  BookingUnit                 CHAR     0=EACH_PARTIAL_EXECUTION_IS_A_BOOKABLE_UNIT
+         1=AGGREGATE_PARTIAL_EXECUTIONS_ON_THIS_ORDER_AND_BOOK_ONE_TRADE_PER_ORDER
+         2=AGGREGATE_EXECUTIONS_FOR_THIS_SYMBOL_SIDE_AND_SETTLEMENT_DATE
+591  PreallocMethod              CHAR     0=PRO_RATA 1=DO_NOT_PRO_RATA
+592  UnderlyingCountryOfIssue    COUNTRY
+593  UnderlyingStateOrProvinceOfIssue STRING
+594  UnderlyingLocaleOfIssue     STRING
+595  UnderlyingInstrRegistry     STRING
+596  LegCountryOfIssue           COUNTRY
+597  LegStateOrProvinceOfIssue   STRING
+598  LegLocaleOfIssue            STRING
+599  LegInstrRegistry            STRING
+600  LegSymbol                   STRING
+601  LegSymbolSfx                STRING
+602  LegSecurityID               STRING
+603  LegSecurityIDSource         STRING
+604  NoLegSecurityAltID          NUMINGROUP
+605  LegSecurityAltID            STRING
+606  LegSecurityAltIDSource      STRING
+607  LegProduct                  INT
+608  LegCFICode                  STRING
+609  LegSecurityType             STRING
+610  LegMaturityMonthYear        MONTHYEAR
+611  LegMaturityDate             LOCALMKTDATE
+612  LegStrikePrice              PRICE
+613  LegOptAttribute             CHAR
+614  LegContractMultiplier       FLOAT
+615  LegCouponRate               PERCENTAGE
+616  LegSecurityExchange         EXCHANGE
+617  LegIssuer                   STRING
+618  EncodedLegIssuerLen         LENGTH
+619  EncodedLegIssuer            DATA
+620  LegSecurityDesc             STRING
+621  EncodedLegSecurityDescLen   LENGTH
+622  EncodedLegSecurityDesc      DATA
+623  LegRatioQty                 FLOAT
+624  LegSide                     CHAR
+625  TradingSessionSubID         STRING
+627  NoHops                      NUMINGROUP
+628  HopCompID                   STRING
+629  HopSendingTime              UTCTIMESTAMP
+630  HopRefID                    SEQNUM
+635  ClearingFeeIndicator        STRING   B=CBOE_MEMBER C=NON_MEMBER_AND_CUSTOMER
+         E=EQUITY_MEMBER_AND_CLEARING_MEMBER F=FULL_AND_ASSOCIATE_MEMBER_TRADING_FOR_OWN_ACCOUNT_AND_AS_FLOOR_BROKERS
+         H=FIRMS_106H_AND_106J I=GIM_IDEM_AND_COM_MEMBERSHIP_INTEREST_HOLDERS L=LESSEE_106F_EMPLOYEES
+         M=ALL_OTHER_OWNERSHIP_TYPES 1=FIRST_YEAR_DELEGATE_TRADING_FOR_OWN_ACCOUNT
+         2=SECOND_YEAR_DELEGATE_TRADING_FOR_OWN_ACCOUNT 3=THIRD_YEAR_DELEGATE_TRADING_FOR_OWN_ACCOUNT
+         4=FOURTH_YEAR_DELEGATE_TRADING_FOR_OWN_ACCOUNT 5=FIFTH_YEAR_DELEGATE_TRADING_FOR_OWN_ACCOUNT
+         9=SIXTH_YEAR_DELEGATE_TRADING_FOR_OWN_ACCOUNT
+636  WorkingIndicator            BOOLEAN  Y=YES N=NO
+637  LegLastPx                   PRICE
+638  PriorityIndicator           INT      0=PRIORITY_UNCHANGED 1=LOST_PRIORITY_AS_RESULT_OF_ORDER_CHANGE
+639  PriceImprovement            PRICEOFFSET
+640  Price2                      PRICE
+641  LastForwardPoints2          PRICEOFFSET
+651  UnderlyingLastPx            PRICE
+652  UnderlyingLastQty           QTY
+654  LegRefID                    STRING
+655  ContraLegRefID              STRING
+660  AcctIDSource                INT      1=BIC 2=SID_CODE 3=TFM 4=OMGEO 5=DTCC_CODE 99=OTHER
+661  AllocAcctIDSource           INT
+662  BenchmarkPrice              PRICE
+663  BenchmarkPriceType          INT
+667  ContractSettlMonth          MONTHYEAR
+668  DeliveryForm                INT      1=BOOKENTRY 2=BEARER
+669  LastParPx                   PRICE
+683  NoLegStipulations           NUMINGROUP
+687  LegQty                      QTY
+688  LegStipulationType          STRING
+689  LegStipulationValue         STRING
+690  LegSwapType                 INT      1=PAR_FOR_PAR 2=MODIFIED_DURATION 4=RISK 5=PROCEEDS
+691  Pool                        STRING
+693  QuoteRespID                 STRING
+696  YieldRedemptionDate         LOCALMKTDATE
+697  YieldRedemptionPrice        PRICE
+698  YieldRedemptionPriceType    INT
+699  BenchmarkSecurityID         STRING
+701  YieldCalcDate               LOCALMKTDATE
+711  NoUnderlyings               NUMINGROUP
+736  AllocSettlCurrency          CURRENCY
+738  InterestAtMaturity          AMT
+739  LegDatedDate                LOCALMKTDATE
+740  LegPool                     STRING
+761  BenchmarkSecurityIDSource   STRING
+762  SecuritySubType             STRING
+763  UnderlyingSecuritySubType   STRING
+764  LegSecuritySubType          STRING
+768  NoTrdRegTimestamps          NUMINGROUP
+769  TrdRegTimestamp             UTCTIMESTAMP
+770  TrdRegTimestampType         INT      1=EXECUTION_TIME 2=TIME_IN 3=TIME_OUT 4=BROKER_RECEIPT
+         5=BROKER_EXECUTION
+771  TrdRegTimestampOrigin       STRING
+775  BookingType                 INT      0=REGULAR_BOOKING 1=CFD 2=TOTAL_RETURN_SWAP
+788  TerminationType             INT      1=OVERNIGHT 2=TERM 3=FLEXIBLE 4=OPEN
+789  NextExpectedMsgSeqNum       SEQNUM
+790  OrdStatusReqID              STRING
+797  CopyMsgIndicator            BOOLEAN
+802  NoPartySubIDs               NUMINGROUP
+803  PartySubIDType              INT      1=FIRM 2=PERSON 3=SYSTEM 4=APPLICATION 5=FULL_LEGAL_NAME_OF_FIRM
+         6=POSTAL_ADDRESS 7=PHONE_NUMBER 8=EMAIL_ADDRESS 9=CONTACT_NAME 10=SECURITIES_ACCOUNT_NUMBER
+         11=REGISTRATION_NUMBER 12=REGISTERED_ADDRESS_FOR_CONFIRMATION 13=REGULATORY_STATUS
+         14=REGISTRATION_NAME 15=CASH_ACCOUNT_NUMBER 16=BIC 17=CSD_PARTICIPANT_MEMBER_CODE
+         18=REGISTERED_ADDRESS 19=FUND_ACCOUNT_NAME 20=TELEX_NUMBER 21=FAX_NUMBER
+         22=SECURITIES_ACCOUNT_NAME 23=CASH_ACCOUNT_NAME 24=DEPARTMENT 25=LOCATION_DESK
+         26=POSITION_ACCOUNT_TYPE
+804  NoNestedPartySubIDs         NUMINGROUP
+805  NestedPartySubIDType        INT
+810  UnderlyingPx                PRICE
+811  PriceDelta                  FLOAT
+812  ApplQueueMax                INT
+813  ApplQueueDepth              INT
+814  ApplQueueResolution         INT      0=NO_ACTION_TAKEN 1=QUEUE_FLUSHED 2=OVERLAY_LAST 3=END_SESSION
+815  ApplQueueAction             INT      0=NO_ACTION_TAKEN 1=QUEUE_FLUSHED 2=OVERLAY_LAST 3=END_SESSION
+816  NoAltMDSource               NUMINGROUP
+817  AltMDSourceID               STRING
+827  ExpirationCycle             INT      0=EXPIRE_ON_TRADING_SESSION_CLOSE 1=EXPIRE_ON_TRADING_SESSION_OPEN
+835  PegMoveType                 INT      0=FLOATING 1=FIXED
+836  PegOffsetType               INT      0=PRICE 1=BASIS_POINTS 2=TICKS 3=PRICE_TIER
+837  PegLimitType                INT      0=OR_BETTER 1=STRICT 2=OR_WORSE
+838  PegRoundDirection           INT      1=MORE_AGGRESSIVE 2=MORE_PASSIVE
+839  PeggedPrice                 PRICE
+840  PegScope                    INT      1=LOCAL 2=NATIONAL 3=GLOBAL 4=NATIONAL_EXCLUDING_LOCAL
+841  DiscretionMoveType          INT      0=FLOATING 1=FIXED
+842  DiscretionOffsetType        INT      0=PRICE 1=BASIS_POINTS 2=TICKS 3=PRICE_TIER
+843  DiscretionLimitType         INT      0=OR_BETTER 1=STRICT 2=OR_WORSE
+844  DiscretionRoundDirection    INT      1=MORE_AGGRESSIVE 2=MORE_PASSIVE
+845  DiscretionPrice             PRICE
+846  DiscretionScope             INT      1=LOCAL 2=NATIONAL 3=GLOBAL 4=NATIONAL_EXCLUDING_LOCAL
+847  TargetStrategy              INT      1=VWAP 2=PARTICIPATE 3=MININIZE_MARKET_IMPACT
+         # metaorder's user-defined values (the specification reserves 1000 and above): see EXTENSION_ENUMS
+         1000=TWAP 1001=IMPLEMENTATION_SHORTFALL
+848  TargetStrategyParameters    STRING
+849  ParticipationRate           PERCENTAGE
+850  TargetStrategyPerformance   FLOAT
+851  LastLiquidityInd            INT      1=ADDED_LIQUIDITY 2=REMOVED_LIQUIDITY 3=LIQUIDITY_ROUTED_OUT
+854  QtyType                     INT      0=UNITS 1=CONTRACTS
+864  NoEvents                    NUMINGROUP
+865  EventType                   INT      1=PUT 2=CALL 3=TENDER 4=SINKING_FUND_CALL 99=OTHER
+866  EventDate                   LOCALMKTDATE
+867  EventPx                     PRICE
+868  EventText                   STRING
+869  PctAtRisk                   PERCENTAGE
+870  NoInstrAttrib               NUMINGROUP
+871  InstrAttribType             INT      1=FLAT 2=ZERO_COUPON 3=INTEREST_BEARING 4=NO_PERIODIC_PAYMENTS
+         5=VARIABLE_RATE 6=LESS_FEE_FOR_PUT 7=STEPPED_COUPON 8=COUPON_PERIOD 9=WHEN_AND_IF_ISSUED
+         10=ORIGINAL_ISSUE_DISCOUNT 11=CALLABLE_PUTTABLE 12=ESCROWED_TO_MATURITY
+         13=ESCROWED_TO_REDEMPTION_DATE 14=PRE_REFUNDED 15=IN_DEFAULT 16=UNRATED 17=TAXABLE 18=INDEXED
+         19=SUBJECT_TO_ALTERNATIVE_MINIMUM_TAX 20=ORIGINAL_ISSUE_PRICE 21=CALLABLE_BELOW_MATURITY_VALUE
+         22=CALLABLE_WITHOUT_NOTICE_BY_MAIL_TO_HOLDER_UNLESS_REGISTERED 99=TEXT
+872  InstrAttribValue            STRING
+873  DatedDate                   LOCALMKTDATE
+874  InterestAccrualDate         LOCALMKTDATE
+875  CPProgram                   INT      1=3A3 2=4_2 99=OTHER
+876  CPRegType                   STRING
+877  UnderlyingCPProgram         STRING
+878  UnderlyingCPRegType         STRING
+879  UnderlyingQty               QTY
+882  UnderlyingDirtyPrice        PRICE
+883  UnderlyingEndPrice          PRICE
+884  UnderlyingStartValue        AMT
+885  UnderlyingCurrentValue      AMT
+886  UnderlyingEndValue          AMT
+887  NoUnderlyingStips           NUMINGROUP
+888  UnderlyingStipType          STRING
+889  UnderlyingStipValue         STRING
+891  MiscFeeBasis                INT      0=ABSOLUTE 1=PER_UNIT 2=PERCENTAGE
+898  MarginRatio                 PERCENTAGE
+911  TotNumReports               INT
+912  LastRptRequested            BOOLEAN
+913  AgreementDesc               STRING
+914  AgreementID                 STRING
+915  AgreementDate               LOCALMKTDATE
+916  StartDate                   LOCALMKTDATE
+917  EndDate                     LOCALMKTDATE
+918  AgreementCurrency           CURRENCY
+919  DeliveryType                INT      0=VERSUS_PAYMENT 1=FREE 2=TRI_PARTY 3=HOLD_IN_CUSTODY
+920  EndAccruedInterestAmt       AMT
+921  StartCash                   AMT
+922  EndCash                     AMT
+941  UnderlyingStrikeCurrency    CURRENCY
+942  LegStrikeCurrency           CURRENCY
+943  TimeBracket                 STRING
+947  StrikeCurrency              CURRENCY
+955  LegContractSettlMonth       MONTHYEAR
+956  LegInterestAccrualDate      LOCALMKTDATE
+"""
+
+# --------------------------------------------------------------------------------------------
+# component blocks
+
+_COMPONENTS: Final[dict[str, str]] = {
+    "Parties": """
+        NoPartyIDs[ PartyID PartyIDSource PartyRole
+            NoPartySubIDs[ PartySubID PartySubIDType ] ]
+    """,
+    "NestedParties": """
+        NoNestedPartyIDs[ NestedPartyID NestedPartyIDSource NestedPartyRole
+            NoNestedPartySubIDs[ NestedPartySubID NestedPartySubIDType ] ]
+    """,
+    "Instrument": """
+        Symbol SymbolSfx SecurityID SecurityIDSource
+        NoSecurityAltID[ SecurityAltID SecurityAltIDSource ]
+        Product CFICode SecurityType SecuritySubType MaturityMonthYear MaturityDate PutOrCall
+        CouponPaymentDate IssueDate RepoCollateralSecurityType RepurchaseTerm RepurchaseRate Factor CreditRating
+        InstrRegistry CountryOfIssue StateOrProvinceOfIssue LocaleOfIssue RedemptionDate StrikePrice
+        StrikeCurrency OptAttribute ContractMultiplier CouponRate SecurityExchange Issuer
+        EncodedIssuerLen EncodedIssuer SecurityDesc EncodedSecurityDescLen EncodedSecurityDesc Pool
+        ContractSettlMonth CPProgram CPRegType
+        NoEvents[ EventType EventDate EventPx EventText ]
+        DatedDate InterestAccrualDate
+    """,
+    "InstrumentExtension": """
+        DeliveryForm PctAtRisk
+        NoInstrAttrib[ InstrAttribType InstrAttribValue ]
+    """,
+    "UnderlyingInstrument": """
+        UnderlyingSymbol UnderlyingSymbolSfx UnderlyingSecurityID UnderlyingSecurityIDSource
+        NoUnderlyingSecurityAltID[ UnderlyingSecurityAltID UnderlyingSecurityAltIDSource ]
+        UnderlyingProduct UnderlyingCFICode UnderlyingSecurityType UnderlyingSecuritySubType
+        UnderlyingMaturityMonthYear UnderlyingMaturityDate UnderlyingPutOrCall UnderlyingCouponPaymentDate
+        UnderlyingIssueDate UnderlyingRepoCollateralSecurityType UnderlyingRepurchaseTerm
+        UnderlyingRepurchaseRate UnderlyingFactor UnderlyingCreditRating UnderlyingInstrRegistry
+        UnderlyingCountryOfIssue UnderlyingStateOrProvinceOfIssue UnderlyingLocaleOfIssue
+        UnderlyingRedemptionDate UnderlyingStrikePrice UnderlyingStrikeCurrency UnderlyingOptAttribute
+        UnderlyingContractMultiplier UnderlyingCouponRate UnderlyingSecurityExchange UnderlyingIssuer
+        EncodedUnderlyingIssuerLen EncodedUnderlyingIssuer UnderlyingSecurityDesc
+        EncodedUnderlyingSecurityDescLen EncodedUnderlyingSecurityDesc UnderlyingCPProgram
+        UnderlyingCPRegType UnderlyingCurrency UnderlyingQty UnderlyingPx UnderlyingDirtyPrice
+        UnderlyingEndPrice UnderlyingStartValue UnderlyingCurrentValue UnderlyingEndValue
+        NoUnderlyingStips[ UnderlyingStipType UnderlyingStipValue ]
+    """,
+    "InstrumentLeg": """
+        LegSymbol LegSymbolSfx LegSecurityID LegSecurityIDSource
+        NoLegSecurityAltID[ LegSecurityAltID LegSecurityAltIDSource ]
+        LegProduct LegCFICode LegSecurityType LegSecuritySubType LegMaturityMonthYear LegMaturityDate
+        LegCouponPaymentDate LegIssueDate LegRepoCollateralSecurityType LegRepurchaseTerm
+        LegRepurchaseRate LegFactor LegCreditRating LegInstrRegistry LegCountryOfIssue
+        LegStateOrProvinceOfIssue LegLocaleOfIssue LegRedemptionDate LegStrikePrice LegStrikeCurrency
+        LegOptAttribute LegContractMultiplier LegCouponRate LegSecurityExchange LegIssuer
+        EncodedLegIssuerLen EncodedLegIssuer LegSecurityDesc EncodedLegSecurityDescLen
+        EncodedLegSecurityDesc LegRatioQty LegSide LegCurrency LegPool LegDatedDate
+        LegContractSettlMonth LegInterestAccrualDate
+    """,
+    "UndInstrmtGrp": "NoUnderlyings[ <UnderlyingInstrument> ]",
+    "InstrmtLegGrp": "NoLegs[ <InstrumentLeg> ]",
+    "LegStipulations": "NoLegStipulations[ LegStipulationType LegStipulationValue ]",
+    "Stipulations": "NoStipulations[ StipulationType StipulationValue ]",
+    "OrderQtyData": "OrderQty CashOrderQty OrderPercent RoundingDirection RoundingModulus",
+    "CommissionData": "Commission CommType CommCurrency FundRenewWaiv",
+    "SpreadOrBenchmarkCurveData": """
+        Spread BenchmarkCurveCurrency BenchmarkCurveName BenchmarkCurvePoint BenchmarkPrice
+        BenchmarkPriceType BenchmarkSecurityID BenchmarkSecurityIDSource
+    """,
+    "YieldData": """
+        YieldType Yield YieldCalcDate YieldRedemptionDate YieldRedemptionPrice YieldRedemptionPriceType
+    """,
+    "FinancingDetails": """
+        AgreementDesc AgreementID AgreementDate AgreementCurrency TerminationType StartDate EndDate
+        DeliveryType MarginRatio
+    """,
+    "PegInstructions": "PegOffsetValue PegMoveType PegOffsetType PegLimitType PegRoundDirection PegScope",
+    "DiscretionInstructions": """
+        DiscretionInst DiscretionOffsetValue DiscretionMoveType DiscretionOffsetType DiscretionLimitType
+        DiscretionRoundDirection DiscretionScope
+    """,
+    "TrdRegTimestamps": "NoTrdRegTimestamps[ TrdRegTimestamp TrdRegTimestampType TrdRegTimestampOrigin ]",
+    "TrdgSesGrp": "NoTradingSessions[ TradingSessionID TradingSessionSubID ]",
+    "PreAllocGrp": """
+        NoAllocs[ AllocAccount AllocAcctIDSource AllocSettlCurrency IndividualAllocID <NestedParties>
+            AllocQty ]
+    """,
+    "ContraGrp": "NoContraBrokers[ ContraBroker ContraTrader ContraTradeQty ContraTradeTime ContraLegRefID ]",
+    "ContAmtGrp": "NoContAmts[ ContAmtType ContAmtValue ContAmtCurr ]",
+    "MiscFeesGrp": "NoMiscFees[ MiscFeeAmt MiscFeeCurr MiscFeeType MiscFeeBasis ]",
+    "InstrmtLegExecGrp": """
+        NoLegs[ <InstrumentLeg> LegQty LegSwapType <LegStipulations> LegPositionEffect
+            LegCoveredOrUncovered <NestedParties> LegRefID LegPrice LegSettlType LegSettlDate LegLastPx ]
+    """,
+    "TextWithEncoding": "Text EncodedTextLen EncodedText",
+}
+
+# --------------------------------------------------------------------------------------------
+# header, trailer, messages
+
+_HEADER: Final = """
+    BeginString! BodyLength! MsgType! SenderCompID! TargetCompID! OnBehalfOfCompID DeliverToCompID
+    SecureDataLen SecureData MsgSeqNum! SenderSubID SenderLocationID TargetSubID TargetLocationID
+    OnBehalfOfSubID OnBehalfOfLocationID DeliverToSubID DeliverToLocationID PossDupFlag PossResend
+    SendingTime! OrigSendingTime XmlDataLen XmlData MessageEncoding LastMsgSeqNumProcessed
+    NoHops[ HopCompID HopSendingTime HopRefID ]
+"""
+
+_TRAILER: Final = "SignatureLength Signature CheckSum!"
+
+# (MsgType, name, category, items)
+_MESSAGES: Final[tuple[tuple[str, str, str, str], ...]] = (
+    # ---- session
+    ("0", "Heartbeat", "admin", "TestReqID"),
+    ("1", "TestRequest", "admin", "TestReqID!"),
+    ("2", "ResendRequest", "admin", "BeginSeqNo! EndSeqNo!"),
+    ("3", "Reject", "admin", "RefSeqNum! RefTagID RefMsgType SessionRejectReason <TextWithEncoding>"),
+    ("4", "SequenceReset", "admin", "GapFillFlag NewSeqNo!"),
+    ("5", "Logout", "admin", "<TextWithEncoding>"),
+    ("A", "Logon", "admin", """
+        EncryptMethod! HeartBtInt! RawDataLength RawData ResetSeqNumFlag NextExpectedMsgSeqNum
+        MaxMessageSize NoMsgTypes[ RefMsgType MsgDirection ] TestMessageIndicator Username Password
+    """),
+    # ---- application-level reject
+    ("j", "BusinessMessageReject", "app", """
+        RefSeqNum RefMsgType! BusinessRejectRefID BusinessRejectReason! <TextWithEncoding>
+    """),
+    # ---- order entry
+    ("D", "NewOrderSingle", "app", """
+        ClOrdID! SecondaryClOrdID ClOrdLinkID <Parties> TradeOriginationDate TradeDate Account
+        AcctIDSource AccountType DayBookingInst BookingUnit PreallocMethod AllocID <PreAllocGrp>
+        SettlType SettlDate CashMargin ClearingFeeIndicator HandlInst ExecInst MinQty MaxFloor
+        ExDestination <TrdgSesGrp> ProcessCode <Instrument>! <FinancingDetails> <UndInstrmtGrp>
+        PrevClosePx Side! LocateReqd TransactTime! <Stipulations> QtyType <OrderQtyData>! OrdType!
+        PriceType Price StopPx <SpreadOrBenchmarkCurveData> <YieldData> Currency ComplianceID
+        SolicitedFlag IOIID QuoteID TimeInForce EffectiveTime ExpireDate ExpireTime GTBookingInst
+        <CommissionData> OrderCapacity OrderRestrictions CustOrderCapacity ForexReq SettlCurrency
+        BookingType <TextWithEncoding> SettlDate2 OrderQty2 Price2 PositionEffect CoveredOrUncovered MaxShow
+        <PegInstructions> <DiscretionInstructions> TargetStrategy TargetStrategyParameters
+        ParticipationRate CancellationRights MoneyLaunderingStatus RegistID Designation
+    """),
+    ("F", "OrderCancelRequest", "app", """
+        OrigClOrdID! OrderID ClOrdID! SecondaryClOrdID ClOrdLinkID ListID OrigOrdModTime Account
+        AcctIDSource AccountType <Parties> <Instrument>! <FinancingDetails> <UndInstrmtGrp> Side!
+        TransactTime! <OrderQtyData>! ComplianceID <TextWithEncoding>
+    """),
+    ("G", "OrderCancelReplaceRequest", "app", """
+        OrderID <Parties> TradeOriginationDate TradeDate OrigClOrdID! ClOrdID! SecondaryClOrdID
+        ClOrdLinkID ListID OrigOrdModTime Account AcctIDSource AccountType DayBookingInst BookingUnit
+        PreallocMethod AllocID <PreAllocGrp> SettlType SettlDate CashMargin ClearingFeeIndicator
+        HandlInst ExecInst MinQty MaxFloor ExDestination <TrdgSesGrp> <Instrument>! <FinancingDetails>
+        <UndInstrmtGrp> Side! TransactTime! QtyType <OrderQtyData>! OrdType! PriceType Price StopPx
+        <SpreadOrBenchmarkCurveData> <YieldData> <PegInstructions> <DiscretionInstructions>
+        TargetStrategy TargetStrategyParameters ParticipationRate ComplianceID SolicitedFlag Currency
+        TimeInForce EffectiveTime ExpireDate ExpireTime GTBookingInst <CommissionData> OrderCapacity
+        OrderRestrictions CustOrderCapacity ForexReq SettlCurrency BookingType <TextWithEncoding> SettlDate2
+        OrderQty2 Price2 PositionEffect CoveredOrUncovered MaxShow LocateReqd CancellationRights
+        MoneyLaunderingStatus RegistID Designation
+    """),
+    ("H", "OrderStatusRequest", "app", """
+        OrderID ClOrdID! SecondaryClOrdID ClOrdLinkID <Parties> OrdStatusReqID Account AcctIDSource
+        <Instrument>! <FinancingDetails> <UndInstrmtGrp> Side!
+    """),
+    ("8", "ExecutionReport", "app", """
+        OrderID! SecondaryOrderID SecondaryClOrdID SecondaryExecID ClOrdID OrigClOrdID ClOrdLinkID
+        QuoteRespID OrdStatusReqID MassStatusReqID TotNumReports LastRptRequested <Parties>
+        TradeOriginationDate <ContraGrp> ListID CrossID OrigCrossID CrossType ExecID! ExecRefID
+        ExecType! OrdStatus! WorkingIndicator OrdRejReason ExecRestatementReason Account AcctIDSource
+        AccountType DayBookingInst BookingUnit PreallocMethod SettlType SettlDate CashMargin
+        ClearingFeeIndicator <Instrument>! <FinancingDetails> <UndInstrmtGrp> Side! <Stipulations>
+        QtyType <OrderQtyData> OrdType PriceType Price StopPx <PegInstructions> <DiscretionInstructions>
+        PeggedPrice DiscretionPrice TargetStrategy TargetStrategyParameters ParticipationRate
+        TargetStrategyPerformance Currency ComplianceID SolicitedFlag TimeInForce EffectiveTime
+        ExpireDate ExpireTime ExecInst OrderCapacity OrderRestrictions CustOrderCapacity LastQty
+        UnderlyingLastQty LastPx UnderlyingLastPx LastParPx LastSpotRate LastForwardPoints LastMkt
+        TradingSessionID TradingSessionSubID TimeBracket LastCapacity LeavesQty! CumQty! AvgPx!
+        DayOrderQty DayCumQty DayAvgPx GTBookingInst TradeDate TransactTime ReportToExch
+        <CommissionData> <SpreadOrBenchmarkCurveData> <YieldData> GrossTradeAmt NumDaysInterest ExDate
+        AccruedInterestRate AccruedInterestAmt InterestAtMaturity EndAccruedInterestAmt StartCash
+        EndCash TradedFlatSwitch BasisFeatureDate BasisFeaturePrice Concession TotalTakedown NetMoney
+        SettlCurrAmt SettlCurrency SettlCurrFxRate SettlCurrFxRateCalc HandlInst MinQty MaxFloor
+        PositionEffect MaxShow BookingType <TextWithEncoding> SettlDate2 OrderQty2 LastForwardPoints2
+        MultiLegReportingType CancellationRights MoneyLaunderingStatus RegistID Designation
+        TransBkdTime ExecValuationPoint ExecPriceType ExecPriceAdjustment PriorityIndicator
+        PriceImprovement LastLiquidityInd <ContAmtGrp> <InstrmtLegExecGrp> CopyMsgIndicator
+        <MiscFeesGrp>
+    """),
+    ("9", "OrderCancelReject", "app", """
+        OrderID! SecondaryOrderID SecondaryClOrdID ClOrdID! ClOrdLinkID OrigClOrdID! OrdStatus!
+        WorkingIndicator OrigOrdModTime ListID Account AcctIDSource AccountType TradeOriginationDate
+        TradeDate TransactTime CxlRejResponseTo! CxlRejReason <TextWithEncoding>
+    """),
+    ("Q", "DontKnowTrade", "app", """
+        OrderID! SecondaryOrderID ExecID! DKReason! <Instrument>! <UndInstrmtGrp> <InstrmtLegGrp>
+        Side! <OrderQtyData>! LastQty LastPx <TextWithEncoding>
+    """),
+    # ---- market data
+    ("V", "MarketDataRequest", "app", """
+        MDReqID! SubscriptionRequestType! MarketDepth! MDUpdateType AggregatedBook OpenCloseSettlFlag
+        Scope MDImplicitDelete NoMDEntryTypes![ MDEntryType! ]
+        NoRelatedSym![ <Instrument> <UndInstrmtGrp> <InstrmtLegGrp> ]
+        <TrdgSesGrp> ApplQueueAction ApplQueueMax
+    """),
+    ("W", "MarketDataSnapshotFullRefresh", "app", """
+        MDReqID <Instrument>! <UndInstrmtGrp> <InstrmtLegGrp> FinancialStatus CorporateAction
+        NetChgPrevDay
+        NoMDEntries![ MDEntryType! MDEntryPx Currency MDEntrySize MDEntryDate MDEntryTime
+            TickDirection MDMkt TradingSessionID TradingSessionSubID QuoteCondition TradeCondition
+            MDEntryOriginator LocationID DeskID OpenCloseSettlFlag TimeInForce ExpireDate ExpireTime
+            MinQty ExecInst SellerDays OrderID QuoteEntryID MDEntryBuyer MDEntrySeller NumberOfOrders
+            MDEntryPositionNo Scope PriceDelta <TextWithEncoding> ]
+        ApplQueueDepth ApplQueueResolution
+    """),
+    ("X", "MarketDataIncrementalRefresh", "app", """
+        MDReqID
+        NoMDEntries![ MDUpdateAction! DeleteReason MDEntryType MDEntryID MDEntryRefID <Instrument>
+            <UndInstrmtGrp> <InstrmtLegGrp> FinancialStatus CorporateAction MDEntryPx Currency
+            MDEntrySize MDEntryDate MDEntryTime TickDirection MDMkt TradingSessionID TradingSessionSubID
+            QuoteCondition TradeCondition MDEntryOriginator LocationID DeskID OpenCloseSettlFlag
+            TimeInForce ExpireDate ExpireTime MinQty ExecInst SellerDays OrderID QuoteEntryID
+            MDEntryBuyer MDEntrySeller NumberOfOrders MDEntryPositionNo Scope PriceDelta NetChgPrevDay
+            <TextWithEncoding> ]
+        ApplQueueDepth ApplQueueResolution
+    """),
+    ("Y", "MarketDataRequestReject", "app", """
+        MDReqID! MDReqRejReason NoAltMDSource[ AltMDSourceID ] <TextWithEncoding>
+    """),
+    # ---- trading sessions and securities
+    ("g", "TradingSessionStatusRequest", "app", """
+        TradSesReqID! TradingSessionID TradingSessionSubID TradSesMethod TradSesMode
+        SubscriptionRequestType!
+    """),
+    ("h", "TradingSessionStatus", "app", """
+        TradSesReqID TradingSessionID! TradingSessionSubID TradSesMethod TradSesMode
+        UnsolicitedIndicator TradSesStatus! TradSesStatusRejReason TradSesStartTime TradSesOpenTime
+        TradSesPreCloseTime TradSesCloseTime TradSesEndTime TotalVolumeTraded <TextWithEncoding>
+    """),
+    ("c", "SecurityDefinitionRequest", "app", """
+        SecurityReqID! SecurityRequestType! <Instrument> <InstrumentExtension> <UndInstrmtGrp>
+        Currency <TextWithEncoding> TradingSessionID TradingSessionSubID <InstrmtLegGrp> ExpirationCycle
+        SubscriptionRequestType
+    """),
+    ("d", "SecurityDefinition", "app", """
+        SecurityReqID! SecurityResponseID! SecurityResponseType! <Instrument> <InstrumentExtension>
+        <UndInstrmtGrp> Currency TradingSessionID TradingSessionSubID <TextWithEncoding> <InstrmtLegGrp>
+        ExpirationCycle RoundLot MinTradeVol
+    """),
+)
+
+# --------------------------------------------------------------------------------------------
+# parsing the tables
+
+_FIELD_LINE: Final = re.compile(r"(\d+)\s+([A-Za-z0-9]+)\s+([A-Z]+)\s*(.*)\Z")
+_TOKEN: Final = re.compile(r"\]|<\w+>!?|\w+!?\[|\w+!?")
+
+
+def _parse_enums(text: str, where: str) -> dict[str, str]:
+    enums: dict[str, str] = {}
+    for pair in text.split():
+        value, sep, description = pair.partition("=")
+        if not sep or not value or not description:
+            raise DictionaryError(f"{where}: bad enum {pair!r}")
+        enums[value] = description
+    return enums
+
+
+def _parse_fields(table: str) -> list[tuple[int, str, str, dict[str, str]]]:
+    """``tag Name TYPE [v=DESC ...]`` lines, indented lines continuing the enums of the field above."""
+    fields: list[tuple[int, str, str, dict[str, str]]] = []
+    for raw in table.splitlines():
+        line = raw.split("#", 1)[0].rstrip()
+        if not line.strip():
+            continue
+        if line[0].isspace():
+            if not fields:
+                raise DictionaryError(f"enum continuation before any field: {raw!r}")
+            fields[-1][3].update(_parse_enums(line, fields[-1][1]))
+            continue
+        match = _FIELD_LINE.match(line)
+        if match is None:
+            raise DictionaryError(f"bad field line {raw!r}")
+        tag, name, type_, rest = match.groups()
+        fields.append((int(tag), name, type_, _parse_enums(rest, name)))
+    return fields
+
+
+def _parse_items(spec: str, where: str) -> list[Item]:
+    """Parse the item notation: ``Name``, ``Name!``, ``<Block>``, ``<Block>!``, ``NoXxx[ ... ]``."""
+    stack: list[tuple[str, bool, list[Item]]] = [("", False, [])]
+    position = 0
+    for match in _TOKEN.finditer(spec):
+        gap = spec[position : match.start()]
+        if gap.strip():
+            raise DictionaryError(f"{where}: cannot parse {gap.strip()!r}")
+        position = match.end()
+        token = match.group()
+        if token == "]":
+            if len(stack) == 1:
+                raise DictionaryError(f"{where}: unbalanced ']'")
+            name, required, items = stack.pop()
+            stack[-1][2].append(Group(name, tuple(items), required))
+        elif token.endswith("["):
+            name = token[:-1]
+            stack.append((name.rstrip("!"), name.endswith("!"), []))
+        elif token.startswith("<"):
+            stack[-1][2].append(Component(token[1:].split(">")[0], token.endswith("!")))
+        else:
+            stack[-1][2].append(Field(token.rstrip("!"), token.endswith("!")))
+    if spec[position:].strip():
+        raise DictionaryError(f"{where}: cannot parse {spec[position:].strip()!r}")
+    if len(stack) != 1:
+        raise DictionaryError(f"{where}: group {stack[-1][0]} is not closed")
+    return stack[0][2]
+
+
+@functools.cache
+def builtin_fix44() -> Dictionary:
+    """metaorder's FIX 4.4 dictionary (built once, then shared: treat it as read-only)."""
+    builder = DictionaryBuilder(begin_string=BEGIN_STRING)
+    for tag, name, type_, enums in _parse_fields(_FIELDS):
+        builder.add_field(tag, name, type_, enums or None)
+    for name, spec in _COMPONENTS.items():
+        builder.add_component(name, _parse_items(spec, f"component {name}"))
+    builder.set_header(_parse_items(_HEADER, "header"))
+    builder.set_trailer(_parse_items(_TRAILER, "trailer"))
+    for msg_type, name, category, spec in _MESSAGES:
+        builder.add_message(msg_type, name, category, _parse_items(spec, f"message {name}"))
+    return builder.build()

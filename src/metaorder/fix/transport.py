@@ -1,0 +1,447 @@
+"""asyncio transport: the thin shell that gives sans-IO FIX sessions sockets, timers and a store.
+
+* :class:`Acceptor` serves many sessions on one port: a new connection is identified by the CompIDs
+  of its first message, unknown or already-connected identities are refused, connections that never
+  log on are dropped after the logon timeout, and at most ``max_pending`` connections may be waiting
+  to log on at once (a Logon flood cannot exhaust the process).
+* :class:`Initiator` connects out and reconnects with exponential backoff.
+* :class:`SessionConnection` runs one connection: every connection has its own TaskGroup with a reader
+  and a writer task.  Outgoing bytes are written only once the store has committed them (durable
+  before sent) — the writer awaits the store's group commit, which runs on the store's thread, so the
+  event loop never blocks on disk.  The write queue is bounded: when it is full the reader stops
+  reading (TCP back-pressure); a peer that stops reading is disconnected after ``write_timeout``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+from collections import deque
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Future
+from dataclasses import dataclass
+from typing import Protocol
+
+import structlog
+
+from metaorder.clock import Clock
+from metaorder.fix.codec import FieldValue, Framer, Garbled, Message, decode
+from metaorder.fix.session import (
+    AppMessage,
+    Disconnect,
+    Event,
+    LoggedOn,
+    LoggedOut,
+    Problem,
+    Session,
+)
+from metaorder.fix.store import StoreError
+
+log = structlog.get_logger("metaorder.fix")
+
+_READ_SIZE = 65536
+
+
+class Application(Protocol):
+    """What an application sees of its FIX sessions.  Callbacks run on the event loop and must not block."""
+
+    def on_logon(self, conn: SessionConnection) -> None: ...
+
+    def on_logout(self, conn: SessionConnection, reason: str) -> None: ...
+
+    def on_message(self, conn: SessionConnection, message: Message, now: float) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class TransportLimits:
+    max_message_size: int = 1 << 20  # bytes in one FIX message
+    max_pending_writes: int = 256  # batches waiting for the store or the socket
+    write_high_water: int = 1 << 20  # bytes buffered in the socket before we wait for the peer
+    write_timeout: float = 10.0  # seconds a peer may leave us blocked before it is disconnected
+    logon_timeout: float = 10.0  # acceptor: seconds from connect to a first message
+    max_pending: int = 64  # acceptor: connections not yet identified
+
+
+def session_id(session: Session) -> str:
+    cfg = session.config
+    return f"{cfg.begin_string}:{cfg.sender_comp_id}->{cfg.target_comp_id}"
+
+
+class SessionConnection:
+    """One TCP connection of one session, for as long as it lasts."""
+
+    def __init__(
+        self,
+        session: Session,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        app: Application,
+        clock: Clock,
+        limits: TransportLimits,
+    ) -> None:
+        self.session = session
+        self.id = session_id(session)
+        self._reader = reader
+        self._writer = writer
+        self._app = app
+        self._clock = clock
+        self._limits = limits
+        self._pending: deque[tuple[Future[None], bytes] | None] = deque()
+        self._wake_writer = asyncio.Event()
+        self._writer_room = asyncio.Event()
+        self._writer_room.set()
+        self._timer: asyncio.TimerHandle | None = None
+        self._closing = False
+        self._in_step = False
+        self._log = log.bind(session=self.id)
+
+    # ---- public -------------------------------------------------------------------------------
+
+    def send(
+        self, msg_type: str, body: Sequence[tuple[int, FieldValue]], header: Sequence[tuple[int, FieldValue]] = ()
+    ) -> int:
+        """Send an application message now (from application code, outside or inside a callback)."""
+        seq = self.session.send(msg_type, body, self._clock.now(), header)
+        if not self._in_step:
+            self._flush_output()
+        return seq
+
+    def logout(self, text: str = "") -> None:
+        self._step(self.session.logout(self._clock.now(), text))
+
+    async def run(self, initial: bytes = b"") -> None:
+        """Serve the connection until either side closes it."""
+        session = self.session
+        now = self._clock.now()
+        self._log.info("connected", peer=self._peer())
+        self._step(session.connection_made(now))
+        if initial:
+            self._step(session.receive_data(initial, now))
+        try:
+            async with asyncio.TaskGroup() as tg:
+                tg.create_task(self._read_loop())
+                tg.create_task(self._write_loop())
+        finally:
+            if self._timer is not None:
+                self._timer.cancel()
+            if session.connected:
+                self._dispatch(session.connection_lost(self._clock.now()))
+            self._writer.transport.abort()
+            self._log.info("disconnected")
+
+    # ---- internals ----------------------------------------------------------------------------
+
+    def _peer(self) -> str:
+        peer = self._writer.get_extra_info("peername")
+        return f"{peer[0]}:{peer[1]}" if peer else "?"
+
+    async def _read_loop(self) -> None:
+        reader = self._reader
+        while not self._closing:
+            if not self._writer_room.is_set():
+                await self._writer_room.wait()  # back-pressure: the peer is not reading our answers
+                continue
+            try:
+                data = await reader.read(_READ_SIZE)
+            except (ConnectionError, OSError) as exc:
+                self._log.info("read failed", error=str(exc))
+                data = b""
+            if not data:
+                self._step(self.session.connection_lost(self._clock.now()))
+                self._request_close()
+                return
+            self._step(self.session.receive_data(data, self._clock.now()))
+
+    async def _write_loop(self) -> None:
+        writer = self._writer
+        pending = self._pending
+        limits = self._limits
+        try:
+            while True:
+                if not pending:
+                    self._wake_writer.clear()
+                    await self._wake_writer.wait()
+                    continue
+                item = pending.popleft()
+                if item is None:
+                    break
+                durable, data = item
+                if not durable.done():
+                    await asyncio.wrap_future(durable)
+                durable.result()  # raises StoreError: never send what is not stored
+                chunks = [data]
+                while pending and pending[0] is not None and pending[0][0].done():
+                    nxt = pending.popleft()
+                    assert nxt is not None
+                    nxt[0].result()
+                    chunks.append(nxt[1])
+                writer.write(b"".join(chunks) if len(chunks) > 1 else data)
+                if len(pending) < limits.max_pending_writes:
+                    self._writer_room.set()
+                if writer.transport.get_write_buffer_size() > limits.write_high_water:
+                    try:
+                        await asyncio.wait_for(writer.drain(), limits.write_timeout)
+                    except TimeoutError:
+                        self._log.warning("peer stopped reading; disconnecting", timeout=limits.write_timeout)
+                        break
+            with contextlib.suppress(ConnectionError, OSError):
+                if not writer.is_closing():
+                    await asyncio.wait_for(writer.drain(), limits.write_timeout)
+        except StoreError as exc:
+            self._log.error("message store failed; closing the connection", error=str(exc))
+        except (ConnectionError, OSError) as exc:
+            self._log.info("write failed", error=str(exc))
+        finally:
+            self._closing = True
+            if writer.transport.get_write_buffer_size():
+                writer.transport.abort()
+            else:
+                writer.close()
+
+    def _request_close(self) -> None:
+        if not self._closing:
+            self._closing = True
+            self._pending.append(None)
+            self._wake_writer.set()
+
+    def _flush_output(self) -> None:
+        out = self.session.data_to_send()
+        if out and not self._closing:
+            self._pending.append((self.session.store.flush(), out))
+            self._wake_writer.set()
+            if len(self._pending) >= self._limits.max_pending_writes:
+                self._writer_room.clear()
+
+    def _step(self, events: list[Event]) -> None:
+        self._in_step = True
+        try:
+            self._dispatch(events)
+        finally:
+            self._in_step = False
+        self._flush_output()
+        if any(isinstance(e, Disconnect) for e in events):
+            self._request_close()
+        self._schedule_timer()
+
+    def _dispatch(self, events: list[Event]) -> None:
+        for event in events:
+            if isinstance(event, AppMessage):
+                try:
+                    self._app.on_message(self, event.message, self._clock.now())
+                except Exception:  # an application bug must not take the session down with it
+                    self._log.exception("application failed on message", msg_type=event.message.msg_type)
+            elif isinstance(event, Problem):
+                self._log.warning(event.kind, detail=event.detail)
+            elif isinstance(event, LoggedOn):
+                self._log.info("logged on", reset=event.reset, heartbeat=self.session.heartbeat_interval)
+                self._app.on_logon(self)
+            elif isinstance(event, LoggedOut):
+                self._log.info("logged out", reason=event.reason)
+                self._app.on_logout(self, event.reason)
+            elif isinstance(event, Disconnect):
+                self._log.info("closing", reason=event.reason)
+
+    def _schedule_timer(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        if self._closing:
+            return
+        deadline = self.session.next_deadline()
+        if deadline is not None:
+            delay = max(0.0, deadline - self._clock.now())
+            self._timer = asyncio.get_running_loop().call_later(delay, self._on_timer)
+
+    def _on_timer(self) -> None:
+        self._timer = None
+        self._step(self.session.handle_timers(self._clock.now()))
+
+
+def _set_nodelay(writer: asyncio.StreamWriter) -> None:
+    sock = writer.get_extra_info("socket")
+    if sock is not None:
+        with contextlib.suppress(OSError):
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+
+class Acceptor:
+    """Many sessions on one listening port, dispatched by (our CompID, their CompID)."""
+
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        sessions: Sequence[Session],
+        app: Application,
+        clock: Clock,
+        limits: TransportLimits | None = None,
+    ) -> None:
+        self.host = host
+        self.port = port
+        self.sessions: Mapping[tuple[str, str, str], Session] = {
+            (s.config.begin_string, s.config.sender_comp_id, s.config.target_comp_id): s for s in sessions
+        }
+        self.app = app
+        self.clock = clock
+        self.limits = limits or TransportLimits()
+        self.connections: dict[str, SessionConnection] = {}
+        self._pending = 0
+        self._idle = asyncio.Event()
+        self._idle.set()
+        self._server: asyncio.Server | None = None
+        self._tg: asyncio.TaskGroup | None = None
+        self.bound_port: int | None = None
+
+    async def serve(self, started: Callable[[int], None] | None = None) -> None:
+        """Listen until cancelled; every connection task belongs to this call's TaskGroup."""
+        async with asyncio.TaskGroup() as tg:
+            self._tg = tg
+            server = await asyncio.start_server(self._on_client, self.host, self.port, limit=_READ_SIZE * 4)
+            self._server = server
+            self.bound_port = server.sockets[0].getsockname()[1]
+            log.info("accepting", host=self.host, port=self.bound_port, sessions=sorted(
+                f"{k[1]}<-{k[2]}" for k in self.sessions))
+            if started is not None:
+                started(self.bound_port)
+            try:
+                await asyncio.Future()  # until cancelled
+            finally:
+                server.close()
+
+    async def shutdown(self, timeout: float) -> None:
+        """Log out every session, then wait (bounded) for the Logout handshakes to finish."""
+        if self._server is not None:
+            self._server.close()
+        for conn in list(self.connections.values()):
+            conn.logout("shutting down")
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(timeout):
+                await self._idle.wait()
+
+    def _on_client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        assert self._tg is not None
+        if self._pending >= self.limits.max_pending:
+            log.warning("too many connections waiting to log on; refused", peer=writer.get_extra_info("peername"))
+            writer.transport.abort()
+            return
+        self._tg.create_task(self._handle(reader, writer))
+
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        _set_nodelay(writer)
+        peer = writer.get_extra_info("peername")
+        self._pending += 1
+        try:
+            identified = await self._identify(reader, peer)
+        finally:
+            self._pending -= 1
+        if identified is None:
+            writer.transport.abort()
+            return
+        session, initial = identified
+        conn = SessionConnection(session, reader, writer, self.app, self.clock, self.limits)
+        self.connections[conn.id] = conn
+        self._idle.clear()
+        try:
+            await conn.run(initial)
+        except Exception:
+            log.exception("connection failed", session=conn.id)
+        finally:
+            self.connections.pop(conn.id, None)
+            if not self.connections:
+                self._idle.set()
+
+    async def _identify(self, reader: asyncio.StreamReader, peer: object) -> tuple[Session, bytes] | None:
+        """Read up to the first complete frame and find its session; None means refuse."""
+        framer = Framer(self.limits.max_message_size)
+        received = bytearray()
+        frame: bytes | Garbled | None = None
+        try:
+            async with asyncio.timeout(self.limits.logon_timeout):
+                while frame is None:
+                    data = await reader.read(_READ_SIZE)
+                    if not data:
+                        return None
+                    received += data
+                    framer.feed(data)
+                    frame = framer.next_frame()
+        except TimeoutError:
+            log.warning("no logon within the logon timeout; disconnected", peer=peer)
+            return None
+        except (ConnectionError, OSError):
+            return None
+        msg = decode(frame) if isinstance(frame, bytes) else frame
+        if isinstance(msg, Garbled):
+            log.warning("garbled first message; disconnected", peer=peer, reason=msg.reason)
+            return None
+        key = (msg.begin_string, msg.get(56) or "", msg.get(49) or "")
+        session = self.sessions.get(key)
+        if session is None:
+            log.warning("unknown session; disconnected", peer=peer, begin_string=key[0], sender=key[2], target=key[1])
+            return None
+        if session.connected:
+            log.warning("duplicate identity: session already connected; disconnected", peer=peer,
+                        session=session_id(session))
+            return None
+        return session, bytes(received)
+
+
+class Initiator:
+    """Keeps one session connected to a counterparty, reconnecting with exponential backoff."""
+
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        session: Session,
+        app: Application,
+        clock: Clock,
+        limits: TransportLimits | None = None,
+        reconnect_min: float = 1.0,
+        reconnect_max: float = 30.0,
+    ) -> None:
+        self.host = host
+        self.port = port
+        self.session = session
+        self.app = app
+        self.clock = clock
+        self.limits = limits or TransportLimits()
+        self.reconnect_min = reconnect_min
+        self.reconnect_max = reconnect_max
+        self.connection: SessionConnection | None = None
+        self._stopping = False
+        self._disconnected = asyncio.Event()
+
+    async def run(self) -> None:
+        delay = self.reconnect_min
+        while not self._stopping:
+            try:
+                reader, writer = await asyncio.open_connection(self.host, self.port, limit=_READ_SIZE * 4)
+            except OSError as exc:
+                log.info("connect failed; retrying", host=self.host, port=self.port, error=str(exc), retry_in=delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, self.reconnect_max)
+                continue
+            _set_nodelay(writer)
+            conn = self.connection = SessionConnection(self.session, reader, writer, self.app, self.clock,
+                                                       self.limits)
+            self._disconnected.clear()
+            try:
+                await conn.run()
+            finally:
+                self.connection = None
+                self._disconnected.set()
+            if self.session.store.next_target_seq() > 1:
+                delay = self.reconnect_min
+            if not self._stopping:
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, self.reconnect_max)
+
+    async def shutdown(self, timeout: float) -> None:
+        self._stopping = True
+        conn = self.connection
+        if conn is not None:
+            conn.logout("shutting down")
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(timeout):
+                    await self._disconnected.wait()
