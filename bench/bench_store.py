@@ -12,6 +12,13 @@ Cases, each for synchronous=NORMAL and FULL:
 * ``10 sess/1``: ten threads, each its own session, each waiting on every message: the
                  writer commits their flushes together.
 
+A second table shows what the store costs the *calling* thread (the event loop, in the
+engine): the time per ``save_sent`` + ``set_next_target_seq`` pair, which is what a FIX
+session does per echoed message, with a ``flush()`` every 10 pairs (one read batch), either
+without waiting (``pipe``: the writer thread runs concurrently and competes for the GIL) or
+waiting on each flush (``wait``).  ``pairs`` is the time inside the two calls only,
+``+flush`` adds the ``flush()`` calls themselves (not the wait for the disk).
+
 Run: ``PYTHONPATH=src python bench/bench_store.py [--messages 100000] [--max-seconds 10]``.
 A case stops early after --max-seconds (FULL with a flush per message is fsync-bound).
 """
@@ -75,6 +82,31 @@ def run_sessions(db: SqliteStoreDatabase, sessions: int, n: int, deadline: float
     return sum(counts)
 
 
+def run_caller_cost(db: SqliteStoreDatabase, pairs: int, every: int, wait: bool) -> tuple[float, float]:
+    """Seconds spent in the write calls, and in the write calls plus flush(), for ``pairs`` pairs."""
+    store = db.open_session(f"FIX.4.4:MICRO-{every}-{wait}->BROKER")
+    raw = make_message(1)  # the store neither parses nor copies bytes: one object will do
+    clock = time.perf_counter
+    in_writes = 0.0
+    in_flush = 0.0
+    seq = 0
+    while seq < pairs:
+        t0 = clock()
+        for _ in range(every):
+            seq += 1
+            store.save_sent(seq, raw)
+            store.set_next_target_seq(seq + 1)
+        t1 = clock()
+        fut = store.flush()
+        t2 = clock()
+        in_writes += t1 - t0
+        in_flush += t2 - t1
+        if wait:
+            fut.result()
+    store.flush().result()
+    return in_writes, in_writes + in_flush
+
+
 def measure(
     directory: Path, sync: Sync, name: str, body: Callable[[SqliteStoreDatabase, float], int], budget: float
 ) -> tuple[str, Sync, int, float, int]:
@@ -94,6 +126,8 @@ def main() -> None:
     parser.add_argument("--messages", type=int, default=100_000)
     parser.add_argument("--max-seconds", type=float, default=10.0, help="time budget per case")
     parser.add_argument("--dir", type=Path, default=None, help="parent of the temporary databases")
+    parser.add_argument("--pairs", type=int, default=100_000, help="write pairs in the caller-cost table")
+    parser.add_argument("--repeat", type=int, default=5, help="caller-cost runs per case (best is shown)")
     args = parser.parse_args()
     n: int = args.messages
     budget: float = args.max_seconds
@@ -120,6 +154,29 @@ def main() -> None:
                 print(
                     f"{case:<10} {s:<6} {count:>9} {elapsed:>8.2f} {count / elapsed:>10.0f}"
                     f" {commits:>8} {per_commit:>10.1f}"
+                )
+
+        pairs: int = args.pairs
+        every = 10
+        print()
+        print(f"caller cost: {pairs} save_sent + set_next_target_seq pairs, flush() every {every}")
+        print(f"{'case':<10} {'sync':<6} {'ns/pair':>9} {'+flush':>9} {'commits':>8}")
+        syncs: tuple[Sync, ...] = ("NORMAL", "FULL")
+        for sync in syncs:
+            for wait in (False, True):
+                best: tuple[float, float] | None = None
+                path = Path(tmp) / f"micro-{sync}-{wait}.db"
+                with SqliteStoreDatabase(path, synchronous=sync) as db:
+                    before = db.commits
+                    for _ in range(args.repeat):
+                        result = run_caller_cost(db, pairs, every, wait)
+                        best = result if best is None or result[0] < best[0] else best
+                    commits = (db.commits - before) // args.repeat
+                assert best is not None
+                name = f"{'wait' if wait else 'pipe'}/{every}"
+                print(
+                    f"{name:<10} {sync:<6} {best[0] / pairs * 1e9:>9.0f} {best[1] / pairs * 1e9:>9.0f}"
+                    f" {commits:>8}"
                 )
 
 

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import re
@@ -126,7 +127,8 @@ class LoadClient(asyncio.Protocol):
         self.args = args
         self.sender = args.sender_comp_id.encode()
         self.target = args.target_comp_id.encode()
-        self.prefix = (args.clordid_prefix or f"L{os.getpid() % 100000:05d}{int(time.time()) % 100000:05d}-").encode()
+        default_prefix = f"L{os.getpid() % 100000:05d}{int(time.time()) % 100000:05d}-"
+        self.prefix = (args.clordid_prefix or default_prefix).encode()
         self.template = OrderTemplate(self.sender, self.target, self.prefix, args.symbol.encode())
         self.clock = Clock()
         self.loop = asyncio.get_running_loop()
@@ -304,7 +306,7 @@ async def wait_for_echoes(client: LoadClient, idle_timeout: float) -> None:
     while not client.all_received.is_set() and not client.closed.is_set() and not client.logout.is_set():
         try:
             await asyncio.wait_for(client.all_received.wait(), 0.25)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             if client.received != last:
                 last, idle_since = client.received, time.monotonic()
             elif time.monotonic() - idle_since >= idle_timeout:
@@ -330,13 +332,13 @@ def percentile(sorted_values: list[int], q: float) -> float:
 
 async def session(args: argparse.Namespace, seq_start: int) -> tuple[dict[str, Any], int, int | None]:
     """One connection. Returns (summary, exit status, MsgSeqNum the peer asked for if it refused ours)."""
-    total = args.count if args.mode == "saturate" else int(round(args.rate * args.duration))
+    total = args.count if args.mode == "saturate" else round(args.rate * args.duration)
     loop = asyncio.get_running_loop()
     try:
         _, client = await asyncio.wait_for(
             loop.create_connection(lambda: LoadClient(args, seq_start, total), args.host, args.port),
             args.timeout)
-    except (OSError, asyncio.TimeoutError) as exc:
+    except (TimeoutError, OSError) as exc:
         return {"mode": args.mode, "error": f"connect failed: {exc!r}"}, 2, None
     logon_fields = [(98, b"0"), (108, b"%d" % args.heartbeat)]
     if args.reset_seq:
@@ -344,10 +346,8 @@ async def session(args: argparse.Namespace, seq_start: int) -> tuple[dict[str, A
     client.send_admin(b"A", logon_fields)
     hb = asyncio.create_task(heartbeat(client, args.heartbeat))
     try:
-        try:
+        with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(client.logon.wait(), args.timeout)
-        except asyncio.TimeoutError:
-            pass
         if client.closed.is_set() or client.logout.is_set() or not client.logon.is_set():
             text = client.logout_text
             wanted = _EXPECTING.search(text)
@@ -370,7 +370,7 @@ async def session(args: argparse.Namespace, seq_start: int) -> tuple[dict[str, A
             client.send_admin(b"5", [])
             try:
                 await asyncio.wait_for(client.logout.wait(), args.timeout)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 _log("no Logout reply")
     finally:
         hb.cancel()
@@ -385,7 +385,8 @@ async def session(args: argparse.Namespace, seq_start: int) -> tuple[dict[str, A
     return summary, status, None
 
 
-def summarise(args: argparse.Namespace, client: LoadClient, t0: int, send_end: int, end: int) -> dict[str, Any]:
+def summarise(args: argparse.Namespace, client: LoadClient, t0: int, send_end: int,
+              end: int) -> dict[str, Any]:
     sent_ns, recv_ns = client.sent_ns, client.recv_ns
     skip_ns = t0 + int(args.warmup * 1e9)
     lat = sorted(recv_ns[i] - sent_ns[i] for i in range(client.sent) if recv_ns[i] and sent_ns[i] >= skip_ns)
@@ -444,7 +445,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--window", type=int, default=100, help="saturate: orders outstanding")
     p.add_argument("--rate", type=float, default=2000.0, help="rate: orders per second")
     p.add_argument("--duration", type=float, default=10.0, help="rate: seconds of sending")
-    p.add_argument("--warmup", type=float, default=0.0, help="seconds at the start left out of latency figures")
+    p.add_argument("--warmup", type=float, default=0.0,
+                   help="seconds at the start left out of latency figures")
     p.add_argument("--timeout", type=float, default=10.0,
                    help="connect/logon/logout timeout, and how long to wait for the last echoes (s)")
     p.add_argument("--symbol", default="MSFT")

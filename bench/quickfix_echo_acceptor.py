@@ -102,7 +102,7 @@ class EchoApplication(fix.Application):  # type: ignore[misc]
                 seen.add(cl_ord_id)
         echo = fix.Message(message)
         echo_header = echo.getHeader()
-        echo_header.clear()  # drop routing, PossDup/PossResend, OrigSendingTime...; the session fills the rest
+        echo_header.clear()  # drop routing, PossDup/PossResend, OrigSendingTime...; the session refills it
         echo_header.setField(fix.BeginString(session_id.getBeginString().getValue()))
         echo_header.setField(fix.MsgType(msg_type))
         echo.getTrailer().clear()
@@ -136,7 +136,9 @@ def build_settings(args: argparse.Namespace, store_dir: Path) -> fix.SessionSett
     defaults.setString("TimestampPrecision", "3")
     if args.file_log:
         defaults.setString("FileLogPath", str(args.file_log))
-    dictionary = None if args.no_dictionary else (args.dictionary or (SHARED_FIX44 if SHARED_FIX44.is_file() else None))
+    dictionary: Path | None = None
+    if not args.no_dictionary:
+        dictionary = args.dictionary or (SHARED_FIX44 if SHARED_FIX44.is_file() else None)
     if dictionary is not None:
         defaults.setString("UseDataDictionary", "Y")
         defaults.setString("DataDictionary", str(dictionary))
@@ -156,12 +158,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--target-comp-id", action="append", required=True)
     parser.add_argument("--reset-on-logon", action="store_true")
     group = parser.add_mutually_exclusive_group()
-    group.add_argument("--dictionary", type=Path, help="FIX44.xml (default: the shared QuickFIX copy if present)")
+    group.add_argument("--dictionary", type=Path,
+                       help="FIX44.xml (default: the shared QuickFIX copy if present)")
     group.add_argument("--no-dictionary", action="store_true", help="UseDataDictionary=N")
     parser.add_argument("--store", type=Path, help="FileStore directory (default: a temporary directory)")
     parser.add_argument("--single-threaded", action="store_true",
                         help="SocketAcceptor instead of ThreadedSocketAcceptor (may segfault on stop)")
-    parser.add_argument("--file-log", type=Path, help="directory for QuickFIX's FileLog (default: no message log)")
+    parser.add_argument("--file-log", type=Path,
+                        help="directory for QuickFIX's FileLog (default: no message log)")
     return parser.parse_args(argv)
 
 

@@ -53,7 +53,7 @@ def wait_for_port(port: int, host: str = "127.0.0.1", timeout: float = START_TIM
                 return
         except OSError as exc:
             if time.monotonic() >= deadline:
-                raise TimeoutError(f"nothing accepted connections on {host}:{port} within {timeout} s") from exc
+                raise TimeoutError(f"nothing accepts connections on {host}:{port} after {timeout} s") from exc
         time.sleep(delay)
         delay = min(delay * 2, 0.25)
 
@@ -119,7 +119,8 @@ def start_reflector(port: int, store: Path, log_path: Path, sender_comp_id: str 
                     dictionary: Path | None = None, extra_args: Sequence[str] = (),
                     timeout: float = START_TIMEOUT_S) -> ServerProcess:
     """Start the server and return once its port accepts connections."""
-    argv = server_command(port, store, sender_comp_id, target_comp_ids, reset_on_logon, dictionary, extra_args)
+    argv = server_command(port, store, sender_comp_id, target_comp_ids, reset_on_logon, dictionary,
+                          extra_args)
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO_ROOT / "src"), env.get("PYTHONPATH")) if p)
     env.setdefault("PYTHONUNBUFFERED", "1")

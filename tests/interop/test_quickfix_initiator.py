@@ -31,7 +31,7 @@ except ImportError as exc:  # pragma: no cover - depends on the environment
     if os.environ.get("CI", "").strip().lower() == "true":
         pytest.fail(f"CI=true and QuickFIX is not importable ({exc}); install the test extra: "
                     "pip install -e '.[test]' (quickfix-tls)", pytrace=False)
-    pytest.skip(f"QuickFIX is not importable ({exc}); install the test extra (quickfix-tls) to run interop tests",
+    pytest.skip(f"QuickFIX is not importable ({exc}); install the test extra (quickfix-tls) to run these",
                 allow_module_level=True)
 
 if TYPE_CHECKING:
@@ -124,7 +124,7 @@ class ClientApp(fix.Application):  # type: ignore[misc]
     def toAdmin(self, message: fix.Message, session_id: fix.SessionID) -> None:
         try:
             self._record("out", message)
-        except BaseException as exc:  # noqa: BLE001 - surfaced in the test thread
+        except BaseException as exc:
             self.errors.append(exc)
 
     def fromAdmin(self, message: fix.Message, session_id: fix.SessionID) -> None:
@@ -132,19 +132,19 @@ class ClientApp(fix.Application):  # type: ignore[misc]
             raw = self._record("in", message)
             if msg_type(raw) == "5":
                 self.logout_received.set()
-        except BaseException as exc:  # noqa: BLE001
+        except BaseException as exc:
             self.errors.append(exc)
 
     def toApp(self, message: fix.Message, session_id: fix.SessionID) -> None:
         try:
             self._record("out", message)
-        except BaseException as exc:  # noqa: BLE001
+        except BaseException as exc:
             self.errors.append(exc)
 
     def fromApp(self, message: fix.Message, session_id: fix.SessionID) -> None:
         try:
             self.app_in.put(self._record("in", message))
-        except BaseException as exc:  # noqa: BLE001
+        except BaseException as exc:
             self.errors.append(exc)
 
 
@@ -223,8 +223,8 @@ def new_order(cl_ord_id: str, n: int) -> fix.Message:
 
 def wait(event: threading.Event, what: str, client: QuickFixClient, server: ServerProcess) -> None:
     if not event.wait(TIMEOUT_S):
-        pytest.fail(f"timed out after {TIMEOUT_S} s waiting for {what}\n"
-                    f"--- QuickFIX traffic:\n{client.app.traffic.dump()}\n--- server log:\n{server.log_tail()}")
+        pytest.fail(f"timed out after {TIMEOUT_S} s waiting for {what}\n--- QuickFIX traffic:\n"
+                    f"{client.app.traffic.dump()}\n--- server log:\n{server.log_tail()}")
 
 
 def check_no_callback_errors(client: QuickFixClient) -> None:

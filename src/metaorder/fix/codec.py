@@ -21,6 +21,7 @@ Framing follows the FIX session rules and QuickFIX's behaviour where the rules a
 from __future__ import annotations
 
 import calendar
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
@@ -38,7 +39,6 @@ DATA_LENGTH_FIELDS: Final[dict[int, int]] = {
     90: 91, 93: 89, 95: 96, 212: 213, 348: 349, 350: 351, 352: 353, 354: 355, 356: 357,
     358: 359, 360: 361, 362: 363, 364: 365, 445: 446, 618: 619, 621: 622,
 }
-_DATA_LENGTH_MARKS: Final = tuple(f"\x01{t}=" for t in DATA_LENGTH_FIELDS)
 
 Field = tuple[int, str]
 FieldValue = str | int | Decimal | bool
@@ -218,6 +218,13 @@ def _is_tag(text: str) -> bool:
     return len(text) > 1 and text[0] == "-" and text[1:].isascii() and text[1:].isdigit()
 
 
+#: A field start that is not ``tag=`` with a (possibly negative) decimal tag, or a data-length field:
+#: either sends the message down the careful path.  One C-level scan keeps the common case fast.
+_SUSPECT: Final = re.compile(
+    "\x01(?:(?!-?[0-9]+=)|(?:" + "|".join(str(t) for t in DATA_LENGTH_FIELDS) + ")=)"
+)
+
+
 def decode(frame: bytes) -> Message | Garbled:
     """Parse a frame produced by :class:`Framer` into a :class:`Message`.
 
@@ -226,20 +233,22 @@ def decode(frame: bytes) -> Message | Garbled:
     """
     text = frame.decode("latin-1")
     # text ends with "<SOH>10=nnn<SOH>"; drop the checksum field and the final SOH.
-    parts = text[: text.rindex(_SOH_S, 0, len(text) - 1)].split(_SOH_S)
+    body_end = text.rindex(_SOH_S, 0, len(text) - 1)
+    parts = text[:body_end].split(_SOH_S)
     if len(parts) < 3 or not parts[0].startswith("8=") or not parts[1].startswith("9="):
         return Garbled("first fields are not BeginString, BodyLength", frame)
     if not parts[2].startswith("35="):
         return Garbled("MsgType (35) is not the third field", frame)
-    if any(mark in text for mark in _DATA_LENGTH_MARKS):
+    if _SUSPECT.search(text, 0, body_end):
         return _decode_with_data_fields(frame, text)
     fields: list[Field] = []
     append = fields.append
-    for part in parts[2:]:
-        tag, sep, value = part.partition("=")
-        if not sep or not _is_tag(tag):
-            return Garbled(f"field {part[:32]!r} is not tag=value", frame)
-        append((int(tag), value))
+    try:
+        for part in parts[2:]:
+            tag, _, value = part.partition("=")
+            append((int(tag), value))
+    except ValueError:
+        return Garbled("a field is not tag=value", frame)
     if not fields[0][1]:
         return Garbled("MsgType (35) is empty", frame)
     return Message(parts[0][2:], fields, frame)
@@ -308,12 +317,19 @@ def encode(
         append(f"{tag}={format_value(value)}")
     append("")
     body_text = _SOH_S.join(parts)
-    if body_text.count(_SOH_S) != len(parts) - 1:
+    if body_text.count(_SOH_S) != len(parts) - 1 and not _only_data_fields_hold_soh(parts):
         raise EncodeError("a field value contains SOH")
     payload = body_text.encode("latin-1")
     prefix = f"8={begin_string}\x019={len(payload)}\x01".encode("latin-1")
     checksum = (sum(prefix) + sum(payload)) & 0xFF
     return b"".join((prefix, payload, b"10=%03d\x01" % checksum))
+
+
+_DATA_FIELDS: Final = frozenset(DATA_LENGTH_FIELDS.values())
+
+
+def _only_data_fields_hold_soh(parts: list[str]) -> bool:
+    return all(int(p.partition("=")[0]) in _DATA_FIELDS for p in parts if _SOH_S in p)
 
 
 def _tag_of(field: tuple[int, FieldValue]) -> int:

@@ -146,16 +146,13 @@ class DictionaryError(ValueError):
 
 _INT = re.compile(r"-?\d+\Z")
 _FLOAT = re.compile(r"-?(?:\d+\.?\d*|\.\d+)\Z")
-_TIMESTAMP = re.compile(r"\d{8}-\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?\Z")
+_TIMESTAMP = re.compile(
+    r"[0-9]{4}(?:0[1-9]|1[0-2])(?:0[1-9]|[12][0-9]|3[01])-(?:[01][0-9]|2[0-3]):[0-5][0-9]:(?:[0-5][0-9]|60)"
+    r"(?:\.[0-9]{1,9})?\Z"
+)
 _TIMEONLY = re.compile(r"\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?\Z")
 _DATE = re.compile(r"\d{8}\Z")
 _MONTHYEAR = re.compile(r"\d{6}(?:\d{2}|w\d)?\Z")
-
-
-def _timestamp_ok(v: str) -> bool:
-    if not _TIMESTAMP.match(v):
-        return False
-    return _date_ok(v[:8]) and int(v[9:11]) < 24 and int(v[12:14]) < 60 and int(v[15:17]) <= 60
 
 
 def _date_ok(v: str) -> bool:
@@ -176,7 +173,7 @@ _FORMAT_CHECKS: Final[dict[str, Callable[[str], bool]]] = {
        for t in ("FLOAT", "PRICE", "QTY", "AMT", "PRICEOFFSET", "PERCENTAGE")},
     "CHAR": lambda v: len(v) == 1,
     "BOOLEAN": lambda v: v in ("Y", "N"),
-    "UTCTIMESTAMP": _timestamp_ok,
+    "UTCTIMESTAMP": lambda v: _TIMESTAMP.match(v) is not None,
     "TZTIMESTAMP": lambda v: len(v) >= 17,
     "UTCTIMEONLY": _time_ok,
     "UTCDATEONLY": _date_ok,
@@ -202,6 +199,9 @@ class ValidationOptions:
     allow_unknown_message_fields: bool = False  # AllowUnknownMsgFields
 
 
+_DEFAULT_OPTIONS: Final = ValidationOptions()
+
+
 class Dictionary:
     """A validated, immutable view of a FIX version's messages and fields."""
 
@@ -221,6 +221,8 @@ class Dictionary:
         self.messages = messages
         self.header_tags = _all_tags(header)
         self.trailer_tags = _all_tags(trailer)
+        self._header_required = tuple(t for t in header.required if t not in _FRAMING)
+        self._trailer_required = tuple(t for t in trailer.required if t not in _FRAMING)
         self._checks: dict[int, tuple[Callable[[str], bool] | None, frozenset[str] | None, bool]] = {
             f.tag: (_FORMAT_CHECKS.get(f.type), f.enums, f.type in _MULTI_VALUE_TYPES) for f in fields.values()
         }
@@ -237,34 +239,45 @@ class Dictionary:
 
     # ----------------------------------------------------------------------------------------
 
-    def validate(self, msg: Message, options: ValidationOptions = ValidationOptions()) -> Rejection | None:
+    def validate(self, msg: Message, options: ValidationOptions = _DEFAULT_OPTIONS) -> Rejection | None:
         """The first fault in ``msg``, or None if it conforms to this dictionary."""
         fields = msg.fields
         header_tags = self.header_tags
         trailer_tags = self.trailer_tags
         # 1. structure: header, then body, then trailer.
-        split = _split_sections(fields, header_tags, trailer_tags)
-        if isinstance(split, Rejection):
+        n = len(fields)
+        i = 0
+        while i < n and fields[i][0] in header_tags:
+            i += 1
+        header_end = i
+        while i < n and fields[i][0] not in header_tags and fields[i][0] not in trailer_tags:
+            i += 1
+        body_end = i
+        while i < n and fields[i][0] in trailer_tags:
+            i += 1
+        if i < n:
             if options.check_fields_out_of_order:
-                return split
-            split = _split_sections_loose(fields, header_tags, trailer_tags)
-        header, body, trailer = split
+                return Rejection(TAG_OUT_OF_ORDER, fields[i][0])
+            header, body, trailer = _split_sections_loose(fields, header_tags, trailer_tags)
+        else:
+            header, body, trailer = fields[:header_end], fields[header_end:body_end], fields[body_end:]
         # 2. message type.
         definition = self.messages.get(msg.msg_type)
         if definition is None:
             return Rejection(INVALID_MSGTYPE)
         # 3. required fields: header, trailer, body (ascending tag, as QuickFIX iterates a set).
-        for section, spec in ((header, self.header), (trailer, self.trailer), (body, definition.body)):
-            present = {t for t, _ in section}
-            for tag in spec.required:
-                if tag not in present and tag not in _FRAMING:
+        present = {t for t, _ in fields}
+        for required in (self._header_required, self._trailer_required, definition.body.required):
+            for tag in required:
+                if tag not in present:
                     return Rejection(REQUIRED_TAG_MISSING, tag)
         # 4. header and trailer fields, then the body.
-        for section, spec, in_message in ((header, self.header, False), (trailer, self.trailer, False)):
-            problem = self._check_level(section, 0, len(section), spec, options, in_message)[1]
-            if problem is not None:
-                return problem
-        return self._check_level(body, 0, len(body), definition.body, options, True)[1]
+        problem = self._check_level(header, 0, len(header), self.header, options, False)[1]
+        if problem is None and trailer:
+            problem = self._check_level(trailer, 0, len(trailer), self.trailer, options, False)[1]
+        if problem is None:
+            problem = self._check_level(body, 0, len(body), definition.body, options, True)[1]
+        return problem
 
     def _check_level(
         self,
@@ -284,6 +297,9 @@ class Dictionary:
         seen: set[int] = set()
         members = spec.members
         groups = spec.groups
+        checks = self._checks
+        known = self.fields
+        check_values = options.check_fields_have_values
         i = start
         while i < end:
             tag, value = fields[i]
@@ -294,13 +310,24 @@ class Dictionary:
                     return i, None  # a repeated tag in an entry ends it; the caller decides
                 return i, Rejection(TAG_REPEATED, tag)
             seen.add(tag)
-            problem = self._check_value(tag, value, options)
-            if problem is not None:
-                return i, problem
-            if in_message and tag not in members and tag in self.fields:
+            check = checks.get(tag)
+            if not value:
+                if check_values:
+                    return i, Rejection(TAG_WITHOUT_VALUE, tag)
+            elif check is not None:
+                fmt, enums, multi = check
+                if fmt is not None and not fmt(value):
+                    return i, Rejection(INCORRECT_DATA_FORMAT, tag)
+                if enums is not None and (
+                    any(v not in enums for v in value.split(" ")) if multi else value not in enums
+                ):
+                    return i, Rejection(VALUE_OUT_OF_RANGE, tag)
+            if check is None and (tag < 5000 or options.check_user_defined_fields):
+                return i, Rejection(INVALID_TAG_NUMBER, tag)
+            if in_message and tag not in members and tag in known:
                 if not options.allow_unknown_message_fields:
                     return i, Rejection(TAG_NOT_DEFINED_FOR_MESSAGE, tag)
-            group = groups.get(tag)
+            group = groups.get(tag) if groups else None
             i += 1
             if group is not None:
                 if not value.isdigit():
@@ -335,26 +362,6 @@ class Dictionary:
         if entries != declared:
             return i, Rejection(GROUP_COUNT_MISMATCH, group.count_tag)
         return i, None
-
-    def _check_value(self, tag: int, value: str, options: ValidationOptions) -> Rejection | None:
-        if not value and options.check_fields_have_values:
-            return Rejection(TAG_WITHOUT_VALUE, tag)
-        check = self._checks.get(tag)
-        if check is None:
-            if tag < 5000 or options.check_user_defined_fields:
-                return Rejection(INVALID_TAG_NUMBER, tag)
-            return None
-        fmt, enums, multi = check
-        if fmt is not None and value and not fmt(value):
-            return Rejection(INCORRECT_DATA_FORMAT, tag)
-        if enums is not None and value:
-            if multi:
-                if any(v not in enums for v in value.split(" ")):
-                    return Rejection(VALUE_OUT_OF_RANGE, tag)
-            elif value not in enums:
-                return Rejection(VALUE_OUT_OF_RANGE, tag)
-        return None
-
 
 def _all_tags(spec: FieldSet) -> frozenset[int]:
     tags = set(spec.members)

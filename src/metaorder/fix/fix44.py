@@ -1,6 +1,6 @@
 """metaorder's own FIX 4.4 data dictionary.
 
-Written from the FIX 4.4 specification (FIX Protocol Ltd., with the 2004 errata): the
+Written from the FIX 4.4 specification (FIX Protocol Ltd., with its errata): the
 StandardHeader and StandardTrailer, the session messages and the application messages metaorder
 sends or receives, with the component blocks they use.  The project never needs a dictionary file
 at runtime; a counterparty's own QuickFIX-format dictionary can still be loaded with
@@ -18,9 +18,13 @@ Three compact tables drive :func:`builtin_fix44`:
     repeating group whose first item is its delimiter.  Items are in the order the specification
     lists them.
 
-Deliberate departures from the standard (documented in :data:`EXTENSION_ENUMS`): TargetStrategy
-(847) carries metaorder's strategies 1000 (TWAP) and 1001 (implementation shortfall), in the range
-the specification reserves for user-defined values (>= 1000).
+Deliberate departures, checked against QuickFIX's FIX44.xml by ``tests/unit/test_fix44_builtin.py``:
+
+* TargetStrategy (847) carries metaorder's strategies 1000 (TWAP) and 1001 (implementation
+  shortfall), in the range the specification reserves for user-defined values (>= 1000); see
+  :data:`EXTENSION_ENUMS`;
+* StipulationType (233) has no enumeration: stipulations are open to bilateral agreement, so any
+  value is accepted.
 
 Only the fields the messages below use are defined: a tag that FIX 4.4 defines but none of these
 messages uses is an unknown tag here (SessionRejectReason 0, "Invalid tag number", where a full
@@ -33,7 +37,15 @@ import functools
 import re
 from typing import Final
 
-from metaorder.fix.dictionary import Component, Dictionary, DictionaryBuilder, DictionaryError, Field, Group, Item
+from metaorder.fix.dictionary import (
+    Component,
+    Dictionary,
+    DictionaryBuilder,
+    DictionaryError,
+    Field,
+    Group,
+    Item,
+)
 
 BEGIN_STRING: Final = "FIX.4.4"
 
@@ -126,9 +138,9 @@ _FIELDS: Final = """
 49   SenderCompID                STRING
 50   SenderSubID                 STRING
 52   SendingTime                 UTCTIMESTAMP
-54   Side                        CHAR     1=BUY 2=SELL 3=BUY_MINUS 4=SELL_PLUS 5=SELL_SHORT 6=SELL_SHORT_EXEMPT
-         7=UNDISCLOSED 8=CROSS 9=CROSS_SHORT A=CROSS_SHORT_EXEMPT B=AS_DEFINED C=OPPOSITE D=SUBSCRIBE
-         E=REDEEM F=LEND G=BORROW
+54   Side                        CHAR     1=BUY 2=SELL 3=BUY_MINUS 4=SELL_PLUS 5=SELL_SHORT
+         6=SELL_SHORT_EXEMPT 7=UNDISCLOSED 8=CROSS 9=CROSS_SHORT A=CROSS_SHORT_EXEMPT B=AS_DEFINED
+         C=OPPOSITE D=SUBSCRIBE E=REDEEM F=LEND G=BORROW
 55   Symbol                      STRING
 56   TargetCompID                STRING
 57   TargetSubID                 STRING
@@ -136,8 +148,8 @@ _FIELDS: Final = """
 59   TimeInForce                 CHAR     0=DAY 1=GOOD_TILL_CANCEL 2=AT_THE_OPENING 3=IMMEDIATE_OR_CANCEL
          4=FILL_OR_KILL 5=GOOD_TILL_CROSSING 6=GOOD_TILL_DATE 7=AT_THE_CLOSE
 60   TransactTime                UTCTIMESTAMP
-63   SettlType                   CHAR     0=REGULAR 1=CASH 2=NEXT_DAY 3=T_PLUS_2 4=T_PLUS_3 5=T_PLUS_4 6=FUTURE
-         7=WHEN_AND_IF_ISSUED 8=SELLERS_OPTION 9=T_PLUS_5
+63   SettlType                   CHAR     0=REGULAR 1=CASH 2=NEXT_DAY 3=T_PLUS_2 4=T_PLUS_3 5=T_PLUS_4
+         6=FUTURE 7=WHEN_AND_IF_ISSUED 8=SELLERS_OPTION 9=T_PLUS_5
 64   SettlDate                   LOCALMKTDATE
 65   SymbolSfx                   STRING
 66   ListID                      STRING
@@ -220,7 +232,8 @@ _FIELDS: Final = """
          XLINKD=INDEXED_LINKED STRUCT=STRUCTURED_NOTES YANK=YANKEE_CORPORATE_BOND CS=COMMON_STOCK
          PS=PREFERRED_STOCK EUSUPRA=EURO_SUPRANATIONAL_COUPONS SUPRA=USD_SUPRANATIONAL_COUPONS
          # government
-         BRADY=BRADY_BOND EUSOV=EURO_SOVEREIGNS TBOND=US_TREASURY_BOND TINT=INTEREST_STRIP_FROM_ANY_BOND_OR_NOTE
+         BRADY=BRADY_BOND EUSOV=EURO_SOVEREIGNS TBOND=US_TREASURY_BOND
+         TINT=INTEREST_STRIP_FROM_ANY_BOND_OR_NOTE
          TIPS=TREASURY_INFLATION_PROTECTED_SECURITIES TCAL=PRINCIPAL_STRIP_OF_A_CALLABLE_BOND_OR_NOTE
          TPRN=PRINCIPAL_STRIP_FROM_A_NON_CALLABLE_BOND_OR_NOTE UST=US_TREASURY_NOTE_DEPRECATED
          USTB=US_TREASURY_BILL_DEPRECATED TNOTE=US_TREASURY_NOTE TBILL=US_TREASURY_BILL
@@ -238,7 +251,8 @@ _FIELDS: Final = """
          STN=SHORT_TERM_LOAN_NOTE TD=TIME_DEPOSIT
          XCN=EXTENDED_COMM_NOTE YCD=YANKEE_CERTIFICATE_OF_DEPOSIT
          # mortgage
-         ABS=ASSET_BACKED_SECURITIES CMBS=CORP_MORTGAGE_BACKED_SECURITIES CMO=COLLATERALIZED_MORTGAGE_OBLIGATION
+         ABS=ASSET_BACKED_SECURITIES CMBS=CORP_MORTGAGE_BACKED_SECURITIES
+         CMO=COLLATERALIZED_MORTGAGE_OBLIGATION
          IET=IOETTE_MORTGAGE MBS=MORTGAGE_BACKED_SECURITIES MIO=MORTGAGE_INTEREST_ONLY
          MPO=MORTGAGE_PRINCIPAL_ONLY MPP=MORTGAGE_PRIVATE_PLACEMENT MPT=MISCELLANEOUS_PASS_THROUGH
          PFAND=PFANDBRIEFE TBA=TO_BE_ANNOUNCED
@@ -403,7 +417,8 @@ _FIELDS: Final = """
 344  TradSesCloseTime            UTCTIMESTAMP
 345  TradSesEndTime              UTCTIMESTAMP
 346  NumberOfOrders              INT
-347  MessageEncoding             STRING   ISO-2022-JP=ISO_2022_JP EUC-JP=EUC_JP Shift_JIS=SHIFT_JIS UTF-8=UTF_8
+347  MessageEncoding             STRING   ISO-2022-JP=ISO_2022_JP EUC-JP=EUC_JP Shift_JIS=SHIFT_JIS
+         UTF-8=UTF_8
 348  EncodedIssuerLen            LENGTH
 349  EncodedIssuer               DATA
 350  EncodedSecurityDescLen      LENGTH
@@ -503,7 +518,8 @@ _FIELDS: Final = """
 481  MoneyLaunderingStatus       CHAR     Y=PASSED N=NOT_CHECKED 1=EXEMPT_BELOW_THE_LIMIT
          2=EXEMPT_CLIENT_MONEY_TYPE_EXEMPTION 3=EXEMPT_AUTHORISED_CREDIT_OR_FINANCIAL_INSTITUTION
 483  TransBkdTime                UTCTIMESTAMP
-484  ExecPriceType               CHAR     B=BID_PRICE C=CREATION_PRICE D=CREATION_PRICE_PLUS_ADJUSTMENT_PERCENT
+484  ExecPriceType               CHAR     B=BID_PRICE C=CREATION_PRICE
+         D=CREATION_PRICE_PLUS_ADJUSTMENT_PERCENT
          E=CREATION_PRICE_PLUS_ADJUSTMENT_AMOUNT O=OFFER_PRICE P=OFFER_PRICE_MINUS_ADJUSTMENT_PERCENT
          Q=OFFER_PRICE_MINUS_ADJUSTMENT_AMOUNT S=SINGLE_PRICE
 485  ExecPriceAdjustment         FLOAT
@@ -616,7 +632,8 @@ _FIELDS: Final = """
 629  HopSendingTime              UTCTIMESTAMP
 630  HopRefID                    SEQNUM
 635  ClearingFeeIndicator        STRING   B=CBOE_MEMBER C=NON_MEMBER_AND_CUSTOMER
-         E=EQUITY_MEMBER_AND_CLEARING_MEMBER F=FULL_AND_ASSOCIATE_MEMBER_TRADING_FOR_OWN_ACCOUNT_AND_AS_FLOOR_BROKERS
+         E=EQUITY_MEMBER_AND_CLEARING_MEMBER
+         F=FULL_AND_ASSOCIATE_MEMBER_TRADING_FOR_OWN_ACCOUNT_AND_AS_FLOOR_BROKERS
          H=FIRMS_106H_AND_106J I=GIM_IDEM_AND_COM_MEMBERSHIP_INTEREST_HOLDERS L=LESSEE_106F_EMPLOYEES
          M=ALL_OTHER_OWNERSHIP_TYPES 1=FIRST_YEAR_DELEGATE_TRADING_FOR_OWN_ACCOUNT
          2=SECOND_YEAR_DELEGATE_TRADING_FOR_OWN_ACCOUNT 3=THIRD_YEAR_DELEGATE_TRADING_FOR_OWN_ACCOUNT
@@ -776,9 +793,9 @@ _COMPONENTS: Final[dict[str, str]] = {
         Symbol SymbolSfx SecurityID SecurityIDSource
         NoSecurityAltID[ SecurityAltID SecurityAltIDSource ]
         Product CFICode SecurityType SecuritySubType MaturityMonthYear MaturityDate PutOrCall
-        CouponPaymentDate IssueDate RepoCollateralSecurityType RepurchaseTerm RepurchaseRate Factor CreditRating
-        InstrRegistry CountryOfIssue StateOrProvinceOfIssue LocaleOfIssue RedemptionDate StrikePrice
-        StrikeCurrency OptAttribute ContractMultiplier CouponRate SecurityExchange Issuer
+        CouponPaymentDate IssueDate RepoCollateralSecurityType RepurchaseTerm RepurchaseRate Factor
+        CreditRating InstrRegistry CountryOfIssue StateOrProvinceOfIssue LocaleOfIssue RedemptionDate
+        StrikePrice StrikeCurrency OptAttribute ContractMultiplier CouponRate SecurityExchange Issuer
         EncodedIssuerLen EncodedIssuer SecurityDesc EncodedSecurityDescLen EncodedSecurityDesc Pool
         ContractSettlMonth CPProgram CPRegType
         NoEvents[ EventType EventDate EventPx EventText ]
@@ -838,6 +855,8 @@ _COMPONENTS: Final[dict[str, str]] = {
         DiscretionInst DiscretionOffsetValue DiscretionMoveType DiscretionOffsetType DiscretionLimitType
         DiscretionRoundDirection DiscretionScope
     """,
+    # Not carried by any message above in FIX 4.4 (ExecutionReport gains it in FIX 5.0); kept for the
+    # trade-capture messages metaorder may add.
     "TrdRegTimestamps": "NoTrdRegTimestamps[ TrdRegTimestamp TrdRegTimestampType TrdRegTimestampOrigin ]",
     "TrdgSesGrp": "NoTradingSessions[ TradingSessionID TradingSessionSubID ]",
     "PreAllocGrp": """
@@ -1039,6 +1058,8 @@ def _parse_fields(table: str) -> list[tuple[int, str, str, dict[str, str]]]:
         if match is None:
             raise DictionaryError(f"bad field line {raw!r}")
         tag, name, type_, rest = match.groups()
+        if any(f[0] == int(tag) or f[1] == name for f in fields):
+            raise DictionaryError(f"field {tag} {name} defined twice")
         fields.append((int(tag), name, type_, _parse_enums(rest, name)))
     return fields
 
