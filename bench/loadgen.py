@@ -11,7 +11,9 @@ the server and not a shared code path. It logs on, then either
       (send to echo, matched by ClOrdID) and the achieved rate;
 
 answers TestRequests, gap-fills ResendRequests, logs out, and prints one line of JSON on stdout. Exit status:
-0 all echoes received, 1 echoes missing, 2 no session (connect/logon failed, or the peer logged us out).
+0 all echoes received, 1 echoes missing (including a session the peer ended early), 2 no session (connect or
+logon failed). Without --reset-seq it starts at MsgSeqNum 1 (or --seq-start); when the peer answers with a
+Logout saying "MsgSeqNum too low, expecting N", it logs on once more from N.
 
 Latency is measured with time.perf_counter_ns: a benchmark's stopwatch, not business logic. Every order in
 a batch is stamped with the time of the write that carries it; every echo in a read with the time of that
@@ -41,6 +43,7 @@ SOH = b"\x01"
 BEGIN = b"8=FIX.4.4\x01"
 _HEAD_PREFIX = b"8=FIX.4.4\x019="
 _HEAD_SUM = sum(_HEAD_PREFIX) + 1  # + the SOH after the BodyLength value
+MAX_BODY_LENGTH = 1 << 20
 _EXPECTING = re.compile(rb"expect\w*\D{0,20}?(\d+)", re.IGNORECASE)
 
 
@@ -153,6 +156,7 @@ class LoadClient(asyncio.Protocol):
         self.closed = asyncio.Event()
         self.logout_text = b""
         self.we_logged_out = False
+        self.peer_logout = False
         self.running = False  # saturate: refill the window on every read
         self.saturate = args.mode == "saturate"
         self.window = args.window if self.saturate else 0
@@ -195,10 +199,23 @@ class LoadClient(asyncio.Protocol):
                     continue
                 break
             body_start = j + 1
-            end = body_start + int(buf[pos + 12:j]) + 7
+            try:
+                body_length = int(buf[pos + 12:j])
+            except ValueError:
+                body_length = -1
+            if not 0 < body_length <= MAX_BODY_LENGTH:  # not a message start: skip it and resynchronise
+                self.garbage_bytes += 10
+                pos += 10
+                continue
+            end = body_start + body_length + 7
             if end > n:
                 break
-            if verify and (sum(buf[pos:end - 7]) & 0xFF) != int(buf[end - 4:end - 1]):
+            trailer = buf[end - 7:end]
+            if trailer[:3] != b"10=" or trailer[6:] != SOH or not trailer[3:6].isdigit():
+                self.garbage_bytes += 10  # BodyLength does not lead to a CheckSum
+                pos += 10
+                continue
+            if verify and (sum(buf[pos:end - 7]) & 0xFF) != int(trailer[3:6]):
                 self.bad_checksum += 1
             elif buf[body_start:body_start + 5] == b"35=D\x01":
                 self._on_echo(buf, body_start, end, now)
@@ -245,6 +262,7 @@ class LoadClient(asyncio.Protocol):
         elif msg_type == b"5":
             self.logout_text = field(msg, b"\x0158=", 0, len(msg)) or b""
             if not self.we_logged_out:
+                self.peer_logout = True
                 _log(f"peer logged us out: {self.logout_text.decode(errors='replace')!r}")
                 self.send_admin(b"5", [])  # complete the handshake
             self.logout.set()
@@ -351,7 +369,13 @@ async def session(args: argparse.Namespace, seq_start: int) -> tuple[dict[str, A
         if client.closed.is_set() or client.logout.is_set() or not client.logon.is_set():
             text = client.logout_text
             wanted = _EXPECTING.search(text)
-            return ({"mode": args.mode, "error": f"logon failed: {text.decode(errors='replace')!r}"}, 2,
+            if text:
+                reason = f"peer sent Logout: {text.decode(errors='replace')!r}"
+            elif client.closed.is_set():
+                reason = "peer closed the connection without a Logon reply"
+            else:
+                reason = f"no Logon reply within {args.timeout} s"
+            return ({"mode": args.mode, "error": f"logon failed: {reason}"}, 2,
                     int(wanted.group(1)) if wanted else None)
 
         t0 = time.perf_counter_ns()
@@ -413,6 +437,8 @@ def summarise(args: argparse.Namespace, client: LoadClient, t0: int, send_end: i
         "max_us": round(lat[-1] / 1e3, 1) if lat else None,
         "latency_samples": len(lat),
     })
+    if client.peer_logout:
+        summary["peer_logout"] = client.logout_text.decode(errors="replace")
     for key in ("duplicates", "unmatched", "rejects", "other_app", "bad_checksum", "garbage_bytes"):
         if getattr(client, key):
             summary[key] = getattr(client, key)

@@ -79,7 +79,6 @@ def open_stores(path: Path | None, synchronous: str, keys: Sequence[str]) -> tup
         SqliteStoreDatabase | None, dict[str, SessionStore]]:
     if path is None:
         return None, {k: MemoryStore() for k in keys}
-    path.parent.mkdir(parents=True, exist_ok=True)
     db = SqliteStoreDatabase(path, synchronous="FULL" if synchronous == "FULL" else "NORMAL")
     return db, {k: db.open_session(k) for k in keys}
 
@@ -141,6 +140,7 @@ async def run_reflector(
 
 async def run_daemon(config: MetaorderConfig, on_started: Callable[[int], None] | None = None) -> None:
     dictionary = load_dictionary(config.dictionary)
+    config.store.path.parent.mkdir(parents=True, exist_ok=True)  # var/ on a fresh checkout
     acc = config.acceptor
     sessions = [s.session_config(acc.sender_comp_id, Role.ACCEPTOR) for s in acc.sessions]
     limits = TransportLimits(max_message_size=acc.max_message_size)

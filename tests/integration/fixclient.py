@@ -29,18 +29,19 @@ def encode(
     fields: Iterable[tuple[int, object]],
     *,
     begin_string: str = BEGIN,
-    body_length: int | None = None,
-    checksum: int | None = None,
+    length_error: int = 0,
+    checksum_error: int = 0,
     raw_fields: Iterable[bytes] = (),
 ) -> bytes:
     """A frame: 8, 9, 35, ``fields`` in the order given, then ``raw_fields`` verbatim, then 10.
 
-    ``body_length`` and ``checksum`` override the correct values (to build broken frames).
+    ``length_error`` and ``checksum_error`` are added to the correct BodyLength and CheckSum (to build
+    broken frames); ``raw_fields`` may be anything (a field that is not ``tag=value``...).
     """
     body = b"".join(f"{tag}={value}".encode("latin-1") + SOH for tag, value in [(35, msg_type), *fields])
     body += b"".join(raw + SOH for raw in raw_fields)
-    head = f"8={begin_string}\x019={len(body) if body_length is None else body_length}\x01".encode("latin-1")
-    total = (sum(head) + sum(body)) % 256 if checksum is None else checksum
+    head = f"8={begin_string}\x019={len(body) + length_error}\x01".encode("latin-1")
+    total = (sum(head) + sum(body) + checksum_error) % 256
     return head + body + b"10=%03d\x01" % total
 
 
@@ -82,7 +83,8 @@ class Frame:
         return [(t, v) for t, v in self.fields if t not in header_tags]
 
     def __repr__(self) -> str:
-        return "Frame(" + self.raw.replace(SOH, b"|").decode("latin-1") + ")"
+        text = self.raw.replace(SOH, b"|").decode("latin-1")
+        return f"Frame({text if len(text) <= 400 else text[:300] + '...' + text[-60:]})"
 
 
 class Closed(Exception):
@@ -148,14 +150,17 @@ class FixClient:
         *,
         seq: int | None = None,
         header: Fields = (),
-        **broken: object,
+        length_error: int = 0,
+        checksum_error: int = 0,
+        raw_fields: Iterable[bytes] = (),
     ) -> bytes:
         """Encode a message with our header; takes the next sequence number unless ``seq`` is given."""
         if seq is None:
             seq = self.next_seq
             self.next_seq += 1
         fields = [(34, seq), (49, self.sender), (52, utc_timestamp()), (56, self.target), *header, *body]
-        return encode(msg_type, fields, begin_string=self.begin_string, **broken)  # type: ignore[arg-type]
+        return encode(msg_type, fields, begin_string=self.begin_string, length_error=length_error,
+                      checksum_error=checksum_error, raw_fields=raw_fields)
 
     def send(self, msg_type: str, body: Fields = (), *, seq: int | None = None, header: Fields = ()) -> int:
         if seq is None:

@@ -46,6 +46,11 @@ CLIENT_COMP_ID = "QFCLIENT"
 REPO_ROOT = Path(__file__).resolve().parents[2]
 # The quickfix-tls wheel ships no data dictionaries; the QuickFIX project's FIX44.xml sits beside the repo.
 FIX44_XML = REPO_ROOT.parent / "shared" / "conformance" / "quickfix" / "FIX44.xml"
+if not FIX44_XML.is_file():  # pragma: no cover - depends on the checkout
+    _reason = f"QuickFIX's data dictionary {FIX44_XML} is missing (the quickfix-tls wheel ships none)"
+    if os.environ.get("CI", "").strip().lower() == "true":
+        pytest.fail(_reason, pytrace=False)
+    pytest.skip(_reason, allow_module_level=True)
 
 
 def parse(raw: str) -> list[tuple[int, str]]:
@@ -188,7 +193,7 @@ class QuickFixClient:
         return session
 
     def send(self, message: fix.Message) -> str:
-        """Send and return the message as QuickFIX encoded it (its toApp copy)."""
+        """Send; return the message as QuickFIX encoded it (sendToTarget fills in the header)."""
         assert fix.Session.sendToTarget(message, self.session_id), "sendToTarget refused the message"
         return message.toString()
 
@@ -273,6 +278,7 @@ class Run:
     last_out: int
     types_in: list[str]
     types_out: list[str]
+    dump: str  # the whole exchange, for failure messages
 
 
 def run_session(port: int, work_dir: Path, server: ServerProcess, reset_on_logon: bool, prefix: str,
@@ -295,7 +301,8 @@ def run_session(port: int, work_dir: Path, server: ServerProcess, reset_on_logon
         assert logons_in, "no Logon from the server"
         return Run(server_logon=logons_in[0], client_logon=out[0],
                    last_in=max(seq_num(raw) for raw in ins), last_out=max(seq_num(raw) for raw in out),
-                   types_in=[msg_type(raw) for raw in ins], types_out=[msg_type(raw) for raw in out])
+                   types_in=[msg_type(raw) for raw in ins], types_out=[msg_type(raw) for raw in out],
+                   dump=traffic.dump())
     finally:
         client.close()
 
@@ -315,12 +322,18 @@ def test_sequence_numbers_survive_restart(tmp_path: Path, free_tcp_port: int,
     assert msg_type(second.server_logon) == "A" and msg_type(second.client_logon) == "A"
     assert seq_num(second.server_logon) > 1, "the server's Logon after restart starts again at 1"
     assert seq_num(second.client_logon) > 1, "QuickFIX's Logon after restart starts again at 1"
-    # ...and both continue exactly where the first run stopped: nothing lost, nothing to resend
-    assert seq_num(second.server_logon) == first.last_in + 1
-    assert seq_num(second.client_logon) == first.last_out + 1
+    # ...and both continue exactly where the first run stopped: nothing lost, nothing to resend. A server
+    # Logon numbered above first.last_in + 1 means the server sent (and stored) messages the client never
+    # received after the logout handshake, e.g. a second Logout on SIGTERM; QuickFIX then has to ask for a
+    # resend and gets a SequenceReset-GapFill.
+    exchange = f"\n--- first run:\n{first.dump}\n--- second run:\n{second.dump}"
+    assert seq_num(second.server_logon) == first.last_in + 1, (
+        f"server's MsgSeqNum jumped from {first.last_in} to {seq_num(second.server_logon)} across the restart"
+        + exchange)
+    assert seq_num(second.client_logon) == first.last_out + 1, exchange
     for run in (first, second):
-        assert "4" not in run.types_in + run.types_out, "SequenceReset exchanged"
-        assert "2" not in run.types_in + run.types_out, "ResendRequest exchanged"
+        assert "4" not in run.types_in + run.types_out, "SequenceReset exchanged" + exchange
+        assert "2" not in run.types_in + run.types_out, "ResendRequest exchanged" + exchange
     assert header_field(second.server_logon, 141) in (None, "N")
     assert header_field(second.client_logon, 141) in (None, "N")
     assert second.types_in.count("D") == 2

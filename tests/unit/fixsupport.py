@@ -13,7 +13,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from metaorder.fix.codec import FieldValue, Framer, Garbled, Message, decode, encode, format_utc_timestamp
+from metaorder.fix.codec import (
+    FieldValue,
+    Framer,
+    Garbled,
+    Message,
+    checksum,
+    decode,
+    encode,
+    format_utc_timestamp,
+)
 from metaorder.fix.dictionary import Dictionary, load_quickfix_xml
 from metaorder.fix.session import Event, Role, Session, SessionConfig
 from metaorder.fix.store import MemoryStore, SessionStore
@@ -116,7 +125,17 @@ def frame(
     return encode(begin_string, msg_type, head, body)
 
 
-def logon(seq: int = 1, now: float = T0, hbi: int = 30, extra: Sequence[tuple[int, FieldValue]] = (), **kw: Any) -> bytes:
+def refit(raw: bytes) -> bytes:
+    """``raw`` after hand edits: BodyLength and CheckSum made right again."""
+    begin, _, rest = raw.split(b"\x01", 2)
+    body = rest[: rest.rindex(b"10=")]
+    head = begin + b"\x019=%d\x01" % len(body) + body
+    return head + b"10=%03d\x01" % checksum(head)
+
+
+def logon(
+    seq: int = 1, now: float = T0, hbi: int = 30, extra: Sequence[tuple[int, FieldValue]] = (), **kw: Any
+) -> bytes:
     return frame("A", seq, [(98, 0), (108, hbi), *extra], now, **kw)
 
 
@@ -127,6 +146,11 @@ def order(seq: int, now: float = T0, cl_ord_id: str = "ORD1", **kw: Any) -> byte
 
 def order_body(cl_ord_id: str = "ORD1", now: float = T0) -> list[tuple[int, FieldValue]]:
     return [(11, cl_ord_id), (55, "IBM"), (54, "1"), (60, format_utc_timestamp(now)), (38, 100), (40, "1")]
+
+
+def execution_report(exec_id: str = "E1") -> list[tuple[int, FieldValue]]:
+    """A valid ExecutionReport body (what an acceptor sends)."""
+    return [(37, "O1"), (17, exec_id), (150, "0"), (39, "0"), (55, "IBM"), (54, "1"), (151, 100), (14, 0), (6, 0)]
 
 
 def messages(data: bytes) -> list[Message]:

@@ -251,9 +251,16 @@ def test_raw_data_containing_soh_decodes() -> None:
     assert decoded.fields[-1] == (141, "Y")
 
 
-def test_raw_data_shorter_than_its_length_is_garbled() -> None:
-    frame = with_fields(b"35=A", b"95=30", b"96=a\x01b", b"141=Y")
+@pytest.mark.parametrize("length", [b"1", b"2", b"30"])
+def test_raw_data_that_does_not_match_its_length_is_garbled(length: bytes) -> None:
+    frame = with_fields(b"35=A", b"95=" + length, b"96=a\x01b", b"141=Y")
     assert isinstance(decode(frame), Garbled)
+
+
+def test_raw_data_length_with_a_non_ascii_digit_does_not_raise() -> None:
+    # b"\xb2" decodes (Latin-1) to a superscript two, for which str.isdigit() is true and int() fails.
+    decoded = decode(with_fields(b"35=A", b"95=\xb2", b"96=x"))
+    assert isinstance(decoded, Message | Garbled)
 
 
 def test_message_accessors() -> None:

@@ -1,12 +1,14 @@
 """Tests of the durable FIX message store (metaorder.fix.store).
 
 Several tests hold SQLite's write lock from a separate connection ("the blocker") so that
-the writer thread cannot commit: that makes "pending, not yet committed" and "group commit"
-observable deterministically, without sleeps.
+the writer thread cannot commit: that makes "in flight, not yet committed" and "group
+commit" observable deterministically, without sleeps.  Writes themselves never reach the
+writer thread: only flush() (and close()) hand a session's batch over.
 """
 
 from __future__ import annotations
 
+import concurrent.futures
 import contextlib
 import os
 import select
@@ -16,6 +18,7 @@ import subprocess
 import sys
 import tempfile
 import textwrap
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -125,16 +128,30 @@ def test_memory_store_flush_is_already_done() -> None:
 def test_get_sent_sees_pending_messages_before_commit(db: SqliteStoreDatabase, db_path: Path) -> None:
     s = db.open_session(KEY)
     s.save_sent(1, msg(1))
+    s.save_sent(4, msg(4))
     s.flush().result(timeout=30)
     with writer_blocked(db_path):
         s.save_sent(2, msg(2))
         s.save_sent(1, msg(1, "again"))  # pending overrides the committed row
+        assert s.get_sent(1, HUGE) == [(1, msg(1, "again")), (2, msg(2)), (4, msg(4))]  # unflushed
         fut = s.flush()
-        assert s.get_sent(1, HUGE) == [(1, msg(1, "again")), (2, msg(2))]
-        assert s.get_sent(2, 2) == [(2, msg(2))]
-        assert not fut.done()
-    fut.result(timeout=30)
-    assert s.get_sent(1, HUGE) == [(1, msg(1, "again")), (2, msg(2))]
+        s.save_sent(3, msg(3))
+        s.save_sent(2, msg(2, "again"))  # the unflushed batch overrides the one in flight
+        # committed + in flight + unflushed, newest wins
+        assert s.get_sent(1, HUGE) == [
+            (1, msg(1, "again")),
+            (2, msg(2, "again")),
+            (3, msg(3)),
+            (4, msg(4)),
+        ]
+        assert s.get_sent(2, 2) == [(2, msg(2, "again"))]
+        fut2 = s.flush()
+        waiting = s.flush()  # nothing new: waits for what is in flight
+        assert not fut.done() and not fut2.done() and not waiting.done()
+    waiting.result(timeout=30)
+    assert fut.done() and fut2.done()
+    assert s.get_sent(1, HUGE) == [(1, msg(1, "again")), (2, msg(2, "again")), (3, msg(3)), (4, msg(4))]
+    assert s.flush().done()
 
 
 # ----------------------------------------------------------------------------- reset
@@ -170,16 +187,51 @@ def test_uncommitted_reset_hides_committed_rows(db: SqliteStoreDatabase, db_path
         s.save_sent(seq, msg(seq))
     s.flush().result(timeout=30)
     with writer_blocked(db_path):
-        s.save_sent(6, msg(6))  # pending, then dropped by the reset
+        s.save_sent(6, msg(6))
+        before_reset = s.flush()  # in flight, then made obsolete by the reset
+        s.save_sent(7, msg(7))  # unflushed, dropped by the reset
         s.reset("T1")
         s.save_sent(1, msg(1, "after-reset"))
         assert s.get_sent(1, HUGE) == [(1, msg(1, "after-reset"))]
         fut = s.flush()
+        assert s.get_sent(1, HUGE) == [(1, msg(1, "after-reset"))]  # the reset is in flight
+        s.save_sent(2, msg(2, "after-reset"))
+        assert s.get_sent(1, HUGE) == [(1, msg(1, "after-reset")), (2, msg(2, "after-reset"))]
+        assert not before_reset.done()
     fut.result(timeout=30)
-    assert s.get_sent(1, HUGE) == [(1, msg(1, "after-reset"))]
+    assert s.get_sent(1, HUGE) == [(1, msg(1, "after-reset")), (2, msg(2, "after-reset"))]
     db.close()
     with SqliteStoreDatabase(db_path) as again:
-        assert observable(again.open_session(KEY)) == (2, 1, "T1", [(1, msg(1, "after-reset"))])
+        assert observable(again.open_session(KEY)) == (
+            3,
+            1,
+            "T1",
+            [(1, msg(1, "after-reset")), (2, msg(2, "after-reset"))],
+        )
+
+
+def test_reset_then_writes_in_one_batch_leave_exactly_the_new_state(
+    db: SqliteStoreDatabase, db_path: Path
+) -> None:
+    s = db.open_session(KEY)
+    for seq in range(1, 6):
+        s.save_sent(seq, msg(seq))
+    s.set_next_target_seq(9)
+    s.flush().result(timeout=30)
+    before = db.commits
+    s.save_sent(6, msg(6))  # written before the reset in the same batch: must not survive it
+    s.set_next_target_seq(10)
+    s.reset("T2")
+    s.save_sent(1, msg(1, "new"))
+    s.save_sent(2, msg(2, "new"))
+    s.set_next_target_seq(3)
+    s.flush().result(timeout=30)
+    assert db.commits - before == 1
+    expected = (3, 3, "T2", [(1, msg(1, "new")), (2, msg(2, "new"))])
+    assert observable(s) == expected
+    db.close()
+    with SqliteStoreDatabase(db_path) as again:
+        assert observable(again.open_session(KEY)) == expected
 
 
 # ----------------------------------------------------------------------------- persistence
@@ -193,13 +245,42 @@ def test_reopen_after_close_keeps_everything(db_path: Path) -> None:
             s.save_sent(seq, msg(seq))
         s.set_next_target_seq(33)
         s.set_next_sender_seq(60)
-        # no flush: close() itself commits everything queued
+        # no flush: close() itself flushes and commits everything written
     with SqliteStoreDatabase(db_path) as database:
         s = database.open_session(KEY)
         assert s.next_sender_seq() == 60
         assert s.next_target_seq() == 33
         assert s.creation_time() == "20240101-00:00:00"
         assert s.get_sent(1, HUGE) == [(i, msg(i)) for i in range(1, 51)]
+
+
+def test_close_persists_unflushed_writes_of_every_session(db_path: Path) -> None:
+    database = SqliteStoreDatabase(db_path)
+    a = database.open_session("FIX.4.4:A->B")  # flushed, then more writes that are not
+    b = database.open_session("FIX.4.4:C->D")  # never flushed at all
+    c = database.open_session("FIX.4.4:E->F")  # committed data, then an unflushed reset
+    d = database.open_session("FIX.4.4:G->H")  # a flush still in flight at close()
+    for seq in range(1, 4):
+        a.save_sent(seq, msg(seq, "a"))
+        c.save_sent(seq, msg(seq, "c"))
+    a.flush().result(timeout=30)
+    c.flush().result(timeout=30)
+    a.save_sent(4, msg(4, "a"))
+    a.set_next_target_seq(11)
+    b.save_sent(1, msg(1, "b"))
+    b.set_next_sender_seq(5)
+    b.set_next_target_seq(22)
+    c.reset("TC")
+    c.save_sent(1, msg(1, "c-new"))
+    d.save_sent(1, msg(1, "d"))
+    in_flight = d.flush()
+    d.save_sent(2, msg(2, "d"))
+    expected = {s.key: observable(s) for s in (a, b, c, d)}
+    assert expected["FIX.4.4:A->B"] == (5, 11, None, [(i, msg(i, "a")) for i in range(1, 5)])
+    database.close()
+    assert in_flight.result(timeout=0) is None  # close() waited for it
+    with SqliteStoreDatabase(db_path) as again:
+        assert {key: observable(again.open_session(key)) for key in expected} == expected
 
 
 def test_two_sessions_in_one_database_are_independent(db: SqliteStoreDatabase, db_path: Path) -> None:
@@ -228,7 +309,7 @@ def test_two_sessions_in_one_database_are_independent(db: SqliteStoreDatabase, d
         assert observable(again.open_session("FIX.4.4:never")) == (1, 1, None, [])
 
 
-def test_survives_kill_9_after_flush(db_path: Path) -> None:
+def test_kill_9_keeps_what_was_flushed_and_only_that(db_path: Path) -> None:
     n = 500
     src_root = Path(store_module.__file__).resolve().parents[2]
     code = textwrap.dedent(
@@ -243,6 +324,10 @@ def test_survives_kill_9_after_flush(db_path: Path) -> None:
             s.save_sent(i, b"8=FIX.4.4\\x0134=%d\\x01" % i + b"x" * 150)
         s.set_next_target_seq(321)
         s.flush().result()
+        # Written but never flushed: only in this process's memory, lost with it.
+        for i in range({n} + 1, {n} + 11):
+            s.save_sent(i, b"never flushed")
+        s.set_next_target_seq(999)
         print("FLUSHED", flush=True)
         threading.Event().wait()
         """
@@ -415,18 +500,51 @@ def test_closed_database_refuses_writes(db_path: Path) -> None:
 # ----------------------------------------------------------------------------- group commit
 
 
-def test_group_commit_batches_many_writes_into_few_transactions(
+def committed_count(path: Path, key: str) -> int:
+    """Messages of ``key`` in the file, read behind the store's back."""
+    conn = sqlite3.connect(path)
+    try:
+        return int(conn.execute("SELECT count(*) FROM messages WHERE key = ?", (key,)).fetchone()[0])
+    finally:
+        conn.close()
+
+
+def test_many_writes_then_one_flush_is_exactly_one_commit(db: SqliteStoreDatabase, db_path: Path) -> None:
+    s = db.open_session(KEY)
+    other = db.open_session("FIX.4.4:OTHER->X")
+    for seq in range(1, 1001):
+        s.save_sent(seq, msg(seq))
+        s.set_next_target_seq(seq + 1)
+    # The writer works in queue order: had any of those writes been queued, this flush of
+    # another session would resolve only after they were committed.
+    other.set_next_target_seq(2)
+    other.flush().result(timeout=30)
+    assert committed_count(db_path, KEY) == 0  # writes alone never reach the writer thread
+    before = db.commits
+    s.flush().result(timeout=30)
+    assert db.commits - before == 1
+    assert committed_count(db_path, KEY) == 1000
+    assert observable(s) == (1001, 1001, None, [(i, msg(i)) for i in range(1, 1001)])
+    db.close()
+    with SqliteStoreDatabase(db_path) as again:
+        assert observable(again.open_session(KEY)) == (1001, 1001, None, [(i, msg(i)) for i in range(1, 1001)])
+
+
+def test_flushes_queued_while_the_disk_is_busy_share_one_commit(
     db: SqliteStoreDatabase, db_path: Path
 ) -> None:
     s = db.open_session(KEY)
     before = db.commits
     with writer_blocked(db_path):
+        futures = []
         for seq in range(1, 1001):
             s.save_sent(seq, msg(seq))
-        fut = s.flush()
-    fut.result(timeout=30)
-    # The writer can have taken at most the first few writes before it blocked; the rest
-    # queued up and went out in one more transaction.
+            if seq % 10 == 0:
+                futures.append(s.flush())
+    for fut in futures:
+        fut.result(timeout=30)
+    # The writer can have taken the first batch before it blocked; the other 99 queued up
+    # and went out in one more transaction.
     assert 1 <= db.commits - before <= 2
     assert len(s.get_sent(1, HUGE)) == 1000
 
@@ -443,15 +561,6 @@ def test_group_commit_is_shared_across_sessions(db: SqliteStoreDatabase, db_path
     assert 1 <= db.commits - before <= 2
 
 
-def test_unblocked_writes_still_batch(db: SqliteStoreDatabase) -> None:
-    s = db.open_session(KEY)
-    before = db.commits
-    for seq in range(1, 1001):
-        s.save_sent(seq, msg(seq))
-    s.flush().result(timeout=30)
-    assert db.commits - before < 500
-
-
 def test_flush_of_an_idle_session_is_already_done(db: SqliteStoreDatabase) -> None:
     s = db.open_session(KEY)
     assert s.flush().done()
@@ -461,6 +570,54 @@ def test_flush_of_an_idle_session_is_already_done(db: SqliteStoreDatabase) -> No
     fut = s.flush()
     assert fut.done() and fut.result() is None
     assert db.commits == before
+
+
+def test_back_pressure_is_per_batch_and_never_on_writes(db_path: Path) -> None:
+    with SqliteStoreDatabase(db_path, max_queue=1) as database:
+        s = database.open_session(KEY)
+        with writer_blocked(db_path):
+            for seq in range(1, 10_001):  # would block on the first put if writes were queued
+                s.save_sent(seq, msg(seq))
+                s.set_next_target_seq(seq + 1)
+            first = s.flush()  # the writer takes it and waits for the lock
+            s.save_sent(10_001, msg(10_001))
+            second = s.flush()  # fills the queue (once the writer has taken the first)
+            s.save_sent(10_002, msg(10_002))
+            flushed: list[object] = []
+            third = threading.Thread(target=lambda: flushed.append(s.flush()))
+            third.start()
+            third.join(timeout=0.3)
+            assert third.is_alive(), "a flush beyond max_queue batches must wait for the writer"
+            assert not first.done() and not second.done()
+        third.join(timeout=30)
+        assert not third.is_alive()
+        for fut in (first, second, flushed[0]):
+            assert isinstance(fut, concurrent.futures.Future)
+            fut.result(timeout=30)
+        assert observable(s) == (10_003, 10_001, None, [(i, msg(i)) for i in range(1, 10_003)])
+
+
+def test_flush_from_a_done_callback_is_refused(db: SqliteStoreDatabase, db_path: Path) -> None:
+    s = db.open_session(KEY)
+    outcome: list[BaseException | None] = []
+
+    def callback(_: object) -> None:  # runs on the writer thread, which must not wait on itself
+        try:
+            s.flush()
+            outcome.append(None)
+        except RuntimeError as exc:
+            outcome.append(exc)
+
+    with writer_blocked(db_path):
+        s.save_sent(1, msg(1))
+        fut = s.flush()
+        fut.add_done_callback(callback)  # not done yet: the writer thread will run it
+        s.save_sent(2, msg(2))  # so that the callback's flush has something to hand over
+    fut.result(timeout=30)
+    assert len(outcome) == 1 and isinstance(outcome[0], RuntimeError)
+    assert "done-callback" in str(outcome[0])
+    s.flush().result(timeout=30)  # the refused flush lost nothing
+    assert [seq for seq, _ in s.get_sent(1, HUGE)] == [1, 2]
 
 
 def test_bounded_queue_applies_back_pressure_without_deadlock(db_path: Path) -> None:
@@ -488,8 +645,8 @@ ops = st.one_of(
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.lists(ops, max_size=40))
-def test_sqlite_store_matches_memory_model(program: list[tuple[object, ...]]) -> None:
+@given(st.lists(ops, max_size=40), st.booleans())
+def test_sqlite_store_matches_memory_model(program: list[tuple[object, ...]], final_flush: bool) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "m.db"
         model = MemoryStore()
@@ -522,8 +679,9 @@ def test_sqlite_store_matches_memory_model(program: list[tuple[object, ...]]) ->
                     model.creation_time(),
                 )
             assert observable(real) == observable(model)
-            real.flush().result(timeout=30)
-            assert observable(real) == observable(model)
+            if final_flush:  # otherwise close() must persist the unflushed writes itself
+                real.flush().result(timeout=30)
+                assert observable(real) == observable(model)
         finally:
             database.close()
         with SqliteStoreDatabase(path) as reopened:

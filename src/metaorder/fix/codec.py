@@ -276,10 +276,12 @@ def _decode_with_data_fields(frame: bytes, text: str) -> Message | Garbled:
             value_end = text.find(_SOH_S, eq + 1, end)
         value = text[eq + 1 : value_end]
         pending_length = None
-        if tag in DATA_LENGTH_FIELDS and value.isdigit():
+        if tag in DATA_LENGTH_FIELDS and value.isascii() and value.isdigit():
             pending_length = (DATA_LENGTH_FIELDS[tag], int(value))
         fields.append((tag, value))
         pos = value_end + 1
+    if not fields[2][1]:
+        return Garbled("MsgType (35) is empty", frame)
     begin = fields[0][1]
     return Message(begin, fields[2:], frame)
 
@@ -382,7 +384,7 @@ def _civil_from_days(days: int) -> tuple[int, int, int]:
 def parse_utc_timestamp(text: str) -> float | None:
     """Epoch seconds from ``YYYYMMDD-HH:MM:SS[.s…]`` (up to nanoseconds), or None if malformed."""
     n = len(text)
-    if n < 17 or text[8] != "-" or text[11] != ":" or text[14] != ":":
+    if n < 17 or not text.isascii() or text[8] != "-" or text[11] != ":" or text[14] != ":":
         return None
     date, hh, mm, ss = text[:8], text[9:11], text[12:14], text[15:17]
     if not (date.isdigit() and hh.isdigit() and mm.isdigit() and ss.isdigit()):

@@ -270,7 +270,7 @@ class Session:
             self._disconnect("first message was not a Logon")
             return
         seq_text = msg.get(34)
-        if seq_text is None or not seq_text.isdigit() or int(seq_text) > MAX_SEQ:
+        if seq_text is None or not (seq_text.isascii() and seq_text.isdigit()) or int(seq_text) >= MAX_SEQ:
             self._fatal(now, "MsgSeqNum(34) missing" if seq_text is None else f"MsgSeqNum(34) {seq_text!r} is invalid")
             return
         self._test_requests = 0
@@ -330,6 +330,7 @@ class Session:
             return
         if msg_type == "4" and msg.get(123) != "Y":
             self._on_sequence_reset(msg, seq, now)
+            self._drain_queue(now)
             return
         if msg_type in ("5", "2"):  # acted upon whatever their sequence number
             if not self._checks_pass(msg, seq, now):
@@ -547,7 +548,7 @@ class Session:
             self._on_logout(msg, now)
             return
         seq = msg.get(34)
-        if seq is not None and seq.isdigit() and int(seq) == self.store.next_target_seq():
+        if seq is not None and seq.isascii() and seq.isdigit() and int(seq) == self.store.next_target_seq() < MAX_SEQ:
             self._advance_target(int(seq))
         self._send_logout(now, "Incorrect BeginString")
 

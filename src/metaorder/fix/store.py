@@ -17,23 +17,42 @@ Threading model (why there is one writer thread)
 ------------------------------------------------
 The session layer is sans-IO and the transport is asyncio; neither may block on disk I/O.
 :class:`SqliteStoreDatabase` therefore owns exactly one writer thread, shared by every
-session in the database file.  All writes are turned into small records and put on a
-bounded queue; the writer takes everything queued at that moment, applies it in one transaction,
-commits once and then resolves the futures of every ``flush()`` covered by that commit
-(group commit).  Under load this turns thousands of messages into a handful of fsyncs.
+session in the database file.
 
-Because the queue is bounded, a producer that outruns the disk blocks in ``save_sent``
-(or any other write) until the writer has taken the next batch.  That pause is at most
+Writes are cheap on the calling thread: ``save_sent``, ``set_next_*`` and ``reset`` only
+update the session's memory (an attribute, a dict entry) -- no lock, no queue.  Each
+``flush()`` hands everything the session wrote since its previous flush to the writer as
+ONE immutable batch (its messages, whether a reset came first, and the final sequence
+state), together with the flush future.  The writer takes every batch queued at that
+moment, from any number of sessions, applies them in one transaction (``executemany``),
+commits once and then resolves their futures (group commit).  Under load this turns
+thousands of messages into a handful of fsyncs, and the engine's hot path into a few
+hundred nanoseconds per message.
+
+Because the queue is bounded (``max_queue`` batches), a producer that outruns the disk
+blocks in ``flush()`` until the writer has taken the next group.  That pause is at most
 about one commit long; it is deliberate back-pressure, so that memory cannot grow without
 bound when the disk is slow.  Flush futures are resolved *on the writer thread*: their
-done-callbacks must be cheap and must not write to the store (``asyncio.wrap_future``
-already hops back to the event loop, which is the intended use).
+done-callbacks must be cheap and must not use the store (``asyncio.wrap_future`` already
+hops back to the event loop, which is the intended use); a flush from there raises
+RuntimeError rather than waiting on its own queue.
 
 Sequence numbers live in memory in each :class:`SqliteStore` and are authoritative for
 reads; the writer persists them.  ``get_sent`` reads committed rows through a read-only
 connection owned by the calling thread (WAL lets it read while the writer writes) and
-merges the messages that are still pending in memory, so a resend never misses a message
-that was saved but not yet committed.
+merges the messages of batches still in flight and of the unflushed batch, so a resend
+never misses a message that was saved but not yet committed.
+
+What survives what
+------------------
+* ``flush()``'s future resolved: everything written on that session before the flush() call
+  is committed and survives a ``kill -9`` (and, with ``"FULL"``, power loss).
+* Written but not flushed: held in this process's memory only.  A ``kill -9`` (or any
+  crash) loses it -- and only it, plus flushed batches whose future had not resolved yet.
+  That is the contract the transport relies on: it never sends bytes before the flush
+  covering them has resolved, so nothing the counterparty saw is ever lost.
+* :meth:`SqliteStoreDatabase.close`: flushes every session's unflushed writes and commits
+  them before the writer stops, so a clean shutdown loses nothing that was written.
 
 Durability trade-off (``synchronous``)
 --------------------------------------
@@ -70,6 +89,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import contextlib
+import itertools
 import os
 import queue
 import sqlite3
@@ -127,7 +147,8 @@ class SessionStore(Protocol):
     """Store of one FIX session (identified by a string key such as 'FIX.4.4:ISLD->TW44').
 
     All reads are answered synchronously from memory or from committed data plus pending
-    writes; all writes are buffered and become durable at the next flush().
+    writes; all writes are buffered and become durable only through the next flush():
+    what was written before a flush() call is durable once its future has resolved.
     """
 
     def next_sender_seq(self) -> int:
@@ -163,7 +184,7 @@ class SessionStore(Protocol):
         ...
 
     def flush(self) -> concurrent.futures.Future[None]:
-        """Future resolved once everything written so far on this session is durable."""
+        """Future resolved once everything written on this session before this call is durable."""
         ...
 
 
@@ -264,55 +285,60 @@ class MemoryStore:
 
 # --------------------------------------------------------------------------- SQLite
 
-#: (next_sender, next_target, creation_time) as it was right after a write.
+#: (next_sender, next_target, creation_time) of a session as of a flush.
 _State = tuple[int, int, str | None]
 
 
-class _Write(NamedTuple):
-    """One write of one session, in the order it was made.
+class _Batch(NamedTuple):
+    """Everything one session wrote between two flushes: ONE queue item for the writer thread.
 
-    It carries the session's full sequence state as of that write, so the writer persists
-    a state that is consistent with the messages of the same batch and never one from a
-    write that is not in the batch yet.
+    Immutable once handed over: the session starts a new ``rows`` dict and never touches
+    this one again, so the writer can read it without a lock.  Applying a batch means:
+    delete the session's messages if ``reset`` (a reset drops every message before it, so
+    the messages written before the last reset of the batch are not in it at all), upsert
+    ``rows``, and store ``state``, the session's sequence state at the flush, which is
+    consistent with the messages of the same batch.
     """
 
     store: SqliteStore
-    op_id: int
-    state: _State
-    seq: int
-    raw: bytes | None
+    batch_id: int  # per session, increasing: the writer reports commits by this id
     reset: bool
-
-
-class _Flush(NamedTuple):
-    """A flush marker: resolved after the commit that covers everything queued before it."""
-
+    rows: dict[int, bytes]  # seq -> raw, in write order (a re-saved seq keeps its place)
+    state: _State
     future: concurrent.futures.Future[None]
 
 
 #: ``None`` on the queue tells the writer to commit what it has and stop.
-_Item = _Write | _Flush | None
+_Item = _Batch | None
 
 
 class SqliteStore:
     """Durable store of one session, created by :meth:`SqliteStoreDatabase.open_session`.
 
-    Use one store from one thread at a time (the event loop thread): the order of writes
-    is the order in which that thread makes them.  Different sessions may live on
-    different threads.
+    Use one store from one thread at a time (the event loop thread), the *owner*: the order
+    of writes is the order in which that thread makes them.  Different sessions may live
+    on different threads.
+
+    Writes only change memory on the owner thread (no lock, no queue): sequence numbers
+    are set, messages go into the unflushed batch.  :meth:`flush` hands that batch to the
+    writer thread as one queue item.  The writer shares exactly one thing back: it sets
+    ``_committed_id`` (one attribute store) after each commit; the owner compares it with
+    the ids of the batches it handed over to know which are still in flight.
     """
 
     def __init__(self, db: SqliteStoreDatabase, key: str, state: _State) -> None:
         self._db = db
         self._key = key
         self._next_sender, self._next_target, self._creation_time = state
-        # Everything below is shared with the writer thread and guarded by _lock.
-        self._lock = threading.Lock()
-        self._last_op = 0  # id of the newest write made on this session
-        self._committed_op = 0  # id of the newest write known to be committed
-        self._pending: dict[int, tuple[int, bytes]] = {}  # seq -> (op_id, raw), not yet committed
-        self._pending_order: deque[tuple[int, int]] = deque()  # (op_id, seq) in write order
-        self._reset_op: int | None = None  # uncommitted reset: committed rows are stale
+        # The unflushed batch, owner thread only.
+        self._rows: dict[int, bytes] = {}  # messages saved since the last flush (and the last reset)
+        self._reset = False  # a reset is among the unflushed writes
+        self._dirty = False  # a sequence number or reset changed since the last flush
+        # Batches handed to the writer, oldest first, owner thread only; some may already be
+        # committed (batch_id <= _committed_id) and are dropped whenever the owner looks.
+        self._in_flight: deque[_Batch] = deque()
+        self._last_batch_id = 0
+        self._committed_id = 0  # written by the writer thread only: newest committed batch_id
 
     @property
     def key(self) -> str:
@@ -331,112 +357,145 @@ class SqliteStore:
         return self._creation_time
 
     def get_sent(self, begin: int, end: int) -> list[tuple[int, bytes]]:
-        """Committed rows merged with pending messages (pending wins).
+        """Committed rows merged with in-flight batches and the unflushed batch (newest wins).
 
-        The pending snapshot is taken *before* the database is read: a message committed in
-        between is then found in one place or the other, never lost in the gap.
+        The in-flight batches are determined *before* the database is read: a batch
+        committed in between is then applied twice, which changes nothing (applying a
+        batch is idempotent), and never missed.  A reset that is not committed yet hides
+        the committed rows and everything written before it.
         """
         rng = _clamp_range(begin, end)
         if rng is None:
             return []
         lo, hi = rng
-        with self._lock:
-            reset_pending = self._reset_op is not None
-            pending = {s: raw for s, (_, raw) in _in_range_pending(self._pending, lo, hi).items()}
-        merged: dict[int, bytes] = {} if reset_pending else dict(self._db._read_sent(self._key, lo, hi))
-        merged.update(pending)
+        layers = [(b.reset, b.rows) for b in self._prune()]
+        layers.append((self._reset, self._rows))
+        start = 0
+        for i in range(len(layers) - 1, -1, -1):
+            if layers[i][0]:
+                start = i
+                break
+        hidden = layers[start][0]
+        merged: dict[int, bytes] = {} if hidden else dict(self._db._read_sent(self._key, lo, hi))
+        for _, rows in layers[start:]:
+            if rows:
+                merged.update(_in_range(rows, lo, hi))
         return sorted(merged.items())
 
-    # -- writes ------------------------------------------------------------------------
+    # -- writes: memory only, on the owner thread -------------------------------------
 
     def set_next_sender_seq(self, seq: int) -> None:
-        _check_seq(seq, "next sender seq")
-        self._db._check_writable()
+        if type(seq) is not int or not 0 < seq <= _MAX_SEQ:
+            _check_seq(seq, "next sender seq")
+        db = self._db
+        if db._failure is not None or db._closed:
+            db._check_writable()
         self._next_sender = seq
-        self._write(0, None, reset=False)
+        self._dirty = True
 
     def set_next_target_seq(self, seq: int) -> None:
-        _check_seq(seq, "next target seq")
-        self._db._check_writable()
+        if type(seq) is not int or not 0 < seq <= _MAX_SEQ:
+            _check_seq(seq, "next target seq")
+        db = self._db
+        if db._failure is not None or db._closed:
+            db._check_writable()
         self._next_target = seq
-        self._write(0, None, reset=False)
+        self._dirty = True
 
     def save_sent(self, seq: int, raw: bytes) -> None:
-        _check_seq(seq, "seq")
-        if seq == _MAX_SEQ:
-            raise ValueError("seq leaves no room for a next sender seq")
-        self._db._check_writable()
+        if type(seq) is not int or not 0 < seq < _MAX_SEQ:
+            _check_seq(seq, "seq")
+            if seq == _MAX_SEQ:
+                raise ValueError("seq leaves no room for a next sender seq")
+        db = self._db
+        if db._failure is not None or db._closed:
+            db._check_writable()
         self._next_sender = seq + 1
-        self._write(seq, bytes(raw), reset=False)
+        # An exact bytes object is immutable and kept as is; anything else is copied.
+        self._rows[seq] = raw if type(raw) is bytes else bytes(raw)
 
     def reset(self, creation_time: str) -> None:
-        self._db._check_writable()
+        db = self._db
+        if db._failure is not None or db._closed:
+            db._check_writable()
         self._next_sender = 1
         self._next_target = 1
         self._creation_time = creation_time
-        self._write(0, None, reset=True)
+        self._rows.clear()  # still owner-only: not handed over yet
+        self._reset = True
+        self._dirty = True
 
     def flush(self) -> concurrent.futures.Future[None]:
-        """Resolve once this session's writes so far are committed.
+        """Hand everything written since the last flush to the writer, as one batch.
 
-        If nothing is outstanding the future is already resolved, so an idle session costs
-        the writer nothing.  After a writer failure every flush fails with StoreError, even
-        an idle one: the failure must reach whoever is still relying on the store.
+        The future resolves once everything written on this session before this call is
+        committed (and with ``synchronous="FULL"``, fsync'ed).  Writes are held only in this
+        process's memory until a flush hands them over, so a ``kill -9`` loses exactly the
+        writes made after the last flush() (plus flushed batches whose future had not yet
+        resolved); :meth:`SqliteStoreDatabase.close` flushes every session first, so a clean
+        close loses nothing.
+
+        If nothing was written and nothing is in flight, the future is already resolved, so
+        an idle session costs the writer nothing; if nothing was written but a batch is in
+        flight, the future of the newest such batch is returned.  After a writer failure
+        every flush fails with StoreError, even an idle one: the failure must reach whoever
+        is still relying on the store.  The queue put may block briefly when the writer is
+        ``max_queue`` batches behind (back-pressure).
         """
-        if self._db._failure is not None:
-            return _completed_future(self._db._failed_error())
-        with self._lock:
-            idle = self._committed_op >= self._last_op
-        if idle:
+        db = self._db
+        if db._failure is not None:
+            return _completed_future(db._failed_error())
+        if self._dirty or self._rows:
+            if db._closed:  # only reachable by racing close() from another thread
+                return _completed_future(StoreError(f"FIX store {db.path}: database is closed"))
+            db._check_not_writer()  # before the batch is taken: a refused flush loses nothing
+            fut: concurrent.futures.Future[None] = concurrent.futures.Future()
+            # Running futures cannot be cancelled: a flush is a fact about the disk, not a request.
+            fut.set_running_or_notify_cancel()
+            db._enqueue(self._take_batch(fut, self._rows))
+            return fut
+        in_flight = self._prune()
+        if not in_flight:
             return _completed_future()
-        if self._db._closed:  # only reachable by racing close() from another thread
-            return _completed_future(StoreError(f"FIX store {self._db.path}: database is closed"))
-        fut: concurrent.futures.Future[None] = concurrent.futures.Future()
-        # Running futures cannot be cancelled: a flush is a fact about the disk, not a request.
-        fut.set_running_or_notify_cancel()
-        self._db._enqueue(_Flush(fut))
-        return fut
+        # FIFO queue, one writer: the newest batch resolves after all older ones are committed.
+        return in_flight[-1].future
 
-    def _write(self, seq: int, raw: bytes | None, *, reset: bool) -> None:
-        """Record a write in memory and queue it for the writer thread.
+    def _take_batch(self, fut: concurrent.futures.Future[None], rows: dict[int, bytes]) -> _Batch:
+        """Turn the unflushed writes into a batch, remember it as in flight, start a new one."""
+        self._last_batch_id += 1
+        batch = _Batch(
+            self,
+            self._last_batch_id,
+            self._reset,
+            rows,
+            (self._next_sender, self._next_target, self._creation_time),
+            fut,
+        )
+        self._rows = {}
+        self._reset = False
+        self._dirty = False
+        self._prune().append(batch)
+        return batch
 
-        The queue put happens outside the lock: the writer needs the lock to report a commit,
-        and a put may block (back-pressure) until the writer has made room.
+    def _flush_for_close(self) -> None:
+        """Hand the unflushed batch over on behalf of close(), possibly from another thread.
+
+        The rows are copied (one atomic C-level copy): a write racing with close() on the
+        owner thread must not change a dict the writer is reading.  Such a racing write may
+        be lost, but its own flush() then fails, so nothing was sent that depended on it.
         """
-        state: _State = (self._next_sender, self._next_target, self._creation_time)
-        with self._lock:
-            self._last_op += 1
-            op_id = self._last_op
-            if reset:
-                self._pending.clear()
-                self._pending_order.clear()
-                self._reset_op = op_id
-            if raw is not None:
-                self._pending[seq] = (op_id, raw)
-                self._pending_order.append((op_id, seq))
-        self._db._enqueue(_Write(self, op_id, state, seq, raw, reset))
+        if self._dirty or self._rows:
+            fut: concurrent.futures.Future[None] = concurrent.futures.Future()
+            fut.set_running_or_notify_cancel()
+            self._db._enqueue(self._take_batch(fut, dict(self._rows)))
 
-    def _on_committed(self, op_id: int) -> None:
-        """Called by the writer thread: writes up to ``op_id`` are durable, drop them from memory."""
-        with self._lock:
-            self._committed_op = max(self._committed_op, op_id)
-            if self._reset_op is not None and self._reset_op <= op_id:
-                self._reset_op = None
-            order = self._pending_order
-            while order and order[0][0] <= op_id:
-                old_op, seq = order.popleft()
-                entry = self._pending.get(seq)
-                if entry is not None and entry[0] == old_op:
-                    del self._pending[seq]
-
-
-def _in_range_pending(
-    pending: dict[int, tuple[int, bytes]], begin: int, end: int
-) -> dict[int, tuple[int, bytes]]:
-    """Pending entries within [begin, end], scanning whichever side is smaller."""
-    if end - begin + 1 < len(pending):
-        return {s: pending[s] for s in range(begin, end + 1) if s in pending}
-    return {s: e for s, e in pending.items() if begin <= s <= end}
+    def _prune(self) -> deque[_Batch]:
+        """The batches still in flight, after dropping those the writer reported committed."""
+        in_flight = self._in_flight
+        committed = self._committed_id  # read once: the writer may advance it meanwhile
+        while in_flight and in_flight[0].batch_id <= committed:
+            in_flight.popleft()
+        return in_flight
 
 
 class SqliteStoreDatabase:
@@ -520,23 +579,28 @@ class SqliteStoreDatabase:
             return store
 
     def close(self) -> None:
-        """Commit everything queued, stop the writer thread and close all connections.
+        """Flush every session's unflushed writes, commit, stop the writer, close all connections.
 
-        Idempotent.  A writer failure is not raised again here: it has already failed every
-        flush future and every later write.
+        Nothing written before close() is lost: each session's unflushed batch is handed to
+        the writer first and committed with the rest.  Idempotent.  A writer failure is not
+        raised again here: it has already failed every flush future and every later write.
         """
         with self._registry_lock:
             if self._closed:
                 return
             self._closed = True
+            sessions = list(self._sessions.values())
+        if self._failure is None:
+            for store in sessions:
+                store._flush_for_close()
         self._queue.put(None)
         self._writer.join()
-        # A write racing with close() from another thread may have landed after the stop
-        # marker: its flush must not hang forever.
+        # A flush racing with close() from another thread may have landed after the stop
+        # marker: its future must not hang forever.
         try:
             while True:
                 item = self._queue.get_nowait()
-                if isinstance(item, _Flush):
+                if item is not None:
                     item.future.set_exception(StoreError(f"FIX store {self._path}: database is closed"))
         except queue.Empty:
             pass
@@ -689,68 +753,78 @@ class SqliteStoreDatabase:
         err.__cause__ = self._failure
         return err
 
-    def _enqueue(self, item: _Write | _Flush) -> None:
+    def _check_not_writer(self) -> None:
         if threading.get_ident() == self._writer_ident:
-            # A flush done-callback writing to the store would wait on its own queue.
-            raise RuntimeError("FIX store written from a flush done-callback (the writer thread)")
-        self._queue.put(item)  # blocks briefly when the queue is full: back-pressure
+            # A flush done-callback flushing the store would wait on its own queue.
+            raise RuntimeError("FIX store flushed from a flush done-callback (the writer thread)")
+
+    def _enqueue(self, batch: _Batch) -> None:
+        self._queue.put(batch)  # blocks briefly when max_queue batches wait: back-pressure
 
     # -- writer thread -----------------------------------------------------------------
 
     def _run_writer(self) -> None:
-        """Group-commit loop: take everything queued, one transaction, resolve its flushes."""
+        """Group-commit loop: take every batch queued, one transaction, resolve their futures."""
         q = self._queue
         stop = False
         while not stop:
-            batch: list[_Item] = [q.get()]
+            items: list[_Item] = [q.get()]
             # Take what is queued *now*, not what keeps arriving: a producer as fast as this
-            # loop would otherwise keep one batch open, and its flushes waiting, indefinitely.
+            # loop would otherwise keep one transaction open, and its flushes waiting, indefinitely.
             for _ in range(q.qsize()):
                 try:
-                    batch.append(q.get_nowait())
+                    items.append(q.get_nowait())
                 except queue.Empty:
                     break
-            writes = [item for item in batch if isinstance(item, _Write)]
-            flushes = [item.future for item in batch if isinstance(item, _Flush)]
-            stop = any(item is None for item in batch)
-            if self._failure is None and writes:
+            batches = [item for item in items if item is not None]
+            stop = len(batches) != len(items)
+            if self._failure is None and batches:
                 try:
-                    self._commit(writes)
+                    self._commit(batches)
                 except Exception as exc:  # disk full, I/O error, ... : fail loudly, never swallow
                     self._failure = exc
                     # The failure is already recorded; a failing rollback adds nothing to it.
                     with contextlib.suppress(sqlite3.Error):
                         self._writer_conn.execute("ROLLBACK")
-            for fut in flushes:
+            for batch in batches:
                 if self._failure is None:
-                    fut.set_result(None)
+                    batch.future.set_result(None)
                 else:
-                    fut.set_exception(self._failed_error())
+                    batch.future.set_exception(self._failed_error())
 
-    def _commit(self, writes: list[_Write]) -> None:
+    def _commit(self, batches: list[_Batch]) -> None:
+        """Apply ``batches`` (queue order) in one transaction; report each session's newest batch."""
         conn = self._writer_conn
-        last: dict[SqliteStore, _Write] = {}
-        rows: list[tuple[str, int, bytes]] = []
-        insert = "INSERT OR REPLACE INTO messages (key, seq, raw) VALUES (?, ?, ?)"
+        last: dict[SqliteStore, _Batch] = {}
+        segment: list[_Batch] = []  # batches whose rows are inserted together
         conn.execute("BEGIN IMMEDIATE")
-        for w in writes:
-            if w.reset:
-                if rows:
-                    conn.executemany(insert, rows)
-                    rows = []
-                conn.execute("DELETE FROM messages WHERE key = ?", (w.store.key,))
-            if w.raw is not None:
-                rows.append((w.store.key, w.seq, w.raw))
-            last[w.store] = w
-        if rows:
-            conn.executemany(insert, rows)
+        for batch in batches:
+            if batch.reset:
+                # Rows queued before the reset must be written before it deletes them.
+                self._insert(segment)
+                segment = []
+                conn.execute("DELETE FROM messages WHERE key = ?", (batch.store.key,))
+            if batch.rows:
+                segment.append(batch)
+            last[batch.store] = batch
+        self._insert(segment)
         conn.executemany(
             "INSERT INTO sessions (key, next_sender, next_target, creation_time) VALUES (?, ?, ?, ?)"
             " ON CONFLICT (key) DO UPDATE SET next_sender = excluded.next_sender,"
             " next_target = excluded.next_target, creation_time = excluded.creation_time",
-            [(store.key, *w.state) for store, w in last.items()],
+            [(store.key, *batch.state) for store, batch in last.items()],
         )
         conn.execute("COMMIT")
         self._commits += 1
-        for store, w in last.items():
-            store._on_committed(w.op_id)
+        for store, batch in last.items():
+            store._committed_id = batch.batch_id  # before the futures resolve: flush() then sees it
+
+    def _insert(self, segment: list[_Batch]) -> None:
+        """One executemany for the rows of ``segment``; the parameter tuples are built in C."""
+        if segment:
+            self._writer_conn.executemany(
+                "INSERT OR REPLACE INTO messages (key, seq, raw) VALUES (?, ?, ?)",
+                itertools.chain.from_iterable(
+                    zip(itertools.repeat(b.store.key), b.rows.keys(), b.rows.values()) for b in segment
+                ),
+            )

@@ -115,6 +115,9 @@ class SessionConnection:
         session = self.session
         now = self._clock.now()
         self._log.info("connected", peer=self._peer())
+        # Messages after the first are framed by the session: it must obey the same size limit as the
+        # acceptor's first read (Session has no public setting for it; connection_made keeps this one).
+        session._framer.max_message_size = self._limits.max_message_size
         self._step(session.connection_made(now))
         if initial:
             self._step(session.receive_data(initial, now))
@@ -184,7 +187,7 @@ class SessionConnection:
                         await asyncio.wait_for(writer.drain(), limits.write_timeout)
                     except TimeoutError:
                         self._log.warning("peer stopped reading; disconnecting", timeout=limits.write_timeout)
-                        break
+                        return  # no second wait for a drain: the peer has had its write_timeout
             with contextlib.suppress(ConnectionError, OSError):
                 if not writer.is_closing():
                     await asyncio.wait_for(writer.drain(), limits.write_timeout)
@@ -194,6 +197,7 @@ class SessionConnection:
             self._log.info("write failed", error=str(exc))
         finally:
             self._closing = True
+            self._writer_room.set()  # a reader held back by back-pressure must wake up to see _closing
             if writer.transport.get_write_buffer_size():
                 writer.transport.abort()
             else:
@@ -325,13 +329,15 @@ class Acceptor:
             log.warning("too many connections waiting to log on; refused", peer=writer.get_extra_info("peername"))
             writer.transport.abort()
             return
+        # Counted here, not when the task starts: a burst of connections is accepted (and this
+        # callback runs for each) before any of their tasks runs.
+        self._pending += 1
         self._tg.create_task(self._handle(reader, writer))
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        _set_nodelay(writer)
-        peer = writer.get_extra_info("peername")
-        self._pending += 1
         try:
+            _set_nodelay(writer)
+            peer = writer.get_extra_info("peername")
             identified = await self._identify(reader, peer)
         finally:
             self._pending -= 1
