@@ -746,6 +746,9 @@ def test_without_reset_on_logon_a_logon_seqnum_too_low_is_fatal() -> None:
     events = acc.receive_data(logon(1), T0)
     assert [d.reason for d in of_type(events, Disconnect)] == ["MsgSeqNum too low, expecting 10 but received 1"]
     assert not acc.logged_on
+    # Like QuickFIX, the counterparty is told why before the connection closes.
+    [logout] = sent(acc)
+    assert (logout.msg_type, logout.get(58)) == ("5", "MsgSeqNum too low, expecting 10 but received 1")
 
 
 def test_reset_on_logout_resets_after_the_logout_handshake() -> None:
@@ -1254,3 +1257,33 @@ def test_app_messages_survive_broken_connections_exactly_once(actions: list[tupl
         assert len(got) == len(set(got)), f"{receiver} got a message twice: {got}"
         assert set(got) == link.sent[sender], (receiver, sorted(got), sorted(link.sent[sender]))
     assert link.ini.state is State.ACTIVE and link.acc.state is State.ACTIVE
+
+
+def test_an_acceptor_can_reset_a_running_session_with_an_in_session_logon() -> None:
+    ini, acc = initiator(), acceptor()
+    connect(ini, acc, T0)
+    ini.send("D", order_body(), T0)
+    pump(ini, acc, T0)
+    acc.reset_sequence_numbers(T0 + 1)
+    pumped = pump(ini, acc, T0 + 1)
+    assert [(m.msg_type, m.get(34), m.get(141)) for m in pumped.b_to_a] == [("A", "1", "Y")]
+    assert [(m.msg_type, m.get(34), m.get(141)) for m in pumped.a_to_b] == [("A", "1", "Y")]
+    assert ini.logged_on and acc.logged_on
+    assert (ini.store.next_sender_seq(), ini.store.next_target_seq()) == (2, 2)
+
+
+def test_logout_on_a_connection_that_is_already_closing_sends_nothing() -> None:
+    acc = logged_on_acceptor()
+    acc.receive_data(frame("5", 2), T0)
+    [reply] = sent(acc)
+    assert reply.msg_type == "5"
+    next_seq = acc.store.next_sender_seq()
+    assert acc.logout(T0, "shutting down") == []
+    assert sent(acc) == [] and acc.store.next_sender_seq() == next_seq
+
+
+def test_reset_on_logout_also_applies_when_our_logout_goes_unanswered() -> None:
+    acc = logged_on_acceptor(logout_timeout=2, reset_on_logout=True)
+    acc.logout(T0)
+    acc.handle_timers(T0 + 2)
+    assert (acc.store.next_sender_seq(), acc.store.next_target_seq()) == (1, 1)

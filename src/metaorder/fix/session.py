@@ -153,6 +153,7 @@ class Session:
         self._deadline_logout = 0.0
         self._logout_reason = ""
         self._closing = False
+        self._reset_requested = False
 
     # ---- inspection -----------------------------------------------------------------------------
 
@@ -206,6 +207,7 @@ class Session:
         self._resend_target = None
         self._test_requests = 0
         self._closing = False
+        self._reset_requested = False
         self._last_received = self._last_sent = now
         self._deadline_logon = now + self.config.logon_timeout
         self._check_schedule_reset(now)
@@ -232,11 +234,28 @@ class Session:
         return self._take_events()
 
     def logout(self, now: float, text: str = "") -> list[Event]:
-        """Start the Logout handshake (graceful shutdown, end of the session window...)."""
+        """Start the Logout handshake (graceful shutdown, end of the session window...).
+
+        Nothing happens on a connection that is already closing: a Logout sent after the handshake
+        completed would consume a sequence number the counterparty never sees.
+        """
+        if self._closing:
+            return self._take_events()
         if self.state is State.ACTIVE:
             self._send_logout(now, text)
         elif self.state in (State.AWAITING_LOGON, State.LOGON_SENT):
             self._disconnect(text or "logout before logon completed")
+        return self._take_events()
+
+    def reset_sequence_numbers(self, now: float) -> list[Event]:
+        """Restart both sequence numbers at 1 on a running session (in-session Logon 141=Y)."""
+        if self.state is not State.ACTIVE or self._closing:
+            raise LocalProtocolError("sequence numbers can only be reset on an active session")
+        self.store.reset(format_utc_timestamp(now))
+        self._queue.clear()
+        self._resend_target = None
+        self._reset_requested = True
+        self._send_logon(now, reset=True)
         return self._take_events()
 
     # ---- input ----------------------------------------------------------------------------------
@@ -284,6 +303,8 @@ class Session:
                 self._disconnect("logon timeout")
         elif state is State.LOGOUT_SENT:
             if now >= self._deadline_logout:
+                if self.config.reset_on_logout:
+                    self.store.reset(format_utc_timestamp(now))
                 self._disconnect("no Logout reply within the logout timeout")
         elif state is State.ACTIVE:
             schedule = self.config.schedule
@@ -478,30 +499,35 @@ class Session:
             self._disconnect("bad credentials")
             return
         peer_reset = msg.get(141) == "Y"
-        if cfg.role is Role.ACCEPTOR:
-            if peer_reset or cfg.reset_on_logon:
+        acknowledging = self._reset_requested and self.state is State.ACTIVE and peer_reset
+        self._reset_requested = False
+        # We answer a Logon when we are the acceptor, and also, in either role, when the counterparty
+        # resets the sequence numbers of a running session with an in-session Logon 141=Y
+        # (unless that Logon answers our own reset request).
+        answering = not acknowledging and (cfg.role is Role.ACCEPTOR or self.state is State.ACTIVE)
+        if answering:
+            if peer_reset or (cfg.reset_on_logon and self.state is not State.ACTIVE):
                 self.store.reset(format_utc_timestamp(now))
                 self._queue.clear()
                 self._resend_target = None
-            expected = self.store.next_target_seq()
-            if seq < expected:
-                self._fatal(now, f"MsgSeqNum too low, expecting {expected} but received {seq}")
-                return
+        elif self.state is not State.LOGON_SENT and not acknowledging:
+            self._fatal(now, "unexpected Logon")
+            return
+        elif peer_reset and self.store.next_sender_seq() != 2 and not acknowledging:
+            self.store.reset(format_utc_timestamp(now))
+            self.store.set_next_sender_seq(2)
+        expected = self.store.next_target_seq()
+        if seq < expected:
+            text = f"MsgSeqNum too low, expecting {expected} but received {seq}"
+            self._events.append(Problem("fatal", text))
+            self._send("5", [(58, text)], now)
+            self._disconnect(text)
+            return
+        if answering:
             self._heartbeat = float(int(hbi_text or "0"))
             self.state = State.ACTIVE
             self._send_logon(now, reset=peer_reset)
-        else:
-            if self.state is not State.LOGON_SENT:
-                self._fatal(now, "unexpected Logon")
-                return
-            if peer_reset and self.store.next_sender_seq() != 2:
-                self.store.reset(format_utc_timestamp(now))
-                self.store.set_next_sender_seq(2)
-            expected = self.store.next_target_seq()
-            if seq < expected:
-                self._fatal(now, f"MsgSeqNum too low, expecting {expected} but received {seq}")
-                return
-            self.state = State.ACTIVE
+        self.state = State.ACTIVE
         self._events.append(LoggedOn(reset=peer_reset or cfg.reset_on_logon))
         if seq > expected:
             self._queue[seq] = _CONSUMED
@@ -532,7 +558,7 @@ class Session:
         self._disconnect(self._logout_reason)
 
     def _send_logout(self, now: float, text: str) -> None:
-        if self.state is State.LOGOUT_SENT:
+        if self.state is State.LOGOUT_SENT or self._closing:
             return
         self._send("5", [(58, text)] if text else [], now)
         self.state = State.LOGOUT_SENT
@@ -559,11 +585,8 @@ class Session:
 
     def _on_sequence_reset(self, msg: Message, seq: int, now: float) -> None:
         """SequenceReset-Reset: MsgSeqNum is ignored, NewSeqNo is the truth (unless it goes back)."""
-        rejection = self.dictionary.validate(msg, self.config.validation)
-        if rejection is not None:
-            self._reject(msg, seq, rejection, now)
-            return
-        self._apply_new_seq_no(msg, seq, now)
+        if self._checks_pass(msg, seq, now):
+            self._apply_new_seq_no(msg, seq, now)
 
     def _apply_new_seq_no(self, msg: Message, seq: int, now: float) -> None:
         new_text = msg.get(36) or ""
