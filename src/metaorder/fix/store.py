@@ -502,7 +502,8 @@ class SqliteStoreDatabase:
     """One SQLite file holding every session's store, with the one writer thread.
 
     Construction validates the file and raises :class:`StoreError` if it cannot be used;
-    a missing file is created (the normal first start).
+    a missing file is created (the normal first start).  ``max_queue`` is the number of
+    flushed batches (not writes) that may wait for the writer before ``flush()`` blocks.
     """
 
     def __init__(

@@ -211,8 +211,9 @@ class SessionConnection:
 
     def _flush_output(self) -> None:
         out = self.session.data_to_send()
+        durable = self.session.store.flush()  # also persists state changes that produced no output
         if out and not self._closing:
-            self._pending.append((self.session.store.flush(), out))
+            self._pending.append((durable, out))
             self._wake_writer.set()
             if len(self._pending) >= self._limits.max_pending_writes:
                 self._writer_room.clear()
