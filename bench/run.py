@@ -211,7 +211,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         except ImportError:
             print("quickfix not installed: skipping the QuickFIX baseline", file=sys.stderr)
         else:
-            results["quickfix"] = echo_figures(quickfix_cmd, r"listening on port", args.repeat, args.count, args.duration)
+            results["quickfix"] = echo_figures(quickfix_cmd, r"listening on port", args.repeat, args.count,
+                                               args.duration)
             print(json.dumps({"quickfix": results["quickfix"]}), flush=True)
     table = render(results)
     print(table)

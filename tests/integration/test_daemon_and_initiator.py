@@ -7,8 +7,6 @@ import signal
 import socket
 from pathlib import Path
 
-import pytest
-
 from metaorder.clock import LiveClock
 from metaorder.fix.codec import Framer, Message, decode, encode, format_utc_timestamp
 from metaorder.fix.fix44 import builtin_fix44
@@ -74,7 +72,7 @@ def test_run_accepts_configured_sessions_and_answers_orders_with_application_not
             assert logout.msg_type == "5"
             sock.sendall(_frame("5", 3, []))
             assert sock.recv(65536) == b""
-        assert proc.stop() == 0
+        assert proc.proc.wait(15) == 0
         assert (tmp_path / "var" / "store.db").exists()
     finally:
         proc.stop(signal.SIGKILL)
@@ -160,10 +158,3 @@ async def test_initiator_logs_on_reconnects_after_the_acceptor_restarts_and_sequ
             await asyncio.gather(running, serving, return_exceptions=True)
     finally:
         db.close()
-
-
-@pytest.fixture(autouse=True)
-def _quiet_logs() -> None:
-    from metaorder.logs import configure_logging
-
-    configure_logging("json", "WARNING")

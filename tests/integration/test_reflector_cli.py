@@ -82,23 +82,16 @@ def test_missing_dictionary_file(tmp_path: Path) -> None:
     assert "No such file or directory" in line
 
 
-def test_store_directory_that_cannot_be_created(tmp_path: Path) -> None:
-    blocker = tmp_path / "not-a-directory"
-    blocker.write_text("a regular file")
-    store = blocker / "sub" / "reflector.db"
+@pytest.mark.parametrize("blocked", [False, True], ids=["missing directory", "a file in the way"])
+def test_store_in_a_directory_that_does_not_exist(tmp_path: Path, blocked: bool) -> None:
+    """The reflector does not create directories: a mistyped --store path must not silently start a
+    fresh store at sequence number 1."""
+    if blocked:
+        (tmp_path / "var").write_text("a regular file")
+    store = tmp_path / "var" / "sub" / "reflector.db"
     line = one_line_error(run_cli([*VALID, "--store", str(store)], tmp_path))
-    assert line == f"metaorder: Not a directory: {blocker / 'sub'}"
-
-
-def test_missing_store_directory_is_created(tmp_path: Path, started: list[MetaorderProcess]) -> None:
-    """A store in a directory that does not exist yet: the directory is created (``make reflector``
-    relies on it for ``var/``), the reflector serves and stops cleanly."""
-    store = tmp_path / "var" / "deeper" / "reflector.db"
-    proc, port = reflector(started, store)
-    with FixClient(port, "TW44") as client:
-        client.logon()
-    stop_cleanly(proc)
-    assert store.is_file()
+    assert line == f"metaorder: FIX store {store}: directory {store.parent} does not exist"
+    assert not (tmp_path / "var" / "sub").exists()
 
 
 def _damaged_store(tmp_path: Path, procs: list[MetaorderProcess]) -> Path:

@@ -129,11 +129,11 @@ class Framer:
             return None
         start = buf.find(_BEGIN)
         if start < 0:
-            # Keep a tail that could be the beginning of "8=FIX".
-            keep = 4
+            # Keep only a tail that could still become "8=FIX" with the next bytes.
+            keep = next((k for k in (4, 3, 2, 1) if buf.endswith(_BEGIN[:k])), 0)
             if len(buf) > keep:
-                junk = bytes(buf[:-keep])
-                del buf[:-keep]
+                junk = bytes(buf[: len(buf) - keep])
+                del buf[: len(buf) - keep]
                 return Garbled("garbage before BeginString", junk)
             return None
         if start > 0:
@@ -361,9 +361,7 @@ def format_utc_timestamp(now: float, millis: bool = True) -> str:
     mm, ss = divmod(rem, 60)
     if not millis:
         return f"{date}-{hh:02d}:{mm:02d}:{ss:02d}"
-    ms = int(round((now - whole) * 1000))
-    if ms >= 1000:
-        ms = 999
+    ms = min(int((now - whole) * 1000), 999)  # truncate: a timestamp is never ahead of the clock
     return f"{date}-{hh:02d}:{mm:02d}:{ss:02d}.{ms:03d}"
 
 

@@ -324,9 +324,8 @@ class Dictionary:
                     return i, Rejection(VALUE_OUT_OF_RANGE, tag)
             if check is None and (tag < 5000 or options.check_user_defined_fields):
                 return i, Rejection(INVALID_TAG_NUMBER, tag)
-            if in_message and tag not in members and tag in known:
-                if not options.allow_unknown_message_fields:
-                    return i, Rejection(TAG_NOT_DEFINED_FOR_MESSAGE, tag)
+            if in_message and tag not in members and tag in known and not options.allow_unknown_message_fields:
+                return i, Rejection(TAG_NOT_DEFINED_FOR_MESSAGE, tag)
             group = groups.get(tag) if groups else None
             i += 1
             if group is not None:

@@ -166,6 +166,15 @@ class Session:
         return self.state is not State.DISCONNECTED
 
     @property
+    def max_message_size(self) -> int:
+        """Largest message accepted from the counterparty (bytes); larger ones are dropped as garbled."""
+        return self._framer.max_message_size
+
+    @max_message_size.setter
+    def max_message_size(self, size: int) -> None:
+        self._framer.max_message_size = size
+
+    @property
     def heartbeat_interval(self) -> float:
         return self._heartbeat
 
@@ -479,7 +488,8 @@ class Session:
         if rejection is not None:
             problem = f"invalid Logon: {rejection.text} ({rejection.tag})"
         elif msg.get(49) != cfg.target_comp_id or msg.get(56) != cfg.sender_comp_id:
-            problem = f"Logon from {msg.get(49)}->{msg.get(56)} does not match {cfg.target_comp_id}->{cfg.sender_comp_id}"
+            problem = (f"Logon from {msg.get(49)}->{msg.get(56)} does not match "
+                       f"{cfg.target_comp_id}->{cfg.sender_comp_id}")
         elif not self._sending_time_ok(msg, now):
             problem = f"Logon SendingTime {msg.get(52)} is not within {cfg.max_latency:g}s of now"
         elif cfg.schedule is not None and not cfg.schedule.is_in_session(now):

@@ -57,7 +57,7 @@ class Application(Protocol):
 class TransportLimits:
     max_message_size: int = 1 << 20  # bytes in one FIX message
     max_pending_writes: int = 256  # batches waiting for the store or the socket
-    write_high_water: int = 1 << 20  # bytes buffered in the socket before we wait for the peer
+    write_high_water: int = 1 << 20  # bytes queued or buffered for the peer before we stop reading from it
     write_timeout: float = 10.0  # seconds a peer may leave us blocked before it is disconnected
     logon_timeout: float = 10.0  # acceptor: seconds from connect to a first message
     max_pending: int = 64  # acceptor: connections not yet identified
@@ -89,6 +89,7 @@ class SessionConnection:
         self._limits = limits
         self._pending: deque[tuple[Future[None], bytes] | None] = deque()
         self._wake_writer = asyncio.Event()
+        self._pending_bytes = 0  # bytes queued for the writer: with the socket buffer, what the peer owes us
         self._writer_room = asyncio.Event()
         self._writer_room.set()
         self._timer: asyncio.TimerHandle | None = None
@@ -117,7 +118,7 @@ class SessionConnection:
         self._log.info("connected", peer=self._peer())
         # Messages after the first are framed by the session: it must obey the same size limit as the
         # acceptor's first read (Session has no public setting for it; connection_made keeps this one).
-        session._framer.max_message_size = self._limits.max_message_size
+        session.max_message_size = self._limits.max_message_size
         self._step(session.connection_made(now))
         if initial:
             self._step(session.receive_data(initial, now))
@@ -170,6 +171,7 @@ class SessionConnection:
                 if item is None:
                     break
                 durable, data = item
+                self._pending_bytes -= len(data)
                 if not durable.done():
                     await asyncio.wrap_future(durable)
                 durable.result()  # raises StoreError: never send what is not stored
@@ -178,16 +180,17 @@ class SessionConnection:
                     nxt = pending.popleft()
                     assert nxt is not None
                     nxt[0].result()
+                    self._pending_bytes -= len(nxt[1])
                     chunks.append(nxt[1])
                 writer.write(b"".join(chunks) if len(chunks) > 1 else data)
-                if len(pending) < limits.max_pending_writes:
-                    self._writer_room.set()
                 if writer.transport.get_write_buffer_size() > limits.write_high_water:
                     try:
                         await asyncio.wait_for(writer.drain(), limits.write_timeout)
                     except TimeoutError:
                         self._log.warning("peer stopped reading; disconnecting", timeout=limits.write_timeout)
                         return  # no second wait for a drain: the peer has had its write_timeout
+                if len(pending) < limits.max_pending_writes and self._pending_bytes <= limits.write_high_water:
+                    self._writer_room.set()
             with contextlib.suppress(ConnectionError, OSError):
                 if not writer.is_closing():
                     await asyncio.wait_for(writer.drain(), limits.write_timeout)
@@ -214,9 +217,11 @@ class SessionConnection:
         durable = self.session.store.flush()  # also persists state changes that produced no output
         if out and not self._closing:
             self._pending.append((durable, out))
+            self._pending_bytes += len(out)
             self._wake_writer.set()
-            if len(self._pending) >= self._limits.max_pending_writes:
-                self._writer_room.clear()
+            limits = self._limits
+            if len(self._pending) >= limits.max_pending_writes or self._pending_bytes > limits.write_high_water:
+                self._writer_room.clear()  # back-pressure: stop reading until the writer catches up
 
     def _step(self, events: list[Event]) -> None:
         self._in_step = True
