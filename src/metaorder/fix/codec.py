@@ -361,7 +361,8 @@ def format_utc_timestamp(now: float, millis: bool = True) -> str:
     mm, ss = divmod(rem, 60)
     if not millis:
         return f"{date}-{hh:02d}:{mm:02d}:{ss:02d}"
-    ms = min(int((now - whole) * 1000), 999)  # truncate: a timestamp is never ahead of the clock
+    # Round to the microsecond (binary floats), then truncate: a timestamp is never ahead of the clock.
+    ms = min(round((now - whole) * 1_000_000) // 1000, 999)
     return f"{date}-{hh:02d}:{mm:02d}:{ss:02d}.{ms:03d}"
 
 
