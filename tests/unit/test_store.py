@@ -686,3 +686,29 @@ def test_sqlite_store_matches_memory_model(program: list[tuple[object, ...]], fi
             database.close()
         with SqliteStoreDatabase(path) as reopened:
             assert observable(reopened.open_session(KEY)) == observable(model)
+
+
+def test_the_checkpointer_copies_the_wal_back_beside_the_writer_and_nothing_is_lost(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(store_module, "CHECKPOINT_ROWS", 20)
+    path = tmp_path / "s.db"
+    db = SqliteStoreDatabase(path)
+    store = db.open_session("S")
+    for seq in range(1, 101):
+        store.save_sent(seq, b"8=FIX.4.4\x01" + bytes(200))
+        if seq % 5 == 0:
+            store.flush().result(timeout=10)
+    assert db.checkpointed.wait(timeout=10)
+    assert db.checkpoints >= 1
+    for seq in range(101, 111):  # after a checkpoint the writer catches up and the WAL restarts
+        store.save_sent(seq, b"x")
+    store.flush().result(timeout=10)
+    db.close()
+    reopened = SqliteStoreDatabase(path)
+    try:
+        again = reopened.open_session("S")
+        assert [s for s, _ in again.get_sent(1, 1000)] == list(range(1, 111))
+        assert again.next_sender_seq() == 111
+    finally:
+        reopened.close()
