@@ -24,7 +24,7 @@ choices, because counterparties certify against QuickFIX's acceptance suite:
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from metaorder.fix import dictionary as dd
@@ -790,5 +790,3 @@ def reverse_route(msg: Message) -> list[tuple[int, FieldValue]]:
             routed.append((target, value))
     return routed
 
-
-Clock = Callable[[], float]
