@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import datetime as dt
 import tomllib
+from decimal import Decimal
 from pathlib import Path
-from typing import Literal
+from typing import Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
@@ -105,7 +106,10 @@ class MetaorderConfig(_Strict):
     logging: LoggingSettings = LoggingSettings()
 
 
-def load_config(path: str | Path) -> MetaorderConfig:
+_Model = TypeVar("_Model", bound=BaseModel)
+
+
+def _load(path: str | Path, model: type[_Model]) -> _Model:
     path = Path(path)
     try:
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
@@ -114,11 +118,16 @@ def load_config(path: str | Path) -> MetaorderConfig:
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
     try:
-        config = MetaorderConfig.model_validate(raw)
+        return model.model_validate(raw)
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"])
-        raise ConfigError(f"{path}: {where}: {first['msg']}") from exc
+        raise ConfigError(f"{path}: {where}: {first['msg']}" if where else f"{path}: {first['msg']}") from exc
+
+
+def load_config(path: str | Path) -> MetaorderConfig:
+    path = Path(path)
+    config = _load(path, MetaorderConfig)
     base = path.parent.parent if path.parent.name == "configs" else path.parent
     store = config.store
     if not store.path.is_absolute():
@@ -127,3 +136,83 @@ def load_config(path: str | Path) -> MetaorderConfig:
     if dictionary is not None and not dictionary.is_absolute():
         dictionary = base / dictionary
     return config.model_copy(update={"store": store, "dictionary": dictionary})
+
+
+# ---- simulated venues (configs/venues.toml) -----------------------------------------------------
+
+
+class InstrumentSettings(_Strict):
+    symbol: str = Field(min_length=1)
+    tick_size: Decimal = Field(Decimal("0.01"), gt=0)
+    lot_size: int = Field(1, ge=1)
+    reference_price: Decimal = Field(gt=0)
+    daily_volatility: float = Field(0.02, gt=0, lt=1)  # sigma of daily log returns
+    daily_volume: int = Field(5_000_000, gt=0)  # shares a day, all venues: the impact law's V
+
+
+class VenueSettings(_Strict):
+    name: str = Field(min_length=1)
+    kind: Literal["lit", "dark"]
+    host: str = "127.0.0.1"
+    port: int = Field(ge=0, le=65535)
+    comp_id: str = Field(min_length=1)  # SenderCompID of the venue
+    counterparties: list[str] = Field(default_factory=lambda: ["METAORDER", "TRADER"], min_length=1)
+    instruments: list[str] | None = None  # None: every configured instrument
+    maker_fee: Decimal = Decimal("-0.0020")  # per share; negative is a rebate
+    taker_fee: Decimal = Decimal("0.0030")
+    ack_latency_ms: float = Field(0.5, ge=0)
+    fill_latency_ms: float = Field(0.5, ge=0)
+    min_order_qty: int = Field(1, ge=1)
+    max_order_qty: int = Field(1_000_000, ge=1)
+    max_notional: Decimal = Field(Decimal("50000000"), gt=0)
+    order_types: list[Literal["limit", "market"]] = Field(default_factory=lambda: ["limit", "market"], min_length=1)
+    time_in_force: list[Literal["day", "gtc", "ioc", "fok"]] = Field(
+        default_factory=lambda: ["day", "gtc", "ioc", "fok"], min_length=1
+    )
+    allow_min_qty: bool = True
+    status: Literal["open", "halted", "closed"] = "open"
+    # lit venues: the background liquidity providers' quoting
+    half_spread_ticks: int = Field(1, ge=1)
+    depth_levels: int = Field(5, ge=1)
+    level_size: int = Field(500, ge=1)
+    # dark pools: contra interest arriving at the midpoint
+    contra_rate_per_min: float = Field(6.0, gt=0)
+    contra_size_median: int = Field(400, ge=1)
+    contra_size_sigma: float = Field(1.0, ge=0)
+
+
+class MarketSettings(_Strict):
+    seed: int = 7
+    session_hours: float = Field(6.5, gt=0, le=24)  # the simulated session starts when the process does
+    impact_y: float = Field(0.7, ge=0)  # square-root law coefficient
+    takers_per_day: int = Field(20_000, ge=0)  # background liquidity-taking orders per instrument and day
+    taker_size_median: int = Field(200, ge=1)
+    resilience_half_life_s: float = Field(20.0, gt=0)
+
+
+class VenuesConfig(_Strict):
+    market: MarketSettings = MarketSettings()
+    instrument: list[InstrumentSettings] = Field(min_length=1)
+    venue: list[VenueSettings] = Field(min_length=1)
+    logging: LoggingSettings = LoggingSettings()
+
+    @model_validator(mode="after")
+    def _consistent(self) -> VenuesConfig:
+        symbols = {i.symbol for i in self.instrument}
+        if len(symbols) != len(self.instrument):
+            raise ValueError("instrument symbols must be unique")
+        names = [v.name for v in self.venue]
+        if len(set(names)) != len(names):
+            raise ValueError("venue names must be unique")
+        ports = [v.port for v in self.venue if v.port]
+        if len(set(ports)) != len(ports):
+            raise ValueError("venue ports must be unique")
+        for v in self.venue:
+            unknown = set(v.instruments or ()) - symbols
+            if unknown:
+                raise ValueError(f"venue {v.name}: unknown instruments {sorted(unknown)}")
+        return self
+
+
+def load_venues_config(path: str | Path) -> VenuesConfig:
+    return _load(path, VenuesConfig)
