@@ -35,6 +35,12 @@ def _build_parser() -> argparse.ArgumentParser:
     run.add_argument("--config", default="configs/metaorder.toml", help="TOML configuration (default: %(default)s)")
     run.add_argument("--log-format", choices=["console", "json"], help="override the config's logging.format")
 
+    ven = sub.add_parser("venues", help="run the simulated venues (lit exchanges and dark pools) over FIX")
+    ven.add_argument("--config", default="configs/venues.toml", help="TOML configuration (default: %(default)s)")
+    ven.add_argument("--store-dir", type=Path, default=Path("var"),
+                     help="directory of the venues' FIX message store (default: %(default)s)")
+    ven.add_argument("--log-format", choices=["console", "json"], help="override the config's logging.format")
+
     ref = sub.add_parser("reflector", help="FIX acceptor that echoes orders (session certification)")
     ref.add_argument("--port", type=int, required=True)
     ref.add_argument("--sender-comp-id", required=True, metavar="ID")
@@ -51,7 +57,7 @@ def _build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _build_parser().parse_args(argv)
-    from metaorder.config import ConfigError, load_config
+    from metaorder.config import ConfigError, load_config, load_venues_config
     from metaorder.fix.dictionary import DictionaryError
     from metaorder.fix.store import StoreError
 
@@ -62,6 +68,13 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             _run(run_reflector(args.port, args.sender_comp_id, args.target_comp_id, args.reset_on_logon,
                                args.dictionary, args.store, host=args.host))
+        elif args.command == "venues":
+            venues_config = load_venues_config(args.config)
+            configure_logging(args.log_format or venues_config.logging.format, venues_config.logging.level)
+            from metaorder.venues.runtime import run_venues
+
+            args.store_dir.mkdir(parents=True, exist_ok=True)
+            _run(run_venues(venues_config, args.store_dir))
         elif args.command == "run":
             config = load_config(args.config)
             configure_logging(args.log_format or config.logging.format, config.logging.level)

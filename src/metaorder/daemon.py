@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import signal
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 
 import structlog
@@ -57,19 +57,35 @@ async def serve_forever(
     stop: asyncio.Event | None = None,
 ) -> None:
     """Run ``acceptor`` until SIGINT/SIGTERM (or ``stop``), then shut down gracefully."""
+    await serve_many([acceptor], [on_started], [], stop, shutdown_timeout)
+
+
+async def serve_many(
+    acceptors: Sequence[Acceptor],
+    on_started: Sequence[Callable[[int], None] | None],
+    workers: Sequence[Callable[[], Awaitable[None]]],
+    stop: asyncio.Event | None = None,
+    shutdown_timeout: float = 3.0,
+) -> None:
+    """Run acceptors and background workers in one TaskGroup until a signal (or ``stop``).
+
+    On SIGINT/SIGTERM every acceptor logs its sessions out (bounded by ``shutdown_timeout``), then
+    every task is cancelled; a worker that fails takes the whole group down, loudly.
+    """
     loop = asyncio.get_running_loop()
     stop = stop or asyncio.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     try:
         async with asyncio.TaskGroup() as tg:
-            serving = tg.create_task(acceptor.serve(on_started))
+            tasks = [tg.create_task(a.serve(cb)) for a, cb in zip(acceptors, on_started, strict=True)]
+            tasks += [tg.create_task(work()) for work in workers]
             stopping = tg.create_task(stop.wait())
-            await asyncio.wait({serving, stopping}, return_when=asyncio.FIRST_COMPLETED)
-            log.info("shutting down", sessions_connected=len(acceptor.connections))
-            await acceptor.shutdown(shutdown_timeout)
-            serving.cancel()
-            stopping.cancel()
+            await asyncio.wait({*tasks, stopping}, return_when=asyncio.FIRST_COMPLETED)
+            log.info("shutting down", sessions_connected=sum(len(a.connections) for a in acceptors))
+            await asyncio.gather(*(a.shutdown(shutdown_timeout) for a in acceptors))
+            for task in (*tasks, stopping):
+                task.cancel()
     finally:
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(sig)
