@@ -156,7 +156,7 @@ class VenueSettings(_Strict):
     host: str = "127.0.0.1"
     port: int = Field(ge=0, le=65535)
     comp_id: str = Field(min_length=1)  # SenderCompID of the venue
-    counterparties: list[str] = Field(default_factory=lambda: ["METAORDER", "TRADER"], min_length=1)
+    counterparties: tuple[str, ...] = Field(("METAORDER", "TRADER"), min_length=1)
     instruments: list[str] | None = None  # None: every configured instrument
     maker_fee: Decimal = Decimal("-0.0020")  # per share; negative is a rebate
     taker_fee: Decimal = Decimal("0.0030")
@@ -165,10 +165,8 @@ class VenueSettings(_Strict):
     min_order_qty: int = Field(1, ge=1)
     max_order_qty: int = Field(1_000_000, ge=1)
     max_notional: Decimal = Field(Decimal("50000000"), gt=0)
-    order_types: list[Literal["limit", "market"]] = Field(default_factory=lambda: ["limit", "market"], min_length=1)
-    time_in_force: list[Literal["day", "gtc", "ioc", "fok"]] = Field(
-        default_factory=lambda: ["day", "gtc", "ioc", "fok"], min_length=1
-    )
+    order_types: tuple[Literal["limit", "market"], ...] = Field(("limit", "market"), min_length=1)
+    time_in_force: tuple[Literal["day", "gtc", "ioc", "fok"], ...] = Field(("day", "gtc", "ioc", "fok"), min_length=1)
     allow_min_qty: bool = True
     status: Literal["open", "halted", "closed"] = "open"
     # lit venues: the background liquidity providers' quoting

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import signal
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Coroutine, Sequence
+from typing import Any
 from pathlib import Path
 
 import structlog
@@ -63,7 +64,7 @@ async def serve_forever(
 async def serve_many(
     acceptors: Sequence[Acceptor],
     on_started: Sequence[Callable[[int], None] | None],
-    workers: Sequence[Callable[[], Awaitable[None]]],
+    workers: Sequence[Callable[[], Coroutine[Any, Any, None]]],
     stop: asyncio.Event | None = None,
     shutdown_timeout: float = 3.0,
 ) -> None:

@@ -16,11 +16,12 @@ from __future__ import annotations
 
 import enum
 import itertools
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 
 from metaorder.fix.codec import FieldValue, Message, format_utc_timestamp
+from metaorder.venues.dark import DarkFill, DarkPool
 from metaorder.venues.matching import Execution, OrderBook
 from metaorder.venues.model import Fill, Order, OrdType, Side, TimeInForce
 
@@ -130,8 +131,15 @@ class RequestError(Exception):
         self.text = text
 
 
-class LitVenue:
-    """One lit exchange: books, rules, fees, status and the FIX order-entry semantics around them."""
+class Venue:
+    """Order-entry semantics shared by lit exchanges and dark pools; the matching engine is a hook.
+
+    Subclasses say how an order enters, leaves and changes in their engine (``_engine_*``) and how
+    a fill's price reads in ticks; everything FIX — validation, rules, fees, reports — is here.
+    """
+
+    #: Order.cost is accumulated in ticks / cost_scale (a dark pool counts half ticks).
+    cost_scale = 1
 
     def __init__(
         self,
@@ -144,7 +152,6 @@ class LitVenue:
     ) -> None:
         self.name = name
         self.instruments = {i.symbol: i for i in instruments}
-        self.books: dict[str, OrderBook] = {s: OrderBook(s) for s in self.instruments}
         self.rules = rules
         self.fees = fees
         self.latency = latency
@@ -180,8 +187,8 @@ class LitVenue:
         self._orders[order.order_id] = record
         self._by_cl_ord_id[(owner, cl_ord_id)] = record
         out = [self._report(record, "0", now + self.latency.ack)]
-        execution = self.books[instrument.symbol].submit(order)
-        out += self._after_execution(record, execution, now)
+        fills, cancelled = self._engine_submit(order, instrument.symbol, now)
+        out += self._after_execution(record, fills, cancelled, now)
         return out
 
     def cancel(self, owner: str, msg: Message, now: float) -> list[Outbound]:
@@ -190,7 +197,7 @@ class LitVenue:
             return [self._cancel_reject(owner, msg, record, "1", now)]
         if msg.get(54) is not None and msg.get(54) != str(int(record.order.side)):
             return [self._cancel_reject(owner, msg, record, "1", now, "Side does not match the order")]
-        self.books[record.instrument.symbol].cancel(record.order.order_id)
+        self._engine_cancel(record.order, record.instrument.symbol)
         record.order.cancelled = True
         self._rename(record, msg.get(11) or "", msg.get(41))
         return [self._report(record, "4", now + self.latency.ack)]
@@ -211,10 +218,10 @@ class LitVenue:
                 self._check_notional(new_qty, new_price, record.instrument)
         except RequestError as exc:
             return [self._cancel_reject(owner, msg, record, "2", now, exc.text)]
-        execution = self.books[record.instrument.symbol].replace(order.order_id, new_qty, new_price)
+        fills, cancelled = self._engine_replace(order, record.instrument.symbol, new_qty, new_price, now)
         self._rename(record, msg.get(11) or "", msg.get(41))
         out = [self._report(record, "5", now + self.latency.ack)]
-        out += self._after_execution(record, execution, now)
+        out += self._after_execution(record, fills, cancelled, now)
         return out
 
     def order_status(self, owner: str, msg: Message, now: float) -> list[Outbound]:
@@ -230,12 +237,12 @@ class LitVenue:
 
     # ---- market side -------------------------------------------------------------------------
 
-    def report_fills(self, fills: Sequence[Fill], now: float) -> list[Outbound]:
+    def report_fills(self, fills: Sequence[Fill | DarkFill], now: float) -> list[Outbound]:
         """Execution reports for client orders among ``fills`` (made by the market simulator too)."""
         out: list[Outbound] = []
         for fill in fills:
             for order, liquidity in ((fill.maker, "1"), (fill.taker, "2")):
-                record = order.tag
+                record = order.tag if order is not None else None
                 if isinstance(record, VenueOrder):
                     out.append(self._fill_report(record, fill, liquidity, now))
         return out
@@ -244,9 +251,24 @@ class LitVenue:
         """Remember trades for the next market-data publication (client and background alike)."""
         self._trades.extend((symbol, f.price, f.qty) for f in fills)
 
+    # ---- engine hooks --------------------------------------------------------------------------
+
+    def _engine_submit(self, order: Order, symbol: str, now: float) -> tuple[Sequence[Fill | DarkFill], int]:
+        raise NotImplementedError
+
+    def _engine_cancel(self, order: Order, symbol: str) -> None:
+        raise NotImplementedError
+
+    def _engine_replace(
+        self, order: Order, symbol: str, new_qty: int, new_price: int | None, now: float
+    ) -> tuple[Sequence[Fill | DarkFill], int]:
+        raise NotImplementedError
+
+    def _fill_ticks(self, fill: Fill | DarkFill) -> Decimal:
+        return Decimal(fill.price) if isinstance(fill, Fill) else Decimal(fill.price_x2) / 2
+
     def changed_symbols(self) -> list[str]:
-        """Symbols whose book changed since the last call (what market data must look at)."""
-        return [symbol for symbol, book in self.books.items() if book.take_changed_levels()]
+        return []
 
     def take_trades(self) -> list[tuple[str, int, int]]:
         trades, self._trades = self._trades, []
@@ -343,10 +365,13 @@ class LitVenue:
             raise RequestError(REJ_INCORRECT_QTY, f"{name} ({tag}) {text} is not a whole number of shares")
         return int(value)
 
-    def _after_execution(self, record: VenueOrder, execution: Execution, now: float) -> list[Outbound]:
-        out = self.report_fills(execution.fills, now)
-        self.record_trades(record.instrument.symbol, execution.fills)
-        if execution.cancelled_qty and not record.order.cum_qty >= record.order.qty:
+    def _after_execution(
+        self, record: VenueOrder, fills: Sequence[Fill | DarkFill], cancelled_qty: int, now: float
+    ) -> list[Outbound]:
+        out = self.report_fills(fills, now)
+        self._trades.extend((record.instrument.symbol, int(self._fill_ticks(f)), f.qty) for f in fills
+                            if isinstance(f, Fill))
+        if cancelled_qty and not record.order.cum_qty >= record.order.qty:
             record.order.cancelled = True
             out.append(self._report(record, "4", now + self.latency.fill, "unfilled remainder cancelled"))
         return out
@@ -380,7 +405,10 @@ class LitVenue:
 
     def _totals(self, record: VenueOrder) -> Fields:
         order = record.order
-        avg = (record.instrument.to_price(Decimal(order.cost) / order.cum_qty)) if order.cum_qty else Decimal(0)
+        avg = (
+            record.instrument.to_price(Decimal(order.cost) / (order.cum_qty * self.cost_scale))
+            if order.cum_qty else Decimal(0)
+        )
         return [(151, order.leaves_qty), (14, order.cum_qty), (6, avg)]
 
     def _report(self, record: VenueOrder, exec_type: str, due: float, text: str = "") -> Outbound:
@@ -391,13 +419,14 @@ class LitVenue:
             body.append((58, text))
         return Outbound(record.owner, "8", body, due)
 
-    def _fill_report(self, record: VenueOrder, fill: Fill, liquidity: str, now: float) -> Outbound:
+    def _fill_report(self, record: VenueOrder, fill: Fill | DarkFill, liquidity: str, now: float) -> Outbound:
         fee_rate = self.fees.maker_per_share if liquidity == "1" else self.fees.taker_per_share
         fee = (fee_rate * fill.qty).quantize(Decimal("0.0001"))
         record.fees += fee
         due = now + self.latency.fill
         body = self._common(record) + [(17, self._exec_id()), (150, "F"), (39, self._status(record.order))]
-        body += [(32, fill.qty), (31, record.instrument.to_price(fill.price)), (30, self.name), (851, liquidity)]
+        body += [(32, fill.qty), (31, record.instrument.to_price(self._fill_ticks(fill))), (30, self.name),
+                 (851, liquidity)]
         body += self._totals(record) + [(12, fee), (13, "3"), (60, format_utc_timestamp(due))]
         return Outbound(record.owner, "8", body, due)
 
@@ -424,3 +453,74 @@ class LitVenue:
         ]
         return Outbound(owner, "9", body, now + self.latency.ack)
 
+
+class LitVenue(Venue):
+    """A lit exchange: one price-time order book per instrument, with market data."""
+
+    def __init__(self, name: str, instruments: Iterable[Instrument], **kw: object) -> None:
+        super().__init__(name, instruments, **kw)  # type: ignore[arg-type]
+        self.books: dict[str, OrderBook] = {s: OrderBook(s) for s in self.instruments}
+
+    def changed_symbols(self) -> list[str]:
+        """Symbols whose book changed since the last call (what market data must look at)."""
+        return [symbol for symbol, book in self.books.items() if book.take_changed_levels()]
+
+    def _engine_submit(self, order: Order, symbol: str, now: float) -> tuple[Sequence[Fill], int]:
+        execution = self.books[symbol].submit(order)
+        return execution.fills, execution.cancelled_qty
+
+    def _engine_cancel(self, order: Order, symbol: str) -> None:
+        self.books[symbol].cancel(order.order_id)
+
+    def _engine_replace(
+        self, order: Order, symbol: str, new_qty: int, new_price: int | None, now: float
+    ) -> tuple[Sequence[Fill], int]:
+        execution: Execution = self.books[symbol].replace(order.order_id, new_qty, new_price)
+        return execution.fills, execution.cancelled_qty
+
+
+Quote = Callable[[str], tuple[int | None, int | None]]
+
+
+class DarkVenue(Venue):
+    """A dark pool: hidden midpoint matching against the consolidated lit quote, no market data."""
+
+    cost_scale = 2  # DarkPool accumulates Order.cost in half ticks
+
+    def __init__(self, name: str, instruments: Iterable[Instrument], pools: dict[str, DarkPool],
+                 **kw: object) -> None:
+        super().__init__(name, instruments, **kw)  # type: ignore[arg-type]
+        self.pools = pools
+        self.quotes: Quote = lambda symbol: (None, None)  # set by the wiring: the lit BBO
+
+    def on_time(self, now: float) -> list[Outbound]:
+        """Contra interest due by ``now`` and crossings made possible by the current lit quote."""
+        out: list[Outbound] = []
+        for symbol, pool in self.pools.items():
+            bid, ask = self.quotes(symbol)
+            fills: list[DarkFill] = pool.on_quote(bid, ask, now)
+            due = pool.next_contra_time()
+            while due is not None and due <= now:
+                fills += pool.on_contra(due, bid, ask)
+                due = pool.next_contra_time()
+            out += self.report_fills(fills, now)
+        return out
+
+    def next_event_time(self) -> float | None:
+        times = [t for t in (p.next_contra_time() for p in self.pools.values()) if t is not None]
+        return min(times) if times else None
+
+    def _engine_submit(self, order: Order, symbol: str, now: float) -> tuple[Sequence[DarkFill], int]:
+        bid, ask = self.quotes(symbol)
+        fills = self.pools[symbol].submit(order, bid, ask, now)
+        return fills, (order.qty - order.cum_qty) if order.cancelled else 0
+
+    def _engine_cancel(self, order: Order, symbol: str) -> None:
+        self.pools[symbol].cancel(order.order_id)
+
+    def _engine_replace(
+        self, order: Order, symbol: str, new_qty: int, new_price: int | None, now: float
+    ) -> tuple[Sequence[DarkFill], int]:
+        bid, ask = self.quotes(symbol)
+        fills = self.pools[symbol].replace(order.order_id, new_qty, new_price, bid, ask, now)
+        return fills, 0
