@@ -169,10 +169,11 @@ class VenueSettings(_Strict):
     time_in_force: tuple[Literal["day", "gtc", "ioc", "fok"], ...] = Field(("day", "gtc", "ioc", "fok"), min_length=1)
     allow_min_qty: bool = True
     status: Literal["open", "halted", "closed"] = "open"
-    # lit venues: the background liquidity providers' quoting
-    half_spread_ticks: int = Field(1, ge=1)
-    depth_levels: int = Field(5, ge=1)
-    level_size: int = Field(500, ge=1)
+    # lit venues: the background liquidity providers' quoting and this venue's share of the takers
+    half_spread_ticks: float = Field(0.5, ge=0)  # quoted spread = max(1, round(2 x this)) ticks
+    depth_levels: int = Field(10, ge=1)  # price levels per side, one tick apart
+    level_size_fraction: float = Field(5e-4, gt=0)  # shares per level / the instrument's daily volume
+    taker_share: float = Field(1.0, ge=0)  # weight of this venue in the background taker flow
     # dark pools: contra interest arriving at the midpoint
     contra_rate_per_min: float = Field(6.0, gt=0)
     contra_size_median: int = Field(400, ge=1)
@@ -182,10 +183,12 @@ class VenueSettings(_Strict):
 class MarketSettings(_Strict):
     seed: int = 7
     session_hours: float = Field(6.5, gt=0, le=24)  # the simulated session starts when the process does
-    impact_y: float = Field(0.7, ge=0)  # square-root law coefficient
-    takers_per_day: int = Field(20_000, ge=0)  # background liquidity-taking orders per instrument and day
-    taker_size_median: int = Field(200, ge=1)
-    resilience_half_life_s: float = Field(20.0, gt=0)
+    impact_y: float = Field(0.7, ge=0)  # square-root law: impact = Y * sigma_daily * sqrt(Q / daily volume)
+    impact_memory_half_life_s: float = Field(3600.0, gt=0)
+    taker_volume_fraction: float = Field(1.0, ge=0)  # background taker volume / daily volume
+    taker_u_shape: float = Field(2.0, ge=0)  # open and close are (1 + this) x as busy as mid-session
+    taker_median_size_fraction: float = Field(2.5e-5, gt=0)  # median taker order / daily volume
+    resilience_half_life_s: float = Field(10.0, gt=0)  # half of consumed depth is re-quoted in this time
 
 
 class VenuesConfig(_Strict):

@@ -161,6 +161,8 @@ class Venue:
         self._order_ids = itertools.count(1)
         self._exec_ids = itertools.count(1)
         self._trades: list[tuple[str, int, int]] = []  # (symbol, price ticks, qty) not yet published
+        #: Called for every execution of a client order (the market's impact model listens).
+        self.on_client_fill: Callable[[str, Side, int, float], None] | None = None
 
     # ---- requests ---------------------------------------------------------------------------
 
@@ -423,6 +425,8 @@ class Venue:
         fee_rate = self.fees.maker_per_share if liquidity == "1" else self.fees.taker_per_share
         fee = (fee_rate * fill.qty).quantize(Decimal("0.0001"))
         record.fees += fee
+        if self.on_client_fill is not None:
+            self.on_client_fill(record.instrument.symbol, record.order.side, fill.qty, now)
         due = now + self.latency.fill
         body = self._common(record) + [(17, self._exec_id()), (150, "F"), (39, self._status(record.order))]
         body += [(32, fill.qty), (31, record.instrument.to_price(self._fill_ticks(fill))), (30, self.name),

@@ -1,0 +1,365 @@
+"""Dark midpoint pool for one instrument: hidden orders that execute only at the lit midpoint.
+
+Why it looks like this
+----------------------
+A dark pool shows nothing and matches at the midpoint of the consolidated lit best bid and offer
+(BBO), which the caller passes in on every call that can trade (``bid``, ``ask`` in ticks).  What
+makes a dark pool interesting to a router is its *fill uncertainty*: an order may fill at once,
+later, partially or never.  Two sources of liquidity produce that here:
+
+* other pool orders (ours or the simulator's): they cross whenever the midpoint is within both
+  limits, in time priority;
+* simulated *contra interest*: a Poisson stream (``contra_rate_per_s``) of buyers or sellers
+  (50/50) with lognormal sizes (median ``contra_size_median``, log-sd ``contra_size_sigma``) that
+  trade against resting pool orders at the midpoint and vanish if unmatched.  With rate λ a resting
+  buy meets a seller at rate λ/2: its wait is exponential with mean 2/λ and the chance of any
+  fill within T is ``1 - exp(-λT/2)``; the lognormal size decides how much of it fills.
+
+Each contra arrival consumes the random generator in the same way (side, size, next arrival) no
+matter what rests in the pool: two runs with the same seed see the same contra stream even when
+our orders differ, so strategy comparisons use common random numbers.
+
+Exact midpoint: prices are integer ticks, and the midpoint of an odd spread is a half tick.
+Rather than rounding (which would favour one side) or floats, the pool works in *half ticks*:
+``mid_x2 = bid + ask``.  A ``DarkFill`` carries ``price_x2`` (its ``price`` property gives the exact
+``Fraction`` of ticks) and **a dark order's ``Order.cost`` accumulates ``price_x2 * qty``, i.e. it
+is in half ticks**: the average price in ticks is ``cost / (2 * cum_qty)`` (see ``avg_price``).
+A limit ``L`` (ticks) accepts the midpoint iff ``mid_x2 <= 2 * L`` for a buy, ``>= 2 * L`` for a sell.
+
+No trading happens unless the lit quote is two-sided and neither locked nor crossed
+(``bid < ask``): a locked or crossed lit market has no meaningful midpoint.
+
+Order semantics
+---------------
+* Limit orders are midpoint pegs capped by their limit; market orders are unconstrained pegs.
+* MinQty is a *per-fill* minimum here (the usual dark-pool reading, unlike the lit book where it
+  governs the arrival execution): every fill of an order is at least ``min(min_qty, leaves)``.
+  Orders whose minimum cannot be met are skipped, not cancelled, and keep their priority.
+* IOC: the remainder after the immediate crossing is cancelled; FOK: fills completely at once or
+  is cancelled with nothing changed.  Without a usable quote, IOC/FOK orders are cancelled, DAY/GTC
+  orders rest.
+* Replace follows the lit rules: reducing the size at the same limit keeps priority; a new limit or
+  a larger size goes to the back; ``new_qty <= cum_qty`` finishes the order.
+* Self-trade is not prevented (as in the lit book).
+* The pool is always *settled* at the last quote it saw: every entry point that receives a quote
+  first crosses whatever resting orders the quote made marketable against each other.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from dataclasses import dataclass
+from fractions import Fraction
+
+from metaorder.venues.matching import BookError
+from metaorder.venues.model import Order, OrdType, Side, TimeInForce
+
+__all__ = ["DarkFill", "DarkPool", "avg_price", "mid_x2"]
+
+_BUY = Side.BUY
+_IOC = TimeInForce.IOC
+_FOK = TimeInForce.FOK
+
+Plan = list[tuple[Order, Order | None, int]]  # (maker, taker or None for contra interest, qty)
+
+
+@dataclass(frozen=True, slots=True)
+class DarkFill:
+    """One midpoint execution.
+
+    ``maker`` is the pool order that was resting first; ``taker`` the later pool order, or None
+    when the other side was simulated contra interest (there is no order for it).
+    """
+
+    maker: Order
+    taker: Order | None
+    price_x2: int  # bid + ask of the lit quote: the price is price_x2 / 2 ticks, exactly
+    qty: int
+
+    @property
+    def price(self) -> Fraction:
+        """The execution price in ticks (a half tick when the lit spread was odd)."""
+        return Fraction(self.price_x2, 2)
+
+
+def mid_x2(bid: int | None, ask: int | None) -> int | None:
+    """Twice the lit midpoint in ticks, or None when the quote is one-sided, locked or crossed."""
+    if bid is None or ask is None or bid >= ask:
+        return None
+    return bid + ask
+
+
+def avg_price(order: Order) -> Fraction | None:
+    """Average execution price in ticks of a dark-pool order (its ``cost`` is in half ticks)."""
+    return Fraction(order.cost, 2 * order.cum_qty) if order.cum_qty else None
+
+
+def _accepts(order: Order, m2: int) -> bool:
+    """Does the order's limit (if any) accept a midpoint of m2 / 2 ticks?"""
+    price = order.price
+    if price is None:
+        return True
+    return m2 <= 2 * price if order.side is _BUY else m2 >= 2 * price
+
+
+class DarkPool:
+    """Hidden midpoint-crossing pool with simulated contra interest; see the module docstring.
+
+    Orders passed in are mutated in place (``seq``, ``cum_qty``, ``cost`` in half ticks,
+    ``cancelled``; ``qty``/``price`` on replace).  ``rng`` drives only the contra stream.
+    ``start`` is the simulated time from which the first contra arrival is drawn.  The ``now``
+    arguments of ``submit``/``replace``/``on_quote`` keep every event entry point alike for the
+    venue's event loop; today only ``on_contra``'s ``now`` matters (it schedules the next arrival).
+    """
+
+    def __init__(
+        self,
+        symbol: str,
+        rng: random.Random,
+        contra_rate_per_s: float,
+        contra_size_median: int,
+        contra_size_sigma: float,
+        start: float = 0.0,
+    ) -> None:
+        if contra_rate_per_s < 0 or contra_size_median < 1 or contra_size_sigma < 0:
+            raise ValueError("contra rate and sigma must be >= 0 and the median size >= 1")
+        self.symbol = symbol
+        self._rng = rng
+        self._rate = contra_rate_per_s
+        self._mu = math.log(contra_size_median)
+        self._sigma = contra_size_sigma
+        self._buys: dict[str, Order] = {}  # insertion order == time priority
+        self._sells: dict[str, Order] = {}
+        self._seq = 0
+        self._m2: int | None = None  # midpoint (x2) of the last quote seen; the pool is settled at it
+        self._next_contra = start + rng.expovariate(contra_rate_per_s) if contra_rate_per_s > 0 else None
+        # Ledger checked by _check(): every share entered is resting, filled or cancelled.
+        self._added = 0
+        self._crossed = 0  # shares traded between two pool orders (counted in both cum_qty)
+        self._contra_filled = 0  # shares traded against contra interest
+        self._cancelled = 0
+
+    # ------------------------------------------------------------------ order entry
+
+    def submit(self, order: Order, bid: int | None, ask: int | None, now: float) -> list[DarkFill]:
+        """Enter an order: it crosses resting contra orders at the midpoint if allowed, else rests (hidden).
+
+        The caller learns the outcome from the fills and the order itself: ``order.cancelled``
+        (IOC/FOK remainder), ``order.done``, or ``get(order_id)`` for a resting order.
+        """
+        oid = order.order_id
+        if oid in self._buys or oid in self._sells:
+            raise BookError(f"duplicate order id {oid!r}")
+        if order.qty <= 0 or order.cum_qty or order.cancelled:
+            raise BookError(f"order {oid!r} is not a fresh order with a positive quantity")
+        if not 0 <= order.min_qty <= order.qty:
+            raise BookError(f"order {oid!r}: min_qty {order.min_qty} outside 0..{order.qty}")
+        if order.ord_type is OrdType.LIMIT and order.price is None:
+            raise BookError(f"limit order {oid!r} without a price")
+        fills = self._settle(bid, ask)
+        self._seq += 1
+        order.seq = self._seq
+        self._added += order.qty
+        fills += self._enter(order, order.tif is _IOC or order.tif is _FOK, order.tif is _FOK)
+        return fills
+
+    def _enter(self, order: Order, no_rest: bool, all_or_none: bool) -> list[DarkFill]:
+        """Cross ``order`` at the current midpoint, then rest it or cancel the remainder."""
+        m2 = self._m2
+        fills: list[DarkFill] = []
+        if m2 is not None:
+            plan = self._plan(m2, order)
+            if all_or_none and sum(x for mk, tk, x in plan if order is mk or order is tk) < order.qty:
+                plan = []
+            fills = self._apply(plan, m2)
+        leaves = order.qty - order.cum_qty
+        if not leaves:
+            return fills
+        if no_rest:
+            order.cancelled = True
+            self._cancelled += leaves
+            return fills
+        (self._buys if order.side is _BUY else self._sells)[order.order_id] = order
+        return fills
+
+    def cancel(self, order_id: str) -> Order | None:
+        """Remove a resting order; None if unknown or already done."""
+        order = self._buys.pop(order_id, None) or self._sells.pop(order_id, None)
+        if order is None:
+            return None
+        self._cancelled += order.qty - order.cum_qty
+        order.cancelled = True
+        return order
+
+    def replace(
+        self, order_id: str, new_qty: int, new_price: int | None, bid: int | None, ask: int | None, now: float
+    ) -> list[DarkFill]:
+        """Cancel/replace a resting order (lit rules for priority); may trade at the current midpoint.
+
+        ``new_price`` None keeps the limit (a market peg stays a market peg).  ``new_qty <= cum_qty``
+        finishes the order (remainder cancelled, ``qty`` set to ``cum_qty``).
+        """
+        order = self._buys.get(order_id) or self._sells.get(order_id)
+        if order is None:
+            raise BookError(f"replace of unknown or finished order {order_id!r}")
+        if new_qty < 0:
+            raise BookError(f"replace of {order_id!r} to a negative quantity {new_qty}")
+        if new_price is not None and order.ord_type is not OrdType.LIMIT:
+            raise BookError(f"replace of {order_id!r}: a market (midpoint) peg has no limit to change")
+        if new_qty <= order.cum_qty:
+            self.cancel(order_id)
+            order.qty = order.cum_qty
+            return self._settle(bid, ask)
+        price = order.price if new_price is None else new_price
+        book = self._buys if order.side is _BUY else self._sells
+        if price == order.price and new_qty <= order.qty:
+            self._added -= order.qty - new_qty
+            order.qty = new_qty
+            # Smaller leaves can make a pair compatible with the other side's minimum: settle again.
+            return self._settle(bid, ask)
+        del book[order_id]
+        self._added += new_qty - order.qty
+        order.qty = new_qty
+        order.price = price
+        fills = self._settle(bid, ask)
+        self._seq += 1
+        order.seq = self._seq
+        fills += self._enter(order, False, False)
+        return fills
+
+    # ------------------------------------------------------------------ market events
+
+    def on_quote(self, bid: int | None, ask: int | None, now: float) -> list[DarkFill]:
+        """A new lit BBO: resting orders that became marketable against each other at the new mid cross."""
+        return self._settle(bid, ask)
+
+    def next_contra_time(self) -> float | None:
+        """When simulated contra interest next arrives (None if the rate is 0)."""
+        return self._next_contra
+
+    def on_contra(self, now: float, bid: int | None, ask: int | None) -> list[DarkFill]:
+        """Contra interest arrives (call at ``next_contra_time()``): it fills resting orders at the mid.
+
+        The contra is a buyer or a seller with equal probability and a lognormal size; it trades
+        with resting orders of the other side whose limit accepts the midpoint, in time priority,
+        skipping orders whose per-fill minimum it cannot meet; what is left of it vanishes.
+        """
+        rng = self._rng
+        contra_side = _BUY if rng.random() < 0.5 else Side.SELL
+        size = max(1, round(rng.lognormvariate(self._mu, self._sigma)))
+        self._next_contra = now + rng.expovariate(self._rate) if self._rate > 0 else None
+        fills = self._settle(bid, ask)
+        m2 = self._m2
+        if m2 is None:
+            return fills
+        plan: Plan = []
+        rem = size
+        for order in (self._sells if contra_side is _BUY else self._buys).values():
+            if not rem:
+                break
+            if not _accepts(order, m2):
+                continue
+            leaves = order.qty - order.cum_qty
+            x = min(rem, leaves)
+            if x < min(order.min_qty, leaves):
+                continue
+            plan.append((order, None, x))
+            rem -= x
+        fills += self._apply(plan, m2)
+        fills += self._settle(bid, ask)  # partial contra fills shrink leaves: minimums may now be met
+        return fills
+
+    # ------------------------------------------------------------------ queries
+
+    def get(self, order_id: str) -> Order | None:
+        return self._buys.get(order_id) or self._sells.get(order_id)
+
+    def resting(self) -> list[Order]:
+        """Resting orders in time priority (both sides)."""
+        return sorted([*self._buys.values(), *self._sells.values()], key=lambda o: o.seq)
+
+    def __len__(self) -> int:
+        return len(self._buys) + len(self._sells)
+
+    # ------------------------------------------------------------------ crossing
+
+    def _settle(self, bid: int | None, ask: int | None) -> list[DarkFill]:
+        """Adopt the quote and cross resting orders that it makes marketable against each other."""
+        m2 = self._m2 = mid_x2(bid, ask)
+        if m2 is None or not self._buys or not self._sells:
+            return []
+        return self._apply(self._plan(m2, None), m2)
+
+    def _plan(self, m2: int, extra: Order | None) -> Plan:
+        """The pool-internal fills at mid m2, with ``extra`` (a newly entered order) included; no effects.
+
+        Buys are taken in time priority, each against sells in time priority, and passes repeat
+        until one makes no fill: a fill shrinks leaves and with them per-fill minimums, which can
+        make a pair skipped earlier compatible.  Each fill reduces total leaves, so this ends.
+        """
+        buys = [o for o in self._buys.values() if _accepts(o, m2)]
+        sells = [o for o in self._sells.values() if _accepts(o, m2)]
+        if extra is not None and _accepts(extra, m2):
+            (buys if extra.side is _BUY else sells).append(extra)  # latest seq: last in priority
+        if not buys or not sells:
+            return []
+        leaves = {o.order_id: o.qty - o.cum_qty for o in buys}
+        leaves.update((o.order_id, o.qty - o.cum_qty) for o in sells)
+        plan: Plan = []
+        progress = True
+        while progress:
+            progress = False
+            for b in buys:
+                lb = leaves[b.order_id]
+                for s in sells:
+                    if not lb:
+                        break
+                    ls = leaves[s.order_id]
+                    if not ls:
+                        continue
+                    x = min(lb, ls)
+                    if x < min(b.min_qty, lb) or x < min(s.min_qty, ls):
+                        continue
+                    plan.append((b, s, x) if b.seq < s.seq else (s, b, x))
+                    lb -= x
+                    leaves[s.order_id] = ls - x
+                    progress = True
+                leaves[b.order_id] = lb
+        return plan
+
+    def _apply(self, plan: Plan, m2: int) -> list[DarkFill]:
+        fills: list[DarkFill] = []
+        for maker, taker, x in plan:
+            maker.cum_qty += x
+            maker.cost += m2 * x
+            if taker is None:
+                self._contra_filled += x
+            else:
+                taker.cum_qty += x
+                taker.cost += m2 * x
+                self._crossed += x
+            fills.append(DarkFill(maker, taker, m2, x))
+            for o in (maker, taker):
+                if o is not None and o.cum_qty >= o.qty:
+                    (self._buys if o.side is _BUY else self._sells).pop(o.order_id, None)
+        return fills
+
+    # ------------------------------------------------------------------ invariants
+
+    def _check(self) -> None:
+        """Assert the pool's invariants; for tests."""
+        leaves = 0
+        for side, book in ((_BUY, self._buys), (Side.SELL, self._sells)):
+            last = 0
+            for oid, o in book.items():
+                assert o.order_id == oid and o.side is side, "order filed under the wrong key or side"
+                assert not o.done and 0 <= o.cum_qty < o.qty, "done order resting"
+                assert o.tif is not _IOC and o.tif is not _FOK, "IOC/FOK order resting"
+                assert o.seq > last, "time priority broken"
+                last = o.seq
+                leaves += o.qty - o.cum_qty
+        assert not self._buys.keys() & self._sells.keys(), "order id on both sides"
+        if self._m2 is not None:
+            assert not self._plan(self._m2, None), "resting orders could cross at the last quote"
+        assert self._added == leaves + 2 * self._crossed + self._contra_filled + self._cancelled, "quantity lost"

@@ -1,0 +1,213 @@
+"""``metaorder venues``: the configured venues, the market behind them, and their FIX acceptors.
+
+The wiring of the simulated venues, in one place: instruments and venues from the config, one lit
+order book per (lit venue, instrument), one dark pool per (dark venue, instrument), the market
+simulator acting on the lit books, and one FIX acceptor per venue on its own port.  The same
+objects can be wired in-process with a virtual clock (the engine's simulated mode); here they run
+live, on the wall clock.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import structlog
+
+from metaorder.clock import Clock, LiveClock
+from metaorder.config import InstrumentSettings, VenueSettings, VenuesConfig
+from metaorder.daemon import load_dictionary, open_stores, serve_many, store_key
+from metaorder.fix.session import Role, Session, SessionConfig
+from metaorder.fix.transport import Acceptor
+from metaorder.venues.dark import DarkPool
+from metaorder.venues.market import InstrumentParams, LiquidityParams, Market, MarketParams
+from metaorder.venues.marketdata import MarketDataPublisher
+from metaorder.venues.model import OrdType, Side, TimeInForce
+from metaorder.venues.server import VenueApplication
+from metaorder.venues.venue import DarkVenue, Fees, Instrument, Latency, LitVenue, Rules, Venue, VenueStatus
+
+log = structlog.get_logger("metaorder.venues")
+
+_ORD_TYPES = {"limit": OrdType.LIMIT, "market": OrdType.MARKET}
+_TIFS = {"day": TimeInForce.DAY, "gtc": TimeInForce.GTC, "ioc": TimeInForce.IOC, "fok": TimeInForce.FOK}
+_STATUS = {"open": VenueStatus.OPEN, "halted": VenueStatus.HALTED, "closed": VenueStatus.CLOSED}
+APP_TYPES = frozenset({"D", "F", "G", "H", "V"})
+
+
+def instrument(settings: InstrumentSettings) -> Instrument:
+    return Instrument(settings.symbol, settings.tick_size, settings.lot_size, settings.reference_price)
+
+
+def rules(v: VenueSettings) -> Rules:
+    return Rules(
+        min_order_qty=v.min_order_qty,
+        max_order_qty=v.max_order_qty,
+        max_notional=v.max_notional,
+        ord_types=frozenset(_ORD_TYPES[t] for t in v.order_types),
+        tifs=frozenset(_TIFS[t] for t in v.time_in_force),
+        allow_min_qty=v.allow_min_qty,
+    )
+
+
+@dataclass
+class SimulatedVenues:
+    """Everything ``metaorder venues`` runs, built from a config (also usable in-process)."""
+
+    config: VenuesConfig
+    lit: list[LitVenue]
+    dark: list[DarkVenue]
+    apps: dict[str, VenueApplication]
+    market: Market
+
+    @property
+    def venues(self) -> dict[str, Venue]:
+        return {v.name: v for v in (*self.lit, *self.dark)}
+
+    @classmethod
+    def build(cls, config: VenuesConfig, clock: Clock, start: float) -> SimulatedVenues:
+        instruments = {i.symbol: instrument(i) for i in config.instrument}
+        lit: list[LitVenue] = []
+        dark: list[DarkVenue] = []
+        apps: dict[str, VenueApplication] = {}
+        for v in config.venue:
+            symbols = v.instruments or list(instruments)
+            common = dict(
+                rules=rules(v),
+                fees=Fees(v.maker_fee, v.taker_fee),
+                latency=Latency(v.ack_latency_ms / 1000, v.fill_latency_ms / 1000),
+                status=_STATUS[v.status],
+            )
+            if v.kind == "lit":
+                venue = LitVenue(v.name, [instruments[s] for s in symbols], **common)
+                lit.append(venue)
+                apps[v.name] = VenueApplication(venue, MarketDataPublisher(venue.books, venue.instruments), clock)
+            else:
+                pools = {
+                    s: DarkPool(s, _rng(config.market.seed, v.name, s), v.contra_rate_per_min / 60.0,
+                                v.contra_size_median, v.contra_size_sigma, start)
+                    for s in symbols
+                }
+                dvenue = DarkVenue(v.name, [instruments[s] for s in symbols], pools, **common)
+                dark.append(dvenue)
+                apps[v.name] = VenueApplication(dvenue, None, clock)
+        market = Market(
+            market_params(config, start),
+            [instrument_params(i) for i in config.instrument],
+            {venue.name: venue.books for venue in lit},
+        )
+        sim = cls(config, lit, dark, apps, market)
+        for d in dark:
+            d.quotes = sim.consolidated_quote
+        for venue_ in (*lit, *dark):
+            venue_.on_client_fill = sim.on_client_fill
+        return sim
+
+    def on_client_fill(self, symbol: str, side: Side, qty: int, now: float) -> None:
+        """Our orders move prices: every client execution feeds the market's impact model."""
+        self.market.on_external_fill(symbol, side, qty, now)
+
+    def consolidated_quote(self, symbol: str) -> tuple[int | None, int | None]:
+        """Best bid and offer across the lit venues (ticks): the dark pools' midpoint reference."""
+        bids = [q[0] for v in self.lit if symbol in v.books and (q := v.books[symbol].best_bid())]
+        asks = [q[0] for v in self.lit if symbol in v.books and (q := v.books[symbol].best_ask())]
+        return (max(bids) if bids else None, min(asks) if asks else None)
+
+    def step(self, now: float) -> None:
+        """Run every market and dark-pool event due by ``now`` and publish what changed."""
+        for event in self.market.advance(now):
+            app = self.apps.get(event.venue)
+            if app is not None and event.fills:
+                venue = self.venues[event.venue]
+                venue.record_trades(event.symbol, event.fills)
+                app.on_fills(event.fills, now)
+        for d in self.dark:
+            self.apps[d.name].deliver(d.on_time(now))
+        for app in self.apps.values():
+            app.deliver(app.publish(now))
+
+    def next_event_time(self) -> float | None:
+        times = [t for t in [self.market.next_event_time(), *(d.next_event_time() for d in self.dark)] if t is not None]
+        return min(times) if times else None
+
+
+def _rng(seed: int, venue: str, symbol: str) -> random.Random:
+    return random.Random(f"{seed}:{venue}:{symbol}")
+
+
+def instrument_params(i: InstrumentSettings) -> InstrumentParams:
+    ticks = i.reference_price / i.tick_size
+    return InstrumentParams(i.symbol, int(ticks), i.tick_size, i.daily_volatility, i.daily_volume, i.lot_size)
+
+
+def market_params(config: VenuesConfig, start: float) -> MarketParams:
+    m = config.market
+    per_venue = tuple(
+        (v.name, LiquidityParams(v.half_spread_ticks, v.depth_levels, v.level_size_fraction,
+                                 m.resilience_half_life_s, taker_share=v.taker_share))
+        for v in config.venue if v.kind == "lit"
+    )
+    return MarketParams(
+        seed=m.seed,
+        session_start=start,
+        session_end=start + m.session_hours * 3600.0,
+        venue_liquidity=per_venue,
+        taker_volume_fraction=m.taker_volume_fraction,
+        taker_u_shape=m.taker_u_shape,
+        taker_median_size_fraction=m.taker_median_size_fraction,
+        impact_y=m.impact_y,
+        impact_memory_half_life=m.impact_memory_half_life_s,
+    )
+
+
+async def drive(sim: SimulatedVenues, clock: Clock) -> None:
+    """Advance the market on the wall clock: sleep until the next event, run it, publish."""
+    while True:
+        due = sim.next_event_time()
+        if due is None:
+            return
+        delay = due - clock.now()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        sim.step(clock.now())
+
+
+async def run_venues(
+    config: VenuesConfig,
+    store_dir: Path | None = None,
+    clock: Clock | None = None,
+    on_started: Callable[[str, int], None] | None = None,
+    stop: asyncio.Event | None = None,
+) -> None:
+    clock = clock or LiveClock()
+    sim = SimulatedVenues.build(config, clock, clock.now())
+    dictionary = load_dictionary(None)
+    acceptors: list[Acceptor] = []
+    session_configs: list[SessionConfig] = []
+    for v in config.venue:
+        for counterparty in v.counterparties:
+            session_configs.append(SessionConfig(v.comp_id, counterparty, Role.ACCEPTOR, supported_app_types=APP_TYPES))
+    db, stores = open_stores(store_dir / "venues.db" if store_dir else None, "NORMAL",
+                             [store_key(c) for c in session_configs])
+    try:
+        for v in config.venue:
+            sessions: Sequence[Session] = [
+                Session(c, stores[store_key(c)], dictionary) for c in session_configs if c.sender_comp_id == v.comp_id
+            ]
+            acceptors.append(Acceptor(v.host, v.port, sessions, sim.apps[v.name], clock))
+        names = {id(a): v.name for a, v in zip(acceptors, config.venue, strict=True)}
+
+        def started(acceptor: Acceptor) -> Callable[[int], None]:
+            def report(port: int) -> None:
+                if on_started is not None:
+                    on_started(names[id(acceptor)], port)
+
+            return report
+
+        await serve_many(acceptors, [started(a) for a in acceptors], [lambda: drive(sim, clock)], stop=stop,
+                         shutdown_timeout=3.0)
+    finally:
+        if db is not None:
+            db.close()
