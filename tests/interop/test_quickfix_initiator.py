@@ -35,7 +35,7 @@ except ImportError as exc:  # pragma: no cover - depends on the environment
                 allow_module_level=True)
 
 if TYPE_CHECKING:
-    from conftest import ServerProcess  # tests/interop/conftest.py; at run time it arrives through fixtures
+    from tests.interop.conftest import ServerProcess  # at run time it arrives through fixtures
 
 pytestmark = pytest.mark.interop
 
@@ -156,8 +156,9 @@ class ClientApp(fix.Application):  # type: ignore[misc]
 class QuickFixClient:
     """One SocketInitiator session QFCLIENT -> ISLD on a FileStore; `close()` frees it in a safe order."""
 
-    def __init__(self, port: int, work_dir: Path, reset_on_logon: bool) -> None:
-        self.session_id = fix.SessionID("FIX.4.4", CLIENT_COMP_ID, SERVER_COMP_ID)
+    def __init__(self, port: int, work_dir: Path, reset_on_logon: bool, sender: str = CLIENT_COMP_ID,
+                 target: str = SERVER_COMP_ID) -> None:
+        self.session_id = fix.SessionID("FIX.4.4", sender, target)
         defaults = fix.Dictionary()
         for key, value in {
             "ConnectionType": "initiator",
