@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: install run test lint bench reflector clean
+.PHONY: install run test lint bench reflector venues clean
 
 install: $(STAMP)
 
@@ -31,6 +31,9 @@ bench: install
 
 reflector: install
 	$(VENV)/bin/metaorder reflector --port 9878 --sender-comp-id ISLD --target-comp-id TW44 --target-comp-id TW --store var/reflector.db
+
+venues: install
+	$(VENV)/bin/metaorder venues --config configs/venues.toml
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -160,6 +160,18 @@ def quickfix_cmd(port: int, tmp: Path) -> list[str]:
             "--store", str(tmp / "qf-store")]
 
 
+def script_json(name: str, *args: str) -> dict[str, float] | None:
+    """Run ``bench/<name> --json`` and return its last JSON line (None if the script is absent)."""
+    script = ROOT / "bench" / name
+    if not script.exists():
+        return None
+    out = subprocess.run([sys.executable, str(script), "--json", *args], capture_output=True, text=True, timeout=600)
+    if out.returncode != 0:
+        raise RuntimeError(f"{name} failed: {out.stderr.strip()[-500:]}")
+    result: dict[str, float] = json.loads(out.stdout.strip().splitlines()[-1])
+    return result
+
+
 def render(results: dict[str, dict[str, float]]) -> str:
     c = results["codec"]
     lines = [
@@ -172,6 +184,13 @@ def render(results: dict[str, dict[str, float]]) -> str:
         f"| codec: encode a NewOrderSingle | {c['encode_per_s']:,.0f} msgs/s | |",
         f"| data dictionary validation | {c['validate_per_s']:,.0f} msgs/s | |",
     ]
+    m = results.get("matching")
+    if m:
+        lines.append(f"| order book: 60% add, 30% cancel, 10% crossing | {m['book_ops_per_s']:,.0f} ops/s | ≥ 200,000 |")
+    d = results.get("market")
+    if d:
+        lines.append(f"| one simulated 6.5 h day, one instrument, background flow | {d['day_seconds']:.2f} s wall "
+                     f"({d['events']:,.0f} events, {d['trades']:,.0f} trades) | < 10 s |")
     r = results.get("reflector")
     if r:
         lines += [
@@ -203,6 +222,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     results: dict[str, dict[str, float]] = {"codec": codec_figures()}
     print(json.dumps({"codec": results["codec"]}), flush=True)
+    for key, script in (("matching", "bench_matching.py"), ("market", "bench_market.py")):
+        figures = script_json(script)
+        if figures is not None:
+            results[key] = figures
+            print(json.dumps({key: figures}), flush=True)
     results["reflector"] = echo_figures(reflector_cmd, r'"accepting"', args.repeat, args.count, args.duration)
     print(json.dumps({"reflector": results["reflector"]}), flush=True)
     if not args.no_quickfix:
