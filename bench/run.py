@@ -186,7 +186,8 @@ def render(results: dict[str, dict[str, float]]) -> str:
     ]
     m = results.get("matching")
     if m:
-        lines.append(f"| order book: 60% add, 30% cancel, 10% crossing | {m['book_ops_per_s']:,.0f} ops/s | ≥ 200,000 |")
+        lines.append(f"| order book: 60% add, 30% cancel, 10% crossing | {m['book_ops_per_s']:,.0f} ops/s "
+                     "| ≥ 200,000 |")
     d = results.get("market")
     if d:
         lines.append(f"| one simulated 6.5 h day, one instrument, background flow | {d['day_seconds']:.2f} s wall "

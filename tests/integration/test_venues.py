@@ -78,12 +78,14 @@ def until(client: FixClient, want: Callable[[Frame], bool], limit: int = 500) ->
     raise AssertionError("no matching message")
 
 
-def order(cl: str, side: str, qty: int, price: str | None, symbol: str = "ACME", tif: str = "0") -> list[tuple[int, object]]:
+def order(
+    cl: str, side: str, qty: int, price: str | None, symbol: str = "ACME", tif: str = "0"
+) -> list[tuple[int, object]]:
     body: list[tuple[int, object]] = [(11, cl), (21, "1"), (55, symbol), (54, side), (60, utc_timestamp()),
                                       (38, qty), (40, "2" if price else "1")]
     if price:
         body.append((44, price))
-    return body + [(59, tif)]
+    return [*body, (59, tif)]
 
 
 def logon(port: int, target: str) -> FixClient:

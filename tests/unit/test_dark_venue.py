@@ -22,8 +22,8 @@ def test_a_resting_order_is_acknowledged_and_crossed_at_the_lit_midpoint() -> No
     [ack] = v.new_order("A", new_order("b1", "1", 500, "100.00"), T0)
     assert (body(ack)[150], body(ack)[39]) == ("0", "0")
     out = v.new_order("B", new_order("s1", "2", 200, "99.00", tif="3"), T0)
-    maker = [r for r in reports(out, "A") if r[150] == "F"][0]
-    taker = [r for r in reports(out, "B") if r[150] == "F"][0]
+    maker = next(r for r in reports(out, "A") if r[150] == "F")
+    taker = next(r for r in reports(out, "B") if r[150] == "F")
     assert (maker[31], maker[32], maker[30], maker[851]) == ("99.5", "200", "UMBRA", "1")
     assert (taker[31], taker[39], taker[6]) == ("99.5", "2", "99.5")
     assert (maker[14], maker[151], maker[39]) == ("200", "300", "1")
@@ -33,7 +33,7 @@ def test_an_odd_spread_gives_an_exact_half_tick_price() -> None:
     v = dark(9900, 9901)
     v.new_order("A", new_order("b1", "1", 100, "99.01"), T0)
     out = v.new_order("B", new_order("s1", "2", 100, "99.00"), T0)
-    fill = [r for r in reports(out, "B") if r[150] == "F"][0]
+    fill = next(r for r in reports(out, "B") if r[150] == "F")
     assert Decimal(fill[31]) == Decimal("99.005") and Decimal(fill[6]) == Decimal("99.005")
 
 

@@ -29,10 +29,11 @@ def test_a_crossing_order_fills_both_sides_with_liquidity_indicator_and_fees() -
     v.new_order("A", new_order("s1", "2", 100, "100.00"), T0)
     out = v.new_order("B", new_order("b1", "1", 150, "100.05"), T0)
     maker = reports(out, "A")[-1]
-    taker = [r for r in reports(out, "B") if r[150] == "F"][0]
+    taker = next(r for r in reports(out, "B") if r[150] == "F")
     assert (maker[150], maker[39], maker[32], maker[31], maker[851], maker[12], maker[13]) == (
         "F", "2", "100", "100", "1", "-0.2000", "3")
-    assert (taker[150], taker[39], taker[32], taker[31], taker[851], taker[12]) == ("F", "1", "100", "100", "2", "0.3000")
+    assert (taker[150], taker[39], taker[32], taker[31], taker[851], taker[12]) == (
+        "F", "1", "100", "100", "2", "0.3000")
     assert (taker[14], taker[151], taker[6], taker[30]) == ("100", "50", "100", "ATLX")
     assert v.books["ACME"].best_bid() == (10005, 50)  # the remainder rests at its limit
 

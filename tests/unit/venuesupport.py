@@ -20,7 +20,8 @@ def fix(msg_type: str, body: list[tuple[int, FieldValue]]) -> Message:
 
 
 def new_order(cl: str, side: str, qty: int | str, price: str | None = None, symbol: str = "ACME",
-              ord_type: str | None = None, tif: str = "0", extra: list[tuple[int, FieldValue]] | None = None) -> Message:
+              ord_type: str | None = None, tif: str = "0",
+              extra: list[tuple[int, FieldValue]] | None = None) -> Message:
     body: list[tuple[int, FieldValue]] = [(11, cl), (21, "1"), (55, symbol), (54, side), (60, "20231114-22:13:20"),
                                           (38, str(qty)), (40, ord_type or ("2" if price else "1"))]
     if price is not None:

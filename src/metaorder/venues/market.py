@@ -52,16 +52,12 @@ import enum
 import heapq
 import math
 import random
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import TYPE_CHECKING
 
 from metaorder.venues.matching import OrderBook
 from metaorder.venues.model import Fill, Order, OrdType, Side, TimeInForce
-
-if TYPE_CHECKING:  # the adapters only read attributes: no pydantic at import time
-    from metaorder.config import InstrumentSettings, MarketSettings, VenueSettings
 
 #: Owner of every background order (liquidity providers and takers); the venue layer reports no fills to it.
 BACKGROUND_OWNER = "BG"
@@ -90,39 +86,19 @@ class InstrumentParams:
         if self.daily_volatility < 0 or self.daily_volume <= 0 or self.lot_size <= 0:
             raise ValueError(f"{self.symbol}: volatility >= 0, daily volume and lot size > 0 required")
 
-    @classmethod
-    def from_settings(cls, settings: InstrumentSettings) -> InstrumentParams:
-        """From an ``[[instrument]]`` of the venues config; the reference price must be on the tick grid."""
-        ticks = settings.reference_price / settings.tick_size
-        if ticks != ticks.to_integral_value():
-            raise ValueError(
-                f"{settings.symbol}: reference price {settings.reference_price} is not a multiple "
-                f"of the tick size {settings.tick_size}"
-            )
-        return cls(
-            settings.symbol,
-            int(ticks),
-            settings.tick_size,
-            settings.daily_volatility,
-            settings.daily_volume,
-            settings.lot_size,
-        )
-
 
 @dataclass(frozen=True, slots=True)
 class LiquidityParams:
     """The background flow of one lit venue (the same for each instrument on it).
 
-    The level size is a fraction of the instrument's daily volume unless ``level_size`` gives it in
-    shares: a fraction lets one parameter set suit instruments of any liquidity.  Either way it is
-    rounded to lots (at least one lot).  With the defaults and a 4M-share instrument: 10 levels of
-    2000 shares per side, 1-tick spread, a 10 s refill half-life.
+    The level size is a fraction of the instrument's daily volume, so one parameter set suits
+    instruments of any liquidity; it is rounded to lots (at least one lot).  With the defaults and a
+    4M-share instrument: 10 levels of 2000 shares per side, 1-tick spread, a 10 s refill half-life.
     """
 
     half_spread_ticks: float = 0.5  # quoted spread = max(1, round(2 × this)) ticks
     levels: int = 10  # price levels per side, one tick apart
     level_size_fraction: float = 5e-4  # shares per level / daily volume
-    level_size: int | None = None  # shares per level, for every instrument; overrides the fraction
     refill_half_life: float = 10.0  # seconds for half of the consumed depth to be quoted again
     topup_fraction: float = 0.1  # re-quote a level only when at least this fraction of it is missing
     taker_share: float = 1.0  # this venue's weight in the background taker flow
@@ -132,28 +108,13 @@ class LiquidityParams:
             raise ValueError("half_spread_ticks >= 0, levels >= 1 and level_size_fraction > 0 required")
         if self.refill_half_life <= 0 or not 0 <= self.topup_fraction <= 1 or self.taker_share < 0:
             raise ValueError("refill_half_life > 0, 0 <= topup_fraction <= 1 and taker_share >= 0 required")
-        if self.level_size is not None and self.level_size <= 0:
-            raise ValueError("level_size must be positive (or None)")
-
-    @classmethod
-    def from_settings(cls, venue: VenueSettings, refill_half_life: float) -> LiquidityParams:
-        """From a lit ``[[venue]]`` of the venues config.
-
-        The venue's share of the background taker flow is its displayed depth per side
-        (levels × size): flow goes where the liquidity is, and a thin venue is not swept bare.
-        """
-        return cls(
-            half_spread_ticks=venue.half_spread_ticks,
-            levels=venue.depth_levels,
-            level_size=venue.level_size,
-            refill_half_life=refill_half_life,
-            taker_share=float(venue.depth_levels * venue.level_size),
-        )
 
     def size_for(self, instrument: InstrumentParams) -> int:
         """Shares per level for ``instrument``: a positive multiple of its lot."""
-        shares = self.level_size if self.level_size is not None else self.level_size_fraction * instrument.daily_volume
-        return max(1, round(shares / instrument.lot_size)) * instrument.lot_size
+        return (
+            max(1, round(self.level_size_fraction * instrument.daily_volume / instrument.lot_size))
+            * instrument.lot_size
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,10 +134,8 @@ class MarketParams:
     liquidity: LiquidityParams = LiquidityParams()  # every lit venue not in venue_liquidity
     venue_liquidity: tuple[tuple[str, LiquidityParams], ...] = ()  # per-venue overrides
     taker_volume_fraction: float = 1.0  # background taker volume / daily volume, all lit venues together
-    takers_per_day: int | None = None  # taker orders per instrument and day, all lit venues; overrides the above
     taker_u_shape: float = 2.0  # a in λ0·(1 + a·x²): edges of the session are (1 + a)× mid-session
     taker_median_size_fraction: float = 2.5e-5  # median taker order / daily volume (rounded to lots, >= 1 lot)
-    taker_median_size: int | None = None  # median taker order in shares, every instrument; overrides the fraction
     taker_size_sigma: float = 1.0  # σ of the log of the taker order size
     impact_y: float = 0.7  # Y of the square-root law
     impact_memory_half_life: float | None = 3600.0  # seconds; None: remember the whole session
@@ -192,42 +151,10 @@ class MarketParams:
             raise ValueError("taker_median_size_fraction > 0 and impact_y >= 0 required")
         if self.impact_memory_half_life is not None and self.impact_memory_half_life <= 0:
             raise ValueError("impact_memory_half_life must be positive (or None)")
-        if (self.takers_per_day is not None and self.takers_per_day < 0) or (
-            self.taker_median_size is not None and self.taker_median_size <= 0
-        ):
-            raise ValueError("takers_per_day >= 0 and taker_median_size > 0 required (or None)")
-
-    @classmethod
-    def from_settings(
-        cls, settings: MarketSettings, start: float, venues: Iterable[VenueSettings] = ()
-    ) -> MarketParams:
-        """From the ``[market]`` table of the venues config, for a session opening at ``start``.
-
-        ``venues``: the config's lit venues, whose quoting parameters become ``venue_liquidity``
-        (dark venues in it are skipped).  Absolute sizes and counts are taken as given.
-        """
-        half_life = settings.resilience_half_life_s
-        return cls(
-            seed=settings.seed,
-            session_start=start,
-            session_end=start + settings.session_hours * 3600.0,
-            liquidity=LiquidityParams(refill_half_life=half_life),
-            venue_liquidity=tuple(
-                (v.name, LiquidityParams.from_settings(v, half_life)) for v in venues if v.kind == "lit"
-            ),
-            takers_per_day=settings.takers_per_day,
-            taker_median_size=settings.taker_median_size,
-            impact_y=settings.impact_y,
-        )
 
     def median_taker_lots(self, instrument: InstrumentParams) -> float:
         """The median background taker order of ``instrument``, in lots (before rounding)."""
-        shares = (
-            self.taker_median_size
-            if self.taker_median_size is not None
-            else self.taker_median_size_fraction * instrument.daily_volume
-        )
-        return shares / instrument.lot_size
+        return self.taker_median_size_fraction * instrument.daily_volume / instrument.lot_size
 
     def liquidity_for(self, venue: str) -> LiquidityParams:
         for name, params in self.venue_liquidity:
@@ -309,7 +236,7 @@ class _Quote:
 class _Ladder:
     """One side of a liquidity provider's quotes."""
 
-    __slots__ = ("depletion", "filled", "lost", "quotes", "settled", "side", "top")
+    __slots__ = ("depletion", "filled", "leaves", "lost", "quotes", "settled", "side", "top")
 
     def __init__(self, side: Side) -> None:
         self.side = side
@@ -319,6 +246,7 @@ class _Ladder:
         self.settled = False  # every level at its target at the last refresh, and nothing depleted
         self.filled = 0  # shares taken since the previous refresh (set by the sweep)
         self.lost = False  # an order finished since the previous refresh (set by the sweep)
+        self.leaves: dict[int, int] = {}  # price -> our resting shares in the band (set by the sweep)
 
 
 class _Provider:
@@ -503,10 +431,8 @@ class Market:
     # ---- scheduling --------------------------------------------------------------------------
 
     def _takers_per_day(self, inst: InstrumentParams) -> float:
-        """Background taker orders a day for ``inst`` over all lit venues: given, or from the volume."""
+        """Background taker orders a day for ``inst`` over all lit venues, from its daily volume."""
         p = self.params
-        if p.takers_per_day is not None:
-            return float(p.takers_per_day)
         mean_lots = expected_taker_lots(p.median_taker_lots(inst), p.taker_size_sigma)
         return inst.daily_volume * p.taker_volume_fraction / (mean_lots * inst.lot_size)
 
@@ -600,42 +526,55 @@ class Market:
         """Account for what was taken from the side's quotes since the last refresh (by anyone), forget
         finished orders and cancel those outside the new band (stale or too far).  True if it cancelled.
 
-        Sets ``ladder.filled`` (shares taken) and ``ladder.lost`` (some order finished).
+        Sets ``ladder.filled`` (shares taken), ``ladder.lost`` (some order finished) and
+        ``ladder.leaves`` (the provider's resting shares per price in the band) for :meth:`_quote`.
         """
-        book = lp.book
         if ladder.side is Side.BUY:
             lo, hi = top - lp.levels + 1, top
         else:
             lo, hi = top, top + lp.levels - 1
         quotes = ladder.quotes
+        leaves: dict[int, int] = {}
         changed = False
         filled = 0
         lost = False
-        for price in list(quotes):
-            entries = quotes[price]
-            inside = lo <= price <= hi
-            kept: list[_Quote] = []
-            for q in entries:
-                order = q.order
-                cum = order.cum_qty
-                if cum != q.seen:
-                    filled += cum - q.seen
-                    q.seen = cum
-                if cum >= order.qty or order.cancelled:
+        for price, entries in list(quotes.items()):
+            if lo <= price <= hi:
+                total = 0
+                dropped = False
+                for q in entries:
+                    order = q.order
+                    cum = order.cum_qty
+                    if cum != q.seen:
+                        filled += cum - q.seen
+                        q.seen = cum
+                    rest = order.qty - cum
+                    if rest <= 0 or order.cancelled:
+                        dropped = True
+                    else:
+                        total += rest
+                if dropped:
                     lost = True
-                    continue
-                if inside:
-                    kept.append(q)
-                else:
-                    book.cancel(order.order_id)
-                    self._cancelled += 1
-                    changed = True
-            if not kept:
+                    kept = [q for q in entries if not q.order.done]
+                    if not kept:
+                        del quotes[price]
+                        continue
+                    quotes[price] = kept
+                leaves[price] = total
+            else:
+                for q in entries:
+                    order = q.order
+                    cum = order.cum_qty
+                    if cum != q.seen:
+                        filled += cum - q.seen
+                    if cum < order.qty and not order.cancelled:
+                        lp.book.cancel(order.order_id)
+                        self._cancelled += 1
+                        changed = True
                 del quotes[price]
-            elif len(kept) != len(entries):
-                quotes[price] = kept
         ladder.filled = filled
         ladder.lost = lost
+        ladder.leaves = leaves
         return changed
 
     def _quote(self, lp: _Provider, ladder: _Ladder, top: int, fills: list[Fill]) -> bool:
@@ -657,8 +596,7 @@ class Market:
             return False  # nothing taken, nothing missing, nothing moved
         ladder.top = top
 
-        book = lp.book
-        quotes = ladder.quotes
+        leaves = ladder.leaves
         changed = False
         settled = depletion == 0.0
         side = ladder.side
@@ -670,30 +608,31 @@ class Market:
         for i in range(levels):
             if price <= 0:
                 break
-            missing = depletion - i * size
-            target = size if missing <= 0 else (0 if missing >= size else size - int(missing))
-            entries = quotes.get(price)
-            actual = 0
-            if entries is not None:
-                for q in entries:
-                    actual += q.order.qty - q.order.cum_qty
-            deficit = target - actual
+            target = size
+            if depletion:
+                missing = depletion - i * size
+                if missing > 0:
+                    target = 0 if missing >= size else size - int(missing)
+            deficit = target - leaves.get(price, 0)
             if deficit >= min_topup:
-                qty = deficit - deficit % lot
-                order = Order(self._new_id(), BACKGROUND_OWNER, side, qty, price)
-                execution = book.submit(order)
-                self._placed += 1
+                self._place(lp, ladder, price, deficit - deficit % lot, fills)
                 changed = True
-                if execution.fills:  # crossed a stale resting order (a client's): picked off
-                    fills.extend(execution.fills)
-                if execution.rested:
-                    quote = _Quote(order)
-                    if entries is None:
-                        quotes[price] = [quote]
-                    else:
-                        entries.append(quote)
             elif deficit > 0:
                 settled = False
             price += step
         ladder.settled = settled
         return changed
+
+    def _place(self, lp: _Provider, ladder: _Ladder, price: int, qty: int, fills: list[Fill]) -> None:
+        order = Order(self._new_id(), BACKGROUND_OWNER, ladder.side, qty, price)
+        execution = lp.book.submit(order)
+        self._placed += 1
+        if execution.fills:  # crossed a stale resting order (a client's): picked off
+            fills.extend(execution.fills)
+        if execution.rested:
+            quote = _Quote(order)
+            entries = ladder.quotes.get(price)
+            if entries is None:
+                ladder.quotes[price] = [quote]
+            else:
+                entries.append(quote)

@@ -18,7 +18,7 @@ from pathlib import Path
 import structlog
 
 from metaorder.clock import Clock, LiveClock
-from metaorder.config import InstrumentSettings, VenueSettings, VenuesConfig
+from metaorder.config import InstrumentSettings, VenuesConfig, VenueSettings
 from metaorder.daemon import load_dictionary, open_stores, serve_many, store_key
 from metaorder.fix.session import Role, Session, SessionConfig
 from metaorder.fix.transport import Acceptor

@@ -327,7 +327,9 @@ class Venue:
         if qty <= 0:
             raise RequestError(REJ_INCORRECT_QTY, f"OrderQty {qty} must be positive")
         if qty % instrument.lot_size:
-            raise RequestError(REJ_INCORRECT_QTY, f"OrderQty {qty} is not a multiple of the lot size {instrument.lot_size}")
+            raise RequestError(
+                REJ_INCORRECT_QTY, f"OrderQty {qty} is not a multiple of the lot size {instrument.lot_size}"
+            )
         if qty < rules.min_order_qty:
             raise RequestError(REJ_INCORRECT_QTY, f"OrderQty {qty} is below the minimum {rules.min_order_qty}")
         if qty > rules.max_order_qty:
@@ -415,8 +417,8 @@ class Venue:
 
     def _report(self, record: VenueOrder, exec_type: str, due: float, text: str = "") -> Outbound:
         status = self._status(record.order)
-        body = self._common(record) + [(17, self._exec_id()), (150, exec_type), (39, status)]
-        body += self._totals(record) + [(60, format_utc_timestamp(due))]
+        body = [*self._common(record), (17, self._exec_id()), (150, exec_type), (39, status)]
+        body += [*self._totals(record), (60, format_utc_timestamp(due))]
         if text:
             body.append((58, text))
         return Outbound(record.owner, "8", body, due)
@@ -428,10 +430,10 @@ class Venue:
         if self.on_client_fill is not None:
             self.on_client_fill(record.instrument.symbol, record.order.side, fill.qty, now)
         due = now + self.latency.fill
-        body = self._common(record) + [(17, self._exec_id()), (150, "F"), (39, self._status(record.order))]
+        body = [*self._common(record), (17, self._exec_id()), (150, "F"), (39, self._status(record.order))]
         body += [(32, fill.qty), (31, record.instrument.to_price(self._fill_ticks(fill))), (30, self.name),
                  (851, liquidity)]
-        body += self._totals(record) + [(12, fee), (13, "3"), (60, format_utc_timestamp(due))]
+        body += [*self._totals(record), (12, fee), (13, "3"), (60, format_utc_timestamp(due))]
         return Outbound(record.owner, "8", body, due)
 
     def _reject(self, owner: str, msg: Message, exc: RequestError, now: float) -> Outbound:
