@@ -23,7 +23,7 @@ from metaorder.daemon import load_dictionary, open_stores, serve_many, store_key
 from metaorder.fix.session import Role, Session, SessionConfig
 from metaorder.fix.transport import Acceptor
 from metaorder.venues.dark import DarkPool
-from metaorder.venues.market import InstrumentParams, LiquidityParams, Market, MarketParams
+from metaorder.venues.market import EventKind, InstrumentParams, LiquidityParams, Market, MarketEvent, MarketParams
 from metaorder.venues.marketdata import MarketDataPublisher
 from metaorder.venues.model import OrdType, Side, TimeInForce
 from metaorder.venues.server import VenueApplication
@@ -103,6 +103,8 @@ class SimulatedVenues:
             d.quotes = sim.consolidated_quote
         for venue_ in (*lit, *dark):
             venue_.on_client_fill = sim.on_client_fill
+        for app in apps.values():
+            app.catch_up = sim.step
         return sim
 
     def on_client_fill(self, symbol: str, side: Side, qty: int, now: float) -> None:
@@ -115,18 +117,27 @@ class SimulatedVenues:
         asks = [q[0] for v in self.lit if symbol in v.books and (q := v.books[symbol].best_ask())]
         return (max(bids) if bids else None, min(asks) if asks else None)
 
-    def step(self, now: float) -> None:
-        """Run every market and dark-pool event due by ``now`` and publish what changed."""
-        for event in self.market.advance(now):
+    def step(self, now: float) -> list[MarketEvent]:
+        """Run every market and dark-pool event due by ``now``, publish what changed; the market's events."""
+        closed: set[str] = set()
+        events = self.market.advance(now)
+        for event in events:
             app = self.apps.get(event.venue)
-            if app is not None and event.fills:
-                venue = self.venues[event.venue]
-                venue.record_trades(event.symbol, event.fills)
+            if app is None:
+                continue
+            if event.fills:
+                self.venues[event.venue].record_trades(event.symbol, event.fills)
                 app.on_fills(event.fills, now)
+            if event.kind is EventKind.CLOSE:
+                closed.add(event.venue)
+        if closed:  # the session is over: every venue closes and says so
+            for name, app in self.apps.items():
+                app.deliver(self.venues[name].set_status(VenueStatus.CLOSED, list(app.connections), now))
         for d in self.dark:
             self.apps[d.name].deliver(d.on_time(now))
         for app in self.apps.values():
             app.deliver(app.publish(now))
+        return events
 
     def next_event_time(self) -> float | None:
         times = [t for t in [self.market.next_event_time(), *(d.next_event_time() for d in self.dark)] if t is not None]
@@ -166,7 +177,8 @@ async def drive(sim: SimulatedVenues, clock: Clock) -> None:
     """Advance the market on the wall clock: sleep until the next event, run it, publish."""
     while True:
         due = sim.next_event_time()
-        if due is None:
+        if due is None:  # nothing will ever happen again: keep serving requests until shutdown
+            await asyncio.Event().wait()
             return
         delay = due - clock.now()
         if delay > 0:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Protocol
 
 import structlog
@@ -52,6 +52,8 @@ class VenueApplication:
         self._timer: asyncio.TimerHandle | None = None
         self._timer_at = float("inf")
         self._log = log.bind(venue=venue.name)
+        #: Brings the simulated market up to ``now`` before a request meets the book (set by the wiring).
+        self.catch_up: Callable[[float], object] = lambda now: None
 
     # ---- Application ------------------------------------------------------------------------
 
@@ -69,6 +71,7 @@ class VenueApplication:
 
     def on_message(self, conn: SessionConnection, message: Message, now: float) -> None:
         owner = conn.session.config.target_comp_id
+        self.catch_up(now)
         if message.msg_type == "V":
             if self.market_data is None:
                 out = [Outbound(owner, "Y", [(262, message.get(262) or ""), (281, "8"),
