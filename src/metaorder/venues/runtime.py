@@ -96,7 +96,8 @@ class SimulatedVenues:
         market = Market(
             market_params(config, start),
             [instrument_params(i) for i in config.instrument],
-            {venue.name: venue.books for venue in lit},
+            # A venue that starts halted or closed has no background trading on its books.
+            {venue.name: venue.books for venue in lit if venue.status is VenueStatus.OPEN},
         )
         sim = cls(config, lit, dark, apps, market)
         for d in dark:
