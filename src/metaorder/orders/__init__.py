@@ -1,0 +1,1 @@
+"""Order intake: normalization, pre-trade risk, aggregation, netting, allocation and the journal."""

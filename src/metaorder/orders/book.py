@@ -1,0 +1,197 @@
+"""The book of parent orders: aggregation of client orders and internal crossing (netting).
+
+Sans-IO: orders and ``now`` in, what happened out.  Nothing here talks FIX or touches a clock.
+
+**Aggregation.**  A client order joins the working parent with the same key — instrument,
+direction (sell and sell short together), strategy, urgency and limit — or starts a new one.  An
+order arriving while its parent is working grows it; the strategy recalibrates from
+``wanted_qty``.  Because every order of a parent has the same limit, any price the parent trades at
+is acceptable to all of them.
+
+**Netting.**  When an order arrives (or is amended), it is first crossed against opposing orders
+already in the book, in their arrival order, at the midpoint of the consolidated quote, when both
+limits allow that price.  Only what remains goes to market.  Crossing happens on arrival, not
+within a delay window: a window would make the first order wait for an opposite order that may
+never come, and the midpoint is the fair price for both sides now.  It happens against working
+parents too, but only against the part of a parent that is not out at a venue
+(``wanted_qty - working_qty``), so an order can never be filled twice for the same shares.
+Internal crosses carry LastMkt ``INTERNAL``.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from decimal import Decimal
+
+from metaorder.orders.model import ClientOrder, ParentKey, ParentOrder
+
+INTERNAL = "INTERNAL"
+
+MidSource = Callable[[str], Decimal | None]
+
+
+@dataclass(frozen=True, slots=True)
+class Cross:
+    """An internal cross: ``qty`` shares between an arriving order and a resting opposing one."""
+
+    incoming: ClientOrder
+    resting: ClientOrder
+    qty: int
+    price: Decimal
+
+
+class BookError(ValueError):
+    """A request the book cannot honour (a replace below the filled quantity, an unknown order)."""
+
+
+class ParentBook:
+    def __init__(self, mid: MidSource, first_parent: int = 1) -> None:
+        self._mid = mid
+        self._parents: dict[str, ParentOrder] = {}  # working parents
+        self._by_key: dict[ParentKey, ParentOrder] = {}
+        self._orders: dict[str, ClientOrder] = {}  # live client orders by OrderID
+        self._parent_ids = itertools.count(first_parent)
+
+    # ---- queries ------------------------------------------------------------------------------
+
+    def parents(self) -> Iterator[ParentOrder]:
+        return iter(self._parents.values())
+
+    def parent(self, parent_id: str) -> ParentOrder | None:
+        return self._parents.get(parent_id)
+
+    def order(self, order_id: str) -> ClientOrder | None:
+        return self._orders.get(order_id)
+
+    def __len__(self) -> int:
+        return len(self._orders)
+
+    # ---- changes ------------------------------------------------------------------------------
+
+    def add(self, order: ClientOrder, now: float) -> tuple[list[Cross], ParentOrder | None]:
+        """Cross ``order`` against the book, then aggregate what is left; returns both outcomes."""
+        crosses = self._net(order)
+        parent = self._aggregate(order, now) if order.leaves_qty else None
+        return crosses, parent
+
+    def cancel(self, order: ClientOrder) -> ParentOrder | None:
+        """Cancel the order's remainder; its parent shrinks (and is closed when nothing is left)."""
+        order.canceled = True
+        return self._detach(order)
+
+    def replace(
+        self, order: ClientOrder, new_qty: int, new_limit: Decimal | None, now: float
+    ) -> tuple[list[Cross], ParentOrder | None]:
+        """Amend quantity and/or limit.  A new limit moves the order to the matching parent."""
+        if new_qty <= order.cum_qty:
+            raise BookError(f"new quantity {new_qty} is not above the {order.cum_qty} already filled")
+        old_parent = self._parents.get(order.parent_id or "")
+        if new_limit != order.limit and old_parent is not None:
+            self._detach(order)
+        order.qty = new_qty
+        order.limit = new_limit
+        if order.parent_id is not None and order.parent_id in self._parents:
+            return [], self._parents[order.parent_id]
+        crosses = self._net(order)
+        parent = self._aggregate(order, now) if order.leaves_qty else None
+        return crosses, parent
+
+    def remove_if_done(self, order: ClientOrder) -> None:
+        """Forget a finished order; close its parent when nothing is left in it."""
+        if order.leaves_qty == 0:
+            self._detach(order)
+
+    # ---- internals ----------------------------------------------------------------------------
+
+    def _net(self, order: ClientOrder) -> list[Cross]:
+        mid = self._mid(order.symbol)
+        if mid is None or not order.accepts_price(mid):
+            return []
+        crosses: list[Cross] = []
+        direction = -order.side.direction
+        for parent in list(self._parents.values()):
+            if order.leaves_qty == 0:
+                break
+            key = parent.key
+            if key.symbol != order.symbol or key.direction != direction:
+                continue
+            capacity = parent.wanted_qty - parent.working_qty
+            for resting in parent.children:
+                if capacity <= 0 or order.leaves_qty == 0:
+                    break
+                if not resting.leaves_qty or not resting.accepts_price(mid):
+                    continue
+                qty = min(order.leaves_qty, resting.leaves_qty, capacity)
+                for side in (order, resting):
+                    side.cum_qty += qty
+                    side.notional += qty * mid
+                capacity -= qty
+                crosses.append(Cross(order, resting, qty, mid))
+            for resting in [c for c in parent.children if not c.leaves_qty]:
+                self._detach(resting)
+        return crosses
+
+    def _aggregate(self, order: ClientOrder, now: float) -> ParentOrder:
+        key = ParentKey(order.symbol, order.side.direction, order.mandate.strategy, order.mandate.urgency,
+                        order.limit)
+        parent = self._by_key.get(key)
+        if parent is None:
+            parent = ParentOrder(f"P{next(self._parent_ids)}", key, now)
+            self._parents[parent.parent_id] = parent
+            self._by_key[key] = parent
+        parent.children.append(order)
+        order.parent_id = parent.parent_id
+        self._orders[order.order_id] = order
+        return parent
+
+    def restore(self, order: ClientOrder, parent_id: str | None, created: float) -> None:
+        """Recovery: put a journaled order back into the parent it was in, without crossing again."""
+        if parent_id is None or not order.leaves_qty:
+            return
+        parent = self._parents.get(parent_id)
+        if parent is None:
+            key = ParentKey(order.symbol, order.side.direction, order.mandate.strategy, order.mandate.urgency,
+                            order.limit)
+            parent = ParentOrder(parent_id, key, created)
+            self._parents[parent_id] = parent
+            self._by_key[key] = parent
+            number = parent_id[1:]
+            if number.isdigit():
+                self._parent_ids = itertools.count(max(int(number) + 1, next(self._parent_ids)))
+        parent.children.append(order)
+        order.parent_id = parent_id
+        self._orders[order.order_id] = order
+
+    def _detach(self, order: ClientOrder) -> ParentOrder | None:
+        self._orders.pop(order.order_id, None)
+        parent = self._parents.get(order.parent_id or "")
+        order.parent_id = None
+        if parent is None:
+            return None
+        if order in parent.children:
+            parent.children.remove(order)
+        if not parent.children or parent.done:
+            self._parents.pop(parent.parent_id, None)
+            if self._by_key.get(parent.key) is parent:
+                del self._by_key[parent.key]
+        return parent
+
+    def _check(self) -> None:
+        """Invariants: every live order sits in exactly one working parent with its key; no
+        parent wants nothing; nothing is over-filled; working quantity never exceeds wanted."""
+        seen: set[str] = set()
+        for parent in self._parents.values():
+            assert parent.children, f"{parent.parent_id} is empty"
+            assert self._by_key.get(parent.key) is parent
+            assert 0 <= parent.working_qty <= parent.wanted_qty, parent
+            for child in parent.children:
+                assert child.parent_id == parent.parent_id
+                assert child.order_id not in seen
+                seen.add(child.order_id)
+                assert 0 <= child.cum_qty <= child.qty
+                key = ParentKey(child.symbol, child.side.direction, child.mandate.strategy,
+                                child.mandate.urgency, child.limit)
+                assert key == parent.key
+        assert seen == set(self._orders), "orders index out of step with the parents"

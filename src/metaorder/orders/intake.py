@@ -1,0 +1,301 @@
+"""Order intake as sans-IO code: OMS messages in, execution reports and journal entries out.
+
+For each NewOrderSingle: normalize (meaning, mandate) → pre-trade risk → the parent book
+(internal crossing, then aggregation) → journal → execution reports.  Cancel, replace and status
+requests act on the client order and, through the book, on its parent.
+
+Every accepted order and every change to it is appended to the journal *before* any report about
+it is produced; the caller sends the reports only once the journal's flush has completed, so a
+kill -9 can lose nothing that a counterparty was told.  :meth:`Intake.recover` rebuilds every open
+order and parent from the journal at start-up.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from metaorder.fix.codec import FieldValue, Message, format_utc_timestamp
+from metaorder.orders.book import INTERNAL, BookError, Cross, ParentBook
+from metaorder.orders.journal import Journal
+from metaorder.orders.model import (
+    Aggressiveness,
+    ClientOrder,
+    Mandate,
+    OrderType,
+    Side,
+    Strategy,
+    TimeInForce,
+    Urgency,
+)
+from metaorder.orders.normalize import IntakeDefaults, NormalizeError, normalize_new_order
+from metaorder.orders.risk import RiskEngine
+
+Fields = list[tuple[int, FieldValue]]
+
+
+@dataclass(frozen=True, slots=True)
+class Outgoing:
+    session: str
+    msg_type: str
+    body: Fields
+
+
+class Intake:
+    def __init__(
+        self,
+        symbols: Mapping[str, Decimal],
+        risk: RiskEngine,
+        journal: Journal,
+        book: ParentBook,
+        defaults: IntakeDefaults = IntakeDefaults(),
+    ) -> None:
+        self.symbols = symbols
+        self.risk = risk
+        self.journal = journal
+        self.book = book
+        self.defaults = defaults
+        self._orders: dict[str, ClientOrder] = {}  # every order of the day by OrderID
+        self._by_cl: dict[tuple[str, str], ClientOrder] = {}  # (session, ClOrdID) -> order
+        self._ids = itertools.count(1)
+        self._arrivals = itertools.count(1)
+        self._exec_ids = itertools.count(1)
+        self._boot = 0
+        self.crossed_qty = 0
+
+    # ---- requests ---------------------------------------------------------------------------
+
+    def on_message(self, session: str, msg: Message, now: float) -> list[Outgoing]:
+        if msg.msg_type == "D":
+            return self.new_order(session, msg, now)
+        if msg.msg_type == "F":
+            return self.cancel(session, msg, now)
+        if msg.msg_type == "G":
+            return self.replace(session, msg, now)
+        if msg.msg_type == "H":
+            return self.status(session, msg, now)
+        return []
+
+    def new_order(self, session: str, msg: Message, now: float) -> list[Outgoing]:
+        order_id = f"O{next(self._ids)}"
+        try:
+            order = normalize_new_order(msg, session, now, order_id, next(self._arrivals), self.symbols,
+                                        self.defaults)
+        except NormalizeError as exc:
+            return [self._reject(session, msg, exc.reason, exc.text, now)]
+        verdict = self.risk.check(order, now)
+        if verdict is not None:
+            return [self._reject(session, msg, verdict.reason, verdict.text, now)]
+        crosses, parent = self.book.add(order, now)
+        self._orders[order.order_id] = order
+        self._by_cl[(session, order.cl_ord_id)] = order
+        self.journal.append(now, "order.accepted", [order.order_id, *([parent.parent_id] if parent else [])],
+                            {**order_record(order), "parent_id": parent.parent_id if parent else None})
+        out = [self._report(order, "0", now)]
+        out += self._crossed(crosses, now)
+        return out
+
+    def cancel(self, session: str, msg: Message, now: float) -> list[Outgoing]:
+        order = self._by_cl.get((session, msg.get(41) or ""))
+        if order is None:
+            return [self._cancel_reject(session, msg, None, "1", "1", f"unknown order {msg.get(41)!r}")]
+        if not order.leaves_qty:
+            return [self._cancel_reject(session, msg, order, "1", "0", f"too late to cancel: order is {order.status.name.lower()}")]
+        self.book.cancel(order)
+        self.risk.on_order_done(order)
+        self._rename(order, msg.get(11))
+        self.journal.append(now, "order.canceled", [order.order_id], {"order_id": order.order_id,
+                                                                      "cl_ord_id": order.cl_ord_id})
+        return [self._report(order, "4", now)]
+
+    def replace(self, session: str, msg: Message, now: float) -> list[Outgoing]:
+        order = self._by_cl.get((session, msg.get(41) or ""))
+        if order is None:
+            return [self._cancel_reject(session, msg, None, "2", "1", f"unknown order {msg.get(41)!r}")]
+        if not order.leaves_qty:
+            return [self._cancel_reject(session, msg, order, "2", "0", "too late to replace: the order is done")]
+        if msg.get(54) != order.side.value:
+            return [self._cancel_reject(session, msg, order, "2", "99", "Side cannot be changed by a replace")]
+        if msg.get(55) not in (None, order.symbol):
+            return [self._cancel_reject(session, msg, order, "2", "99", "Symbol cannot be changed by a replace")]
+        try:
+            qty_text = msg.get(38) or ""
+            new_qty = int(Decimal(qty_text))
+            if Decimal(qty_text) != new_qty or new_qty <= order.cum_qty:
+                raise ValueError
+        except (ArithmeticError, ValueError):
+            return [self._cancel_reject(session, msg, order, "2", "99",
+                                        f"OrderQty {msg.get(38)!r} must be a whole number above the {order.cum_qty} filled")]
+        new_limit: Decimal | None = order.limit
+        if order.ord_type is OrderType.LIMIT:
+            try:
+                new_limit = Decimal(msg.get(44) or "")
+                if new_limit <= 0:
+                    raise ValueError
+            except (ArithmeticError, ValueError):
+                return [self._cancel_reject(session, msg, order, "2", "99", "a limit order needs a positive Price (44)")]
+        verdict = self.risk.check_replace(order, new_qty, new_limit, now)
+        if verdict is not None:
+            return [self._cancel_reject(session, msg, order, "2", "99", verdict.text)]
+        try:
+            crosses, parent = self.book.replace(order, new_qty, new_limit, now)
+        except BookError as exc:
+            return [self._cancel_reject(session, msg, order, "2", "99", str(exc))]
+        self._rename(order, msg.get(11))
+        self.journal.append(now, "order.replaced", [order.order_id], {
+            "order_id": order.order_id, "cl_ord_id": order.cl_ord_id, "orig_cl_ord_id": order.orig_cl_ord_id,
+            "qty": order.qty, "limit": order.limit, "parent_id": parent.parent_id if parent else None,
+        })
+        return [self._report(order, "5", now), *self._crossed(crosses, now)]
+
+    def status(self, session: str, msg: Message, now: float) -> list[Outgoing]:
+        order = self._by_cl.get((session, msg.get(11) or ""))
+        if order is None:
+            body: Fields = [(37, "NONE"), (11, msg.get(11) or ""), (17, self._exec_id()), (150, "I"), (39, "8"),
+                            (55, msg.get(55) or ""), (54, msg.get(54) or "1"), (151, 0), (14, 0), (6, 0),
+                            (58, f"unknown order {msg.get(11)!r}"), (60, format_utc_timestamp(now))]
+            return [Outgoing(session, "8", body)]
+        return [self._report(order, "I", now)]
+
+    def cancel_all(self, session: str, now: float, reason: str) -> list[Outgoing]:
+        """Cancel every open order of ``session`` (cancel-on-disconnect, kill switch)."""
+        out: list[Outgoing] = []
+        for order in [o for o in self._orders.values() if o.session == session and o.leaves_qty]:
+            self.book.cancel(order)
+            self.risk.on_order_done(order)
+            self.journal.append(now, "order.canceled", [order.order_id],
+                                {"order_id": order.order_id, "cl_ord_id": order.cl_ord_id, "reason": reason})
+            out.append(self._report(order, "4", now, text=reason))
+        return out
+
+    # ---- recovery -----------------------------------------------------------------------------
+
+    def recover(self) -> int:
+        """Rebuild orders and parents from the journal; returns the number of entries replayed."""
+        count = 0
+        top_id = 0
+        for entry in self.journal.replay():
+            count += 1
+            data = entry.data
+            if entry.kind == "order.accepted":
+                order = order_from_record(data)
+                self._orders[order.order_id] = order
+                self._by_cl[(order.session, order.cl_ord_id)] = order
+                self.book.restore(order, data.get("parent_id"), entry.time)
+                self.risk.restore(order, entry.time)
+                top_id = max(top_id, int(order.order_id[1:]))
+            elif entry.kind == "cross":
+                qty, price = int(data["qty"]), Decimal(data["price"])
+                for order_id in (data["incoming"], data["resting"]):
+                    order = self._orders[order_id]
+                    order.cum_qty += qty
+                    order.notional += qty * price
+                    self.risk.on_fill(order, qty)
+                    self.book.remove_if_done(order)
+                self.crossed_qty += qty
+            elif entry.kind == "order.canceled":
+                order = self._orders[data["order_id"]]
+                self._rename(order, data["cl_ord_id"])
+                self.book.cancel(order)
+                self.risk.on_order_done(order)
+            elif entry.kind == "order.replaced":
+                order = self._orders[data["order_id"]]
+                self._rename(order, data["cl_ord_id"])
+                limit = Decimal(data["limit"]) if data["limit"] is not None else None
+                self.book.cancel(order)
+                order.canceled = False
+                order.qty, order.limit = int(data["qty"]), limit
+                self.book.restore(order, data["parent_id"], entry.time)
+        self._ids = itertools.count(top_id + 1)
+        self._arrivals = itertools.count(max((o.arrival_seq for o in self._orders.values()), default=0) + 1)
+        return count
+
+    # ---- reports ------------------------------------------------------------------------------
+
+    def _crossed(self, crosses: Sequence[Cross], now: float) -> list[Outgoing]:
+        out: list[Outgoing] = []
+        for cross in crosses:
+            self.crossed_qty += cross.qty
+            self.journal.append(now, "cross", [cross.incoming.order_id, cross.resting.order_id], {
+                "incoming": cross.incoming.order_id, "resting": cross.resting.order_id, "qty": cross.qty,
+                "price": cross.price, "market": INTERNAL,
+            })
+            for order in (cross.incoming, cross.resting):
+                self.risk.on_fill(order, cross.qty)
+                out.append(self._report(order, "F", now, fill=(cross.qty, cross.price, INTERNAL)))
+        return out
+
+    def start(self, now: float) -> None:
+        """Mark a (re)start in the journal; its sequence number makes this run's ExecIDs unique."""
+        self._boot = self.journal.append(now, "engine.started", [], {"orders": len(self._orders)})
+
+    def _exec_id(self) -> str:
+        return f"E{self._boot}.{next(self._exec_ids)}"
+
+    def _rename(self, order: ClientOrder, new_cl_ord_id: str | None) -> None:
+        if new_cl_ord_id and new_cl_ord_id != order.cl_ord_id:
+            order.orig_cl_ord_id = order.cl_ord_id
+            order.cl_ord_id = new_cl_ord_id
+            self._by_cl[(order.session, new_cl_ord_id)] = order
+
+    def _report(
+        self, order: ClientOrder, exec_type: str, now: float, fill: tuple[int, Decimal, str] | None = None,
+        text: str = "",
+    ) -> Outgoing:
+        body: Fields = [(37, order.order_id), (11, order.cl_ord_id)]
+        if order.orig_cl_ord_id and exec_type in ("4", "5"):
+            body.append((41, order.orig_cl_ord_id))
+        if order.account:
+            body.append((1, order.account))
+        body += [(17, self._exec_id()), (150, exec_type), (39, order.status.value), (55, order.symbol),
+                 (54, order.side.value), (38, order.qty), (40, order.ord_type.value)]
+        if order.limit is not None:
+            body.append((44, order.limit))
+        body.append((59, order.tif.value))
+        if fill is not None:
+            body += [(32, fill[0]), (31, fill[1]), (30, fill[2])]
+        body += [(151, order.leaves_qty), (14, order.cum_qty), (6, order.avg_px), (60, format_utc_timestamp(now))]
+        if text:
+            body.append((58, text))
+        return Outgoing(order.session, "8", body)
+
+    def _reject(self, session: str, msg: Message, reason: int, text: str, now: float) -> Outgoing:
+        self.journal.append(now, "order.rejected", [f"{session}:{msg.get(11) or ''}"],
+                            {"session": session, "cl_ord_id": msg.get(11), "reason": reason, "text": text})
+        body: Fields = [(37, "NONE"), (11, msg.get(11) or ""), (17, self._exec_id()), (150, "8"), (39, "8"),
+                        (55, msg.get(55) or ""), (54, msg.get(54) or "1"), (151, 0), (14, 0), (6, 0),
+                        (103, reason), (58, text), (60, format_utc_timestamp(now))]
+        return Outgoing(session, "8", body)
+
+    def _cancel_reject(self, session: str, msg: Message, order: ClientOrder | None, response_to: str,
+                       reason: str, text: str) -> Outgoing:
+        body: Fields = [(37, order.order_id if order else "NONE"), (11, msg.get(11) or ""), (41, msg.get(41) or ""),
+                        (39, order.status.value if order else "8"), (434, response_to), (102, reason), (58, text)]
+        return Outgoing(session, "9", body)
+
+
+def order_record(order: ClientOrder) -> dict[str, Any]:
+    m = order.mandate
+    return {
+        "order_id": order.order_id, "session": order.session, "cl_ord_id": order.cl_ord_id, "symbol": order.symbol,
+        "side": order.side.value, "qty": order.qty, "ord_type": order.ord_type.value, "limit": order.limit,
+        "tif": order.tif.value, "arrival": order.arrival, "arrival_seq": order.arrival_seq, "account": order.account,
+        "strategy": m.strategy.value, "urgency": m.urgency.value, "aggressiveness": m.aggressiveness.value,
+        "start_time": m.start_time, "end_time": m.end_time, "participation_rate": m.participation_rate,
+    }
+
+
+def order_from_record(data: Mapping[str, Any]) -> ClientOrder:
+    rate = data.get("participation_rate")
+    mandate = Mandate(Strategy(data["strategy"]), Urgency(data["urgency"]), Aggressiveness(data["aggressiveness"]),
+                      data.get("start_time"), data.get("end_time"), Decimal(rate) if rate is not None else None)
+    limit = data.get("limit")
+    return ClientOrder(
+        order_id=data["order_id"], session=data["session"], cl_ord_id=data["cl_ord_id"], symbol=data["symbol"],
+        side=Side(data["side"]), qty=int(data["qty"]), ord_type=OrderType(data["ord_type"]),
+        limit=Decimal(limit) if limit is not None else None, tif=TimeInForce(data["tif"]), mandate=mandate,
+        arrival=float(data["arrival"]), arrival_seq=int(data["arrival_seq"]), account=data.get("account"),
+    )

@@ -1,0 +1,199 @@
+"""From a FIX 4.4 NewOrderSingle to the engine's :class:`ClientOrder`, or a clear refusal.
+
+The data dictionary has already checked formats and enums at the session layer; this module checks
+meaning (known symbol, positive whole quantity, a price where one is needed, a coherent execution
+window) and reads the strategy mandate from the FIX 4.4 algorithmic-trading tags:
+
+* TargetStrategy (847): 1 = VWAP, 2 = POV (Participate), 1000 = TWAP, 1001 = IS; absent → default;
+* EffectiveTime (168) / ExpireTime (126): the execution window;
+* ParticipationRate (849): the maximum share of market volume, a fraction (0.1 = 10 %);
+* TargetStrategyParameters (848): ``key=value`` pairs separated by ``;`` — ``Urgency=LOW|MEDIUM|HIGH``
+  and ``Aggressiveness=PASSIVE|NEUTRAL|AGGRESSIVE``.
+
+Each refusal carries the FIX OrdRejReason (103) and a Text a counterparty's FIX team can act on.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+
+from metaorder.fix.codec import Message, parse_utc_timestamp
+from metaorder.orders.model import (
+    Aggressiveness,
+    ClientOrder,
+    Mandate,
+    OrderType,
+    Side,
+    Strategy,
+    TimeInForce,
+    Urgency,
+)
+
+REJ_UNKNOWN_SYMBOL = 1
+REJ_UNSUPPORTED = 11
+REJ_INCORRECT_QTY = 13
+REJ_OTHER = 99
+
+
+class NormalizeError(Exception):
+    def __init__(self, reason: int, text: str) -> None:
+        super().__init__(text)
+        self.reason = reason
+        self.text = text
+
+
+@dataclass(frozen=True, slots=True)
+class IntakeDefaults:
+    strategy: Strategy = Strategy.TWAP
+    urgency: Urgency = Urgency.MEDIUM
+    aggressiveness: Aggressiveness = Aggressiveness.NEUTRAL
+    participation_rate: Decimal | None = None
+
+
+_SIDES = {s.value: s for s in Side}
+_TYPES = {t.value: t for t in OrderType}
+_TIFS = {t.value: t for t in TimeInForce}
+_STRATEGIES = {s.value: s for s in Strategy}
+
+
+def parse_strategy_parameters(text: str) -> dict[str, str]:
+    """``Urgency=HIGH;Aggressiveness=PASSIVE`` → {"Urgency": "HIGH", ...}; malformed pairs refused."""
+    params: dict[str, str] = {}
+    for pair in text.split(";"):
+        pair = pair.strip()
+        if not pair:
+            continue
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip() or not value.strip():
+            raise NormalizeError(REJ_UNSUPPORTED, f"TargetStrategyParameters (848): {pair!r} is not key=value")
+        params[key.strip()] = value.strip()
+    return params
+
+
+def _decimal(msg: Message, tag: int, name: str) -> Decimal | None:
+    text = msg.get(tag)
+    if text is None or text == "":
+        return None
+    try:
+        value = Decimal(text)
+    except InvalidOperation:
+        raise NormalizeError(REJ_OTHER, f"{name} ({tag}) {text!r} is not a number") from None
+    if not value.is_finite():
+        raise NormalizeError(REJ_OTHER, f"{name} ({tag}) {text!r} is not a number")
+    return value
+
+
+def _time(msg: Message, tag: int, name: str) -> float | None:
+    text = msg.get(tag)
+    if not text:
+        return None
+    when = parse_utc_timestamp(text)
+    if when is None:
+        raise NormalizeError(REJ_OTHER, f"{name} ({tag}) {text!r} is not a UTC timestamp")
+    return when
+
+
+def mandate_of(msg: Message, defaults: IntakeDefaults, now: float) -> Mandate:
+    strategy_text = msg.get(847)
+    if strategy_text is None:
+        strategy = defaults.strategy
+    else:
+        found = _STRATEGIES.get(strategy_text)
+        if found is None:
+            raise NormalizeError(
+                REJ_UNSUPPORTED,
+                f"TargetStrategy (847) {strategy_text!r} is not supported (1 VWAP, 2 POV, 1000 TWAP, 1001 IS)",
+            )
+        strategy = found
+    params = parse_strategy_parameters(msg.get(848) or "")
+    unknown = set(params) - {"Urgency", "Aggressiveness"}
+    if unknown:
+        raise NormalizeError(
+            REJ_UNSUPPORTED, f"TargetStrategyParameters (848): unknown key {sorted(unknown)[0]!r} "
+            "(known: Urgency, Aggressiveness)"
+        )
+    try:
+        urgency = Urgency(params["Urgency"].upper()) if "Urgency" in params else defaults.urgency
+        aggressiveness = (
+            Aggressiveness(params["Aggressiveness"].upper()) if "Aggressiveness" in params
+            else defaults.aggressiveness
+        )
+    except ValueError:
+        raise NormalizeError(
+            REJ_UNSUPPORTED, "TargetStrategyParameters (848): Urgency must be LOW|MEDIUM|HIGH and "
+            "Aggressiveness PASSIVE|NEUTRAL|AGGRESSIVE"
+        ) from None
+    rate = _decimal(msg, 849, "ParticipationRate")
+    if rate is not None and not Decimal(0) < rate <= Decimal(1):
+        raise NormalizeError(REJ_UNSUPPORTED, f"ParticipationRate (849) {rate} must be a fraction in (0, 1]")
+    if rate is None:
+        rate = defaults.participation_rate
+    if strategy is Strategy.POV and rate is None:
+        raise NormalizeError(REJ_UNSUPPORTED, "a POV order (847=2) needs a ParticipationRate (849)")
+    start = _time(msg, 168, "EffectiveTime")
+    end = _time(msg, 126, "ExpireTime")
+    if end is not None and end <= max(now, start or now):
+        raise NormalizeError(REJ_OTHER, "ExpireTime (126) must be after EffectiveTime (168) and after now")
+    return Mandate(strategy, urgency, aggressiveness, start, end, rate)
+
+
+def normalize_new_order(
+    msg: Message,
+    session: str,
+    now: float,
+    order_id: str,
+    arrival_seq: int,
+    symbols: Mapping[str, object],
+    defaults: IntakeDefaults = IntakeDefaults(),
+) -> ClientOrder:
+    """The engine's order for ``msg``; raises :class:`NormalizeError` with what is wrong."""
+    cl_ord_id = msg.get(11) or ""
+    if not cl_ord_id:
+        raise NormalizeError(REJ_OTHER, "ClOrdID (11) is required")
+    symbol = msg.get(55) or ""
+    if symbol not in symbols:
+        raise NormalizeError(REJ_UNKNOWN_SYMBOL, f"unknown symbol {symbol!r}")
+    side = _SIDES.get(msg.get(54) or "")
+    if side is None:
+        raise NormalizeError(REJ_UNSUPPORTED, f"Side (54) {msg.get(54)!r} is not supported (1 buy, 2 sell, 5 sell short)")
+    qty_value = _decimal(msg, 38, "OrderQty")
+    if qty_value is None:
+        raise NormalizeError(REJ_INCORRECT_QTY, "OrderQty (38) is required")
+    if qty_value <= 0:
+        raise NormalizeError(REJ_INCORRECT_QTY, f"OrderQty (38) {qty_value} must be positive")
+    if qty_value != qty_value.to_integral_value():
+        raise NormalizeError(REJ_INCORRECT_QTY, f"OrderQty (38) {qty_value} is not a whole number of shares")
+    ord_type = _TYPES.get(msg.get(40) or "")
+    if ord_type is None:
+        raise NormalizeError(REJ_UNSUPPORTED, f"OrdType (40) {msg.get(40)!r} is not supported (1 market, 2 limit)")
+    limit = _decimal(msg, 44, "Price")
+    if ord_type is OrderType.LIMIT:
+        if limit is None:
+            raise NormalizeError(REJ_OTHER, "a limit order (40=2) needs a Price (44)")
+        if limit <= 0:
+            raise NormalizeError(REJ_OTHER, f"Price (44) {limit} must be positive")
+    else:
+        limit = None
+    tif = _TIFS.get(msg.get(59) or "0")
+    if tif is None:
+        raise NormalizeError(REJ_UNSUPPORTED, f"TimeInForce (59) {msg.get(59)!r} is not supported")
+    mandate = mandate_of(msg, defaults, now)
+    if tif is TimeInForce.GTD and mandate.end_time is None:
+        raise NormalizeError(REJ_OTHER, "TimeInForce GTD (59=6) needs an ExpireTime (126)")
+    return ClientOrder(
+        order_id=order_id,
+        session=session,
+        cl_ord_id=cl_ord_id,
+        symbol=symbol,
+        side=side,
+        qty=int(qty_value),
+        ord_type=ord_type,
+        limit=limit,
+        tif=tif,
+        mandate=mandate,
+        arrival=now,
+        arrival_seq=arrival_seq,
+        account=msg.get(1),
+    )

@@ -1,0 +1,85 @@
+"""The OMS sessions' FIX application: intake behind the transport, journal before acknowledgement.
+
+Reports leave in the order the intake produced them, and only once the journal has committed the
+entries written before them (group commit on the journal's writer thread; the event loop never
+waits on the disk).  A report for a session that is not connected is handed to its FIX session
+anyway: the session stores it under its sequence number and the OMS receives it by resend after
+its next Logon.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from collections.abc import Mapping, Sequence
+from concurrent.futures import Future
+
+import structlog
+
+from metaorder.clock import Clock
+from metaorder.fix.codec import Message
+from metaorder.fix.session import Session
+from metaorder.fix.transport import SessionConnection
+from metaorder.orders.intake import Intake, Outgoing
+
+log = structlog.get_logger("metaorder.oms")
+
+
+class OmsApplication:
+    def __init__(self, intake: Intake, sessions: Mapping[str, Session], clock: Clock,
+                 cancel_on_disconnect: frozenset[str] = frozenset()) -> None:
+        self.intake = intake
+        self.sessions = sessions  # counterparty CompID -> FIX session
+        self.clock = clock
+        self.cancel_on_disconnect = cancel_on_disconnect
+        self.connections: dict[str, SessionConnection] = {}
+        self._pending: deque[tuple[Future[None], Sequence[Outgoing]]] = deque()
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def on_logon(self, conn: SessionConnection) -> None:
+        self._loop = asyncio.get_running_loop()
+        self.connections[conn.session.config.target_comp_id] = conn
+
+    def on_logout(self, conn: SessionConnection, reason: str) -> None:
+        session = conn.session.config.target_comp_id
+        if self.connections.get(session) is conn:
+            del self.connections[session]
+        if session in self.cancel_on_disconnect:
+            outs = self.intake.cancel_all(session, self.clock.now(), "cancel on disconnect")
+            log.info("cancel on disconnect", session=session, orders=len(outs))
+            self.ship(outs)
+
+    def on_message(self, conn: SessionConnection, message: Message, now: float) -> None:
+        self._loop = asyncio.get_running_loop()
+        self.ship(self.intake.on_message(conn.session.config.target_comp_id, message, now))
+
+    def ship(self, outs: Sequence[Outgoing]) -> None:
+        """Send ``outs`` once everything journaled so far is durable, after anything shipped before."""
+        if not outs:
+            return
+        durable = self.intake.journal.flush()
+        self._pending.append((durable, outs))
+        if durable.done():
+            self._drain()
+        else:
+            loop = self._loop
+            durable.add_done_callback(lambda _: loop.call_soon_threadsafe(self._drain) if loop else None)
+
+    def _drain(self) -> None:
+        pending = self._pending
+        while pending and pending[0][0].done():
+            durable, outs = pending.popleft()
+            if durable.exception() is not None:
+                log.error("journal failed: reports withheld", error=str(durable.exception()))
+                continue
+            for out in outs:
+                self._send(out)
+
+    def _send(self, out: Outgoing) -> None:
+        conn = self.connections.get(out.session)
+        if conn is not None:
+            conn.send(out.msg_type, out.body)
+            return
+        session = self.sessions.get(out.session)
+        if session is not None:  # stored now, delivered by resend after the next Logon
+            session.send(out.msg_type, out.body, self.clock.now())
