@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from metaorder.fix.dictionary import ValidationOptions
 from metaorder.fix.schedule import SessionSchedule
 from metaorder.fix.session import Role, SessionConfig
+from metaorder.orders.risk import RiskLimits
 
 
 class ConfigError(ValueError):
@@ -99,11 +100,38 @@ class LoggingSettings(_Strict):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
 
+class TradableInstrument(_Strict):
+    symbol: str = Field(min_length=1)
+    reference_price: Decimal = Field(gt=0)  # risk collars and the netting midpoint until live quotes exist
+
+
+class IntakeSettings(_Strict):
+    default_strategy: Literal["TWAP", "VWAP", "IS", "POV"] = "TWAP"  # when TargetStrategy (847) is absent
+    default_urgency: Literal["LOW", "MEDIUM", "HIGH"] = "MEDIUM"
+    default_aggressiveness: Literal["PASSIVE", "NEUTRAL", "AGGRESSIVE"] = "NEUTRAL"
+    default_participation_rate: Decimal | None = Field(None, gt=0, le=1)
+
+
+class RiskSettings(RiskLimits):
+    """Global pre-trade limits, with per-session overrides under ``[risk.session.<CompID>]``."""
+
+    session: dict[str, RiskLimits] = Field(default_factory=dict)
+
+
+class JournalSettings(_Strict):
+    path: Path = Path("var/journal.db")
+    synchronous: Literal["NORMAL", "FULL"] = "NORMAL"
+
+
 class MetaorderConfig(_Strict):
     dictionary: Path | None = None  # DataDictionary (QuickFIX XML); built-in FIX 4.4 when absent
     acceptor: AcceptorSettings
     store: StoreSettings = StoreSettings()
+    journal: JournalSettings = JournalSettings()
     logging: LoggingSettings = LoggingSettings()
+    intake: IntakeSettings = IntakeSettings()
+    risk: RiskSettings = RiskSettings()
+    instrument: list[TradableInstrument] = Field(default_factory=list)
 
 
 _Model = TypeVar("_Model", bound=BaseModel)
@@ -132,10 +160,13 @@ def load_config(path: str | Path) -> MetaorderConfig:
     store = config.store
     if not store.path.is_absolute():
         store = store.model_copy(update={"path": base / store.path})
+    journal = config.journal
+    if not journal.path.is_absolute():
+        journal = journal.model_copy(update={"path": base / journal.path})
     dictionary = config.dictionary
     if dictionary is not None and not dictionary.is_absolute():
         dictionary = base / dictionary
-    return config.model_copy(update={"store": store, "dictionary": dictionary})
+    return config.model_copy(update={"store": store, "journal": journal, "dictionary": dictionary})
 
 
 # ---- simulated venues (configs/venues.toml) -----------------------------------------------------

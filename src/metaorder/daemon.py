@@ -18,12 +18,18 @@ import structlog
 
 from metaorder.clock import Clock, LiveClock
 from metaorder.config import MetaorderConfig
-from metaorder.fix.codec import Message
 from metaorder.fix.dictionary import Dictionary, load_quickfix_xml
 from metaorder.fix.fix44 import builtin_fix44
 from metaorder.fix.session import Role, Session, SessionConfig
 from metaorder.fix.store import MemoryStore, SessionStore, SqliteStoreDatabase
-from metaorder.fix.transport import Acceptor, Application, SessionConnection, TransportLimits
+from metaorder.fix.transport import Acceptor, Application, TransportLimits
+from metaorder.orders.book import ParentBook
+from metaorder.orders.intake import Intake
+from metaorder.orders.journal import Journal, SqliteJournal
+from metaorder.orders.model import Aggressiveness, Strategy, Urgency
+from metaorder.orders.normalize import IntakeDefaults
+from metaorder.orders.oms import OmsApplication
+from metaorder.orders.risk import RiskEngine, RiskLimits, merge
 from metaorder.reflector import ECHOED_TYPES, Reflector
 
 log = structlog.get_logger("metaorder")
@@ -31,24 +37,6 @@ log = structlog.get_logger("metaorder")
 
 def load_dictionary(path: Path | str | None) -> Dictionary:
     return builtin_fix44() if path is None else load_quickfix_xml(path)
-
-
-class ApplicationNotAvailable:
-    """Stand-in application of ``metaorder run`` until the order engine is wired in.
-
-    Sessions log on, heartbeat and resend normally; each application message is answered with a
-    BusinessMessageReject 380=4 (Application not available), so an OMS learns at once that nothing
-    was accepted rather than waiting for an acknowledgement that never comes.
-    """
-
-    def on_logon(self, conn: SessionConnection) -> None:
-        pass
-
-    def on_logout(self, conn: SessionConnection, reason: str) -> None:
-        pass
-
-    def on_message(self, conn: SessionConnection, message: Message, now: float) -> None:
-        conn.session.business_reject(message, now, 4, "Application not available: order intake is not enabled")
 
 
 async def serve_forever(
@@ -155,15 +143,50 @@ async def run_reflector(
     await run_acceptor(configs, Reflector, host, port, dictionary, store_path, on_started=on_started)
 
 
-async def run_daemon(config: MetaorderConfig, on_started: Callable[[int], None] | None = None) -> None:
+def build_intake(config: MetaorderConfig, journal: Journal) -> Intake:
+    """The order intake of the daemon: normalization defaults, risk limits, parent book, journal."""
+    references = {i.symbol: i.reference_price for i in config.instrument}
+    risk_settings = config.risk
+    global_limits = RiskLimits.model_validate(risk_settings.model_dump(exclude={"session"}))
+    risk = RiskEngine(global_limits, risk_settings.session, references.get)
+    intake_cfg = config.intake
+    defaults = IntakeDefaults(
+        Strategy[intake_cfg.default_strategy], Urgency[intake_cfg.default_urgency],
+        Aggressiveness[intake_cfg.default_aggressiveness], intake_cfg.default_participation_rate,
+    )
+    return Intake(references, risk, journal, ParentBook(references.get), defaults)
+
+
+async def run_daemon(config: MetaorderConfig, on_started: Callable[[int], None] | None = None,
+                     clock: Clock | None = None) -> None:
+    """``metaorder run``: the OMS acceptor in front of the order intake, journal and message store."""
+    clock = clock or LiveClock()
     dictionary = load_dictionary(config.dictionary)
     config.store.path.parent.mkdir(parents=True, exist_ok=True)  # var/ on a fresh checkout
+    config.journal.path.parent.mkdir(parents=True, exist_ok=True)
     acc = config.acceptor
-    sessions = [s.session_config(acc.sender_comp_id, Role.ACCEPTOR) for s in acc.sessions]
+    supported = frozenset({"D", "F", "G", "H"})
+    session_configs = [s.session_config(acc.sender_comp_id, Role.ACCEPTOR, supported) for s in acc.sessions]
     limits = TransportLimits(max_message_size=acc.max_message_size)
-
-    def app(_: Dictionary) -> Application:
-        return ApplicationNotAvailable()
-
-    await run_acceptor(sessions, app, acc.host, acc.port, dictionary, config.store.path,
-                       config.store.synchronous, limits, on_started=on_started)
+    journal = SqliteJournal(config.journal.path, synchronous=config.journal.synchronous)
+    db, stores = open_stores(config.store.path, config.store.synchronous, [store_key(c) for c in session_configs])
+    try:
+        intake = build_intake(config, journal)
+        replayed = intake.recover()
+        intake.start(clock.now())
+        log.info("order journal replayed", entries=replayed, open_orders=len(intake.book),
+                 parents=sum(1 for _ in intake.book.parents()))
+        sessions = [Session(c, stores[store_key(c)], dictionary) for c in session_configs]
+        cancel_on_disconnect = frozenset(
+            s.target_comp_id for s in acc.sessions
+            if merge(config.risk, config.risk.session.get(s.target_comp_id)).cancel_on_disconnect
+        )
+        app = OmsApplication(intake, {s.config.target_comp_id: s for s in sessions}, clock, cancel_on_disconnect)
+        acceptor = Acceptor(acc.host, acc.port, sessions, app, clock, limits)
+        shutdown_timeout = max(c.logout_timeout for c in session_configs) + 1.0
+        await serve_forever(acceptor, shutdown_timeout, on_started)
+    finally:
+        journal.close()
+        if db is not None:
+            db.close()
+    log.info("stopped")

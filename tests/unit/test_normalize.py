@@ -72,7 +72,9 @@ def test_sell_short_and_market_orders_are_understood() -> None:
          "bad strategy", "bad urgency", "unknown param", "malformed param", "POV without rate", "rate above 1",
          "expired window", "GTD without expiry"],
 )
-def test_bad_orders_are_refused_with_a_reason_and_a_text_saying_what_is_wrong(msg: Message, reason: int, text: str) -> None:
+def test_bad_orders_are_refused_with_a_reason_and_a_text_saying_what_is_wrong(
+    msg: Message, reason: int, text: str
+) -> None:
     with pytest.raises(NormalizeError) as info:
         norm(msg)
     assert info.value.reason == reason and text in info.value.text

@@ -103,7 +103,8 @@ class Intake:
         if order is None:
             return [self._cancel_reject(session, msg, None, "1", "1", f"unknown order {msg.get(41)!r}")]
         if not order.leaves_qty:
-            return [self._cancel_reject(session, msg, order, "1", "0", f"too late to cancel: order is {order.status.name.lower()}")]
+            text = f"too late to cancel: order is {order.status.name.lower()}"
+            return [self._cancel_reject(session, msg, order, "1", "0", text)]
         self.book.cancel(order)
         self.risk.on_order_done(order)
         self._rename(order, msg.get(11))
@@ -127,8 +128,8 @@ class Intake:
             if Decimal(qty_text) != new_qty or new_qty <= order.cum_qty:
                 raise ValueError
         except (ArithmeticError, ValueError):
-            return [self._cancel_reject(session, msg, order, "2", "99",
-                                        f"OrderQty {msg.get(38)!r} must be a whole number above the {order.cum_qty} filled")]
+            text = f"OrderQty {msg.get(38)!r} must be a whole number above the {order.cum_qty} filled"
+            return [self._cancel_reject(session, msg, order, "2", "99", text)]
         new_limit: Decimal | None = order.limit
         if order.ord_type is OrderType.LIMIT:
             try:
@@ -136,8 +137,9 @@ class Intake:
                 if new_limit <= 0:
                     raise ValueError
             except (ArithmeticError, ValueError):
-                return [self._cancel_reject(session, msg, order, "2", "99", "a limit order needs a positive Price (44)")]
-        verdict = self.risk.check_replace(order, new_qty, new_limit, now)
+                text = "a limit order needs a positive Price (44)"
+                return [self._cancel_reject(session, msg, order, "2", "99", text)]
+        verdict = self.risk.check_replace(order, new_qty, new_limit, now, new_cl_ord_id=msg.get(11))
         if verdict is not None:
             return [self._cancel_reject(session, msg, order, "2", "99", verdict.text)]
         try:
@@ -185,7 +187,7 @@ class Intake:
                 self._orders[order.order_id] = order
                 self._by_cl[(order.session, order.cl_ord_id)] = order
                 self.book.restore(order, data.get("parent_id"), entry.time)
-                self.risk.restore(order, entry.time)
+                self.risk.restore(order)
                 top_id = max(top_id, int(order.order_id[1:]))
             elif entry.kind == "cross":
                 qty, price = int(data["qty"]), Decimal(data["price"])
@@ -209,6 +211,7 @@ class Intake:
                 order.canceled = False
                 order.qty, order.limit = int(data["qty"]), limit
                 self.book.restore(order, data["parent_id"], entry.time)
+                self.risk.restore(order)
         self._ids = itertools.count(top_id + 1)
         self._arrivals = itertools.count(max((o.arrival_seq for o in self._orders.values()), default=0) + 1)
         return count

@@ -157,7 +157,9 @@ def normalize_new_order(
         raise NormalizeError(REJ_UNKNOWN_SYMBOL, f"unknown symbol {symbol!r}")
     side = _SIDES.get(msg.get(54) or "")
     if side is None:
-        raise NormalizeError(REJ_UNSUPPORTED, f"Side (54) {msg.get(54)!r} is not supported (1 buy, 2 sell, 5 sell short)")
+        raise NormalizeError(
+            REJ_UNSUPPORTED, f"Side (54) {msg.get(54)!r} is not supported (1 buy, 2 sell, 5 sell short)"
+        )
     qty_value = _decimal(msg, 38, "OrderQty")
     if qty_value is None:
         raise NormalizeError(REJ_INCORRECT_QTY, "OrderQty (38) is required")

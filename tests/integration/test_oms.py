@@ -1,0 +1,165 @@
+"""``metaorder run`` with OMS clients over real sockets: intake, netting, risk, cancels, kill -9."""
+
+from __future__ import annotations
+
+import signal
+from collections.abc import Callable, Iterator
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from tests.integration.fixclient import FixClient, Frame, utc_timestamp
+from tests.support import MetaorderProcess
+
+CONFIG = """
+[acceptor]
+port = 0
+[[acceptor.sessions]]
+target_comp_id = "OMS1"
+[[acceptor.sessions]]
+target_comp_id = "OMS2"
+[risk]
+max_order_qty = 10000
+price_collar_pct = "10"
+[[instrument]]
+symbol = "ACME"
+reference_price = "142.50"
+[store]
+path = "{tmp}/store.db"
+[journal]
+path = "{tmp}/journal.db"
+[logging]
+format = "json"
+"""
+
+
+class Engine:
+    def __init__(self, tmp: Path) -> None:
+        self.config = tmp / "metaorder.toml"
+        self.config.write_text(CONFIG.format(tmp=tmp))
+        self.proc: MetaorderProcess | None = None
+        self.port = 0
+
+    def start(self) -> int:
+        self.proc = MetaorderProcess(["run", "--config", str(self.config)])
+        self.port = self.proc.wait_listening()
+        return self.port
+
+    def kill(self) -> None:
+        assert self.proc is not None
+        self.proc.stop(signal.SIGKILL)
+
+    def stop(self) -> int:
+        assert self.proc is not None
+        self.proc.proc.send_signal(signal.SIGTERM)
+        return self.proc.proc.wait(20)
+
+
+@pytest.fixture
+def engine(tmp_path: Path) -> Iterator[Engine]:
+    e = Engine(tmp_path)
+    e.start()
+    try:
+        yield e
+    finally:
+        if e.proc is not None:
+            e.proc.stop(signal.SIGKILL)
+
+
+def order(cl: str, side: str, qty: int, price: str | None, symbol: str = "ACME",
+          extra: list[tuple[int, object]] | None = None) -> list[tuple[int, object]]:
+    body: list[tuple[int, object]] = [(11, cl), (21, "1"), (55, symbol), (54, side), (60, utc_timestamp()),
+                                      (38, qty), (40, "2" if price else "1")]
+    if price:
+        body.append((44, price))
+    return body + (extra or [])
+
+
+def report(client: FixClient, want: Callable[[Frame], bool]) -> Frame:
+    for _ in range(20):
+        frame = client.receive()
+        if want(frame):
+            return frame
+    raise AssertionError("no matching report")
+
+
+def er(cl: str, exec_type: str) -> Callable[[Frame], bool]:
+    return lambda f: f.msg_type == "8" and f.get(11) == cl and f.get(150) == exec_type
+
+
+def test_opposing_orders_from_two_oms_are_crossed_internally_and_only_the_net_remains(engine: Engine) -> None:
+    with FixClient(engine.port, "OMS1", "METAORDER") as oms1, FixClient(engine.port, "OMS2", "METAORDER") as oms2:
+        oms1.logon()
+        oms2.logon()
+        oms1.send("D", order("B1", "1", 500, "143.00", extra=[(847, "1000"), (848, "Urgency=HIGH")]))
+        ack = report(oms1, er("B1", "0"))
+        assert (ack.get(39), ack.get(151), ack.get(14)) == ("0", "500", "0")
+        oms2.send("D", order("S1", "2", 200, "142.00"))
+        report(oms2, er("S1", "0"))
+        sell_fill = report(oms2, er("S1", "F"))
+        assert (sell_fill.get(32), Decimal(sell_fill.get(31) or ""), sell_fill.get(30), sell_fill.get(39)) == (
+            "200", Decimal("142.50"), "INTERNAL", "2")
+        buy_fill = report(oms1, er("B1", "F"))
+        assert (buy_fill.get(32), buy_fill.get(151), buy_fill.get(14)) == ("200", "300", "200")
+        assert Decimal(buy_fill.get(6) or "") == Decimal("142.50")
+        oms1.send("H", [(11, "B1"), (55, "ACME"), (54, "1")])
+        status = report(oms1, er("B1", "I"))
+        assert (status.get(39), status.get(151)) == ("1", "300")
+        oms1.send("F", [(41, "B1"), (11, "B1-X"), (55, "ACME"), (54, "1"), (60, utc_timestamp())])
+        cancel = report(oms1, er("B1-X", "4"))
+        assert (cancel.get(39), cancel.get(41), cancel.get(14), cancel.get(151)) == ("4", "B1", "200", "0")
+
+
+@pytest.mark.parametrize(
+    ("body", "reason", "text"),
+    [
+        (order("R1", "1", 20000, "142.00"), "3", "max_order_qty"),
+        (order("R2", "1", 100, "10.00", symbol="NOPE"), "1", "unknown symbol"),
+        (order("R3", "1", 100, "200.00"), "3", "collar"),
+        (order("R4", "1", 100, None, extra=[(848, "Urgency=SOON")]), "11", "Urgency must be"),
+    ],
+    ids=["too big", "unknown symbol", "outside the price collar", "bad urgency"],
+)
+def test_bad_orders_get_a_reject_naming_what_was_wrong(engine: Engine, body: list[tuple[int, object]],
+                                                       reason: str, text: str) -> None:
+    with FixClient(engine.port, "OMS1", "METAORDER") as oms1:
+        oms1.logon()
+        oms1.send("D", body)
+        rej = report(oms1, lambda f: f.msg_type == "8")
+        assert (rej.get(150), rej.get(39), rej.get(103)) == ("8", "8", reason), rej
+        assert text in (rej.get(58) or ""), rej
+        oms1.send("F", [(41, "nope"), (11, "C9"), (55, "ACME"), (54, "1"), (60, utc_timestamp())])
+        assert report(oms1, lambda f: f.msg_type == "9").get(102) == "1"
+
+
+def test_after_a_kill_9_the_engine_rebuilds_open_orders_from_its_journal(engine: Engine) -> None:
+    with FixClient(engine.port, "OMS1", "METAORDER") as oms1:
+        oms1.logon()
+        oms1.send("D", order("K1", "1", 700, "142.00"))
+        report(oms1, er("K1", "0"))
+        oms1.send("D", order("K2", "2", 300, "142.40"))  # no cross: K1 (limit 142.00) refuses the 142.50 midpoint
+        report(oms1, er("K2", "0"))
+        next_seq = oms1.next_seq
+    engine.kill()
+    engine.start()
+    with FixClient(engine.port, "OMS1", "METAORDER") as oms1:
+        oms1.next_seq = next_seq
+        oms1.logon(reset=False)
+        oms1.send("H", [(11, "K1"), (55, "ACME"), (54, "1")])
+        status = report(oms1, er("K1", "I"))
+        assert (status.get(39), status.get(151), status.get(14)) == ("0", "700", "0")
+        oms1.send("D", order("K1", "1", 100, "142.00"))
+        dup = report(oms1, lambda f: f.msg_type == "8" and f.get(11) == "K1" and f.get(150) == "8")
+        assert dup.get(103) == "6"
+        oms1.send("F", [(41, "K2"), (11, "K2-X"), (55, "ACME"), (54, "2"), (60, utc_timestamp())])
+        assert report(oms1, er("K2-X", "4")).get(39) == "4"
+    assert engine.stop() == 0
+
+
+def test_an_unknown_target_strategy_value_is_a_session_level_reject(engine: Engine) -> None:
+    with FixClient(engine.port, "OMS1", "METAORDER") as oms1:
+        oms1.logon()
+        oms1.send("D", order("U1", "1", 100, "142.00", extra=[(847, "9")]))
+        reject = report(oms1, lambda f: f.msg_type == "3")
+        assert (reject.get(371), reject.get(373)) == ("847", "5")
