@@ -78,13 +78,14 @@ class OrderTemplate:
     The checksum of the constant parts is computed once; each order only sums its few variable bytes.
     """
 
-    def __init__(self, sender: bytes, target: bytes, clordid_prefix: bytes, symbol: bytes) -> None:
+    def __init__(self, sender: bytes, target: bytes, clordid_prefix: bytes, symbol: bytes,
+                 price: bytes = b"10.25") -> None:
         self.parts = (
             b"35=D\x0134=",  # seq
             b"\x0149=" + sender + b"\x0152=",  # sending time
             b"\x0156=" + target + b"\x0111=" + clordid_prefix,  # counter
             b"\x0121=1\x0155=" + symbol + b"\x0154=1\x0160=",  # transact time
-            b"\x0138=100\x0140=2\x0144=10.25\x0159=0\x01",
+            b"\x0138=100\x0140=2\x0144=" + price + b"\x0159=0\x01",
         )
         self.fixed_len = sum(len(p) for p in self.parts)
         self.fixed_sum = sum(sum(p) for p in self.parts) + _HEAD_SUM
@@ -132,7 +133,9 @@ class LoadClient(asyncio.Protocol):
         self.target = args.target_comp_id.encode()
         default_prefix = f"L{os.getpid() % 100000:05d}{int(time.time()) % 100000:05d}-"
         self.prefix = (args.clordid_prefix or default_prefix).encode()
-        self.template = OrderTemplate(self.sender, self.target, self.prefix, args.symbol.encode())
+        self.template = OrderTemplate(self.sender, self.target, self.prefix, args.symbol.encode(),
+                                      args.price.encode())
+        self.reply_head = b"35=%s\x01" % args.reply_type.encode()
         self.clock = Clock()
         self.loop = asyncio.get_running_loop()
         self.transport: asyncio.Transport | None = None
@@ -217,7 +220,7 @@ class LoadClient(asyncio.Protocol):
                 continue
             if verify and (sum(buf[pos:end - 7]) & 0xFF) != int(trailer[3:6]):
                 self.bad_checksum += 1
-            elif buf[body_start:body_start + 5] == b"35=D\x01":
+            elif buf[body_start:body_start + 5] == self.reply_head:
                 self._on_echo(buf, body_start, end, now)
             else:
                 self._on_other(bytes(buf[pos:end]), body_start - pos)
@@ -476,6 +479,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--timeout", type=float, default=10.0,
                    help="connect/logon/logout timeout, and how long to wait for the last echoes (s)")
     p.add_argument("--symbol", default="MSFT")
+    p.add_argument("--price", default="10.25", help="limit price of every order")
+    p.add_argument("--reply-type", default="D", choices=("D", "8"),
+                   help="the reply that completes an order: D for an echo (reflector), 8 for an execution report")
     p.add_argument("--clordid-prefix", help="ClOrdID prefix (default: unique per run)")
     p.add_argument("--no-verify-checksum", dest="verify_checksum", action="store_false")
     p.add_argument("--no-uvloop", action="store_true", help="use the default asyncio event loop")

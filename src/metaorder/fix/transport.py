@@ -108,6 +108,14 @@ class SessionConnection:
             self._flush_output()
         return seq
 
+    def send_batch(self, messages: Sequence[tuple[str, Sequence[tuple[int, FieldValue]]]]) -> None:
+        """Send several application messages with one store flush and one write."""
+        now = self._clock.now()
+        for msg_type, body in messages:
+            self.session.send(msg_type, body, now)
+        if not self._in_step:
+            self._flush_output()
+
     def logout(self, text: str = "") -> None:
         self._step(self.session.logout(self._clock.now(), text))
 

@@ -22,8 +22,9 @@ Entries, sequence numbers and payloads
 reused for a durable entry, continued after a restart) and returns it.  ``time`` is supplied
 by the caller from the injected clock: this module never reads a clock.
 
-The payload is encoded to JSON *inside append*, on the calling thread.  That costs about
-2 µs for a typical event and buys two things a deferred encoding could not: the entry is a
+The payload is encoded to JSON *inside append*, on the calling thread.  That is most of
+append's cost (about 1.3 of 2.3 µs for a six-field order event; a flush() adds about 5 µs, once
+per batch) and buys two things a deferred encoding could not: the entry is a
 snapshot (the caller may mutate its dict afterwards), and a payload that cannot be encoded
 is refused with ``TypeError``/``ValueError`` right there, at the faulty call, instead of
 failing the writer thread and with it the whole journal.  The encoding rules
@@ -35,8 +36,8 @@ failing the writer thread and with it the whole journal.  The encoding rules
   convert them where they know a field is a decimal.
 * An ``Enum`` is stored as its ``value`` (``Side.BUY`` becomes ``"1"``); readers rebuild it
   with ``Side(value)``.
-* Tuples come back as lists, mapping keys must be strings, floats round-trip exactly, NaN and
-  infinities are refused (they are not JSON).
+* Tuples come back as lists, other mappings as dicts; keys should be strings (JSON turns
+  others into strings); floats round-trip exactly; NaN and infinities are refused (not JSON).
 
 Threading model
 ---------------
@@ -86,7 +87,8 @@ so that replay is one sequential scan without a join.  ``entry_orders(order_id, 
 is one range scan.  ``meta`` names the format and the schema version, so that neither a FIX
 store nor a future schema is ever mistaken for a journal.
 
-Opening validates the file (``PRAGMA quick_check``, format, version) and fails with a one-line
+Opening validates the file (``PRAGMA quick_check``, which reads the whole file: start-up time
+grows with the journal; format; version) and fails with a one-line
 :class:`JournalError` on anything wrong: a journal is never reset silently, because an engine
 that forgot its orders would be far worse than one that refuses to start.  A missing file is
 created; an empty file (a crash during the very first open) counts as missing.  A lock file

@@ -34,6 +34,8 @@ class OmsApplication:
         self.cancel_on_disconnect = cancel_on_disconnect
         self.connections: dict[str, SessionConnection] = {}
         self._pending: deque[tuple[Future[None], Sequence[Outgoing]]] = deque()
+        self._outbox: list[Outgoing] = []  # reports produced in this loop iteration, not yet journal-flushed
+        self._flush_scheduled = False
         self._loop: asyncio.AbstractEventLoop | None = None
 
     def on_logon(self, conn: SessionConnection) -> None:
@@ -54,16 +56,29 @@ class OmsApplication:
         self.ship(self.intake.on_message(conn.session.config.target_comp_id, message, now))
 
     def ship(self, outs: Sequence[Outgoing]) -> None:
-        """Send ``outs`` once everything journaled so far is durable, after anything shipped before."""
+        """Send ``outs`` once everything journaled so far is durable, after anything shipped before.
+
+        Reports of one loop iteration (a whole read of pipelined orders) share one journal flush:
+        one group commit and one wake-up for all of them, instead of one per order.
+        """
         if not outs:
             return
+        self._outbox.extend(outs)
+        if not self._flush_scheduled:
+            self._flush_scheduled = True
+            loop = self._loop or asyncio.get_running_loop()
+            loop.call_soon(self._flush_outbox)
+
+    def _flush_outbox(self) -> None:
+        self._flush_scheduled = False
+        outs, self._outbox = self._outbox, []
         durable = self.intake.journal.flush()
         self._pending.append((durable, outs))
         if durable.done():
             self._drain()
         else:
-            loop = self._loop
-            durable.add_done_callback(lambda _: loop.call_soon_threadsafe(self._drain) if loop else None)
+            loop = self._loop or asyncio.get_running_loop()
+            durable.add_done_callback(lambda _: loop.call_soon_threadsafe(self._drain))
 
     def _drain(self) -> None:
         pending = self._pending
@@ -72,14 +87,19 @@ class OmsApplication:
             if durable.exception() is not None:
                 log.error("journal failed: reports withheld", error=str(durable.exception()))
                 continue
+            by_session: dict[str, list[Outgoing]] = {}
             for out in outs:
-                self._send(out)
+                by_session.setdefault(out.session, []).append(out)
+            for session, batch in by_session.items():
+                self._send(session, batch)
 
-    def _send(self, out: Outgoing) -> None:
-        conn = self.connections.get(out.session)
+    def _send(self, session_name: str, batch: Sequence[Outgoing]) -> None:
+        conn = self.connections.get(session_name)
         if conn is not None:
-            conn.send(out.msg_type, out.body)
+            conn.send_batch([(out.msg_type, out.body) for out in batch])
             return
-        session = self.sessions.get(out.session)
+        session = self.sessions.get(session_name)
         if session is not None:  # stored now, delivered by resend after the next Logon
-            session.send(out.msg_type, out.body, self.clock.now())
+            now = self.clock.now()
+            for out in batch:
+                session.send(out.msg_type, out.body, now)
