@@ -23,8 +23,13 @@ sender_comp_id = "METAORDER"
 target_comp_id = "OMS1"
 [[acceptor.sessions]]
 target_comp_id = "OMS2"
+[[instrument]]
+symbol = "MSFT"
+reference_price = "400.00"
 [store]
 path = "{store}"
+[journal]
+path = "{journal}"
 [logging]
 format = "json"
 """
@@ -50,9 +55,9 @@ def _read(sock: socket.socket, framer: Framer) -> Message:
         framer.feed(data)
 
 
-def test_run_accepts_configured_sessions_and_answers_orders_with_application_not_available(tmp_path: Path) -> None:
+def test_run_accepts_orders_from_configured_sessions_and_logs_out_on_sigterm(tmp_path: Path) -> None:
     config = tmp_path / "metaorder.toml"
-    config.write_text(CONFIG.format(store=tmp_path / "var" / "store.db"))
+    config.write_text(CONFIG.format(store=tmp_path / "var" / "store.db", journal=tmp_path / "var" / "journal.db"))
     proc = MetaorderProcess(["run", "--config", str(config)])
     try:
         port = proc.wait_listening()
@@ -63,10 +68,8 @@ def test_run_accepts_configured_sessions_and_answers_orders_with_application_not
             assert (logon.msg_type, logon.get(49), logon.get(56)) == ("A", "METAORDER", "OMS1")
             sock.sendall(_frame("D", 2, [(11, "O1"), (21, "1"), (38, "100"), (40, "1"), (54, "1"), (55, "MSFT"),
                                          (60, "20261123-10:00:00")]))
-            reject = _read(sock, framer)
-            assert reject.msg_type == "j"
-            assert (reject.get(45), reject.get(372), reject.get(380)) == ("2", "D", "4")
-            assert "not enabled" in (reject.get(58) or "")
+            ack = _read(sock, framer)
+            assert (ack.msg_type, ack.get(11), ack.get(150), ack.get(39), ack.get(151)) == ("8", "O1", "0", "0", "100")
             proc.proc.send_signal(signal.SIGTERM)
             logout = _read(sock, framer)
             assert logout.msg_type == "5"
