@@ -9,6 +9,7 @@ was acknowledged is on disk.
 from __future__ import annotations
 
 import asyncio
+import gc
 import signal
 from collections.abc import Callable, Coroutine, Sequence
 from pathlib import Path
@@ -143,6 +144,19 @@ async def run_reflector(
     await run_acceptor(configs, Reflector, host, port, dictionary, store_path, on_started=on_started)
 
 
+def quiet_garbage_collector() -> None:
+    """Keep the cyclic garbage collector off the latency path of a long-running daemon.
+
+    Order books and journals make the heap large and long-lived; a full collection over it stalls
+    the event loop for tens of milliseconds (it was the whole p99 of the intake benchmark).  Objects
+    alive after start-up are frozen out of collections, and full collections become rarer.  Memory
+    is still reclaimed by reference counting as usual; only reference cycles wait longer.
+    """
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(50_000, 50, 1000)
+
+
 def build_intake(config: MetaorderConfig, journal: Journal) -> Intake:
     """The order intake of the daemon: normalization defaults, risk limits, parent book, journal."""
     references = {i.symbol: i.reference_price for i in config.instrument}
@@ -174,6 +188,7 @@ async def run_daemon(config: MetaorderConfig, on_started: Callable[[int], None] 
         intake = build_intake(config, journal)
         replayed = intake.recover()
         intake.start(clock.now())
+        quiet_garbage_collector()
         log.info("order journal replayed", entries=replayed, open_orders=len(intake.book),
                  parents=sum(1 for _ in intake.book.parents()))
         sessions = [Session(c, stores[store_key(c)], dictionary) for c in session_configs]

@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import socket
+import threading
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future
@@ -108,13 +109,18 @@ class SessionConnection:
             self._flush_output()
         return seq
 
-    def send_batch(self, messages: Sequence[tuple[str, Sequence[tuple[int, FieldValue]]]]) -> None:
-        """Send several application messages with one store flush and one write."""
+    def send_batch(
+        self, messages: Sequence[tuple[str, Sequence[tuple[int, FieldValue]]]], after: Future[None] | None = None
+    ) -> None:
+        """Send several application messages with one store flush and one write.
+
+        ``after``: another durability the bytes must also wait for (the order journal's commit).
+        Both commits then run at the same time on their own threads instead of one after the other.
+        """
         now = self._clock.now()
         for msg_type, body in messages:
             self.session.send(msg_type, body, now)
-        if not self._in_step:
-            self._flush_output()
+        self._flush_output(after)
 
     def logout(self, text: str = "") -> None:
         self._step(self.session.logout(self._clock.now(), text))
@@ -220,9 +226,11 @@ class SessionConnection:
             self._pending.append(None)
             self._wake_writer.set()
 
-    def _flush_output(self) -> None:
+    def _flush_output(self, after: Future[None] | None = None) -> None:
         out = self.session.data_to_send()
         durable = self.session.store.flush()  # also persists state changes that produced no output
+        if after is not None:
+            durable = _both(durable, after)
         if out and not self._closing:
             self._pending.append((durable, out))
             self._pending_bytes += len(out)
@@ -274,6 +282,31 @@ class SessionConnection:
     def _on_timer(self) -> None:
         self._timer = None
         self._step(self.session.handle_timers(self._clock.now()))
+
+
+def _both(first: Future[None], second: Future[None]) -> Future[None]:
+    """A future done when both are (failed if either failed); callbacks may run on any thread."""
+    if first.done() and second.done():
+        return second if first.exception() is None else first
+    combined: Future[None] = Future()
+    combined.set_running_or_notify_cancel()
+    remaining = [2]
+    lock = threading.Lock()
+
+    def done(f: Future[None]) -> None:
+        with lock:
+            remaining[0] -= 1
+            last = remaining[0] == 0
+        if f.exception() is not None and not combined.done():
+            with contextlib.suppress(Exception):
+                combined.set_exception(f.exception())
+        elif last and not combined.done():
+            with contextlib.suppress(Exception):
+                combined.set_result(None)
+
+    first.add_done_callback(done)
+    second.add_done_callback(done)
+    return combined
 
 
 def _set_nodelay(writer: asyncio.StreamWriter) -> None:

@@ -114,7 +114,7 @@ def allocate(
     _check_qty(qty, "qty")
     _check_qty(lot_size, "lot_size")
     _check_price(price)
-    eligible = [o for o in _arrival_order(orders) if o.leaves_qty > 0]
+    eligible = [o for o in _arrival_order(orders) if o.leaves_qty > 0 and o.accepts_price(price)]
     leaves = [o.leaves_qty for o in eligible]  # read once: leaves_qty is a computed property
     total = sum(leaves)
     if qty > total:

@@ -127,6 +127,7 @@ except ImportError:  # pragma: no cover - Windows has no flock; the lock file is
 __all__ = [
     "CHECKPOINT_ROWS",
     "FORMAT",
+    "REPLAY_CHUNK",
     "SCHEMA_VERSION",
     "Journal",
     "JournalEntry",

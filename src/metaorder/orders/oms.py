@@ -2,17 +2,16 @@
 
 Reports leave in the order the intake produced them, and only once the journal has committed the
 entries written before them (group commit on the journal's writer thread; the event loop never
-waits on the disk).  A report for a session that is not connected is handed to its FIX session
-anyway: the session stores it under its sequence number and the OMS receives it by resend after
-its next Logon.
+waits on the disk).  If the journal fails, reports already handed to a FIX session stay in its
+message store unsent: a journal failure stops the engine's acknowledgements, it never fakes them.
+A report for a session that is not connected is handed to its FIX session anyway: the session
+stores it under its sequence number and the OMS receives it by resend after its next Logon.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections import deque
 from collections.abc import Mapping, Sequence
-from concurrent.futures import Future
 
 import structlog
 
@@ -33,7 +32,6 @@ class OmsApplication:
         self.clock = clock
         self.cancel_on_disconnect = cancel_on_disconnect
         self.connections: dict[str, SessionConnection] = {}
-        self._pending: deque[tuple[Future[None], Sequence[Outgoing]]] = deque()
         self._outbox: list[Outgoing] = []  # reports produced in this loop iteration, not yet journal-flushed
         self._flush_scheduled = False
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -70,36 +68,24 @@ class OmsApplication:
             loop.call_soon(self._flush_outbox)
 
     def _flush_outbox(self) -> None:
+        """Hand the reports to their FIX sessions now; the bytes leave once the journal has committed.
+
+        The FIX store's commit and the journal's commit run at the same time (the transport waits
+        for both before writing), instead of one after the other.
+        """
         self._flush_scheduled = False
         outs, self._outbox = self._outbox, []
         durable = self.intake.journal.flush()
-        self._pending.append((durable, outs))
-        if durable.done():
-            self._drain()
-        else:
-            loop = self._loop or asyncio.get_running_loop()
-            durable.add_done_callback(lambda _: loop.call_soon_threadsafe(self._drain))
-
-    def _drain(self) -> None:
-        pending = self._pending
-        while pending and pending[0][0].done():
-            durable, outs = pending.popleft()
-            if durable.exception() is not None:
-                log.error("journal failed: reports withheld", error=str(durable.exception()))
+        by_session: dict[str, list[Outgoing]] = {}
+        for out in outs:
+            by_session.setdefault(out.session, []).append(out)
+        for session_name, batch in by_session.items():
+            conn = self.connections.get(session_name)
+            if conn is not None:
+                conn.send_batch([(out.msg_type, out.body) for out in batch], after=durable)
                 continue
-            by_session: dict[str, list[Outgoing]] = {}
-            for out in outs:
-                by_session.setdefault(out.session, []).append(out)
-            for session, batch in by_session.items():
-                self._send(session, batch)
-
-    def _send(self, session_name: str, batch: Sequence[Outgoing]) -> None:
-        conn = self.connections.get(session_name)
-        if conn is not None:
-            conn.send_batch([(out.msg_type, out.body) for out in batch])
-            return
-        session = self.sessions.get(session_name)
-        if session is not None:  # stored now, delivered by resend after the next Logon
-            now = self.clock.now()
-            for out in batch:
-                session.send(out.msg_type, out.body, now)
+            session = self.sessions.get(session_name)
+            if session is not None:  # stored now, delivered by resend after the next Logon
+                now = self.clock.now()
+                for out in batch:
+                    session.send(out.msg_type, out.body, now)
