@@ -1,0 +1,136 @@
+"""The intake as sans-IO code: reports, journal entries, recovery, and netting properties."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from metaorder.fix.codec import FieldValue, Message, decode, encode
+from metaorder.orders.book import ParentBook
+from metaorder.orders.intake import Intake, Outgoing
+from metaorder.orders.journal import MemoryJournal
+from metaorder.orders.risk import RiskEngine, RiskLimits
+
+T0 = 1_700_000_000.0
+REFS = {"ACME": Decimal("100.00"), "GLOBX": Decimal("50.00")}
+
+
+def intake(journal: MemoryJournal | None = None, limits: RiskLimits | None = None) -> Intake:
+    j = journal or MemoryJournal()
+    risk = RiskEngine(limits or RiskLimits(), {}, REFS.get)
+    i = Intake(REFS, risk, j, ParentBook(REFS.get))
+    i.recover()
+    i.start(T0)
+    return i
+
+
+def fix(msg_type: str, body: list[tuple[int, FieldValue]]) -> Message:
+    msg = decode(encode("FIX.4.4", msg_type, [(34, 2), (49, "X"), (52, "20231114-22:13:20"), (56, "ME")], body))
+    assert isinstance(msg, Message)
+    return msg
+
+
+def nos(cl: str, side: str, qty: int, price: str | None = None, symbol: str = "ACME") -> Message:
+    body: list[tuple[int, FieldValue]] = [(11, cl), (55, symbol), (54, side), (60, "20231114-22:13:20"),
+                                          (38, qty), (40, "2" if price else "1")]
+    if price:
+        body.append((44, price))
+    return fix("D", body)
+
+
+def ers(outs: list[Outgoing], session: str | None = None) -> list[dict[int, str]]:
+    return [{t: str(v) for t, v in o.body} for o in outs
+            if o.msg_type == "8" and (session is None or o.session == session)]
+
+
+def test_an_accepted_order_is_journaled_before_its_acknowledgement_is_produced() -> None:
+    journal = MemoryJournal()
+    i = intake(journal)
+    [ack] = ers(i.on_message("OMS1", nos("A", "1", 100, "99.00"), T0))
+    assert (ack[150], ack[39], ack[151]) == ("0", "0", "100")
+    kinds = [e.kind for e in journal.replay()]
+    assert kinds == ["engine.started", "order.accepted"]
+
+
+def test_the_seed_example_end_to_end_in_reports() -> None:
+    i = intake()
+    i.on_message("OMS1", nos("B", "1", 500, "101.00"), T0)
+    outs = i.on_message("OMS2", nos("S", "2", 200, "99.00"), T0)
+    fills = [r for r in ers(outs) if r[150] == "F"]
+    assert sorted((r[11], r[32], r[31], r[30], r[151]) for r in fills) == [
+        ("B", "200", "100.00", "INTERNAL", "300"), ("S", "200", "100.00", "INTERNAL", "0")]
+    [parent] = list(i.book.parents())
+    assert parent.wanted_qty == 300
+
+
+def test_cancel_replace_and_status_act_on_the_order_and_its_parent() -> None:
+    i = intake()
+    i.on_message("OMS1", nos("A", "1", 100, "99.00"), T0)
+    [rep] = ers(i.on_message("OMS1", fix("G", [(41, "A"), (11, "A2"), (55, "ACME"), (54, "1"),
+                                               (60, "20231114-22:13:20"), (38, 150), (40, "2"), (44, "98.00")]), T0))
+    assert (rep[150], rep[11], rep[41], rep[38], rep[44]) == ("5", "A2", "A", "150", "98.00")
+    [parent] = list(i.book.parents())
+    assert parent.key.limit == Decimal("98.00") and parent.wanted_qty == 150
+    [side_change] = [o for o in i.on_message("OMS1", fix("G", [(41, "A2"), (11, "A3"), (55, "ACME"), (54, "2"),
+                                                              (60, "20231114-22:13:20"), (38, 150), (40, "2"),
+                                                              (44, "98.00")]), T0)]
+    assert side_change.msg_type == "9"
+    [status] = ers(i.on_message("OMS1", fix("H", [(11, "A2"), (55, "ACME"), (54, "1")]), T0))
+    assert (status[150], status[39], status[151]) == ("I", "0", "150")
+    [cancel] = ers(i.on_message("OMS1", fix("F", [(41, "A2"), (11, "A4"), (55, "ACME"), (54, "1"),
+                                                  (60, "20231114-22:13:20")]), T0))
+    assert (cancel[150], cancel[39]) == ("4", "4") and list(i.book.parents()) == []
+    [late] = i.on_message("OMS1", fix("F", [(41, "A4"), (11, "A5"), (55, "ACME"), (54, "1"),
+                                            (60, "20231114-22:13:20")]), T0)
+    assert late.msg_type == "9" and dict(late.body)[102] == "0"
+
+
+def test_recovery_from_the_journal_rebuilds_orders_parents_crosses_and_cancels() -> None:
+    journal = MemoryJournal()
+    first = intake(journal)
+    first.on_message("OMS1", nos("B", "1", 500, "101.00"), T0)
+    first.on_message("OMS2", nos("S", "2", 200, "99.00"), T0)
+    first.on_message("OMS1", nos("C", "1", 50, "99.00", symbol="GLOBX"), T0)
+    first.on_message("OMS1", fix("F", [(41, "C"), (11, "C2"), (55, "GLOBX"), (54, "1"), (60, "20231114-22:13:20")]), T0)
+    second = intake(journal)
+    b = second.book
+    assert [(p.key.symbol, p.wanted_qty) for p in b.parents()] == [("ACME", 300)]
+    [status] = ers(second.on_message("OMS1", fix("H", [(11, "B"), (55, "ACME"), (54, "1")]), T0))
+    assert (status[39], status[14], status[151], status[6]) == ("1", "200", "300", "100.00")
+    [dup] = ers(second.on_message("OMS1", nos("B", "1", 10, "101.00"), T0))
+    assert dup[103] == "6"
+    b._check()
+
+
+orders = st.lists(
+    st.tuples(st.sampled_from(["OMS1", "OMS2"]), st.sampled_from(["1", "2", "5"]), st.integers(1, 20),
+              st.sampled_from([None, "99.00", "100.00", "101.00"]), st.sampled_from(["ACME", "GLOBX"])),
+    min_size=1, max_size=40,
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(orders)
+def test_netting_conserves_shares_respects_limits_and_never_overfills(
+    flow: list[tuple[str, str, int, str | None, str]],
+) -> None:
+    i = intake()
+    reports: list[dict[int, str]] = []
+    for n, (session, side, lots, price, symbol) in enumerate(flow):
+        limit = None if price is None else str(Decimal(price) * REFS[symbol] / 100)
+        reports += ers(i.on_message(session, nos(f"{session}-{n}", side, lots * 100, limit, symbol), T0))
+        i.book._check()
+    fills = [r for r in reports if r[150] == "F"]
+    bought = sum(int(r[32]) for r in fills if r[54] == "1")
+    sold = sum(int(r[32]) for r in fills if r[54] != "1")
+    assert bought == sold  # every crossed share has a buyer and a seller
+    for r in fills:
+        assert r[30] == "INTERNAL" and Decimal(r[31]) == REFS[r[55]]
+        if 44 in r:
+            limit = Decimal(r[44])
+            assert Decimal(r[31]) <= limit if r[54] == "1" else Decimal(r[31]) >= limit
+        assert int(r[14]) <= int(r[38]) and int(r[151]) >= 0
+    for parent in i.book.parents():
+        assert parent.wanted_qty > 0
