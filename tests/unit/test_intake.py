@@ -134,3 +134,20 @@ def test_netting_conserves_shares_respects_limits_and_never_overfills(
         assert int(r[14]) <= int(r[38]) and int(r[151]) >= 0
     for parent in i.book.parents():
         assert parent.wanted_qty > 0
+
+
+def test_a_parent_fill_is_allocated_pro_rata_with_a_report_per_order_and_survives_recovery() -> None:
+    journal = MemoryJournal()
+    i = intake(journal)
+    i.on_message("OMS1", nos("A", "1", 500, "101.00"), T0)
+    i.on_message("OMS2", nos("B", "1", 200, "101.00"), T0)
+    [parent] = list(i.book.parents())
+    fills = ers(i.on_parent_fill(parent.parent_id, 300, Decimal("100.25"), "ATLX", T0))
+    assert [(r[11], r[32], r[31], r[30], r[151]) for r in fills] == [
+        ("A", "214", "100.25", "ATLX", "286"), ("B", "86", "100.25", "ATLX", "114")]
+    assert parent.wanted_qty == 400
+    again = intake(journal)
+    [status] = ers(again.on_message("OMS2", fix("H", [(11, "B"), (55, "ACME"), (54, "1")]), T0))
+    assert (status[14], status[151], status[6]) == ("86", "114", "100.25")
+    [restored] = list(again.book.parents())
+    assert restored.parent_id == parent.parent_id and restored.wanted_qty == 400

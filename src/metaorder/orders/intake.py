@@ -19,6 +19,7 @@ from decimal import Decimal
 from typing import Any
 
 from metaorder.fix.codec import FieldValue, Message, format_utc_timestamp
+from metaorder.orders.allocation import allocate, apply
 from metaorder.orders.book import INTERNAL, BookError, Cross, ParentBook
 from metaorder.orders.journal import Journal
 from metaorder.orders.model import (
@@ -162,6 +163,28 @@ class Intake:
             return [Outgoing(session, "8", body)]
         return [self._report(order, "I", now)]
 
+    def on_parent_fill(self, parent_id: str, qty: int, price: Decimal, market: str, now: float) -> list[Outgoing]:
+        """A parent was filled at a venue: allocate pro-rata to its orders and report each share.
+
+        The allocation is journaled as computed (order by order), so recovery replays exactly the
+        same split instead of recomputing it from a state that may differ.
+        """
+        parent = self.book.parent(parent_id)
+        if parent is None:
+            raise BookError(f"fill for unknown or finished parent {parent_id}")
+        allocations = allocate(parent.children, qty, price, market)
+        apply(allocations)
+        self.journal.append(now, "fill", [parent_id, *(a.order.order_id for a in allocations)], {
+            "parent_id": parent_id, "qty": qty, "price": price, "market": market,
+            "allocations": [[a.order.order_id, a.qty] for a in allocations],
+        })
+        out: list[Outgoing] = []
+        for a in allocations:
+            self.risk.on_fill(a.order, a.qty)
+            out.append(self._report(a.order, "F", now, fill=(a.qty, a.price, a.market)))
+            self.book.remove_if_done(a.order)
+        return out
+
     def cancel_all(self, session: str, now: float, reason: str) -> list[Outgoing]:
         """Cancel every open order of ``session`` (cancel-on-disconnect, kill switch)."""
         out: list[Outgoing] = []
@@ -198,6 +221,14 @@ class Intake:
                     self.risk.on_fill(order, qty)
                     self.book.remove_if_done(order)
                 self.crossed_qty += qty
+            elif entry.kind == "fill":
+                price = Decimal(data["price"])
+                for order_id, qty in data["allocations"]:
+                    order = self._orders[order_id]
+                    order.cum_qty += int(qty)
+                    order.notional += int(qty) * price
+                    self.risk.on_fill(order, int(qty))
+                    self.book.remove_if_done(order)
             elif entry.kind == "order.canceled":
                 order = self._orders[data["order_id"]]
                 self._rename(order, data["cl_ord_id"])
