@@ -122,7 +122,7 @@ def free_port() -> int:
 
 
 def echo_figures(server_cmd: Callable[[int, Path], list[str]], ready: str, repeat: int, count: int,
-                 duration: float) -> dict[str, float]:
+                 duration: float, target: str = "ISLD", extra: Sequence[str] = ()) -> dict[str, float]:
     saturated: list[float] = []
     p50: list[float] = []
     p99: list[float] = []
@@ -131,9 +131,9 @@ def echo_figures(server_cmd: Callable[[int, Path], list[str]], ready: str, repea
             port = free_port()
             server = Server(server_cmd(port, Path(tmp)), re.compile(ready))
             try:
-                loadgen(port, "ISLD", ["--mode", "saturate", "--count", "5000", "--window", "200"])  # warm-up
-                sat = loadgen(port, "ISLD", ["--mode", "saturate", "--count", str(count), "--window", "200"])
-                rate = loadgen(port, "ISLD", ["--mode", "rate", "--rate", "5000", "--duration", str(duration),
+                loadgen(port, target, [*extra, "--mode", "saturate", "--count", "5000", "--window", "200"])  # warm-up
+                sat = loadgen(port, target, [*extra, "--mode", "saturate", "--count", str(count), "--window", "200"])
+                rate = loadgen(port, target, [*extra, "--mode", "rate", "--rate", "5000", "--duration", str(duration),
                                               "--warmup", "1"])
             finally:
                 server.stop()
@@ -152,6 +152,29 @@ def reflector_cmd(port: int, tmp: Path) -> list[str]:
     return [sys.executable, "-m", "metaorder", "reflector", "--port", str(port), "--sender-comp-id", "ISLD",
             "--target-comp-id", "LOADGEN", "--reset-on-logon", "--store", str(tmp / "store.db"),
             "--log-format", "json"]
+
+
+INTAKE_CONFIG = """
+[acceptor]
+port = {port}
+[[acceptor.sessions]]
+target_comp_id = "LOADGEN"
+[[instrument]]
+symbol = "ACME"
+reference_price = "142.50"
+[store]
+path = "{tmp}/store.db"
+[journal]
+path = "{tmp}/journal.db"
+[logging]
+format = "json"
+"""
+
+
+def intake_cmd(port: int, tmp: Path) -> list[str]:
+    config = tmp / "metaorder.toml"
+    config.write_text(INTAKE_CONFIG.format(port=port, tmp=tmp))
+    return [sys.executable, "-m", "metaorder", "run", "--config", str(config)]
 
 
 def quickfix_cmd(port: int, tmp: Path) -> list[str]:
@@ -199,6 +222,14 @@ def render(results: dict[str, dict[str, float]]) -> str:
             f"| reflector echo latency at 5,000/s offered, p50 | {r['p50_us'] / 1000:.2f} ms | |",
             f"| reflector echo latency at 5,000/s offered, p99 | {r['p99_us'] / 1000:.2f} ms | < 2 ms |",
         ]
+    i = results.get("intake")
+    if i:
+        lines += [
+            f"| intake: NewOrderSingle → ack (normalize, risk, book, journal + store on), saturated "
+            f"| {i['saturated_per_s']:,.0f} orders/s | ≥ 20,000 |",
+            f"| intake ack latency at 5,000/s offered, p50 / p99 | {i['p50_us'] / 1000:.2f} / "
+            f"{i['p99_us'] / 1000:.2f} ms | p99 < 2 ms |",
+        ]
     q = results.get("quickfix")
     if q:
         lines += [
@@ -230,6 +261,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(json.dumps({key: figures}), flush=True)
     results["reflector"] = echo_figures(reflector_cmd, r'"accepting"', args.repeat, args.count, args.duration)
     print(json.dumps({"reflector": results["reflector"]}), flush=True)
+    results["intake"] = echo_figures(intake_cmd, r'"accepting"', args.repeat, args.count, args.duration,
+                                     target="METAORDER", extra=["--symbol", "ACME", "--price", "142.00",
+                                                                "--reply-type", "8"])
+    print(json.dumps({"intake": results["intake"]}), flush=True)
     if not args.no_quickfix:
         try:
             import quickfix  # noqa: F401
