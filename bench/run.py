@@ -159,6 +159,12 @@ INTAKE_CONFIG = """
 port = {port}
 [[acceptor.sessions]]
 target_comp_id = "LOADGEN"
+[risk]  # every per-order check on; credit and rate limits high enough not to refuse the benchmark's flow
+max_order_qty = 100000
+max_order_notional = "5000000"
+price_collar_pct = "10"
+max_open_notional = "1000000000000"
+max_orders_per_second = 100000
 [[instrument]]
 symbol = "ACME"
 reference_price = "142.50"

@@ -228,7 +228,13 @@ class RiskEngine:
         if order.symbol in limits.restricted_symbols:
             return RiskReject(RejectReason.OTHER, f"symbol {order.symbol} is in restricted_symbols for {session}")
         if limits.max_orders_per_second is not None and state is not None:
-            in_window = sum(1 for t in state.recent if t > now - _RATE_WINDOW_S)
+            # Drop what has left the window first, so the count is O(1) instead of a scan of up to
+            # max_orders_per_second timestamps per order (forgetting expired entries is not a trace).
+            recent = state.recent
+            cutoff = now - _RATE_WINDOW_S
+            while recent and recent[0] <= cutoff:
+                recent.popleft()
+            in_window = len(recent)
             if in_window >= limits.max_orders_per_second:
                 return RiskReject(
                     RejectReason.ORDER_EXCEEDS_LIMIT,
