@@ -111,6 +111,7 @@ async def run_acceptor(
     try:
         built = [Session(c, stores[store_key(c)], dictionary) for c in sessions]
         acceptor = Acceptor(host, port, built, app_factory(dictionary), clock, limits)
+        quiet_garbage_collector()
         shutdown_timeout = max(c.logout_timeout for c in sessions) + 1.0
         await serve_forever(acceptor, shutdown_timeout, on_started, stop)
     finally:
