@@ -151,3 +151,26 @@ def test_a_parent_fill_is_allocated_pro_rata_with_a_report_per_order_and_survive
     assert (status[14], status[151], status[6]) == ("86", "114", "100.25")
     [restored] = list(again.book.parents())
     assert restored.parent_id == parent.parent_id and restored.wanted_qty == 400
+
+
+def test_cancel_all_for_a_disconnected_session_cancels_only_its_open_orders() -> None:
+    journal = MemoryJournal()
+    i = intake(journal)
+    i.on_message("CONSOLE", nos("A", "1", 100, "99.00"), T0)
+    i.on_message("CONSOLE", nos("B", "2", 100, "101.00"), T0)
+    i.on_message("OMS1", nos("C", "1", 100, "99.00"), T0)
+    reports = ers(i.cancel_all("CONSOLE", T0, "cancel on disconnect"))
+    assert sorted((r[11], r[150], r[58]) for r in reports) == [
+        ("A", "4", "cancel on disconnect"), ("B", "4", "cancel on disconnect")]
+    assert [(p.key.symbol, p.wanted_qty) for p in i.book.parents()] == [("ACME", 100)]
+    again = intake(journal)  # the cancels are journaled too
+    assert [p.wanted_qty for p in again.book.parents()] == [100]
+
+
+def test_a_kill_switch_stops_intake_for_that_session_with_a_clear_reject() -> None:
+    i = intake()
+    i.risk.kill("OMS1", T0)
+    [rej] = ers(i.on_message("OMS1", nos("A", "1", 100, "99.00"), T0))
+    assert (rej[150], rej[103]) == ("8", "2") and "kill switch" in rej[58]
+    [ack] = ers(i.on_message("OMS2", nos("B", "1", 100, "99.00"), T0))
+    assert ack[150] == "0"
