@@ -98,10 +98,7 @@ from collections import deque
 from pathlib import Path
 from typing import Final, Literal, NamedTuple, Protocol, runtime_checkable
 
-try:  # pragma: no cover - platform dependent
-    import fcntl as _fcntl
-except ImportError:  # pragma: no cover - Windows has no flock; the lock file is then advisory only
-    _fcntl = None  # type: ignore[assignment]
+from metaorder.wal import WalCheckpointer, lock_exclusively
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -535,20 +532,15 @@ class SqliteStoreDatabase:
         self._commits = 0
         self._failure: BaseException | None = None
         self._closed = False
-        self._rows_since_checkpoint = 0
-        self._checkpoint_due = threading.Event()
-        self._checkpoints = 0
-        self._catch_up = False  # set by the checkpointer: the writer copies the last few frames
+        self._checkpointer = WalCheckpointer(
+            self._path, f"fix-store-checkpointer:{self._path.name}", CHECKPOINT_ROWS
+        )
         #: Set after every background checkpoint (observability and tests: wait on it, don't poll).
-        self.checkpointed = threading.Event()
+        self.checkpointed = self._checkpointer.checkpointed
         self._writer = threading.Thread(
             target=self._run_writer, name=f"fix-store-writer:{self._path.name}", daemon=True
         )
-        self._checkpointer = threading.Thread(
-            target=self._run_checkpointer, name=f"fix-store-checkpointer:{self._path.name}", daemon=True
-        )
         self._writer.start()
-        self._checkpointer.start()
         self._writer_ident = self._writer.ident
 
     # -- public ------------------------------------------------------------------------
@@ -561,7 +553,7 @@ class SqliteStoreDatabase:
     @property
     def checkpoints(self) -> int:
         """Number of WAL checkpoints the checkpointer thread has run."""
-        return self._checkpoints
+        return self._checkpointer.checkpoints
 
     @property
     def commits(self) -> int:
@@ -613,8 +605,7 @@ class SqliteStoreDatabase:
                 store._flush_for_close()
         self._queue.put(None)
         self._writer.join()
-        self._checkpoint_due.set()  # the writer has stopped (and _closed is set): the checkpointer exits
-        self._checkpointer.join()
+        self._checkpointer.stop()  # after the writer: nothing is committed any more
         # A flush racing with close() from another thread may have landed after the stop
         # marker: its future must not hang forever.
         try:
@@ -659,20 +650,7 @@ class SqliteStoreDatabase:
             # An empty file is what a crash during the very first open leaves: treat as new.
             if header and header != _SQLITE_MAGIC:
                 raise StoreError(f"FIX store {path}: file is not an SQLite database")
-        lock_path = path.with_name(path.name + ".lock")
-        try:
-            fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
-        except OSError as exc:
-            raise StoreError(f"FIX store {path}: cannot create lock file {lock_path}: {exc}") from exc
-        if _fcntl is not None:
-            try:
-                _fcntl.flock(fd, _fcntl.LOCK_EX | _fcntl.LOCK_NB)
-            except OSError as exc:
-                os.close(fd)
-                raise StoreError(
-                    f"FIX store {path}: already in use by another process or database object"
-                ) from exc
-        return fd
+        return lock_exclusively(path, "FIX store", "database object", StoreError)
 
     def _open_and_validate(self) -> sqlite3.Connection:
         """Open the writer connection, check the file and create the schema on first start."""
@@ -819,37 +797,10 @@ class SqliteStoreDatabase:
                 else:
                     batch.future.set_exception(self._failed_error())
 
-    def _run_checkpointer(self) -> None:
-        """Copy the WAL back into the database file beside the writer (PASSIVE: never blocks it).
-
-        Frames committed while it ran are left over; the writer copies those few itself before
-        its next transaction (``_catch_up``), after which SQLite restarts the WAL from its
-        beginning, so the file stays small and no commit ever pays for a whole checkpoint.
-        """
-        try:
-            conn = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False, timeout=30.0)
-        except sqlite3.Error:
-            return  # without checkpoints the WAL only grows; the writer still works
-        try:
-            while True:
-                self._checkpoint_due.wait()
-                self._checkpoint_due.clear()
-                if self._closed and not self._writer.is_alive():
-                    return
-                with contextlib.suppress(sqlite3.Error):  # busy: the next trigger will try again
-                    conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
-                    self._checkpoints += 1
-                    self._catch_up = True
-                    self.checkpointed.set()
-        finally:
-            conn.close()
-
     def _commit(self, batches: list[_Batch]) -> None:
         """Apply ``batches`` (queue order) in one transaction; report each session's newest batch."""
         conn = self._writer_conn
-        if self._catch_up:
-            self._catch_up = False
-            conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+        self._checkpointer.catch_up(conn)
         last: dict[SqliteStore, _Batch] = {}
         segment: list[_Batch] = []  # batches whose rows are inserted together
         conn.execute("BEGIN IMMEDIATE")
@@ -871,10 +822,7 @@ class SqliteStoreDatabase:
         )
         conn.execute("COMMIT")
         self._commits += 1
-        self._rows_since_checkpoint += sum(len(b.rows) for b in batches) + 1
-        if self._rows_since_checkpoint >= CHECKPOINT_ROWS:
-            self._rows_since_checkpoint = 0
-            self._checkpoint_due.set()
+        self._checkpointer.committed(sum(len(b.rows) for b in batches) + 1)
         for store, batch in last.items():
             store._committed_id = batch.batch_id  # before the futures resolve: flush() then sees it
 

@@ -119,10 +119,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, Final, Literal, NamedTuple, Protocol, runtime_checkable
 
-try:  # pragma: no cover - platform dependent
-    import fcntl as _fcntl
-except ImportError:  # pragma: no cover - Windows has no flock; the lock file is then advisory only
-    _fcntl = None  # type: ignore[assignment]
+from metaorder.wal import WalCheckpointer, lock_exclusively
 
 __all__ = [
     "CHECKPOINT_ROWS",
@@ -433,18 +430,7 @@ def _check_file(path: Path, *, create: bool) -> None:
 
 def _lock(path: Path) -> int:
     """Take ``<path>.lock`` exclusively: a second writer would interleave sequence numbers."""
-    lock_path = path.with_name(path.name + ".lock")
-    try:
-        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
-    except OSError as exc:
-        raise JournalError(f"journal {path}: cannot create lock file {lock_path}: {exc}") from exc
-    if _fcntl is not None:
-        try:
-            _fcntl.flock(fd, _fcntl.LOCK_EX | _fcntl.LOCK_NB)
-        except OSError as exc:
-            os.close(fd)
-            raise JournalError(f"journal {path}: already in use by another process or journal object") from exc
-    return fd
+    return lock_exclusively(path, "journal", "journal object", JournalError)
 
 
 def _connect(path: Path) -> sqlite3.Connection:
@@ -550,18 +536,11 @@ class SqliteJournal:
         self._commits = 0
         self._failure: BaseException | None = None
         self._closed = False
-        self._rows_since_checkpoint = 0
-        self._checkpoint_due = threading.Event()
-        self._checkpoints = 0
-        self._catch_up = False  # set by the checkpointer: the writer copies the last few frames
+        self._checkpointer = WalCheckpointer(self._path, f"journal-checkpointer:{self._path.name}", CHECKPOINT_ROWS)
         #: Set after every background checkpoint (observability and tests: wait on it, don't poll).
-        self.checkpointed = threading.Event()
+        self.checkpointed = self._checkpointer.checkpointed
         self._writer = threading.Thread(target=self._run_writer, name=f"journal-writer:{self._path.name}", daemon=True)
-        self._checkpointer = threading.Thread(
-            target=self._run_checkpointer, name=f"journal-checkpointer:{self._path.name}", daemon=True
-        )
         self._writer.start()
-        self._checkpointer.start()
         self._writer_ident = self._writer.ident
 
     # -- public ------------------------------------------------------------------------
@@ -579,7 +558,7 @@ class SqliteJournal:
     @property
     def checkpoints(self) -> int:
         """WAL checkpoints the checkpointer thread has run."""
-        return self._checkpoints
+        return self._checkpointer.checkpoints
 
     def append(self, time: float, kind: str, order_ids: Sequence[str], data: Mapping[str, Any]) -> int:
         """Buffer one entry and return its seq; durable after the next flush() resolves.
@@ -656,8 +635,7 @@ class SqliteJournal:
                 self._hand_over()
             self._queue.put(None)
         self._writer.join()
-        self._checkpoint_due.set()  # the writer has stopped (and _closed is set): the checkpointer exits
-        self._checkpointer.join()
+        self._checkpointer.stop()  # after the writer: nothing is committed any more
         if self._failure is None:
             with contextlib.suppress(sqlite3.Error):  # tidy, not essential: the WAL is valid as it is
                 self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
@@ -835,9 +813,7 @@ class SqliteJournal:
     def _commit(self, batches: list[_Batch]) -> None:
         """Insert ``batches`` (queue order = seq order) in one transaction and report the last seq."""
         conn = self._conn
-        if self._catch_up:
-            self._catch_up = False
-            conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+        self._checkpointer.catch_up(conn)
         rows = [row for batch in batches for row in batch.rows]
         conn.execute("BEGIN IMMEDIATE")
         conn.executemany(
@@ -850,36 +826,8 @@ class SqliteJournal:
         )
         conn.execute("COMMIT")
         self._commits += 1
-        self._rows_since_checkpoint += len(rows) + 1
-        if self._rows_since_checkpoint >= CHECKPOINT_ROWS:
-            self._rows_since_checkpoint = 0
-            self._checkpoint_due.set()
+        self._checkpointer.committed(len(rows) + 1)
         self._committed_seq = batches[-1].last_seq  # before the futures resolve
-
-    def _run_checkpointer(self) -> None:
-        """Copy the WAL back into the database file beside the writer (PASSIVE: never blocks it).
-
-        Frames committed while it ran are left over; the writer copies those few itself before
-        its next transaction (``_catch_up``), after which SQLite restarts the WAL from its
-        beginning, so the file stays small and no commit ever pays for a whole checkpoint.
-        """
-        try:
-            conn = _connect(self._path)
-        except sqlite3.Error:
-            return  # without checkpoints the WAL only grows; the writer still works
-        try:
-            while True:
-                self._checkpoint_due.wait()
-                self._checkpoint_due.clear()
-                if self._closed and not self._writer.is_alive():
-                    return
-                with contextlib.suppress(sqlite3.Error):  # busy: the next trigger will try again
-                    conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
-                    self._checkpoints += 1
-                    self._catch_up = True
-                    self.checkpointed.set()
-        finally:
-            conn.close()
 
 
 # --------------------------------------------------------------------------- JournalReader
