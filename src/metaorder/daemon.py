@@ -200,7 +200,23 @@ async def run_daemon(config: MetaorderConfig, on_started: Callable[[int], None] 
         app = OmsApplication(intake, {s.config.target_comp_id: s for s in sessions}, clock, cancel_on_disconnect)
         acceptor = Acceptor(acc.host, acc.port, sessions, app, clock, limits)
         shutdown_timeout = max(c.logout_timeout for c in session_configs) + 1.0
-        await serve_forever(acceptor, shutdown_timeout, on_started)
+        loop = asyncio.get_running_loop()
+
+        def kill_switch(engaged: bool) -> None:
+            if engaged:
+                intake.risk.kill(None, clock.now())
+            else:
+                intake.risk.revive(None)
+            log.warning("global kill switch " + ("engaged: new orders are refused" if engaged else "released"))
+
+        # Operators pull the global kill switch with SIGUSR1 and release it with SIGUSR2.
+        loop.add_signal_handler(signal.SIGUSR1, kill_switch, True)
+        loop.add_signal_handler(signal.SIGUSR2, kill_switch, False)
+        try:
+            await serve_forever(acceptor, shutdown_timeout, on_started)
+        finally:
+            loop.remove_signal_handler(signal.SIGUSR1)
+            loop.remove_signal_handler(signal.SIGUSR2)
     finally:
         journal.close()
         if db is not None:

@@ -217,3 +217,18 @@ def test_a_kill_9_in_the_middle_of_a_flow_loses_and_duplicates_nothing(engine: E
                 totals[side] += cum
     assert totals["1"] == totals["2"], f"crossed shares out of balance after recovery: {totals}"
     assert totals["1"] > 0
+
+
+def test_sigusr1_pulls_the_global_kill_switch_and_sigusr2_releases_it(engine: Engine) -> None:
+    assert engine.proc is not None
+    with FixClient(engine.port, "OMS1", "METAORDER") as oms1:
+        oms1.logon()
+        engine.proc.proc.send_signal(signal.SIGUSR1)
+        engine.proc.wait_for_log("global kill switch engaged: new orders are refused")
+        oms1.send("D", order("KS1", "1", 100, "142.00"))
+        rej = report(oms1, lambda f: f.msg_type == "8" and f.get(11) == "KS1")
+        assert (rej.get(150), rej.get(103)) == ("8", "2") and "global kill switch" in (rej.get(58) or "")
+        engine.proc.proc.send_signal(signal.SIGUSR2)
+        engine.proc.wait_for_log("global kill switch released")
+        oms1.send("D", order("KS2", "1", 100, "142.00"))
+        assert report(oms1, lambda f: f.msg_type == "8" and f.get(11) == "KS2").get(150) == "0"
