@@ -380,13 +380,13 @@ def _civil_from_days(days: int) -> tuple[int, int, int]:
     return (y + 1 if m <= 2 else y), m, d
 
 
+_last_second: list[tuple[str, int]] = [("", 0)]  # the last whole second parsed: most messages share it
+
+
 def parse_utc_timestamp(text: str) -> float | None:
     """Epoch seconds from ``YYYYMMDD-HH:MM:SS[.s…]`` (up to nanoseconds), or None if malformed."""
     n = len(text)
     if n < 17 or not text.isascii() or text[8] != "-" or text[11] != ":" or text[14] != ":":
-        return None
-    date, hh, mm, ss = text[:8], text[9:11], text[12:14], text[15:17]
-    if not (date.isdigit() and hh.isdigit() and mm.isdigit() and ss.isdigit()):
         return None
     frac = 0.0
     if n > 17:
@@ -394,11 +394,26 @@ def parse_utc_timestamp(text: str) -> float | None:
         if text[17] != "." or not digits.isdigit() or len(digits) > 9:
             return None
         frac = int(digits) / 10 ** len(digits)
+    head = text[:17]
+    cached_head, cached_epoch = _last_second[0]
+    if head == cached_head:
+        return cached_epoch + frac
+    whole = _parse_second(head)
+    if whole is None:
+        return None
+    _last_second[0] = (head, whole)
+    return whole + frac
+
+
+def _parse_second(text: str) -> int | None:
+    date, hh, mm, ss = text[:8], text[9:11], text[12:14], text[15:17]
+    if not (date.isdigit() and hh.isdigit() and mm.isdigit() and ss.isdigit()):
+        return None
     y, mo, d = int(date[:4]), int(date[4:6]), int(date[6:8])
     h, mi, s = int(hh), int(mm), int(ss)
     if not (1 <= mo <= 12 and 1 <= d <= calendar.monthrange(y, mo)[1] and h < 24 and mi < 60 and s <= 60):
         return None
-    return calendar.timegm((y, mo, d, h, mi, s, 0, 0, 0)) + frac
+    return calendar.timegm((y, mo, d, h, mi, s, 0, 0, 0))
 
 
 # --------------------------------------------------------------------------------------------
