@@ -1,7 +1,9 @@
 """What the FIX message store and the order journal share about living in an SQLite WAL file.
 
 Both are append-mostly logs written by one writer thread with group commit; both must survive a
-kill -9 and refuse a second process.  Two pieces are common to them:
+kill -9, refuse a second process and refuse a damaged file.  What is common to them lives here:
+the group-commit loop's steps (:func:`take_queued`, :func:`commit_group`), the integrity check
+(:func:`integrity_problem`), and:
 
 * :func:`lock_exclusively` — a ``<path>.lock`` file held with ``flock`` for as long as the writer
   lives (the kernel releases it on kill -9), so two processes never interleave writes;
@@ -16,11 +18,15 @@ kill -9 and refuse a second process.  Two pieces are common to them:
 
 from __future__ import annotations
 
+import concurrent.futures
 import contextlib
 import os
+import queue
 import sqlite3
 import threading
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Protocol, TypeVar
 
 try:
     import fcntl as _fcntl
@@ -97,3 +103,73 @@ class WalCheckpointer:
                     self.checkpointed.set()
         finally:
             conn.close()
+
+
+def integrity_problem(conn: sqlite3.Connection) -> str | None:
+    """``PRAGMA quick_check`` as one line of text, or None when the file is sound."""
+    try:
+        result = [str(row[0]) for row in conn.execute("PRAGMA quick_check").fetchall()]
+    except sqlite3.DatabaseError as exc:  # damage bad enough that the check itself gives up
+        result = [str(exc)]
+    if result == ["ok"]:
+        return None
+    # quick_check can list hundreds of pages over many lines: keep the error one line.
+    detail = " | ".join(line for r in result for line in r.splitlines() if not line.startswith("***"))
+    return detail[:200] + "..." if len(detail) > 200 else detail
+
+
+class _HasFuture(Protocol):
+    @property
+    def future(self) -> concurrent.futures.Future[None]: ...
+
+
+_Batch = TypeVar("_Batch", bound=_HasFuture)
+_BatchIn = TypeVar("_BatchIn", bound=_HasFuture, contravariant=True)
+
+
+def take_queued(q: queue.Queue[_Batch | None]) -> tuple[list[_Batch], bool]:
+    """One blocking get, then what is queued *now*; and whether the stop marker (None) was among them.
+
+    Only what is already there, not what keeps arriving: a producer as fast as the writer would
+    otherwise keep one transaction open, and its flushes waiting, indefinitely.
+    """
+    items = [q.get()]
+    for _ in range(q.qsize()):
+        try:
+            items.append(q.get_nowait())
+        except queue.Empty:
+            break
+    batches = [item for item in items if item is not None]
+    return batches, len(batches) != len(items)
+
+
+class GroupWriter(Protocol[_BatchIn]):
+    """What :func:`commit_group` needs of the store or journal it commits for."""
+
+    _failure: BaseException | None
+
+    def _commit(self, batches: Sequence[_BatchIn]) -> None: ...
+
+    def _failed_error(self) -> BaseException: ...
+
+
+def commit_group(writer: GroupWriter[_Batch], batches: Sequence[_Batch], conn: sqlite3.Connection) -> None:
+    """Commit ``batches`` in one transaction unless the writer has already failed, then resolve
+    every batch's future.
+
+    A failure is recorded on the writer *before* any future resolves (so appends and flushes on
+    other threads refuse at once) and is never swallowed: every waiting flush, and every later
+    one, gets the error.
+    """
+    if writer._failure is None and batches:
+        try:
+            writer._commit(batches)
+        except Exception as exc:  # disk full, I/O error, ...
+            writer._failure = exc
+            with contextlib.suppress(sqlite3.Error):  # the failure is recorded already
+                conn.execute("ROLLBACK")
+    for batch in batches:
+        if writer._failure is None:
+            batch.future.set_result(None)
+        else:
+            batch.future.set_exception(writer._failed_error())

@@ -43,7 +43,7 @@ def test_a_session_on_a_virtual_clock_is_reproducible_from_its_seed() -> None:
     assert first != other
 
 
-def test_the_consolidated_quote_is_the_best_of_the_lit_venues_and_venues_close_with_the_session() -> None:
+def test_venues_close_with_the_session_and_the_consolidated_quote_is_withdrawn() -> None:
     _, sim = run_session(5)
     assert all(v.status is VenueStatus.CLOSED for v in (*sim.lit, *sim.dark))
     assert sim.consolidated_quote("ACME") == (None, None)  # quotes withdrawn at the close

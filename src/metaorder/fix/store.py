@@ -95,10 +95,11 @@ import queue
 import sqlite3
 import threading
 from collections import deque
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Final, Literal, NamedTuple, Protocol, runtime_checkable
 
-from metaorder.wal import WalCheckpointer, lock_exclusively
+from metaorder.wal import WalCheckpointer, commit_group, integrity_problem, lock_exclusively, take_queued
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -671,16 +672,9 @@ class SqliteStoreDatabase:
 
     def _validate(self, conn: sqlite3.Connection) -> None:
         path = self._path
-        try:
-            result = [str(row[0]) for row in conn.execute("PRAGMA quick_check").fetchall()]
-        except sqlite3.DatabaseError as exc:  # damage bad enough that the check itself gives up
-            result = [str(exc)]
-        if result != ["ok"]:
-            # quick_check can list hundreds of pages over many lines: keep the error one line.
-            detail = " | ".join(line for r in result for line in r.splitlines() if not line.startswith("***"))
-            if len(detail) > 200:
-                detail = detail[:200] + "..."
-            raise StoreError(f"FIX store {path}: integrity check failed: {detail}")
+        problem = integrity_problem(conn)
+        if problem is not None:
+            raise StoreError(f"FIX store {path}: integrity check failed: {problem}")
         tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
         if not tables:
             conn.execute("BEGIN IMMEDIATE")
@@ -770,34 +764,12 @@ class SqliteStoreDatabase:
 
     def _run_writer(self) -> None:
         """Group-commit loop: take every batch queued, one transaction, resolve their futures."""
-        q = self._queue
         stop = False
         while not stop:
-            items: list[_Item] = [q.get()]
-            # Take what is queued *now*, not what keeps arriving: a producer as fast as this
-            # loop would otherwise keep one transaction open, and its flushes waiting, indefinitely.
-            for _ in range(q.qsize()):
-                try:
-                    items.append(q.get_nowait())
-                except queue.Empty:
-                    break
-            batches = [item for item in items if item is not None]
-            stop = len(batches) != len(items)
-            if self._failure is None and batches:
-                try:
-                    self._commit(batches)
-                except Exception as exc:  # disk full, I/O error, ... : fail loudly, never swallow
-                    self._failure = exc
-                    # The failure is already recorded; a failing rollback adds nothing to it.
-                    with contextlib.suppress(sqlite3.Error):
-                        self._writer_conn.execute("ROLLBACK")
-            for batch in batches:
-                if self._failure is None:
-                    batch.future.set_result(None)
-                else:
-                    batch.future.set_exception(self._failed_error())
+            batches, stop = take_queued(self._queue)
+            commit_group(self, batches, self._writer_conn)
 
-    def _commit(self, batches: list[_Batch]) -> None:
+    def _commit(self, batches: Sequence[_Batch]) -> None:
         """Apply ``batches`` (queue order) in one transaction; report each session's newest batch."""
         conn = self._writer_conn
         self._checkpointer.catch_up(conn)

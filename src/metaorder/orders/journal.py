@@ -119,7 +119,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, Final, Literal, NamedTuple, Protocol, runtime_checkable
 
-from metaorder.wal import WalCheckpointer, lock_exclusively
+from metaorder.wal import WalCheckpointer, commit_group, integrity_problem, lock_exclusively, take_queued
 
 __all__ = [
     "CHECKPOINT_ROWS",
@@ -438,16 +438,9 @@ def _connect(path: Path) -> sqlite3.Connection:
 
 
 def _integrity_check(conn: sqlite3.Connection, path: Path) -> None:
-    try:
-        result = [str(row[0]) for row in conn.execute("PRAGMA quick_check").fetchall()]
-    except sqlite3.DatabaseError as exc:  # damage bad enough that the check itself gives up
-        result = [str(exc)]
-    if result != ["ok"]:
-        # quick_check can list hundreds of pages over many lines: keep the error one line.
-        detail = " | ".join(line for r in result for line in r.splitlines() if not line.startswith("***"))
-        if len(detail) > 200:
-            detail = detail[:200] + "..."
-        raise JournalError(f"journal {path}: integrity check failed: {detail}")
+    problem = integrity_problem(conn)
+    if problem is not None:
+        raise JournalError(f"journal {path}: integrity check failed: {problem}")
 
 
 def _check_schema(conn: sqlite3.Connection, path: Path, tables: set[str]) -> None:
@@ -784,33 +777,12 @@ class SqliteJournal:
 
     def _run_writer(self) -> None:
         """Group-commit loop: take every batch queued, one transaction, resolve their futures."""
-        q = self._queue
         stop = False
         while not stop:
-            items: list[_Item] = [q.get()]
-            # Take what is queued *now*, not what keeps arriving: a producer as fast as this loop
-            # would otherwise keep one transaction open, and its flushes waiting, indefinitely.
-            for _ in range(q.qsize()):
-                try:
-                    items.append(q.get_nowait())
-                except queue.Empty:
-                    break
-            batches = [item for item in items if item is not None]
-            stop = len(batches) != len(items)
-            if self._failure is None and batches:
-                try:
-                    self._commit(batches)
-                except Exception as exc:  # disk full, I/O error, ...: fail loudly, never swallow
-                    self._failure = exc
-                    with contextlib.suppress(sqlite3.Error):  # the failure is recorded already
-                        self._conn.execute("ROLLBACK")
-            for batch in batches:
-                if self._failure is None:
-                    batch.future.set_result(None)
-                else:
-                    batch.future.set_exception(self._failed_error())
+            batches, stop = take_queued(self._queue)
+            commit_group(self, batches, self._conn)
 
-    def _commit(self, batches: list[_Batch]) -> None:
+    def _commit(self, batches: Sequence[_Batch]) -> None:
         """Insert ``batches`` (queue order = seq order) in one transaction and report the last seq."""
         conn = self._conn
         self._checkpointer.catch_up(conn)

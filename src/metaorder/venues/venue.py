@@ -373,8 +373,7 @@ class Venue:
         self, record: VenueOrder, fills: Sequence[Fill | DarkFill], cancelled_qty: int, now: float
     ) -> list[Outbound]:
         out = self.report_fills(fills, now)
-        self._trades.extend((record.instrument.symbol, int(self._fill_ticks(f)), f.qty) for f in fills
-                            if isinstance(f, Fill))
+        self.record_trades(record.instrument.symbol, [f for f in fills if isinstance(f, Fill)])  # lit only
         if cancelled_qty and not record.order.cum_qty >= record.order.qty:
             record.order.cancelled = True
             out.append(self._report(record, "4", now + self.latency.fill, "unfilled remainder cancelled"))
