@@ -1,0 +1,1 @@
+"""Execution pipeline: market view, strategies, router, child orders (sans-IO)."""
