@@ -52,6 +52,13 @@ def _build_parser() -> argparse.ArgumentParser:
                      help="SQLite message store (default: %(default)s)")
     ref.add_argument("--host", default="127.0.0.1", help="address to listen on (default: %(default)s)")
     ref.add_argument("--log-format", choices=["console", "json"], default="console")
+
+    aud = sub.add_parser("audit", help="print one order's life from the journal (read-only, beside a running engine)")
+    aud.add_argument("order_id", metavar="ORDER_ID",
+                     help="an OrderID (O17), a parent id (P3) or SESSION:ClOrdID (OMS1:abc-1)")
+    aud.add_argument("--journal", type=Path, metavar="PATH", help="order journal (default: the journal of --config)")
+    aud.add_argument("--config", default="configs/metaorder.toml", help="TOML configuration (default: %(default)s)")
+    aud.add_argument("--json", action="store_true", help="one JSON object per line, for tools")
     return parser
 
 
@@ -60,6 +67,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     from metaorder.config import ConfigError, load_config, load_venues_config
     from metaorder.fix.dictionary import DictionaryError
     from metaorder.fix.store import StoreError
+    from metaorder.orders.journal import JournalError
+    from metaorder.posttrade.audit import AuditError
 
     try:
         if args.command == "reflector":
@@ -81,7 +90,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             from metaorder.daemon import run_daemon
 
             _run(run_daemon(config))
-    except (ConfigError, DictionaryError, StoreError) as exc:
+        elif args.command == "audit":
+            from metaorder.posttrade.audit import run_audit
+
+            journal = args.journal if args.journal is not None else load_config(args.config).journal.path
+            run_audit(journal, args.order_id, as_json=args.json, out=sys.stdout)
+    except (ConfigError, DictionaryError, StoreError, JournalError, AuditError) as exc:
         print(f"metaorder: {exc}", file=sys.stderr)
         return 2
     except OSError as exc:

@@ -102,7 +102,45 @@ class LoggingSettings(_Strict):
 
 class TradableInstrument(_Strict):
     symbol: str = Field(min_length=1)
-    reference_price: Decimal = Field(gt=0)  # risk collars and the netting midpoint until live quotes exist
+    reference_price: Decimal = Field(gt=0)  # risk collars, and the netting midpoint before any quote
+    tick_size: Decimal = Field(Decimal("0.01"), gt=0)  # child order prices are rounded onto this grid
+    lot_size: int = Field(1, ge=1)  # client orders must be whole lots; children always are
+
+
+class ExternalVenue(_Strict):
+    """A FIX venue the engine connects to as an initiator (a real one, or `metaorder venues`)."""
+
+    name: str = Field(min_length=1)
+    kind: Literal["lit", "dark"] = "lit"
+    host: str = "127.0.0.1"  # SocketConnectHost
+    port: int = Field(ge=1, le=65535)  # SocketConnectPort
+    comp_id: str = Field(min_length=1)  # TargetCompID of the venue session
+    heartbeat_interval: int = Field(30, ge=1, le=3600)  # HeartBtInt
+    maker_fee: Decimal = Decimal(0)  # per share; negative is a rebate
+    taker_fee: Decimal = Decimal(0)
+    latency_ms: float = Field(1.0, ge=0)
+    min_qty: int = Field(0, ge=0)
+
+
+class ExecutionSettingsModel(_Strict):
+    default_window_s: float = Field(300.0, gt=0)  # an order without ExpireTime (126) is worked this long
+    passive_max_age_s: float = Field(20.0, gt=0)  # resting passive children older than this are re-decided
+    reject_cooldown_s: float = Field(5.0, ge=0)  # a venue that rejected a child is avoided meanwhile
+    max_idle_s: float = Field(1.0, gt=0)  # every parent is looked at at least this often
+    seed: int = 1  # strategies' randomized timing
+    # Simulated venues started inside the daemon (a venues.toml, ports replaced by free ones); None: only
+    # the [[execution.venue]] list.
+    embedded_venues: Path | None = None
+    venue: list[ExternalVenue] = Field(default_factory=list)
+    reconnect_min_s: float = Field(1.0, gt=0)  # ReconnectInterval (doubling up to reconnect_max_s)
+    reconnect_max_s: float = Field(30.0, gt=0)
+
+
+class DropCopySettings(_Strict):
+    enabled: bool = True
+    host: str = "127.0.0.1"
+    port: int = Field(9877, ge=0, le=65535)
+    target_comp_id: str = Field("DROPCOPY", min_length=1)
 
 
 class IntakeSettings(_Strict):
@@ -132,6 +170,8 @@ class MetaorderConfig(_Strict):
     intake: IntakeSettings = IntakeSettings()
     risk: RiskSettings = RiskSettings()
     instrument: list[TradableInstrument] = Field(default_factory=list)
+    execution: ExecutionSettingsModel = ExecutionSettingsModel()
+    dropcopy: DropCopySettings = DropCopySettings()
 
 
 _Model = TypeVar("_Model", bound=BaseModel)
@@ -166,7 +206,11 @@ def load_config(path: str | Path) -> MetaorderConfig:
     dictionary = config.dictionary
     if dictionary is not None and not dictionary.is_absolute():
         dictionary = base / dictionary
-    return config.model_copy(update={"store": store, "journal": journal, "dictionary": dictionary})
+    execution = config.execution
+    if execution.embedded_venues is not None and not execution.embedded_venues.is_absolute():
+        execution = execution.model_copy(update={"embedded_venues": base / execution.embedded_venues})
+    return config.model_copy(update={"store": store, "journal": journal, "dictionary": dictionary,
+                                     "execution": execution})
 
 
 # ---- simulated venues (configs/venues.toml) -----------------------------------------------------

@@ -11,14 +11,20 @@ from __future__ import annotations
 import asyncio
 import gc
 import signal
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Callable, Coroutine, Mapping, Sequence
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import structlog
 
 from metaorder.clock import Clock, LiveClock
-from metaorder.config import MetaorderConfig
+from metaorder.config import MetaorderConfig, VenuesConfig
+from metaorder.execution.control import ParentGuard
+from metaorder.execution.engine import ExecutionEngine, ExecutionSettings, InstrumentRules
+from metaorder.execution.marketview import ConsolidatedMarket
+from metaorder.execution.router import BestPriceRouter
+from metaorder.execution.types import VenueInfo, VenueKind
 from metaorder.fix.dictionary import Dictionary, load_quickfix_xml
 from metaorder.fix.fix44 import builtin_fix44
 from metaorder.fix.session import Role, Session, SessionConfig
@@ -170,6 +176,36 @@ def build_intake(config: MetaorderConfig, journal: Journal) -> Intake:
         Aggressiveness[intake_cfg.default_aggressiveness], intake_cfg.default_participation_rate,
     )
     return Intake(references, risk, journal, ParentBook(references.get), defaults)
+
+
+def venue_infos(config: MetaorderConfig, embedded: VenuesConfig | None) -> dict[str, VenueInfo]:
+    """What the router knows of each venue: the embedded simulated ones and the external ones."""
+    infos: dict[str, VenueInfo] = {}
+    for v in embedded.venue if embedded is not None else ():
+        infos[v.name] = VenueInfo(v.name, VenueKind(v.kind), v.maker_fee, v.taker_fee, v.ack_latency_ms,
+                                  v.min_order_qty if v.kind == "dark" else 0)
+    for x in config.execution.venue:
+        infos[x.name] = VenueInfo(x.name, VenueKind(x.kind), x.maker_fee, x.taker_fee, x.latency_ms, x.min_qty)
+    return infos
+
+
+def build_engine(config: MetaorderConfig, intake: Intake, venues: Mapping[str, VenueInfo]) -> ExecutionEngine:
+    """The execution pipeline behind the intake: market view, TWAP, best-price router, parent control."""
+    e = config.execution
+    settings = ExecutionSettings(e.default_window_s, e.passive_max_age_s, e.reject_cooldown_s, e.max_idle_s, e.seed)
+    instruments = {i.symbol: InstrumentRules(i.symbol, i.tick_size, i.lot_size) for i in config.instrument}
+    engine = ExecutionEngine(intake, ConsolidatedMarket(venues), venues, BestPriceRouter(), ParentGuard(),
+                             instruments, settings)
+    references = {i.symbol: i.reference_price for i in config.instrument}
+    market = engine.market
+
+    def midpoint(symbol: str) -> Decimal | None:
+        """Internal crosses happen at the live consolidated midpoint; the reference price before any quote."""
+        mid = market.mid(symbol)
+        return mid if mid is not None else references.get(symbol)
+
+    intake.book.mid_source = midpoint
+    return engine
 
 
 async def run_daemon(config: MetaorderConfig, on_started: Callable[[int], None] | None = None,

@@ -313,10 +313,11 @@ def encode(
     head = sorted(header, key=_tag_of)
     parts = [f"35={msg_type}"]
     append = parts.append
+    # str and int (not bool) values format as themselves: skip format_value's call for them.
     for tag, value in head:
-        append(f"{tag}={format_value(value)}")
+        append(f"{tag}={value}" if type(value) is str or type(value) is int else f"{tag}={format_value(value)}")
     for tag, value in body:
-        append(f"{tag}={format_value(value)}")
+        append(f"{tag}={value}" if type(value) is str or type(value) is int else f"{tag}={format_value(value)}")
     append("")
     body_text = _SOH_S.join(parts)
     if body_text.count(_SOH_S) != len(parts) - 1 and not _only_data_fields_hold_soh(parts):

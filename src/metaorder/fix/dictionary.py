@@ -201,6 +201,11 @@ class ValidationOptions:
 
 _DEFAULT_OPTIONS: Final = ValidationOptions()
 
+#: The value checks of one tag sequence: (index, tag, format check, enums, multi-valued) in walk order.
+_Plan = tuple[tuple[int, int, "Callable[[str], bool] | None", "frozenset[str] | None", bool], ...]
+#: Tag sequences whose plans are kept at most (then the cache starts afresh).
+_MAX_PLANS: Final = 1024
+
 
 class Dictionary:
     """A validated, immutable view of a FIX version's messages and fields."""
@@ -226,6 +231,12 @@ class Dictionary:
         self._checks: dict[int, tuple[Callable[[str], bool] | None, frozenset[str] | None, bool]] = {
             f.tag: (_FORMAT_CHECKS.get(f.type), f.enums, f.type in _MULTI_VALUE_TYPES) for f in fields.values()
         }
+        # Count tags of repeating groups at any top level: a message carrying one is never planned
+        # (its structure depends on the count's value, not only on the tags).
+        self._group_tags = frozenset(header.groups) | frozenset(trailer.groups) | frozenset(
+            tag for m in messages.values() for tag in m.body.groups
+        )
+        self._plans: dict[tuple[object, ...], _Plan] = {}
 
     def tag(self, name: str) -> int:
         try:
@@ -240,7 +251,68 @@ class Dictionary:
     # ----------------------------------------------------------------------------------------
 
     def validate(self, msg: Message, options: ValidationOptions = _DEFAULT_OPTIONS) -> Rejection | None:
-        """The first fault in ``msg``, or None if it conforms to this dictionary."""
+        """The first fault in ``msg``, or None if it conforms to this dictionary.
+
+        Everything but the value checks (empty, data format, enum) depends only on the message's
+        sequence of tags, its MsgType and the options, when it has no repeating group.  Once such
+        a tag sequence has passed in full, its *plan* (the fields' value checks, in the order the
+        full walk makes them) is kept, and the next message with the same tags only runs those:
+        the same first fault, at a fraction of the cost (a session sees the same few shapes).
+        """
+        fields = msg.fields
+        key = (options, msg.msg_type, *[f[0] for f in fields])
+        plan = self._plans.get(key)
+        if plan is not None:
+            check_values = options.check_fields_have_values
+            for i, tag, fmt, enums, multi in plan:
+                value = fields[i][1]
+                if not value:
+                    if check_values:
+                        return Rejection(TAG_WITHOUT_VALUE, tag)
+                elif fmt is not None and not fmt(value):
+                    return Rejection(INCORRECT_DATA_FORMAT, tag)
+                elif enums is not None and (
+                    any(v not in enums for v in value.split(" ")) if multi else value not in enums
+                ):
+                    return Rejection(VALUE_OUT_OF_RANGE, tag)
+            return None
+        problem = self._validate(msg, options)
+        if problem is None:
+            self._remember_plan(key, fields)
+        return problem
+
+    def _remember_plan(self, key: tuple[object, ...], fields: Sequence[tuple[int, str]]) -> None:
+        """Keep the value checks of a tag sequence that passed (strict section order, no groups)."""
+        header_tags = self.header_tags
+        trailer_tags = self.trailer_tags
+        group_tags = self._group_tags
+        header: list[int] = []
+        body: list[int] = []
+        trailer: list[int] = []
+        for i, (tag, _) in enumerate(fields):
+            if tag in group_tags:
+                return
+            if tag in header_tags:
+                if body or trailer:
+                    return  # loose order (allowed by the options): not planned
+                header.append(i)
+            elif tag in trailer_tags:
+                trailer.append(i)
+            elif trailer:
+                return
+            else:
+                body.append(i)
+        checks = self._checks
+        plan: list[tuple[int, int, Callable[[str], bool] | None, frozenset[str] | None, bool]] = []
+        for i in (*header, *trailer, *body):
+            tag = fields[i][0]
+            fmt, enums, multi = checks.get(tag, (None, None, False))
+            plan.append((i, tag, fmt, enums, multi))
+        if len(self._plans) >= _MAX_PLANS:
+            self._plans.clear()  # bounded: a peer cycling through shapes cannot grow it
+        self._plans[key] = tuple(plan)
+
+    def _validate(self, msg: Message, options: ValidationOptions) -> Rejection | None:
         fields = msg.fields
         header_tags = self.header_tags
         trailer_tags = self.trailer_tags

@@ -48,7 +48,7 @@ class BookError(ValueError):
 
 class ParentBook:
     def __init__(self, mid: MidSource, first_parent: int = 1) -> None:
-        self._mid = mid
+        self.mid_source = mid  # replaced by the live consolidated midpoint once market data is wired
         self._parents: dict[str, ParentOrder] = {}  # working parents
         self._by_key: dict[ParentKey, ParentOrder] = {}
         self._orders: dict[str, ClientOrder] = {}  # live client orders by OrderID
@@ -106,7 +106,7 @@ class ParentBook:
     # ---- internals ----------------------------------------------------------------------------
 
     def _net(self, order: ClientOrder) -> list[Cross]:
-        mid = self._mid(order.symbol)
+        mid = self.mid_source(order.symbol)
         if mid is None or not order.accepts_price(mid):
             return []
         crosses: list[Cross] = []

@@ -266,6 +266,11 @@ class Intake:
         """Mark a (re)start in the journal; its sequence number makes this run's ExecIDs unique."""
         self._boot = self.journal.append(now, "engine.started", [], {"orders": len(self._orders)})
 
+    @property
+    def boot(self) -> int:
+        """This run's ``engine.started`` journal sequence: the prefix that makes this run's ids unique."""
+        return self._boot
+
     def _exec_id(self) -> str:
         return f"E{self._boot}.{next(self._exec_ids)}"
 

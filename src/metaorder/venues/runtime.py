@@ -27,7 +27,17 @@ from metaorder.venues.market import EventKind, InstrumentParams, LiquidityParams
 from metaorder.venues.marketdata import MarketDataPublisher
 from metaorder.venues.model import OrdType, Side, TimeInForce
 from metaorder.venues.server import VenueApplication
-from metaorder.venues.venue import DarkVenue, Fees, Instrument, Latency, LitVenue, Rules, Venue, VenueStatus
+from metaorder.venues.venue import (
+    DarkVenue,
+    Fees,
+    Instrument,
+    Latency,
+    LitVenue,
+    Outbound,
+    Rules,
+    Venue,
+    VenueStatus,
+)
 
 log = structlog.get_logger("metaorder.venues")
 
@@ -35,6 +45,7 @@ _ORD_TYPES = {"limit": OrdType.LIMIT, "market": OrdType.MARKET}
 _TIFS = {"day": TimeInForce.DAY, "gtc": TimeInForce.GTC, "ioc": TimeInForce.IOC, "fok": TimeInForce.FOK}
 _STATUS = {"open": VenueStatus.OPEN, "halted": VenueStatus.HALTED, "closed": VenueStatus.CLOSED}
 APP_TYPES = frozenset({"D", "F", "G", "H", "V"})
+Deliver = Callable[[str, Sequence[Outbound]], None]
 
 
 def instrument(settings: InstrumentSettings) -> Instrument:
@@ -61,6 +72,8 @@ class SimulatedVenues:
     dark: list[DarkVenue]
     apps: dict[str, VenueApplication]
     market: Market
+    #: Owners to address status broadcasts to when no FIX session is connected (in-process wiring).
+    extra_owners: tuple[str, ...] = ()
 
     @property
     def venues(self) -> dict[str, Venue]:
@@ -118,27 +131,41 @@ class SimulatedVenues:
         asks = [q[0] for v in self.lit if symbol in v.books and (q := v.books[symbol].best_ask())]
         return (max(bids) if bids else None, min(asks) if asks else None)
 
-    def step(self, now: float) -> list[MarketEvent]:
-        """Run every market and dark-pool event due by ``now``, publish what changed; the market's events."""
+    def step(self, now: float, deliver: Deliver | None = None) -> list[MarketEvent]:
+        """Run every market and dark-pool event due by ``now``, publish what changed; the market's events.
+
+        ``deliver(venue, messages)`` receives what each venue sends; by default its FIX application
+        delivers it to the connected sessions.  The in-process wiring (:mod:`metaorder.simulate`)
+        passes its own, so the same step drives venues with no sockets and no event loop.
+        """
+        send = deliver or self._deliver
         closed: set[str] = set()
         events = self.market.advance(now)
         for event in events:
-            app = self.apps.get(event.venue)
-            if app is None:
+            if event.venue not in self.apps:
                 continue
             if event.fills:
-                self.venues[event.venue].record_trades(event.symbol, event.fills)
-                app.on_fills(event.fills, now)
+                venue = self.venues[event.venue]
+                venue.record_trades(event.symbol, event.fills)
+                send(event.venue, venue.report_fills(event.fills, now))
             if event.kind is EventKind.CLOSE:
                 closed.add(event.venue)
         if closed:  # the session is over: every venue closes and says so
-            for name, app in self.apps.items():
-                app.deliver(self.venues[name].set_status(VenueStatus.CLOSED, list(app.connections), now))
+            for name in self.apps:
+                send(name, self.venues[name].set_status(VenueStatus.CLOSED, self.owners(name), now))
         for d in self.dark:
-            self.apps[d.name].deliver(d.on_time(now))
-        for app in self.apps.values():
-            app.deliver(app.publish(now))
+            send(d.name, d.on_time(now))
+        for name, app in self.apps.items():
+            send(name, app.publish(now))
         return events
+
+    def owners(self, venue: str) -> list[str]:
+        """Counterparties connected to ``venue`` (those a status broadcast goes to)."""
+        return list(self.apps[venue].connections) or list(self.extra_owners)
+
+    def _deliver(self, venue: str, messages: Sequence[Outbound]) -> None:
+        if messages:
+            self.apps[venue].deliver(messages)
 
     def next_event_time(self) -> float | None:
         times = [t for t in [self.market.next_event_time(), *(d.next_event_time() for d in self.dark)] if t is not None]

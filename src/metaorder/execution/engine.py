@@ -1,0 +1,515 @@
+"""The execution engine: parents in, child orders out, venue executions back to the client orders.
+
+Sans-IO, like everything under it: every entry point takes ``now`` and returns :class:`Actions`
+(FIX messages for venues, execution reports for OMS sessions, alerts); the live daemon and the
+in-process simulation both call the same methods, only their shells differ.
+
+One pass of :meth:`ExecutionEngine.on_tick` over every working parent:
+
+1. **Control.**  The :class:`~metaorder.execution.control.ParentGuard` learns the parent's limit
+   (what it has executed plus what its orders still want).  If the parent shrank below what is out at
+   venues (a client cancel or replace), the newest children are canceled until it fits.
+2. **Decide.**  When the parent's strategy is due (its ``wake_at``, after a fill, or when orders
+   joined), it gets the parent's :class:`ParentState`, the market view and ``now`` and answers with
+   intents — or with nothing.
+3. **Route.**  Each intent goes to the router, which answers with venue orders; each one passes the
+   guard (filled + working + new ≤ limit, independently of strategy and router code) before a child
+   is created and journaled — *before* its NewOrderSingle leaves, so a crash can never leave an order
+   at a venue that the engine does not know about.
+
+Venue ExecutionReports update the child, and fills go through
+:meth:`~metaorder.orders.intake.Intake.on_parent_fill` (pro-rata allocation and one report per client
+order).  A fill that exceeds what the parent's orders still want — a venue over-fill, or a cancel
+that raced a fill — is never allocated beyond any order's leaves: the excess is journaled as
+``parent.overfill``, the guard halts the parent and an alert is raised.
+
+Resting passive children are re-posted when they are older than ``passive_max_age_s`` (a quote
+that the market walked away from should not hold the schedule hostage).  A venue that rejects a
+child is excluded for that parent for ``reject_cooldown_s``; one that disconnects, halts or closes
+drops out of the market view and so out of routing, and after its next logon every open child
+there is reconciled with an OrderStatusRequest before the engine trusts its state again.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
+
+import structlog
+
+from metaorder.execution.children import ChildOrder, ChildState, Fields
+from metaorder.execution.control import ParentGuard
+from metaorder.execution.marketview import ConsolidatedMarket
+from metaorder.execution.router import Router
+from metaorder.execution.strategy import Decision, Strategy, make_strategy
+from metaorder.execution.types import ParentState, VenueInfo, VenueOrder, VenueStatus
+from metaorder.fix.codec import Message
+from metaorder.orders.allocation import AllocationError
+from metaorder.orders.book import BookError
+from metaorder.orders.intake import Intake, Outgoing
+from metaorder.orders.journal import JournalEntry
+from metaorder.orders.model import ParentOrder
+
+log = structlog.get_logger("metaorder.execution")
+
+StrategyFactory = Callable[[str, ParentState, int], Strategy]
+
+
+def default_strategy_factory(kind: str, parent: ParentState, seed: int) -> Strategy:
+    return make_strategy(kind, parent, seed)
+
+
+@dataclass(frozen=True, slots=True)
+class InstrumentRules:
+    symbol: str
+    tick_size: Decimal = Decimal("0.01")
+    lot_size: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class ExecutionSettings:
+    default_window_s: float = 300.0  # an order without ExpireTime (126) is worked over this long
+    passive_max_age_s: float = 20.0  # a resting passive child older than this is pulled and re-decided
+    reject_cooldown_s: float = 5.0  # a venue that rejected a child is not used for that parent meanwhile
+    max_idle_s: float = 1.0  # a parent is looked at at least this often
+    seed: int = 1  # strategies' random timing: the same seed gives the same schedule
+
+
+@dataclass(slots=True)
+class Actions:
+    """What one call of the engine wants done."""
+
+    venue: list[tuple[str, str, Fields]] = field(default_factory=list)  # (venue, MsgType, body)
+    client: list[Outgoing] = field(default_factory=list)
+    alerts: list[str] = field(default_factory=list)
+
+    def extend(self, other: Actions) -> None:
+        self.venue += other.venue
+        self.client += other.client
+        self.alerts += other.alerts
+
+    def __bool__(self) -> bool:
+        return bool(self.venue or self.client or self.alerts)
+
+
+@dataclass(slots=True, eq=False)
+class _Worked:
+    """The engine's side of one parent: strategy, children and what they executed."""
+
+    parent_id: str
+    strategy: Strategy | None = None
+    filled: int = 0  # executed at venues
+    children: dict[str, ChildOrder] = field(default_factory=dict)  # open children by ClOrdID
+    wake_at: float = 0.0
+    excluded: dict[str, float] = field(default_factory=dict)  # venue -> until
+
+    def working(self) -> int:
+        return sum(c.leaves_qty for c in self.children.values())
+
+
+class ExecutionEngine:
+    def __init__(
+        self,
+        intake: Intake,
+        market: ConsolidatedMarket,
+        venues: Mapping[str, VenueInfo],
+        router: Router,
+        guard: ParentGuard,
+        instruments: Mapping[str, InstrumentRules],
+        settings: ExecutionSettings = ExecutionSettings(),
+        strategies: StrategyFactory = default_strategy_factory,
+    ) -> None:
+        self.intake = intake
+        self.market = market
+        self.venues = dict(venues)
+        self.router = router
+        self.guard = guard
+        self.instruments = instruments
+        self.settings = settings
+        self._strategies = strategies
+        self._worked: dict[str, _Worked] = {}
+        self._children: dict[str, ChildOrder] = {}  # every child of the run by any ClOrdID it carried
+        self._ids = itertools.count(1)
+        self._boot = 0
+        self._md_ids = itertools.count(1)
+        self.connected: set[str] = set()
+        self.executed_qty = 0  # shares executed at venues since start (all parents)
+        self.venue_fills = 0
+        self._alerts_seen = 0  # guard alerts already acted on
+
+    # ---- lifecycle ----------------------------------------------------------------------------
+
+    def start(self, boot: int) -> None:
+        """``boot``: this run's journal sequence of ``engine.started``, the prefix of unique ClOrdIDs."""
+        self._boot = boot
+
+    def recover(self, entries: Iterable[JournalEntry]) -> int:
+        """Rebuild children and executed quantities from the journal; returns open children found.
+
+        Children that were open at the crash are kept as working (they may fill at any time) and
+        are reconciled with an OrderStatusRequest when their venue's session logs on.
+        """
+        for entry in entries:
+            data = entry.data
+            kind = entry.kind
+            if kind == "child.placed":
+                price = data.get("price")
+                child = ChildOrder(
+                    data["child_id"], data["parent_id"], data["venue"], data["symbol"],
+                    1 if data["side"] == "1" else -1, int(data["qty"]),
+                    Decimal(price) if price is not None else None, bool(data["ioc"]), entry.time,
+                    data.get("reason", ""),
+                )
+                self._children[child.child_id] = child
+                self._worked_for(child.parent_id).children[child.child_id] = child
+            elif kind == "child.acked":
+                child = self._children[data["child_id"]]
+                child.venue_order_id = data.get("venue_order_id")
+                child.state = ChildState.NEW
+            elif kind == "venue.execution":
+                child = self._children[data["child_id"]]
+                qty, price = int(data["qty"]), Decimal(data["price"])
+                child.exec_ids.add(data["exec_id"])
+                child.cum_qty += qty
+                child.notional += qty * price
+                self._worked_for(child.parent_id).filled += qty
+                self.executed_qty += qty
+                if child.cum_qty >= child.qty:
+                    child.state = ChildState.FILLED
+            elif kind in ("child.canceled", "child.rejected"):
+                child = self._children[data["child_id"]]
+                child.state = ChildState.CANCELED if kind == "child.canceled" else ChildState.REJECTED
+        open_children = 0
+        for worked in self._worked.values():
+            for child_id in [c.child_id for c in worked.children.values() if not c.state.open]:
+                del worked.children[child_id]
+            open_children += len(worked.children)
+            # The guard relearns the counts the way they happened: out at venues, then filled.
+            self.guard.set_limit(worked.parent_id, worked.filled + self._wanted(worked.parent_id))
+            out = worked.filled + worked.working()
+            if out and self.guard.allow(worked.parent_id, out, 0.0) and worked.filled:
+                self.guard.on_fill(worked.parent_id, worked.filled)
+        self._sync_working()
+        return open_children
+
+    # ---- venue sessions -------------------------------------------------------------------------
+
+    def on_venue_session(self, venue: str, connected: bool, now: float) -> Actions:
+        """A venue session logged on (subscribe, reconcile open children) or went away."""
+        self.market.on_session(venue, connected, now)
+        actions = Actions()
+        if not connected:
+            self.connected.discard(venue)
+            return actions
+        self.connected.add(venue)
+        info = self.venues.get(venue)
+        if info is not None and info.kind.value == "lit":
+            symbols = sorted(self.instruments)
+            request: Fields = list(self.market.subscription_request(f"MD{next(self._md_ids)}", symbols))
+            actions.venue.append((venue, "V", request))
+        for worked in self._worked.values():
+            for child in worked.children.values():
+                if child.venue == venue and child.state.open:
+                    actions.venue.append((venue, "H", child.status_request()))
+        return actions
+
+    def on_venue_message(self, venue: str, msg: Message, now: float) -> Actions:
+        mt = msg.msg_type
+        if mt == "8":
+            return self._on_execution_report(venue, msg, now)
+        if mt == "9":
+            return self._on_cancel_reject(msg)
+        self.market.on_message(venue, msg, now)
+        return Actions()
+
+    # ---- the decision loop ----------------------------------------------------------------------
+
+    def next_wakeup(self) -> float | None:
+        """The earliest time a parent wants attention (None: nothing is being worked)."""
+        return min((w.wake_at for w in self._worked.values()), default=None)
+
+    def touch(self) -> None:
+        """Orders joined, shrank or changed: look at every parent at the next tick."""
+        for parent in self.intake.book.parents():
+            self._worked_for(parent.parent_id).wake_at = 0.0
+
+    def on_tick(self, now: float) -> Actions:
+        actions = Actions()
+        live = {p.parent_id: p for p in self.intake.book.parents()}
+        for parent_id in live:
+            self._worked_for(parent_id)
+        for parent_id, worked in list(self._worked.items()):
+            found = live.get(parent_id)
+            if found is None:
+                self._close_parent(worked, now, actions)
+                continue
+            parent = found
+            wanted = parent.wanted_qty
+            self.guard.set_limit(parent_id, worked.filled + wanted)
+            self._fit_to_wanted(worked, wanted, now, actions)
+            self._repost_stale(worked, now, actions)
+            if self.guard.halted(parent_id) or now < worked.wake_at:
+                continue
+            self._decide(parent, worked, wanted, now, actions)
+        self._alerts_from_guard(actions, now)
+        self._sync_working()
+        return actions
+
+    def _decide(self, parent: ParentOrder, worked: _Worked, wanted: int, now: float, actions: Actions) -> None:
+        state = self._state(parent, worked, wanted)
+        if worked.strategy is None:
+            worked.strategy = self._make_strategy(parent, state)
+        decision: Decision = worked.strategy.decide(state, self.market, now)
+        if decision.cancel_working:
+            for child in list(worked.children.values()):
+                if not child.ioc:
+                    self._cancel(child, now, actions, "strategy pulled resting children")
+        exclude = frozenset(v for v, until in worked.excluded.items() if until > now)
+        exclude |= frozenset(v for v in self.venues if v not in self.connected)
+        lot = self.instruments[parent.key.symbol].lot_size
+        for intent in decision.intents:
+            for order in self.router.route(intent, self.market, self.venues, lot, now, exclude):
+                self._place(worked, order, now, actions, intent.reason)
+        wake = decision.wake_at if decision.wake_at is not None else now + self.settings.max_idle_s
+        worked.wake_at = min(max(wake, now), now + self.settings.max_idle_s)
+
+    def _state(self, parent: ParentOrder, worked: _Worked, wanted: int) -> ParentState:
+        orders = parent.children
+        start = min(o.mandate.start_time or o.arrival for o in orders)
+        end = max(o.mandate.end_time or o.arrival + self.settings.default_window_s for o in orders)
+        rates = [o.mandate.participation_rate for o in orders if o.mandate.participation_rate is not None]
+        first = orders[0].mandate
+        return ParentState(
+            parent_id=parent.parent_id, symbol=parent.key.symbol, direction=parent.key.direction,
+            target_qty=worked.filled + wanted, filled_qty=worked.filled, working_qty=worked.working(),
+            limit=parent.key.limit, start_time=start, end_time=max(end, start),
+            participation_rate=min(rates) if rates else None, urgency=parent.key.urgency.value,
+            aggressiveness=first.aggressiveness.value, lot_size=self.instruments[parent.key.symbol].lot_size,
+        )
+
+    def _make_strategy(self, parent: ParentOrder, state: ParentState) -> Strategy:
+        kind = parent.key.strategy.name
+        seed = self.settings.seed * 1_000_003 + sum(map(ord, parent.parent_id))
+        try:
+            return self._strategies(kind, state, seed)
+        except ValueError:
+            log.warning("strategy not available yet: worked as TWAP", parent_id=parent.parent_id, strategy=kind)
+            self.intake.journal.append(state.start_time, "parent.strategy", [parent.parent_id], {
+                "parent_id": parent.parent_id, "requested": kind, "used": "TWAP",
+                "text": f"{kind} is not available yet; worked as TWAP"})
+            return self._strategies("TWAP", state, seed)
+
+    # ---- children -------------------------------------------------------------------------------
+
+    def _place(self, worked: _Worked, order: VenueOrder, now: float, actions: Actions, reason: str) -> None:
+        rules = self.instruments[order.symbol]
+        qty = order.qty - order.qty % rules.lot_size
+        if qty <= 0:
+            return
+        price = _on_tick(order.price, rules.tick_size, order.direction) if order.price is not None else None
+        if not self.guard.allow(worked.parent_id, qty, now):
+            self._alerts_from_guard(actions, now)
+            return
+        child = ChildOrder(f"C{self._boot}.{next(self._ids)}", worked.parent_id, order.venue, order.symbol,
+                           order.direction, qty, price, order.ioc, now, reason)
+        self._children[child.child_id] = child
+        worked.children[child.child_id] = child
+        self.intake.journal.append(now, "child.placed", [worked.parent_id, child.child_id], {
+            "parent_id": worked.parent_id, "child_id": child.child_id, "venue": child.venue, "symbol": child.symbol,
+            "side": child.side, "qty": qty, "price": price, "ioc": child.ioc, "reason": reason,
+            "expected_cost": order.expected_cost,
+        })
+        actions.venue.append((child.venue, "D", child.new_order_single(now)))
+
+    def _cancel(self, child: ChildOrder, now: float, actions: Actions, reason: str) -> None:
+        if child.cancel_requested or not child.state.open or child.venue not in self.connected:
+            return
+        child.cancel_requested = True
+        cancel_id, body = child.cancel_request(now)
+        self._children[cancel_id] = child
+        self.intake.journal.append(now, "child.cancel_requested", [child.parent_id, child.child_id], {
+            "parent_id": child.parent_id, "child_id": child.child_id, "venue": child.venue, "reason": reason})
+        actions.venue.append((child.venue, "F", body))
+
+    def _fit_to_wanted(self, worked: _Worked, wanted: int, now: float, actions: Actions) -> None:
+        """Cancel the newest children while more is out at venues than the parent's orders want."""
+        excess = worked.working() - wanted
+        for child in reversed(list(worked.children.values())):
+            if excess <= 0:
+                return
+            if not child.cancel_requested and child.state.open:
+                self._cancel(child, now, actions, "parent shrank below its working quantity")
+                excess -= child.leaves_qty
+
+    def _repost_stale(self, worked: _Worked, now: float, actions: Actions) -> None:
+        limit = self.settings.passive_max_age_s
+        for child in list(worked.children.values()):
+            if not child.ioc and now - child.sent_at > limit:
+                self._cancel(child, now, actions, f"passive child resting more than {limit:g} s: re-decide")
+
+    def _close_parent(self, worked: _Worked, now: float, actions: Actions) -> None:
+        """The parent is done or gone: pull what is still out; forget it once nothing is."""
+        for child in list(worked.children.values()):
+            self._cancel(child, now, actions, "parent is done")
+        if not worked.children:
+            del self._worked[worked.parent_id]
+        else:
+            worked.wake_at = now + self.settings.max_idle_s
+
+    # ---- venue reports --------------------------------------------------------------------------
+
+    def _on_execution_report(self, venue: str, msg: Message, now: float) -> Actions:
+        actions = Actions()
+        child = self._children.get(msg.get(11) or "") or self._children.get(msg.get(41) or "")
+        if child is None:
+            log.warning("execution report for an unknown child", venue=venue, cl_ord_id=msg.get(11),
+                        exec_type=msg.get(150))
+            return actions
+        worked = self._worked_for(child.parent_id)
+        exec_type = msg.get(150)
+        if exec_type == "0" and child.state is ChildState.PENDING_NEW:
+            child.state = ChildState.NEW
+            child.venue_order_id = msg.get(37)
+            self.intake.journal.append(now, "child.acked", [child.parent_id, child.child_id], {
+                "parent_id": child.parent_id, "child_id": child.child_id, "venue": venue,
+                "venue_order_id": child.venue_order_id})
+        elif exec_type in ("F", "1", "2"):
+            self._on_fill(worked, child, venue, msg, now, actions)
+        elif exec_type == "I":
+            missing = child.missing_fill(msg)
+            if missing is not None:
+                qty, price = missing
+                self._execution(worked, child, venue, f"{venue}:reconciled:{msg.get(17)}", qty, price, "", now,
+                                actions)
+            self._close_if_final(worked, child, venue, msg, now, actions)
+        elif exec_type in ("4", "C", "8"):
+            self._close_if_final(worked, child, venue, msg, now, actions)
+        self._sync_working()
+        return actions
+
+    def _on_fill(self, worked: _Worked, child: ChildOrder, venue: str, msg: Message, now: float,
+                 actions: Actions) -> None:
+        exec_id = msg.get(17) or ""
+        if exec_id in child.exec_ids:
+            return  # a resent report: already counted
+        try:
+            qty = int(Decimal(msg.get(32) or "0"))
+            price = Decimal(msg.get(31) or "0")
+        except ArithmeticError:
+            actions.alerts.append(f"{venue}: unreadable fill for {child.child_id}: {msg!r}")
+            return
+        if qty <= 0 or price <= 0:
+            actions.alerts.append(f"{venue}: fill for {child.child_id} without quantity or price")
+            return
+        self._execution(worked, child, venue, exec_id, qty, price, msg.get(851) or "", now, actions,
+                        fee=msg.get(12))
+        if child.cum_qty >= child.qty:
+            child.state = ChildState.FILLED
+            del worked.children[child.child_id]
+
+    def _execution(self, worked: _Worked, child: ChildOrder, venue: str, exec_id: str, qty: int, price: Decimal,
+                   liquidity: str, now: float, actions: Actions, fee: str | None = None) -> None:
+        """Count one venue execution and allocate it to the parent's client orders."""
+        child.exec_ids.add(exec_id)
+        child.cum_qty += qty
+        child.notional += qty * price
+        worked.filled += qty
+        self.executed_qty += qty
+        self.venue_fills += 1
+        self.intake.journal.append(now, "venue.execution", [child.parent_id, child.child_id], {
+            "parent_id": child.parent_id, "child_id": child.child_id, "venue": venue, "exec_id": exec_id,
+            "qty": qty, "price": price, "liquidity": liquidity, "fee": fee})
+        self.guard.on_fill(child.parent_id, qty)
+        parent = self.intake.book.parent(child.parent_id)
+        eligible = 0 if parent is None else sum(o.leaves_qty for o in parent.children if o.accepts_price(price))
+        allocated = min(qty, eligible)
+        if allocated:
+            try:
+                actions.client += self.intake.on_parent_fill(child.parent_id, allocated, price, venue, now)
+            except (AllocationError, BookError) as exc:  # cannot happen with the eligibility above: say so loudly
+                actions.alerts.append(f"allocation of {allocated} {child.symbol} for {child.parent_id} failed: {exc}")
+                allocated = 0
+        if allocated < qty:
+            text = (f"{child.parent_id}: {venue} executed {qty} at {price} but its orders wanted only {allocated}: "
+                    f"{qty - allocated} shares over-filled, parent halted")
+            self.intake.journal.append(now, "parent.overfill", [child.parent_id, child.child_id], {
+                "parent_id": child.parent_id, "child_id": child.child_id, "venue": venue, "qty": qty - allocated,
+                "price": price, "text": text})
+            actions.alerts.append(text)
+            self._alerts_from_guard(actions, now)
+        worked.wake_at = 0.0  # recalibrate after every fill
+
+    def _close_if_final(self, worked: _Worked, child: ChildOrder, venue: str, msg: Message, now: float,
+                        actions: Actions) -> None:
+        status = msg.get(39)
+        if status not in ("2", "3", "4", "8", "C"):
+            if msg.get(150) == "I":  # the venue still has it working: a fresh cancel may be sent again
+                child.cancel_requested = False
+            return
+        if not child.state.open:
+            return
+        leaves = child.leaves_qty
+        kind = "child.rejected" if status == "8" else "child.canceled"
+        child.state = ChildState.REJECTED if status == "8" else ChildState.CANCELED
+        if status == "2":
+            child.state = ChildState.FILLED
+        worked.children.pop(child.child_id, None)
+        self.guard.on_child_closed(child.parent_id, leaves)
+        text = msg.get(58) or ""
+        self.intake.journal.append(now, kind, [child.parent_id, child.child_id], {
+            "parent_id": child.parent_id, "child_id": child.child_id, "venue": venue, "reason": text, "text": text,
+            "leaves_qty": leaves})
+        if status == "8" and msg.get(150) == "8":
+            worked.excluded[venue] = now + self.settings.reject_cooldown_s
+            log.info("venue rejected a child: re-routing", venue=venue, child_id=child.child_id, text=text)
+        worked.wake_at = 0.0
+
+    def _on_cancel_reject(self, msg: Message) -> Actions:
+        child = self._children.get(msg.get(41) or "") or self._children.get(msg.get(11) or "")
+        if child is not None:
+            child.cancel_requested = False  # too late (it filled) or unknown there: its reports say which
+        return Actions()
+
+    # ---- helpers --------------------------------------------------------------------------------
+
+    def _worked_for(self, parent_id: str) -> _Worked:
+        worked = self._worked.get(parent_id)
+        if worked is None:
+            worked = self._worked[parent_id] = _Worked(parent_id)
+        return worked
+
+    def _wanted(self, parent_id: str) -> int:
+        parent = self.intake.book.parent(parent_id)
+        return parent.wanted_qty if parent is not None else 0
+
+    def _sync_working(self) -> None:
+        """Tell the parent book what is out at venues, so internal crossing never double-fills it."""
+        for parent in self.intake.book.parents():
+            worked = self._worked.get(parent.parent_id)
+            parent.working_qty = worked.working() if worked is not None else 0
+
+    def _alerts_from_guard(self, actions: Actions, now: float) -> None:
+        alerts = self.guard.alerts[self._alerts_seen:]
+        self._alerts_seen = len(self.guard.alerts)
+        for alert in alerts:
+            actions.alerts.append(alert.text)
+            self.intake.journal.append(now, "parent.halted", [alert.parent_id], {
+                "parent_id": alert.parent_id, "text": alert.text})
+            worked = self._worked.get(alert.parent_id)
+            if worked is not None:
+                for child in list(worked.children.values()):
+                    self._cancel(child, now, actions, "parent halted by the parent/child control")
+
+    def open_children(self) -> list[ChildOrder]:
+        return [c for w in self._worked.values() for c in w.children.values()]
+
+    def venue_up(self, venue: str) -> bool:
+        return venue in self.connected and self.market.status(venue) is VenueStatus.OPEN
+
+
+def _on_tick(price: Decimal, tick: Decimal, direction: int) -> Decimal:
+    """Round a price onto the venue's tick grid, never more aggressive than asked."""
+    ticks = (price / tick).to_integral_value(ROUND_FLOOR if direction > 0 else ROUND_CEILING)
+    return ticks * tick

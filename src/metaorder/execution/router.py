@@ -1,0 +1,301 @@
+"""Smart order routing: which venues get the child orders of one :class:`Intent`, at what price.
+
+A router is a pure function of (intent, market view, venue facts, ``now``): it never sends anything
+and keeps no state, so the engine can call it again with what is left after a reject or a partial
+fill (``exclude`` names the venues that just rejected or went down).  Policies share the
+:class:`Router` interface; the costs a policy ranks venues by come from a :class:`VenueCosts`, so a
+venue scorecard (fill rates, mark-outs, reject history) plugs in by supplying its own costs, and
+sequential / parallel / liquidity-seeking (dark, midpoint) policies are further implementations
+of the same interface.
+
+Contract of every router (the engine's :class:`~metaorder.execution.control.ParentGuard` checks
+the parent totals independently; this is the router's own half of the Knight Capital lesson):
+
+* the quantities it returns add up to at most ``intent.qty`` — never more;
+* no order goes to an excluded venue, or to one whose status is not OPEN;
+* no order is priced beyond ``intent.limit``.
+
+Money is exact: prices and fees ``Decimal``, quantities ``int``.  A venue's latency is configured
+as a float of milliseconds; the cost derived from it goes through ``Decimal(str(ms))``, which is the
+shortest decimal that round-trips the float, so ``0.3`` ms costs exactly 0.3 × the per-ms rate.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Protocol
+
+from metaorder.execution.types import (
+    Intent,
+    Level,
+    MarketView,
+    Style,
+    VenueBook,
+    VenueInfo,
+    VenueKind,
+    VenueOrder,
+    VenueStatus,
+)
+
+
+class Router(Protocol):
+    """Turns one intent into child orders for venues (see the module docstring for the contract)."""
+
+    def route(
+        self,
+        intent: Intent,
+        market: MarketView,
+        venues: Mapping[str, VenueInfo],
+        lot_size: int,
+        now: float,
+        exclude: frozenset[str] = frozenset(),
+    ) -> list[VenueOrder]: ...
+
+
+class VenueCosts(Protocol):
+    """Per-share charges of trading on a venue beyond the price itself, positive is bad.
+
+    The one place a policy learns what a venue costs: a scorecard implements this to add what it
+    has learnt (a venue that fades its quotes is dearer than its fee says).
+    """
+
+    def take(self, venue: VenueInfo) -> Decimal:
+        """Cost per share of taking displayed liquidity on ``venue``."""
+        ...
+
+    def make(self, venue: VenueInfo, queue_ahead: int) -> Decimal:
+        """Cost per share of resting on ``venue`` behind ``queue_ahead`` displayed shares."""
+        ...
+
+
+def latency_cost(latency_ms: float, cost_per_ms: Decimal) -> Decimal:
+    """What a latency costs per share: the chance the quote moves before the order arrives,
+    priced at ``cost_per_ms`` per share per millisecond.  Exact (see the module docstring)."""
+    ms = Decimal(str(latency_ms))
+    if not ms.is_finite() or ms < 0:
+        raise ValueError(f"latency must be a finite, non-negative number of ms, not {latency_ms!r}")
+    return ms * cost_per_ms
+
+
+@dataclass(frozen=True, slots=True)
+class FeeLatencyCosts:
+    """The costs a venue's configuration alone tells: fees, latency, and the queue ahead.
+
+    Defaults are orders of magnitude, not calibrations (configure them): 0.0001 per share per ms
+    makes a 1 ms slower venue worth a tenth of a mil — small next to fees of 20-30 mils, but enough
+    to break near-ties towards the faster venue; 1e-7 per share ahead makes 5,000 shares of queue
+    worth half a mil, about the gap between two exchanges' rebates.
+    """
+
+    latency_cost_per_ms: Decimal = Decimal("0.0001")
+    queue_cost_per_share: Decimal = Decimal("0.0000001")
+
+    def take(self, venue: VenueInfo) -> Decimal:
+        return venue.taker_fee + latency_cost(venue.latency_ms, self.latency_cost_per_ms)
+
+    def make(self, venue: VenueInfo, queue_ahead: int) -> Decimal:
+        return venue.maker_fee + self.queue_cost_per_share * queue_ahead
+
+
+# ---------------------------------------------------------------------------------- book helpers
+
+
+def open_lit_books(
+    market: MarketView, venues: Mapping[str, VenueInfo], symbol: str, exclude: frozenset[str]
+) -> list[tuple[VenueInfo, VenueBook]]:
+    """The lit venues a lit policy may use now, by name: configured, OPEN, not excluded, with a book.
+
+    ``market.books`` already promises open, fresh books; the status is checked again here because
+    sending to a halted venue is a reject at best, and a router must not depend on a view's care.
+    """
+    out: dict[str, tuple[VenueInfo, VenueBook]] = {}
+    for book in market.books(symbol):
+        info = venues.get(book.venue)
+        if (
+            info is None
+            or info.kind is not VenueKind.LIT
+            or book.venue in exclude
+            or book.symbol != symbol
+            or book.venue in out
+            or market.status(book.venue) is not VenueStatus.OPEN
+        ):
+            continue
+        out[book.venue] = (info, book)
+    return [out[name] for name in sorted(out)]
+
+
+def far_side(book: VenueBook, direction: int) -> list[Level]:
+    """The levels an order of ``direction`` takes from: asks when buying, bids when selling."""
+    return book.asks if direction > 0 else book.bids
+
+
+def near_side(book: VenueBook, direction: int) -> list[Level]:
+    """The levels an order of ``direction`` joins when it rests: bids when buying, asks when selling."""
+    return book.bids if direction > 0 else book.asks
+
+
+def within_limit(price: Decimal, limit: Decimal | None, direction: int) -> bool:
+    """Whether trading at ``price`` respects ``limit`` (at or below it buying, at or above selling)."""
+    return limit is None or direction * (price - limit) <= 0
+
+
+def fit_lots(takes: Sequence[int], total: int, lot_size: int) -> list[int]:
+    """Round each venue's share of ``total`` down to whole lots, never adding shares.
+
+    Only the intent's own odd remainder (``total % lot_size``: a parent's last odd lot) may go out
+    as an odd quantity, and only once, on the first (cheapest) venue whose take has room for it;
+    any other part-lot is dropped and comes back in the strategy's next intent.
+    """
+    out = [q - q % lot_size for q in takes]
+    odd = total % lot_size
+    if odd:
+        for i, q in enumerate(takes):
+            if q % lot_size >= odd:
+                out[i] += odd
+                break
+    return out
+
+
+def _check_args(intent: Intent, lot_size: int) -> None:
+    if intent.direction not in (1, -1):
+        raise ValueError(f"direction must be +1 or -1, not {intent.direction!r}")
+    if lot_size < 1:
+        raise ValueError(f"lot size must be at least 1, not {lot_size!r}")
+
+
+# ------------------------------------------------------------------------------ best price router
+
+
+@dataclass(slots=True)
+class _Taken:
+    """What the aggressive walk took on one venue, level by level, in the order taken."""
+
+    info: VenueInfo
+    charges: Decimal
+    levels: list[tuple[Decimal, int]] = field(default_factory=list)  # (price, shares)
+
+    @property
+    def qty(self) -> int:
+        return sum(q for _, q in self.levels)
+
+    def worst_price_for(self, qty: int) -> Decimal:
+        """The price an IOC needs to get ``qty`` of what was taken: the last level it reaches."""
+        covered = 0
+        for price, q in self.levels:
+            covered += q
+            if covered >= qty:
+                return price
+        raise ValueError(f"{qty} is more than the {covered} shares taken")
+
+
+@dataclass(frozen=True, slots=True)
+class BestPriceRouter:
+    """Cheapest expected execution over the open lit venues.
+
+    AGGRESSIVE: every displayed level within the limit on the far side of every venue is ranked by
+    its effective price — price + direction × (taker fee + latency cost), lower is better buying and
+    higher selling — and levels are taken greedily in that order until the intent is covered (ties:
+    venue name, then book order).  So an inverted venue (negative taker fee) with a worse price can
+    come first, and a slow venue loses a near-tie.  One IOC per venue, priced at the worst level it
+    needs there.  Displayed depth within the limit short of the intent is NOT chased: the rest is
+    left unrouted and the strategy comes back with it (sweeping blind into hidden liquidity is a
+    different policy).  Part-lots are dropped (see :func:`fit_lots`).
+
+    PASSIVE: one DAY order for the whole intent at the consolidated near touch (best bid buying,
+    best ask selling), or at the limit when the touch is beyond it, on the venue where resting is
+    cheapest: maker fee plus a penalty for the displayed shares already queued at that price there
+    (ties: venue name).  An order that would lock or cross the consolidated far touch is not sent
+    (without a tick size the router cannot step back; the strategy decides).  No near touch at all
+    (one-sided or empty market): post at the limit if the intent has one, otherwise send nothing —
+    there is no price to join and inventing one is the strategy's call, not the router's.
+
+    ``expected_cost`` is the per-share effective price: what a share costs buying, or nets selling,
+    fees and the cost model's penalties included.  For an IOC it is the worst level it needs (exact,
+    and a bound its fills can only beat).
+    """
+
+    costs: VenueCosts = field(default_factory=FeeLatencyCosts)
+
+    def route(
+        self,
+        intent: Intent,
+        market: MarketView,
+        venues: Mapping[str, VenueInfo],
+        lot_size: int,
+        now: float,
+        exclude: frozenset[str] = frozenset(),
+    ) -> list[VenueOrder]:
+        _check_args(intent, lot_size)
+        if intent.qty <= 0:
+            return []
+        candidates = open_lit_books(market, venues, intent.symbol, exclude)
+        if not candidates:
+            return []
+        if intent.style is Style.AGGRESSIVE:
+            orders = self._take(intent, candidates, lot_size)
+        else:
+            orders = self._post(intent, candidates)
+        if sum(o.qty for o in orders) > intent.qty:  # cannot happen; a future edit must not make it
+            raise RuntimeError(f"router over-allocated {intent.parent_id}: {orders} for {intent.qty}")
+        return orders
+
+    def _take(self, intent: Intent, candidates: list[tuple[VenueInfo, VenueBook]], lot_size: int) -> list[VenueOrder]:
+        d = intent.direction
+        ladder: list[tuple[Decimal, str, int, Level, _Taken]] = []
+        for info, book in candidates:
+            taken = _Taken(info, self.costs.take(info))
+            for i, level in enumerate(far_side(book, d)):
+                if level.size > 0 and within_limit(level.price, intent.limit, d):
+                    ladder.append((d * level.price + taken.charges, book.venue, i, level, taken))
+        ladder.sort(key=lambda step: step[:3])
+
+        need = intent.qty
+        walked: dict[str, _Taken] = {}  # insertion order: cheapest first level first
+        for _, name, _, level, taken in ladder:
+            if need == 0:
+                break
+            q = min(level.size, need)
+            taken.levels.append((level.price, q))
+            walked.setdefault(name, taken)
+            need -= q
+
+        chosen = list(walked.items())
+        sizes = fit_lots([t.qty for _, t in chosen], intent.qty, lot_size)
+        orders = []
+        for (name, taken), qty in zip(chosen, sizes, strict=True):
+            if qty <= 0:
+                continue
+            price = taken.worst_price_for(qty)
+            orders.append(
+                VenueOrder(name, intent.symbol, d, qty, price, ioc=True, expected_cost=price + d * taken.charges)
+            )
+        return orders
+
+    def _post(self, intent: Intent, candidates: list[tuple[VenueInfo, VenueBook]]) -> list[VenueOrder]:
+        d = intent.direction
+        near = _touch([near_side(b, d) for _, b in candidates], -d)
+        far = _touch([far_side(b, d) for _, b in candidates], d)
+        price = near if near is not None and within_limit(near, intent.limit, d) else intent.limit
+        if price is None or (far is not None and d * (price - far) >= 0):
+            return []
+        scored = sorted(
+            (self.costs.make(info, _displayed_at(near_side(book, d), price)), book.venue) for info, book in candidates
+        )
+        score, name = scored[0]
+        return [VenueOrder(name, intent.symbol, d, intent.qty, price, ioc=False, expected_cost=price + d * score)]
+
+
+def _touch(sides: list[list[Level]], direction: int) -> Decimal | None:
+    """The best price over several venues' sides: lowest when ``direction`` is +1 (asks), highest
+    when -1 (bids).  Levels of no size do not make a touch."""
+    prices = [level.price for side in sides for level in side if level.size > 0]
+    if not prices:
+        return None
+    return min(prices) if direction > 0 else max(prices)
+
+
+def _displayed_at(side: list[Level], price: Decimal) -> int:
+    """Shares already displayed at ``price`` on one venue's side: the queue a new order joins."""
+    return sum(level.size for level in side if level.price == price and level.size > 0)

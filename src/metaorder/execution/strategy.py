@@ -1,0 +1,73 @@
+"""The interface between the engine and execution strategies (TWAP today; VWAP, IS and POV next).
+
+A strategy is one object per parent order.  It owns only what cannot be recomputed from the
+parent's state: its schedule (slice times drawn once from a seeded ``random.Random``) and what it
+had to observe itself (for instance the market volume when the parent started, for a
+participation cap).  Everything else — how much is filled, working, still wanted — arrives in a
+fresh :class:`~metaorder.execution.types.ParentState` on every call, so a strategy recalibrates
+automatically when orders join (the parent grows) or cancel (it shrinks).
+
+Engine contract
+---------------
+* The engine calls :meth:`Strategy.decide` at the ``wake_at`` the last decision asked for, after
+  every change to the parent's state (a fill, a child done or canceled, orders joining or
+  leaving), and may call it on market updates.  ``decide`` is sans-IO: ``now`` is passed in, it
+  never reads a clock.
+* ``decide`` is idempotent for the same inputs: called twice at the same ``now`` with the same
+  state it must not send twice.  Strategies achieve that by sizing every slice against
+  ``filled_qty + working_qty`` (what the engine already has out), never against a memory of what
+  they sent.
+* ``cancel_working`` is *level-triggered*: "I want none of this parent's resting (non-IOC)
+  children".  Repeating it is harmless (the engine does not cancel twice), which keeps ``decide``
+  idempotent.  The pulled quantity comes back as ``unworked_qty`` on a later call, once the venues
+  confirm the cancels; the strategy re-sends it then, in the style it now wants.
+* Intents never exceed ``unworked_qty`` (the engine's parent guard enforces it again).
+
+Adding a strategy: write a class with ``decide`` in its own module and add one branch to
+:func:`make_strategy`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+from metaorder.execution.types import Intent, MarketView, ParentState
+
+KNOWN_KINDS: tuple[str, ...] = ("TWAP",)  # model.Strategy names, as ``parent.key.strategy.name`` gives them
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """What a strategy wants now.
+
+    ``intents`` is a tuple (not a list) so a decision can be compared, logged and replayed without
+    anyone mutating it after the fact; an empty tuple means "nothing now".
+    """
+
+    intents: tuple[Intent, ...] = ()
+    cancel_working: bool = False  # pull this parent's resting children (to re-post them differently)
+    wake_at: float | None = None  # call me again then, absent other events (None: only on events)
+    note: str = ""  # one line for the audit trail: why this decision
+
+
+class Strategy(Protocol):
+    """One parent's execution algorithm."""
+
+    def decide(self, parent: ParentState, market: MarketView, now: float) -> Decision: ...
+
+
+def make_strategy(kind: str, parent: ParentState, seed: int, **settings: object) -> Strategy:
+    """The strategy ``kind`` (a TargetStrategy name: ``"TWAP"``, ...) for ``parent``.
+
+    ``seed`` makes the strategy's randomness reproducible (the simulation replays a day bit for bit);
+    ``settings`` are the strategy's own tunables (for TWAP see ``TwapSettings``).  Unknown kinds and
+    unknown or ill-typed settings raise ``ValueError`` so a misconfiguration fails loudly at the
+    first parent, not as a silently different algorithm.
+    """
+    if kind.upper() == "TWAP":
+        # Imported here because strategy modules import this one (for Decision): no import cycle.
+        from metaorder.execution.twap import Twap, TwapSettings
+
+        return Twap(parent, seed, TwapSettings.from_mapping(settings))
+    raise ValueError(f"unknown strategy kind {kind!r} (known: {', '.join(KNOWN_KINDS)})")

@@ -1,0 +1,152 @@
+"""The in-process wiring: intake, execution engine and simulated venues on a virtual clock.
+
+The same core objects the daemon runs, with the sockets taken out: every FIX message between the
+engine and a venue is still encoded and decoded (so both sides see exactly what they would see on
+the wire), but it is handed over directly and delivered when the venue's latency says it is due.
+The clock jumps from event to event — venue reports, market events, strategy wake-ups — so a
+trading day runs in seconds, bit for bit the same for the same seeds.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from metaorder.clock import VirtualClock
+from metaorder.config import MetaorderConfig, VenuesConfig
+from metaorder.execution.engine import Actions, ExecutionEngine
+from metaorder.fix.codec import FieldValue, Message, decode, encode
+from metaorder.orders.intake import Intake, Outgoing
+from metaorder.orders.journal import Journal, MemoryJournal
+from metaorder.venues.runtime import SimulatedVenues
+from metaorder.venues.venue import Outbound
+
+_Body = Sequence[tuple[int, FieldValue]]
+
+
+def on_the_wire(msg_type: str, body: _Body, sender: str, target: str, seq: int = 1) -> Message:
+    """``body`` as the counterparty would decode it: through the codec, both ways."""
+    raw = encode("FIX.4.4", msg_type, [(34, seq), (49, sender), (52, "20260101-00:00:00.000"), (56, target)], body)
+    msg = decode(raw)
+    assert isinstance(msg, Message), msg
+    return msg
+
+
+class InProcessVenues:
+    """Simulated venues called directly by one counterparty (the engine), on the caller's clock."""
+
+    def __init__(self, sim: SimulatedVenues, owner: str) -> None:
+        self.sim = sim
+        self.owner = owner
+        sim.extra_owners = (owner,)
+        self._queue: list[tuple[float, int, str, Message]] = []
+        self._seq = itertools.count()
+        self._last_due: dict[str, float] = {}
+
+    def logon(self, venue: str, now: float) -> None:
+        self._deliver(venue, [self.sim.venues[venue].session_status(self.owner, now)])
+
+    def send(self, venue: str, msg_type: str, body: _Body, now: float) -> None:
+        self.catch_up(now)
+        app = self.sim.apps[venue]
+        msg = on_the_wire(msg_type, body, self.owner, venue)
+        if msg_type == "V":
+            if app.market_data is None:
+                out = [Outbound(self.owner, "Y", [(262, msg.get(262) or ""), (281, "8"),
+                                                  (58, f"{venue} is a dark pool")], now)]
+            else:
+                out = app.market_data.on_request(self.owner, msg, now)
+        else:
+            out = app.venue.on_message(self.owner, msg, now)
+        self._deliver(venue, out + app.publish(now))
+
+    def catch_up(self, now: float) -> None:
+        self.sim.step(now, self._deliver)
+
+    def due(self, now: float) -> list[tuple[str, Message]]:
+        """Messages from the venues due by ``now``, in delivery order."""
+        self.catch_up(now)
+        out: list[tuple[str, Message]] = []
+        while self._queue and self._queue[0][0] <= now:
+            _, _, venue, msg = heapq.heappop(self._queue)
+            out.append((venue, msg))
+        return out
+
+    def next_time(self) -> float | None:
+        times = [t for t in (self._queue[0][0] if self._queue else None, self.sim.next_event_time()) if t is not None]
+        return min(times) if times else None
+
+    def _deliver(self, venue: str, messages: Sequence[Outbound]) -> None:
+        for out in messages:
+            if out.owner != self.owner:
+                continue
+            due = max(out.due, self._last_due.get(venue, 0.0))  # a fill never overtakes its ack
+            self._last_due[venue] = due
+            heapq.heappush(self._queue, (due, next(self._seq), venue, on_the_wire(out.msg_type, out.body, venue,
+                                                                                   self.owner)))
+
+
+@dataclass
+class Simulation:
+    """Clients' orders in, the engine and the venues run in virtual time, reports out."""
+
+    clock: VirtualClock
+    intake: Intake
+    engine: ExecutionEngine
+    venues: InProcessVenues
+    reports: list[Outgoing] = field(default_factory=list)
+    alerts: list[str] = field(default_factory=list)
+    venue_messages: int = 0
+
+    def connect(self) -> None:
+        now = self.clock.now()
+        for name in self.venues.sim.venues:
+            self.venues.logon(name, now)
+            self._apply(self.engine.on_venue_session(name, True, now))
+
+    def submit(self, session: str, msg_type: str, body: _Body) -> list[Outgoing]:
+        """An OMS message through the intake; returns the reports it produced (also kept in reports)."""
+        now = self.clock.now()
+        out = self.intake.on_message(session, on_the_wire(msg_type, body, session, "METAORDER"), now)
+        self.reports += out
+        self.engine.touch()
+        return out
+
+    def run_until(self, end: float, max_steps: int = 10_000_000) -> None:
+        """Advance the clock event by event up to ``end``."""
+        for _ in range(max_steps):
+            now = self.clock.now()
+            for venue, msg in self.venues.due(now):
+                self.venue_messages += 1
+                self._apply(self.engine.on_venue_message(venue, msg, now))
+            self._apply(self.engine.on_tick(now))
+            pending = self.venues.next_time()
+            if pending is not None and pending <= now:
+                continue  # answers due at once (zero latency): deliver them before time moves
+            if now >= end:
+                return
+            times = [t for t in (self.engine.next_wakeup(), pending) if t is not None and t > now]
+            self.clock.jump_to(min([*times, end]))
+        raise RuntimeError("simulation did not reach its end time")
+
+    def _apply(self, actions: Actions) -> None:
+        now = self.clock.now()
+        self.reports += actions.client
+        self.alerts += actions.alerts
+        for venue, msg_type, body in actions.venue:
+            self.venues.send(venue, msg_type, body, now)
+
+
+def build_simulation(config: MetaorderConfig, venues_config: VenuesConfig, clock: VirtualClock,
+                     journal: Journal | None = None) -> Simulation:
+    """The daemon's intake and engine, built the daemon's way, in front of in-process venues."""
+    from metaorder.daemon import build_engine, build_intake, venue_infos  # the composition root's builders
+
+    intake = build_intake(config, journal if journal is not None else MemoryJournal())
+    intake.start(clock.now())
+    engine = build_engine(config, intake, venue_infos(config, venues_config))
+    engine.start(intake.boot)
+    sim = SimulatedVenues.build(venues_config, clock, clock.now())
+    return Simulation(clock, intake, engine, InProcessVenues(sim, config.acceptor.sender_comp_id))
