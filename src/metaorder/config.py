@@ -132,6 +132,8 @@ class ExecutionSettingsModel(_Strict):
     # the [[execution.venue]] list.
     embedded_venues: Path | None = None
     venue: list[ExternalVenue] = Field(default_factory=list)
+    # TWAP tunables: slice_interval (s between slices), jitter (fraction of a slice), retry_interval (s).
+    twap: dict[str, float] = Field(default_factory=dict)
     reconnect_min_s: float = Field(1.0, gt=0)  # ReconnectInterval (doubling up to reconnect_max_s)
     reconnect_max_s: float = Field(30.0, gt=0)
 

@@ -19,17 +19,21 @@ from typing import Any
 import structlog
 
 from metaorder.clock import Clock, LiveClock
-from metaorder.config import MetaorderConfig, VenuesConfig
+from metaorder.config import ConfigError, MetaorderConfig, VenuesConfig, load_venues_config
 from metaorder.execution.control import ParentGuard
 from metaorder.execution.engine import ExecutionEngine, ExecutionSettings, InstrumentRules
+from metaorder.execution.live import VenueGateway
 from metaorder.execution.marketview import ConsolidatedMarket
 from metaorder.execution.router import BestPriceRouter
-from metaorder.execution.types import VenueInfo, VenueKind
+from metaorder.execution.strategy import Strategy as ExecutionStrategy
+from metaorder.execution.strategy import make_strategy
+from metaorder.execution.twap import TwapSettings
+from metaorder.execution.types import ParentState, VenueInfo, VenueKind
 from metaorder.fix.dictionary import Dictionary, load_quickfix_xml
 from metaorder.fix.fix44 import builtin_fix44
 from metaorder.fix.session import Role, Session, SessionConfig
 from metaorder.fix.store import MemoryStore, SessionStore, SqliteStoreDatabase
-from metaorder.fix.transport import Acceptor, Application, TransportLimits
+from metaorder.fix.transport import Acceptor, Application, Initiator, TransportLimits
 from metaorder.orders.book import ParentBook
 from metaorder.orders.intake import Intake
 from metaorder.orders.journal import Journal, SqliteJournal
@@ -37,6 +41,7 @@ from metaorder.orders.model import Aggressiveness, Strategy, Urgency
 from metaorder.orders.normalize import IntakeDefaults
 from metaorder.orders.oms import OmsApplication
 from metaorder.orders.risk import RiskEngine, RiskLimits, merge
+from metaorder.posttrade.dropcopy import DropCopy
 from metaorder.reflector import ECHOED_TYPES, Reflector
 
 log = structlog.get_logger("metaorder")
@@ -62,11 +67,13 @@ async def serve_many(
     workers: Sequence[Callable[[], Coroutine[Any, Any, None]]],
     stop: asyncio.Event | None = None,
     shutdown_timeout: float = 3.0,
+    before_shutdown: Callable[[float], Coroutine[Any, Any, None]] | None = None,
 ) -> None:
     """Run acceptors and background workers in one TaskGroup until a signal (or ``stop``).
 
     On SIGINT/SIGTERM every acceptor logs its sessions out (bounded by ``shutdown_timeout``), then
     every task is cancelled; a worker that fails takes the whole group down, loudly.
+    ``before_shutdown(timeout)`` runs alongside the acceptors' shutdown (initiators log out there).
     """
     loop = asyncio.get_running_loop()
     stop = stop or asyncio.Event()
@@ -79,7 +86,8 @@ async def serve_many(
             stopping = tg.create_task(stop.wait())
             await asyncio.wait({*tasks, stopping}, return_when=asyncio.FIRST_COMPLETED)
             log.info("shutting down", sessions_connected=sum(len(a.connections) for a in acceptors))
-            await asyncio.gather(*(a.shutdown(shutdown_timeout) for a in acceptors))
+            await asyncio.gather(*(a.shutdown(shutdown_timeout) for a in acceptors),
+                                 *([before_shutdown(shutdown_timeout)] if before_shutdown else []))
             for task in (*tasks, stopping):
                 task.cancel()
     finally:
@@ -194,8 +202,16 @@ def build_engine(config: MetaorderConfig, intake: Intake, venues: Mapping[str, V
     e = config.execution
     settings = ExecutionSettings(e.default_window_s, e.passive_max_age_s, e.reject_cooldown_s, e.max_idle_s, e.seed)
     instruments = {i.symbol: InstrumentRules(i.symbol, i.tick_size, i.lot_size) for i in config.instrument}
+    try:
+        TwapSettings.from_mapping(e.twap)  # refuse bad tunables at start-up, not at the first parent
+    except ValueError as exc:
+        raise ConfigError(f"execution.twap: {exc}") from exc
+
+    def strategies(kind: str, parent: ParentState, seed: int) -> ExecutionStrategy:
+        return make_strategy(kind, parent, seed, **(e.twap if kind == "TWAP" else {}))
+
     engine = ExecutionEngine(intake, ConsolidatedMarket(venues), venues, BestPriceRouter(), ParentGuard(),
-                             instruments, settings)
+                             instruments, settings, strategies)
     references = {i.symbol: i.reference_price for i in config.instrument}
     market = engine.market
 
@@ -210,46 +226,124 @@ def build_engine(config: MetaorderConfig, intake: Intake, venues: Mapping[str, V
 
 async def run_daemon(config: MetaorderConfig, on_started: Callable[[int], None] | None = None,
                      clock: Clock | None = None) -> None:
-    """``metaorder run``: the OMS acceptor in front of the order intake, journal and message store."""
+    """``metaorder run``: OMS acceptor → intake → execution engine → venue sessions, plus the drop copy.
+
+    With ``execution.embedded_venues`` set, the simulated venues of that file run in this process
+    behind their own FIX acceptors on free local ports, and the engine connects to them like to any
+    other venue.  The order journal and the FIX message store are opened first and closed last.
+    """
+    from metaorder.venues.runtime import SimulatedVenues, drive, venue_acceptors, venue_session_configs
+
     clock = clock or LiveClock()
     dictionary = load_dictionary(config.dictionary)
     config.store.path.parent.mkdir(parents=True, exist_ok=True)  # var/ on a fresh checkout
     config.journal.path.parent.mkdir(parents=True, exist_ok=True)
-    acc = config.acceptor
+    acc, e = config.acceptor, config.execution
+    embedded = load_venues_config(e.embedded_venues) if e.embedded_venues is not None else None
     supported = frozenset({"D", "F", "G", "H"})
     session_configs = [s.session_config(acc.sender_comp_id, Role.ACCEPTOR, supported) for s in acc.sessions]
+    venue_configs = {v.name: SessionConfig(acc.sender_comp_id, v.comp_id, Role.INITIATOR,
+                                           heartbeat_interval=v.heartbeat_interval) for v in e.venue}
+    for v in embedded.venue if embedded is not None else ():
+        venue_configs[v.name] = SessionConfig(acc.sender_comp_id, v.comp_id, Role.INITIATOR, heartbeat_interval=30,
+                                              reset_on_logon=True)
+    drop = config.dropcopy
+    drop_config = SessionConfig(acc.sender_comp_id, drop.target_comp_id, Role.ACCEPTOR,
+                                supported_app_types=frozenset()) if drop.enabled else None
+    own = [*session_configs, *venue_configs.values(), *([drop_config] if drop_config else [])]
     limits = TransportLimits(max_message_size=acc.max_message_size)
     journal = SqliteJournal(config.journal.path, synchronous=config.journal.synchronous)
-    db, stores = open_stores(config.store.path, config.store.synchronous, [store_key(c) for c in session_configs])
+    db, stores = open_stores(config.store.path, config.store.synchronous, [store_key(c) for c in own])
     try:
         intake = build_intake(config, journal)
         replayed = intake.recover()
+        engine = build_engine(config, intake, venue_infos(config, embedded))
+        open_children = engine.recover(journal.replay())
         intake.start(clock.now())
+        engine.start(intake.boot)
         quiet_garbage_collector()
         log.info("order journal replayed", entries=replayed, open_orders=len(intake.book),
-                 parents=sum(1 for _ in intake.book.parents()))
+                 parents=sum(1 for _ in intake.book.parents()), open_children=open_children)
         sessions = [Session(c, stores[store_key(c)], dictionary) for c in session_configs]
         cancel_on_disconnect = frozenset(
             s.target_comp_id for s in acc.sessions
             if merge(config.risk, config.risk.session.get(s.target_comp_id)).cancel_on_disconnect
         )
-        app = OmsApplication(intake, {s.config.target_comp_id: s for s in sessions}, clock, cancel_on_disconnect)
-        acceptor = Acceptor(acc.host, acc.port, sessions, app, clock, limits)
+        dropcopy = None
+        acceptors: list[Acceptor] = []
+        if drop_config is not None:
+            dropcopy = DropCopy(Session(drop_config, stores[store_key(drop_config)], dictionary), clock)
+            acceptors.append(Acceptor(drop.host, drop.port, [dropcopy.session], dropcopy, clock, limits))
+        app = OmsApplication(intake, {s.config.target_comp_id: s for s in sessions}, clock, cancel_on_disconnect,
+                             dropcopy)
+        gateway = VenueGateway(engine, clock, app, {c.target_comp_id: name for name, c in venue_configs.items()},
+                               dropcopy)
+        app.on_change = gateway.orders_changed
+        oms_acceptor = Acceptor(acc.host, acc.port, sessions, app, clock, limits)
+        workers: list[Callable[[], Coroutine[Any, Any, None]]] = [gateway.run]
+        venue_ports = {v.name: (v.host, v.port) for v in e.venue}
+        venues_ready = asyncio.Event()
+        started: list[Callable[[int], None] | None] = [None] * len(acceptors)
+        if embedded is not None:
+            sim = SimulatedVenues.build(embedded, clock, clock.now())
+            venue_stores: dict[str, SessionStore] = {
+                store_key(c): MemoryStore() for v in embedded.venue
+                for c in venue_session_configs(v, acc.sender_comp_id)}
+            embedded_acceptors = venue_acceptors(embedded, sim, venue_stores, clock, acc.sender_comp_id)
+            pending = {v.name for v in embedded.venue}
+
+            def venue_started(name: str, host: str) -> Callable[[int], None]:
+                def report(port: int) -> None:
+                    venue_ports[name] = (host, port)
+                    pending.discard(name)
+                    if not pending:
+                        venues_ready.set()
+
+                return report
+
+            acceptors += embedded_acceptors
+            started += [venue_started(v.name, v.host) for v in embedded.venue]
+            workers.append(lambda: drive(sim, clock))
+        else:
+            venues_ready.set()
+        initiators: list[Initiator] = []
+
+        async def connect_venues() -> None:
+            await venues_ready.wait()
+            async with asyncio.TaskGroup() as tg:
+                for name, cfg in venue_configs.items():
+                    host, port = venue_ports[name]
+                    initiator = Initiator(host, port, Session(cfg, stores[store_key(cfg)], dictionary), gateway,
+                                          clock, limits, e.reconnect_min_s, e.reconnect_max_s)
+                    initiators.append(initiator)
+                    tg.create_task(initiator.run())
+
+        workers.append(connect_venues)
+
+        async def logout_venues(timeout: float) -> None:
+            await asyncio.gather(*(i.shutdown(timeout) for i in initiators))
+
         shutdown_timeout = max(c.logout_timeout for c in session_configs) + 1.0
         loop = asyncio.get_running_loop()
 
         def kill_switch(engaged: bool) -> None:
+            now = clock.now()
             if engaged:
-                intake.risk.kill(None, clock.now())
+                intake.risk.kill(None, now)
+                gateway.ship(engine.suspend(True, now))
             else:
                 intake.risk.revive(None)
-            log.warning("global kill switch " + ("engaged: new orders are refused" if engaged else "released"))
+                engine.suspend(False, now)
+                gateway.wake()
+            log.warning("global kill switch " + ("engaged: new orders are refused, working child orders canceled"
+                                                 if engaged else "released"))
 
         # Operators pull the global kill switch with SIGUSR1 and release it with SIGUSR2.
         loop.add_signal_handler(signal.SIGUSR1, kill_switch, True)
         loop.add_signal_handler(signal.SIGUSR2, kill_switch, False)
         try:
-            await serve_forever(acceptor, shutdown_timeout, on_started)
+            await serve_many([oms_acceptor, *acceptors], [on_started, *started], workers,
+                             shutdown_timeout=shutdown_timeout, before_shutdown=logout_venues)
         finally:
             loop.remove_signal_handler(signal.SIGUSR1)
             loop.remove_signal_handler(signal.SIGUSR2)

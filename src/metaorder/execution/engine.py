@@ -138,6 +138,7 @@ class ExecutionEngine:
         self.executed_qty = 0  # shares executed at venues since start (all parents)
         self.venue_fills = 0
         self._alerts_seen = 0  # guard alerts already acted on
+        self.suspended = False  # the kill switch: no new children while engaged
 
     # ---- lifecycle ----------------------------------------------------------------------------
 
@@ -230,6 +231,19 @@ class ExecutionEngine:
         """The earliest time a parent wants attention (None: nothing is being worked)."""
         return min((w.wake_at for w in self._worked.values()), default=None)
 
+    def suspend(self, engaged: bool, now: float) -> Actions:
+        """The global kill switch: cancel every working child and send nothing new until released."""
+        self.suspended = engaged
+        actions = Actions()
+        if engaged:
+            for worked in self._worked.values():
+                for child in list(worked.children.values()):
+                    self._cancel(child, now, actions, "kill switch engaged")
+        else:
+            for worked in self._worked.values():
+                worked.wake_at = 0.0
+        return actions
+
     def touch(self) -> None:
         """Orders joined, shrank or changed: look at every parent at the next tick."""
         for parent in self.intake.book.parents():
@@ -250,7 +264,7 @@ class ExecutionEngine:
             self.guard.set_limit(parent_id, worked.filled + wanted)
             self._fit_to_wanted(worked, wanted, now, actions)
             self._repost_stale(worked, now, actions)
-            if self.guard.halted(parent_id) or now < worked.wake_at:
+            if self.suspended or self.guard.halted(parent_id) or now < worked.wake_at:
                 continue
             self._decide(parent, worked, wanted, now, actions)
         self._alerts_from_guard(actions, now)

@@ -77,6 +77,13 @@ class Message:
     def msg_type(self) -> str:
         return self.fields[0][1]
 
+    def first_values(self) -> dict[int, str]:
+        """Each tag's first value, as a dict (shared: do not modify); faster than many ``get`` calls."""
+        first = self._first
+        if first is None:
+            first = self._first = dict(reversed(self.fields))
+        return first
+
     def get(self, tag: int, default: str | None = None) -> str | None:
         """The value of the first occurrence of ``tag``."""
         first = self._first
@@ -225,6 +232,11 @@ _SUSPECT: Final = re.compile(
 )
 
 
+#: "1" .. "9999" -> their int: the tags of the fast path (a leading zero, a sign or a space is not
+#: canonical and goes the checked way, where ``int()`` would otherwise accept " 12" or "1_2").
+_CANONICAL_TAGS: Final[dict[str, int]] = {str(t): t for t in range(1, 10000)}
+
+
 def decode(frame: bytes) -> Message | Garbled:
     """Parse a frame produced by :class:`Framer` into a :class:`Message`.
 
@@ -239,9 +251,24 @@ def decode(frame: bytes) -> Message | Garbled:
         return Garbled("first fields are not BeginString, BodyLength", frame)
     if not parts[2].startswith("35="):
         return Garbled("MsgType (35) is not the third field", frame)
+    # Fast path: every tag is a canonical decimal tag below 10000 (one dict lookup checks and
+    # converts it) and none is a data-length field.  Anything else takes the checked path below.
+    fields: list[Field] = []
+    append = fields.append
+    tag_of = _CANONICAL_TAGS.get
+    for part in parts[2:]:
+        tag_text, sep, value = part.partition("=")
+        tag = tag_of(tag_text)
+        if tag is None or not sep or tag in DATA_LENGTH_FIELDS:
+            break
+        append((tag, value))
+    else:
+        if not fields[0][1]:
+            return Garbled("MsgType (35) is empty", frame)
+        return Message(parts[0][2:], fields, frame)
     if _SUSPECT.search(text, 0, body_end):
         return _decode_with_data_fields(frame, text)
-    fields: list[Field] = []
+    fields = []
     append = fields.append
     try:
         for part in parts[2:]:
@@ -358,13 +385,23 @@ def format_utc_timestamp(now: float, millis: bool = True) -> str:
     if date is None:
         y, m, d = _civil_from_days(day)
         date = _date_cache[day] = f"{y:04d}{m:02d}{d:02d}"
-    hh, rem = divmod(secs, 3600)
-    mm, ss = divmod(rem, 60)
     if not millis:
+        hh, rem = divmod(secs, 3600)
+        mm, ss = divmod(rem, 60)
         return f"{date}-{hh:02d}:{mm:02d}:{ss:02d}"
     # Round to the microsecond (binary floats), then truncate: a timestamp is never ahead of the clock.
     ms = min(round((now - whole) * 1_000_000) // 1000, 999)
-    return f"{date}-{hh:02d}:{mm:02d}:{ss:02d}.{ms:03d}"
+    last_whole, last_ms, last_text = _last_stamp[0]
+    if whole == last_whole and ms == last_ms:  # most messages of a busy millisecond share it
+        return last_text
+    hh, rem = divmod(secs, 3600)
+    mm, ss = divmod(rem, 60)
+    text = f"{date}-{hh:02d}:{mm:02d}:{ss:02d}.{ms:03d}"
+    _last_stamp[0] = (whole, ms, text)
+    return text
+
+
+_last_stamp: list[tuple[int, int, str]] = [(-1, -1, "")]  # the last millisecond formatted
 
 
 def _civil_from_days(days: int) -> tuple[int, int, int]:

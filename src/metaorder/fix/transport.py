@@ -110,16 +110,18 @@ class SessionConnection:
         return seq
 
     def send_batch(
-        self, messages: Sequence[tuple[str, Sequence[tuple[int, FieldValue]]]], after: Future[None] | None = None
+        self, messages: Sequence[tuple[str, Sequence[tuple[int, FieldValue]]]], after: Future[None] | None = None,
+        header: Sequence[tuple[int, FieldValue]] = (),
     ) -> None:
         """Send several application messages with one store flush and one write.
 
         ``after``: another durability the bytes must also wait for (the order journal's commit).
         Both commits then run at the same time on their own threads instead of one after the other.
+        ``header``: extra header fields for every message of the batch (OnBehalfOfCompID of a drop copy).
         """
         now = self._clock.now()
         for msg_type, body in messages:
-            self.session.send(msg_type, body, now)
+            self.session.send(msg_type, body, now, header)
         self._flush_output(after)
 
     def logout(self, text: str = "") -> None:

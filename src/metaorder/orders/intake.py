@@ -37,6 +37,8 @@ from metaorder.orders.risk import RiskEngine
 
 Fields = list[tuple[int, FieldValue]]
 
+_ZERO = Decimal(0)
+
 
 @dataclass(frozen=True, slots=True)
 class Outgoing:
@@ -93,10 +95,14 @@ class Intake:
         crosses, parent = self.book.add(order, now)
         self._orders[order.order_id] = order
         self._by_cl[(session, order.cl_ord_id)] = order
-        self.journal.append(now, "order.accepted", [order.order_id, *([parent.parent_id] if parent else [])],
-                            {**order_record(order), "parent_id": parent.parent_id if parent else None})
+        if parent is not None:
+            self.journal.append(now, "order.accepted", (order.order_id, parent.parent_id),
+                                order_record(order, parent.parent_id))
+        else:
+            self.journal.append(now, "order.accepted", (order.order_id,), order_record(order, None))
         out = [self._report(order, "0", now)]
-        out += self._crossed(crosses, now)
+        if crosses:
+            out += self._crossed(crosses, now)
         return out
 
     def cancel(self, session: str, msg: Message, now: float) -> list[Outgoing]:
@@ -284,19 +290,22 @@ class Intake:
         self, order: ClientOrder, exec_type: str, now: float, fill: tuple[int, Decimal, str] | None = None,
         text: str = "",
     ) -> Outgoing:
+        # Enum values through ``_value_`` (a plain attribute; ``.value`` is a Python-level property).
         body: Fields = [(37, order.order_id), (11, order.cl_ord_id)]
         if order.orig_cl_ord_id and exec_type in ("4", "5"):
             body.append((41, order.orig_cl_ord_id))
         if order.account:
             body.append((1, order.account))
-        body += [(17, self._exec_id()), (150, exec_type), (39, order.status.value), (55, order.symbol),
-                 (54, order.side.value), (38, order.qty), (40, order.ord_type.value)]
+        body += [(17, f"E{self._boot}.{next(self._exec_ids)}"), (150, exec_type), (39, order.status._value_),
+                 (55, order.symbol), (54, order.side._value_), (38, order.qty), (40, order.ord_type._value_)]
         if order.limit is not None:
             body.append((44, order.limit))
-        body.append((59, order.tif.value))
+        body.append((59, order.tif._value_))
         if fill is not None:
             body += [(32, fill[0]), (31, fill[1]), (30, fill[2])]
-        body += [(151, order.leaves_qty), (14, order.cum_qty), (6, order.avg_px), (60, format_utc_timestamp(now))]
+        cum_qty = order.cum_qty
+        body += [(151, order.leaves_qty), (14, cum_qty), (6, order.notional / cum_qty if cum_qty else _ZERO),
+                 (60, format_utc_timestamp(now))]
         if text:
             body.append((58, text))
         return Outgoing(order.session, "8", body)
@@ -316,14 +325,20 @@ class Intake:
         return Outgoing(session, "9", body)
 
 
-def order_record(order: ClientOrder) -> dict[str, Any]:
+def order_record(order: ClientOrder, parent_id: str | None = None) -> dict[str, Any]:
+    """The journal payload of an accepted order.  Decimals are given as the strings the journal
+    would store them as (``str(d)``), so encoding never calls back into Python."""
     m = order.mandate
+    limit = order.limit
+    rate = m.participation_rate
     return {
         "order_id": order.order_id, "session": order.session, "cl_ord_id": order.cl_ord_id, "symbol": order.symbol,
-        "side": order.side.value, "qty": order.qty, "ord_type": order.ord_type.value, "limit": order.limit,
-        "tif": order.tif.value, "arrival": order.arrival, "arrival_seq": order.arrival_seq, "account": order.account,
-        "strategy": m.strategy.value, "urgency": m.urgency.value, "aggressiveness": m.aggressiveness.value,
-        "start_time": m.start_time, "end_time": m.end_time, "participation_rate": m.participation_rate,
+        "side": order.side._value_, "qty": order.qty, "ord_type": order.ord_type._value_,
+        "limit": str(limit) if limit is not None else None, "tif": order.tif._value_, "arrival": order.arrival,
+        "arrival_seq": order.arrival_seq, "account": order.account, "strategy": m.strategy._value_,
+        "urgency": m.urgency._value_, "aggressiveness": m.aggressiveness._value_, "start_time": m.start_time,
+        "end_time": m.end_time, "participation_rate": str(rate) if rate is not None else None,
+        "parent_id": parent_id,
     }
 
 

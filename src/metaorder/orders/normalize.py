@@ -95,7 +95,25 @@ def _time(msg: Message, tag: int, name: str) -> float | None:
     return when
 
 
+#: Tags that make up a mandate; an order carrying none of them gets the defaults' mandate.
+_MANDATE_TAGS = (847, 848, 849, 168, 126)
+_default_mandate: list[tuple[IntakeDefaults, Mandate] | None] = [None]  # last defaults -> their mandate
+
+
 def mandate_of(msg: Message, defaults: IntakeDefaults, now: float) -> Mandate:
+    values = msg.first_values()
+    if not any(tag in values for tag in _MANDATE_TAGS):
+        # The common case: no algorithmic tags.  A Mandate is immutable, so one is shared.
+        cached = _default_mandate[0]
+        if cached is not None and cached[0] is defaults:
+            return cached[1]
+        mandate = _mandate_of(msg, defaults, now)
+        _default_mandate[0] = (defaults, mandate)
+        return mandate
+    return _mandate_of(msg, defaults, now)
+
+
+def _mandate_of(msg: Message, defaults: IntakeDefaults, now: float) -> Mandate:
     strategy_text = msg.get(847)
     if strategy_text is None:
         strategy = defaults.strategy
@@ -149,13 +167,14 @@ def normalize_new_order(
     defaults: IntakeDefaults = IntakeDefaults(),
 ) -> ClientOrder:
     """The engine's order for ``msg``; raises :class:`NormalizeError` with what is wrong."""
-    cl_ord_id = msg.get(11) or ""
+    get = msg.first_values().get
+    cl_ord_id = get(11) or ""
     if not cl_ord_id:
         raise NormalizeError(REJ_OTHER, "ClOrdID (11) is required")
-    symbol = msg.get(55) or ""
+    symbol = get(55) or ""
     if symbol not in symbols:
         raise NormalizeError(REJ_UNKNOWN_SYMBOL, f"unknown symbol {symbol!r}")
-    side = _SIDES.get(msg.get(54) or "")
+    side = _SIDES.get(get(54) or "")
     if side is None:
         raise NormalizeError(
             REJ_UNSUPPORTED, f"Side (54) {msg.get(54)!r} is not supported (1 buy, 2 sell, 5 sell short)"
@@ -167,7 +186,7 @@ def normalize_new_order(
         raise NormalizeError(REJ_INCORRECT_QTY, f"OrderQty (38) {qty_value} must be positive")
     if qty_value != qty_value.to_integral_value():
         raise NormalizeError(REJ_INCORRECT_QTY, f"OrderQty (38) {qty_value} is not a whole number of shares")
-    ord_type = _TYPES.get(msg.get(40) or "")
+    ord_type = _TYPES.get(get(40) or "")
     if ord_type is None:
         raise NormalizeError(REJ_UNSUPPORTED, f"OrdType (40) {msg.get(40)!r} is not supported (1 market, 2 limit)")
     limit = _decimal(msg, 44, "Price")
@@ -178,24 +197,13 @@ def normalize_new_order(
             raise NormalizeError(REJ_OTHER, f"Price (44) {limit} must be positive")
     else:
         limit = None
-    tif = _TIFS.get(msg.get(59) or "0")
+    tif = _TIFS.get(get(59) or "0")
     if tif is None:
         raise NormalizeError(REJ_UNSUPPORTED, f"TimeInForce (59) {msg.get(59)!r} is not supported")
     mandate = mandate_of(msg, defaults, now)
     if tif is TimeInForce.GTD and mandate.end_time is None:
         raise NormalizeError(REJ_OTHER, "TimeInForce GTD (59=6) needs an ExpireTime (126)")
-    return ClientOrder(
-        order_id=order_id,
-        session=session,
-        cl_ord_id=cl_ord_id,
-        symbol=symbol,
-        side=side,
-        qty=int(qty_value),
-        ord_type=ord_type,
-        limit=limit,
-        tif=tif,
-        mandate=mandate,
-        arrival=now,
-        arrival_seq=arrival_seq,
-        account=msg.get(1),
-    )
+    order = ClientOrder(order_id, session, cl_ord_id, symbol, side, int(qty_value), ord_type, limit, tif, mandate,
+                        now, arrival_seq)
+    order.account = get(1)
+    return order

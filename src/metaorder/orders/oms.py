@@ -11,7 +11,7 @@ stores it under its sequence number and the OMS receives it by resend after its 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import structlog
 
@@ -20,14 +20,18 @@ from metaorder.fix.codec import Message
 from metaorder.fix.session import Session
 from metaorder.fix.transport import SessionConnection
 from metaorder.orders.intake import Intake, Outgoing
+from metaorder.posttrade.dropcopy import DropCopy
 
 log = structlog.get_logger("metaorder.oms")
 
 
 class OmsApplication:
     def __init__(self, intake: Intake, sessions: Mapping[str, Session], clock: Clock,
-                 cancel_on_disconnect: frozenset[str] = frozenset()) -> None:
+                 cancel_on_disconnect: frozenset[str] = frozenset(), dropcopy: DropCopy | None = None,
+                 on_change: Callable[[], None] | None = None) -> None:
         self.intake = intake
+        self.dropcopy = dropcopy  # gets a copy of every execution report, after the same journal commit
+        self.on_change = on_change  # orders changed: the execution engine should look at its parents
         self.sessions = sessions  # counterparty CompID -> FIX session
         self.clock = clock
         self.cancel_on_disconnect = cancel_on_disconnect
@@ -48,10 +52,14 @@ class OmsApplication:
             outs = self.intake.cancel_all(session, self.clock.now(), "cancel on disconnect")
             log.info("cancel on disconnect", session=session, orders=len(outs))
             self.ship(outs)
+            if self.on_change is not None:
+                self.on_change()
 
     def on_message(self, conn: SessionConnection, message: Message, now: float) -> None:
         self._loop = asyncio.get_running_loop()
         self.ship(self.intake.on_message(conn.session.config.target_comp_id, message, now))
+        if self.on_change is not None:
+            self.on_change()
 
     def ship(self, outs: Sequence[Outgoing]) -> None:
         """Send ``outs`` once everything journaled so far is durable, after anything shipped before.
@@ -76,6 +84,8 @@ class OmsApplication:
         self._flush_scheduled = False
         outs, self._outbox = self._outbox, []
         durable = self.intake.journal.flush()
+        if self.dropcopy is not None:
+            self.dropcopy.client_reports([(o.session, o.body) for o in outs if o.msg_type == "8"], after=durable)
         by_session: dict[str, list[Outgoing]] = {}
         for out in outs:
             by_session.setdefault(out.session, []).append(out)

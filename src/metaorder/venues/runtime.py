@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,6 +21,7 @@ from metaorder.clock import Clock, LiveClock
 from metaorder.config import InstrumentSettings, VenuesConfig, VenueSettings
 from metaorder.daemon import load_dictionary, open_stores, serve_many, store_key
 from metaorder.fix.session import Role, Session, SessionConfig
+from metaorder.fix.store import SessionStore
 from metaorder.fix.transport import Acceptor
 from metaorder.venues.dark import DarkPool
 from metaorder.venues.market import EventKind, InstrumentParams, LiquidityParams, Market, MarketEvent, MarketParams
@@ -214,6 +215,34 @@ async def drive(sim: SimulatedVenues, clock: Clock) -> None:
         sim.step(clock.now())
 
 
+def venue_acceptors(
+    config: VenuesConfig,
+    sim: SimulatedVenues,
+    stores: Mapping[str, SessionStore],
+    clock: Clock,
+    embedded_for: str | None = None,
+) -> list[Acceptor]:
+    """One FIX acceptor per venue, its sessions on ``stores`` (keyed by :func:`store_key`).
+
+    ``embedded_for``: the venues run inside the engine's process for that one counterparty: they
+    listen on free ports (the engine is told which), and both sides reset sequence numbers at every
+    logon, because embedded venues start afresh with the process (nothing of a previous run exists
+    on their side to resend).
+    """
+    dictionary = load_dictionary(None)
+    acceptors: list[Acceptor] = []
+    for v in config.venue:
+        sessions = [Session(c, stores[store_key(c)], dictionary) for c in venue_session_configs(v, embedded_for)]
+        acceptors.append(Acceptor(v.host, 0 if embedded_for else v.port, sessions, sim.apps[v.name], clock))
+    return acceptors
+
+
+def venue_session_configs(v: VenueSettings, embedded_for: str | None = None) -> list[SessionConfig]:
+    parties = [embedded_for] if embedded_for else list(v.counterparties)
+    return [SessionConfig(v.comp_id, c, Role.ACCEPTOR, supported_app_types=APP_TYPES,
+                          reset_on_logon=embedded_for is not None) for c in parties]
+
+
 async def run_venues(
     config: VenuesConfig,
     store_dir: Path | None = None,
@@ -223,20 +252,10 @@ async def run_venues(
 ) -> None:
     clock = clock or LiveClock()
     sim = SimulatedVenues.build(config, clock, clock.now())
-    dictionary = load_dictionary(None)
-    acceptors: list[Acceptor] = []
-    session_configs: list[SessionConfig] = []
-    for v in config.venue:
-        for counterparty in v.counterparties:
-            session_configs.append(SessionConfig(v.comp_id, counterparty, Role.ACCEPTOR, supported_app_types=APP_TYPES))
-    db, stores = open_stores(store_dir / "venues.db" if store_dir else None, "NORMAL",
-                             [store_key(c) for c in session_configs])
+    keys = [store_key(c) for v in config.venue for c in venue_session_configs(v)]
+    db, stores = open_stores(store_dir / "venues.db" if store_dir else None, "NORMAL", keys)
     try:
-        for v in config.venue:
-            sessions: Sequence[Session] = [
-                Session(c, stores[store_key(c)], dictionary) for c in session_configs if c.sender_comp_id == v.comp_id
-            ]
-            acceptors.append(Acceptor(v.host, v.port, sessions, sim.apps[v.name], clock))
+        acceptors = venue_acceptors(config, sim, stores, clock)
         names = {id(a): v.name for a, v in zip(acceptors, config.venue, strict=True)}
 
         def started(acceptor: Acceptor) -> Callable[[int], None]:

@@ -1,0 +1,121 @@
+"""The execution engine on the event loop: venue FIX sessions, the decision timer, shipping.
+
+The thin asyncio shell around :class:`~metaorder.execution.engine.ExecutionEngine`:
+
+* :class:`VenueGateway` is the FIX application of every venue session (the engine is their
+  initiator): logons, logouts and messages go to the engine; what the engine wants sent goes out
+  — venue messages only once the journal holds the children they concern (the same group commit
+  the OMS reports wait for), client reports through the OMS application, venue executions also
+  to the drop copy.
+* :meth:`VenueGateway.run` is the decision loop: it sleeps until the engine's next wake-up or
+  until something changed (an order arrived, a fill came back), then lets the engine decide.  It
+  is one task, owned by the daemon's TaskGroup.
+
+Alerts from the parent/child control are logged at ERROR with the parent's id: an operator must
+see them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Mapping
+
+import structlog
+
+from metaorder.clock import Clock
+from metaorder.execution.children import Fields
+from metaorder.execution.engine import Actions, ExecutionEngine
+from metaorder.fix.codec import Message
+from metaorder.fix.transport import SessionConnection
+from metaorder.orders.oms import OmsApplication
+from metaorder.posttrade.dropcopy import DropCopy
+
+log = structlog.get_logger("metaorder.execution")
+
+MIN_TICK_S = 0.001  # the loop never spins faster than this when nothing new happened
+
+
+class VenueGateway:
+    def __init__(self, engine: ExecutionEngine, clock: Clock, oms: OmsApplication,
+                 venue_by_comp_id: Mapping[str, str], dropcopy: DropCopy | None = None) -> None:
+        self.engine = engine
+        self.clock = clock
+        self.oms = oms
+        self.venue_by_comp_id = dict(venue_by_comp_id)  # venue session TargetCompID -> venue name
+        self.dropcopy = dropcopy
+        self.connections: dict[str, SessionConnection] = {}  # venue name -> live connection
+        self._wake = asyncio.Event()
+        self._touched = False
+
+    # ---- Application (venue sessions) -----------------------------------------------------------
+
+    def on_logon(self, conn: SessionConnection) -> None:
+        venue = self._venue(conn)
+        self.connections[venue] = conn
+        log.info("venue session up", venue=venue)
+        self.ship(self.engine.on_venue_session(venue, True, self.clock.now()))
+        self.wake()
+
+    def on_logout(self, conn: SessionConnection, reason: str) -> None:
+        venue = self._venue(conn)
+        if self.connections.get(venue) is conn:
+            del self.connections[venue]
+        log.warning("venue session down: routing around it", venue=venue, reason=reason)
+        self.ship(self.engine.on_venue_session(venue, False, self.clock.now()))
+
+    def on_message(self, conn: SessionConnection, message: Message, now: float) -> None:
+        venue = self._venue(conn)
+        actions = self.engine.on_venue_message(venue, message, now)
+        if self.dropcopy is not None and message.msg_type == "8" and message.get(150) in ("F", "1", "2"):
+            self.dropcopy.venue_execution(venue, message, after=self.engine.intake.journal.flush())
+        self.ship(actions)
+        if actions.client:
+            self.wake()
+
+    # ---- the decision loop ------------------------------------------------------------------------
+
+    def orders_changed(self) -> None:
+        """Called by the OMS application after client orders changed."""
+        self._touched = True
+        self._wake.set()
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def run(self) -> None:
+        while True:
+            if self._touched:
+                self._touched = False
+                self.engine.touch()
+            self.ship(self.engine.on_tick(self.clock.now()))
+            due = self.engine.next_wakeup()
+            delay = None if due is None else max(due - self.clock.now(), MIN_TICK_S)
+            self._wake.clear()
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(delay):
+                    await self._wake.wait()
+
+    # ---- shipping ---------------------------------------------------------------------------------
+
+    def ship(self, actions: Actions) -> None:
+        for alert in actions.alerts:
+            log.error("parent/child control alert", alert=alert)
+        if actions.client:
+            self.oms.ship(actions.client)
+        if not actions.venue:
+            return
+        durable = self.engine.intake.journal.flush()  # children are journaled before they leave
+        by_venue: dict[str, list[tuple[str, Fields]]] = {}
+        for venue, msg_type, body in actions.venue:
+            by_venue.setdefault(venue, []).append((msg_type, body))
+        for venue, batch in by_venue.items():
+            conn = self.connections.get(venue)
+            if conn is None:  # reconciled by OrderStatusRequest after the next logon
+                log.warning("venue not connected: message not sent", venue=venue, messages=len(batch))
+                continue
+            conn.send_batch(batch, after=durable)
+
+    def _venue(self, conn: SessionConnection) -> str:
+        target = conn.session.config.target_comp_id
+        return self.venue_by_comp_id.get(target, target)

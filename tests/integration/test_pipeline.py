@@ -1,0 +1,183 @@
+"""``metaorder run`` trading end to end over real sockets: OMS → engine → embedded venues → drop copy.
+
+The daemon runs the simulated venues of configs/venues.toml in-process behind their FIX acceptors;
+its execution engine connects to them as an initiator, works parents with TWAP over a short window
+and allocates every venue fill back to the client orders.
+"""
+
+from __future__ import annotations
+
+import random
+import signal
+import time
+from collections import defaultdict
+from collections.abc import Callable, Iterator
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from tests.integration.fixclient import FixClient, Frame, utc_timestamp
+from tests.support import MetaorderProcess
+
+ROOT = Path(__file__).resolve().parents[2]
+LOTS = {"ACME": 1, "GLOBX": 1, "NOVA": 10, "ZEPH": 100}
+
+CONFIG = """
+[acceptor]
+port = 0
+[[acceptor.sessions]]
+target_comp_id = "OMS1"
+[[acceptor.sessions]]
+target_comp_id = "OMS2"
+[risk]
+max_order_qty = 100000
+max_orders_per_second = 100000
+[[instrument]]
+symbol = "ACME"
+reference_price = "142.50"
+[[instrument]]
+symbol = "GLOBX"
+reference_price = "58.20"
+[[instrument]]
+symbol = "NOVA"
+reference_price = "311.00"
+tick_size = "0.05"
+lot_size = 10
+[[instrument]]
+symbol = "ZEPH"
+reference_price = "9.875"
+tick_size = "0.005"
+lot_size = 100
+[execution]
+embedded_venues = "{root}/configs/venues.toml"
+passive_max_age_s = 3
+[execution.twap]
+slice_interval = 2.0
+retry_interval = 0.5
+[dropcopy]
+port = 0
+[store]
+path = "{tmp}/store.db"
+[journal]
+path = "{tmp}/journal.db"
+[logging]
+format = "json"
+"""
+
+
+class Daemon:
+    def __init__(self, tmp: Path) -> None:
+        self.config = tmp / "metaorder.toml"
+        self.config.write_text(CONFIG.format(tmp=tmp, root=ROOT))
+        self.proc: MetaorderProcess | None = None
+        self.ports: dict[str, int] = {}
+
+    def start(self) -> None:
+        self.proc = MetaorderProcess(["run", "--config", str(self.config)])
+        self.ports = {}
+        while "OMS" not in self.ports or "DROPCOPY" not in self.ports:
+            line = self.proc.wait_for_log("accepting")
+            sessions = str(line["sessions"])
+            port = line["port"]
+            assert isinstance(port, int)
+            if "OMS1" in sessions:
+                self.ports["OMS"] = port
+            elif "DROPCOPY" in sessions:
+                self.ports["DROPCOPY"] = port
+        for _ in range(5):  # every venue session is up before the test trades
+            self.proc.wait_for_log("venue session up")
+
+    def kill(self) -> None:
+        assert self.proc is not None
+        self.proc.stop(signal.SIGKILL)
+
+
+@pytest.fixture
+def daemon(tmp_path: Path) -> Iterator[Daemon]:
+    d = Daemon(tmp_path)
+    d.start()
+    try:
+        yield d
+    finally:
+        if d.proc is not None:
+            d.proc.stop(signal.SIGKILL)
+
+
+def twap_order(cl: str, symbol: str, side: str, qty: int, window_s: float) -> list[tuple[int, object]]:
+    now = time.time()  # the test is the OMS: it stamps its orders with the wall clock
+    return [(11, cl), (55, symbol), (54, side), (60, utc_timestamp()), (38, qty), (40, "1"), (59, "0"),
+            (847, 1000), (126, utc_timestamp_at(now + window_s))]
+
+
+def utc_timestamp_at(epoch: float) -> str:
+    from datetime import UTC, datetime
+
+    return utc_timestamp(datetime.fromtimestamp(epoch, UTC))
+
+
+def collect(client: FixClient, done: Callable[[list[Frame]], bool], timeout: float) -> list[Frame]:
+    """Execution reports from ``client`` until ``done(reports)``; answers TestRequests meanwhile."""
+    deadline = time.monotonic() + timeout
+    frames: list[Frame] = []
+    while not done(frames):
+        remaining = deadline - time.monotonic()
+        assert remaining > 0, f"timed out after {len(frames)} execution reports"
+        frame = client.receive(remaining)
+        if frame.msg_type == "1":
+            client.send("0", [(112, frame.get(112) or "")])
+        elif frame.msg_type == "8":
+            frames.append(frame)
+    return frames
+
+
+def qty(frame: Frame) -> int:
+    return int(frame.get(32) or 0)
+
+
+def test_a_thousand_small_orders_are_netted_worked_and_completely_filled_with_a_drop_copy(daemon: Daemon) -> None:
+    rng = random.Random(11)
+    orders: dict[str, int] = {}  # ClOrdID -> qty
+    gross = 0
+    with FixClient(daemon.ports["DROPCOPY"], "DROPCOPY", "METAORDER", timeout=60) as drop, \
+            FixClient(daemon.ports["OMS"], "OMS1", "METAORDER", timeout=60) as oms:
+        drop.logon()
+        oms.logon()
+        for n in range(1000):
+            symbol = rng.choice(list(LOTS))
+            orders[f"T{n}"] = size = LOTS[symbol] * rng.randrange(1, 8)
+            gross += size
+            oms.send("D", twap_order(f"T{n}", symbol, rng.choice("12"), size, 12.0))
+        filled: set[str] = set()
+
+        def all_filled(frames: list[Frame]) -> bool:
+            if frames and frames[-1].get(39) == "2":
+                filled.add(frames[-1].get(11) or "")
+            return len(filled) == len(orders)
+
+        reports = collect(oms, all_filled, timeout=90)
+        client_fills = [r for r in reports if r.get(150) == "F"]
+        venue_qty = sum(qty(r) for r in client_fills if r.get(30) != "INTERNAL")
+        wanted_ids = {r.get(17) for r in reports}
+
+        def complete(copies: list[Frame]) -> bool:
+            ids = {f.get(17) for f in copies if f.get(115) == "OMS1"}
+            street = sum(qty(f) for f in copies if f.get(115) != "OMS1" and f.get(150) == "F")
+            return wanted_ids <= ids and street == venue_qty
+
+        copies = collect(drop, complete, timeout=30)  # every report copied, and the street fills behind them
+    by_order: dict[str, list[Frame]] = defaultdict(list)
+    for r in reports:
+        by_order[r.get(11) or ""].append(r)
+    for cl, size in orders.items():
+        rs = by_order[cl]
+        assert rs[0].get(150) == "0", rs[0]  # acknowledged first
+        fills = [r for r in rs if r.get(150) == "F"]
+        assert sum(qty(r) for r in fills) == size
+        last = rs[-1]
+        assert (last.get(39), int(last.get(14) or 0), int(last.get(151) or 0)) == ("2", size, 0)
+        assert Decimal(last.get(6) or 0) == sum(qty(r) * Decimal(r.get(31) or 0) for r in fills) / size
+    internal = sum(qty(r) for r in client_fills if r.get(30) == "INTERNAL")
+    assert internal > 0 and venue_qty + internal == gross
+    assert venue_qty < gross  # netting kept shares off the market
+    assert {f.get(115) for f in copies} <= {"OMS1", "ATLX", "BORX", "CYGX", "UMBRA", "NOCT"}
