@@ -139,7 +139,8 @@ class ExecutionSettingsModel(_Strict):
 
 
 class DropCopySettings(_Strict):
-    enabled: bool = True
+    """Present in the file: the drop-copy acceptor runs (configs/metaorder.toml has it)."""
+
     host: str = "127.0.0.1"
     port: int = Field(9877, ge=0, le=65535)
     target_comp_id: str = Field("DROPCOPY", min_length=1)
@@ -173,7 +174,7 @@ class MetaorderConfig(_Strict):
     risk: RiskSettings = RiskSettings()
     instrument: list[TradableInstrument] = Field(default_factory=list)
     execution: ExecutionSettingsModel = ExecutionSettingsModel()
-    dropcopy: DropCopySettings = DropCopySettings()
+    dropcopy: DropCopySettings | None = None
 
 
 _Model = TypeVar("_Model", bound=BaseModel)

@@ -249,7 +249,7 @@ async def run_daemon(config: MetaorderConfig, on_started: Callable[[int], None] 
                                               reset_on_logon=True)
     drop = config.dropcopy
     drop_config = SessionConfig(acc.sender_comp_id, drop.target_comp_id, Role.ACCEPTOR,
-                                supported_app_types=frozenset()) if drop.enabled else None
+                                supported_app_types=frozenset()) if drop is not None else None
     own = [*session_configs, *venue_configs.values(), *([drop_config] if drop_config else [])]
     limits = TransportLimits(max_message_size=acc.max_message_size)
     journal = SqliteJournal(config.journal.path, synchronous=config.journal.synchronous)
@@ -271,7 +271,7 @@ async def run_daemon(config: MetaorderConfig, on_started: Callable[[int], None] 
         )
         dropcopy = None
         acceptors: list[Acceptor] = []
-        if drop_config is not None:
+        if drop is not None and drop_config is not None:
             dropcopy = DropCopy(Session(drop_config, stores[store_key(drop_config)], dictionary), clock)
             acceptors.append(Acceptor(drop.host, drop.port, [dropcopy.session], dropcopy, clock, limits))
         app = OmsApplication(intake, {s.config.target_comp_id: s for s in sessions}, clock, cancel_on_disconnect,
@@ -318,7 +318,8 @@ async def run_daemon(config: MetaorderConfig, on_started: Callable[[int], None] 
                     initiators.append(initiator)
                     tg.create_task(initiator.run())
 
-        workers.append(connect_venues)
+        if venue_configs:  # a worker that returns ends the daemon: only run it when it has sessions to keep
+            workers.append(connect_venues)
 
         async def logout_venues(timeout: float) -> None:
             await asyncio.gather(*(i.shutdown(timeout) for i in initiators))
@@ -330,13 +331,15 @@ async def run_daemon(config: MetaorderConfig, on_started: Callable[[int], None] 
             now = clock.now()
             if engaged:
                 intake.risk.kill(None, now)
-                gateway.ship(engine.suspend(True, now))
+                actions = engine.suspend(True, now)
+                gateway.ship(actions)
+                log.warning("global kill switch engaged: new orders are refused",
+                            child_cancels_sent=sum(1 for a in actions.venue if a[1] == "F"))
             else:
                 intake.risk.revive(None)
                 engine.suspend(False, now)
                 gateway.wake()
-            log.warning("global kill switch " + ("engaged: new orders are refused, working child orders canceled"
-                                                 if engaged else "released"))
+                log.warning("global kill switch released")
 
         # Operators pull the global kill switch with SIGUSR1 and release it with SIGUSR2.
         loop.add_signal_handler(signal.SIGUSR1, kill_switch, True)
