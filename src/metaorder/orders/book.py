@@ -146,6 +146,10 @@ class ParentBook:
         self._orders[order.order_id] = order
         return parent
 
+    def continue_parent_ids_after(self, number: int) -> None:
+        """Recovery: the next parent gets a number above ``number`` (and above every restored one)."""
+        self._parent_ids = itertools.count(max(number + 1, next(self._parent_ids)))
+
     def restore(self, order: ClientOrder, parent_id: str | None, created: float) -> None:
         """Recovery: put a journaled order back into the parent it was in, without crossing again."""
         if parent_id is None or not order.leaves_qty:

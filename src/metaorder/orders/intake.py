@@ -154,7 +154,7 @@ class Intake:
         except BookError as exc:
             return [self._cancel_reject(session, msg, order, "2", "99", str(exc))]
         self._rename(order, msg.get(11))
-        self.journal.append(now, "order.replaced", [order.order_id], {
+        self.journal.append(now, "order.replaced", [order.order_id, *([parent.parent_id] if parent else [])], {
             "order_id": order.order_id, "cl_ord_id": order.cl_ord_id, "orig_cl_ord_id": order.orig_cl_ord_id,
             "qty": order.qty, "limit": order.limit, "parent_id": parent.parent_id if parent else None,
         })
@@ -208,6 +208,7 @@ class Intake:
         """Rebuild orders and parents from the journal; returns the number of entries replayed."""
         count = 0
         top_id = 0
+        top_parent = 0
         for entry in self.journal.replay():
             count += 1
             data = entry.data
@@ -249,8 +250,13 @@ class Intake:
                 order.qty, order.limit = int(data["qty"]), limit
                 self.book.restore(order, data["parent_id"], entry.time)
                 self.risk.restore(order)
+            if entry.kind in ("order.accepted", "order.replaced"):
+                top_parent = max(top_parent, _parent_number(data.get("parent_id")))
         self._ids = itertools.count(top_id + 1)
         self._arrivals = itertools.count(max((o.arrival_seq for o in self._orders.values()), default=0) + 1)
+        # A parent id is never reused, even after its parent finished: the execution engine and the
+        # audit key a parent's children and history by it.
+        self.book.continue_parent_ids_after(top_parent)
         return count
 
     # ---- reports ------------------------------------------------------------------------------
@@ -323,6 +329,13 @@ class Intake:
         body: Fields = [(37, order.order_id if order else "NONE"), (11, msg.get(11) or ""), (41, msg.get(41) or ""),
                         (39, order.status.value if order else "8"), (434, response_to), (102, reason), (58, text)]
         return Outgoing(session, "9", body)
+
+
+def _parent_number(parent_id: object) -> int:
+    """``P17`` -> 17 (0 for anything else)."""
+    if isinstance(parent_id, str) and parent_id[1:].isdigit():
+        return int(parent_id[1:])
+    return 0
 
 
 def order_record(order: ClientOrder, parent_id: str | None = None) -> dict[str, Any]:
