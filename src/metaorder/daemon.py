@@ -200,7 +200,8 @@ def venue_infos(config: MetaorderConfig, embedded: VenuesConfig | None) -> dict[
 def build_engine(config: MetaorderConfig, intake: Intake, venues: Mapping[str, VenueInfo]) -> ExecutionEngine:
     """The execution pipeline behind the intake: market view, TWAP, best-price router, parent control."""
     e = config.execution
-    settings = ExecutionSettings(e.default_window_s, e.passive_max_age_s, e.reject_cooldown_s, e.max_idle_s, e.seed)
+    settings = ExecutionSettings(e.default_window_s, e.passive_max_age_s, e.reject_cooldown_s, e.max_idle_s,
+                                 e.stale_market_s, e.seed)
     instruments = {i.symbol: InstrumentRules(i.symbol, i.tick_size, i.lot_size) for i in config.instrument}
     try:
         TwapSettings.from_mapping(e.twap)  # refuse bad tunables at start-up, not at the first parent

@@ -44,12 +44,20 @@ class InProcessVenues:
         self._queue: list[tuple[float, int, str, Message]] = []
         self._seq = itertools.count()
         self._last_due: dict[str, float] = {}
+        self.down: set[str] = set()  # venues whose "connection" is broken: nothing goes either way
+
+    def break_connection(self, venue: str) -> None:
+        self.down.add(venue)
+        self._queue = [item for item in self._queue if item[2] != venue]
+        heapq.heapify(self._queue)
 
     def logon(self, venue: str, now: float) -> None:
         self._deliver(venue, [self.sim.venues[venue].session_status(self.owner, now)])
 
     def send(self, venue: str, msg_type: str, body: _Body, now: float) -> None:
         self.catch_up(now)
+        if venue in self.down:
+            return  # lost on a broken connection
         app = self.sim.apps[venue]
         msg = on_the_wire(msg_type, body, self.owner, venue)
         if msg_type == "V":
@@ -80,8 +88,8 @@ class InProcessVenues:
 
     def _deliver(self, venue: str, messages: Sequence[Outbound]) -> None:
         for out in messages:
-            if out.owner != self.owner:
-                continue
+            if out.owner != self.owner or venue in self.down:
+                continue  # an exchange does not queue reports for absent members
             due = max(out.due, self._last_due.get(venue, 0.0))  # a fill never overtakes its ack
             self._last_due[venue] = due
             heapq.heappush(self._queue, (due, next(self._seq), venue, on_the_wire(out.msg_type, out.body, venue,
@@ -105,6 +113,18 @@ class Simulation:
         for name in self.venues.sim.venues:
             self.venues.logon(name, now)
             self._apply(self.engine.on_venue_session(name, True, now))
+
+    def disconnect(self, venue: str) -> None:
+        """The venue's session drops: messages in flight are lost, the engine routes around it."""
+        self.venues.break_connection(venue)
+        self._apply(self.engine.on_venue_session(venue, False, self.clock.now()))
+
+    def reconnect(self, venue: str) -> None:
+        """The session is back: the venue says its status, the engine subscribes and reconciles."""
+        now = self.clock.now()
+        self.venues.down.discard(venue)
+        self.venues.logon(venue, now)
+        self._apply(self.engine.on_venue_session(venue, True, now))
 
     def submit(self, session: str, msg_type: str, body: _Body) -> list[Outgoing]:
         """An OMS message through the intake; returns the reports it produced (also kept in reports)."""

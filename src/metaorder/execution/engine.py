@@ -44,7 +44,7 @@ from metaorder.execution.control import ParentGuard
 from metaorder.execution.marketview import ConsolidatedMarket
 from metaorder.execution.router import Router
 from metaorder.execution.strategy import Decision, Strategy, make_strategy
-from metaorder.execution.types import ParentState, VenueInfo, VenueOrder, VenueStatus
+from metaorder.execution.types import ParentState, VenueInfo, VenueKind, VenueOrder, VenueStatus
 from metaorder.fix.codec import Message
 from metaorder.orders.allocation import AllocationError
 from metaorder.orders.book import BookError
@@ -74,6 +74,7 @@ class ExecutionSettings:
     passive_max_age_s: float = 20.0  # a resting passive child older than this is pulled and re-decided
     reject_cooldown_s: float = 5.0  # a venue that rejected a child is not used for that parent meanwhile
     max_idle_s: float = 1.0  # a parent is looked at at least this often
+    stale_market_s: float = 30.0  # a lit venue whose market data is older than this is not routed to
     seed: int = 1  # strategies' random timing: the same seed gives the same schedule
 
 
@@ -139,6 +140,7 @@ class ExecutionEngine:
         self.venue_fills = 0
         self._alerts_seen = 0  # guard alerts already acted on
         self.suspended = False  # the kill switch: no new children while engaged
+        self._reported_stale: frozenset[str] = frozenset()
 
     # ---- lifecycle ----------------------------------------------------------------------------
 
@@ -222,7 +224,11 @@ class ExecutionEngine:
             return self._on_execution_report(venue, msg, now)
         if mt == "9":
             return self._on_cancel_reject(msg)
+        before = self.market.status(venue)
         self.market.on_message(venue, msg, now)
+        after = self.market.status(venue)
+        if after is not before:
+            log.warning("venue trading status changed", venue=venue, status=after.value, was=before.value)
         return Actions()
 
     # ---- the decision loop ----------------------------------------------------------------------
@@ -282,12 +288,24 @@ class ExecutionEngine:
                     self._cancel(child, now, actions, "strategy pulled resting children")
         exclude = frozenset(v for v, until in worked.excluded.items() if until > now)
         exclude |= frozenset(v for v in self.venues if v not in self.connected)
+        exclude |= self._stale_venues(now)
         lot = self.instruments[parent.key.symbol].lot_size
         for intent in decision.intents:
             for order in self.router.route(intent, self.market, self.venues, lot, now, exclude):
                 self._place(worked, order, now, actions, intent.reason)
         wake = decision.wake_at if decision.wake_at is not None else now + self.settings.max_idle_s
         worked.wake_at = min(max(wake, now), now + self.settings.max_idle_s)
+
+    def _stale_venues(self, now: float) -> frozenset[str]:
+        """Lit venues whose market data stopped: their quotes cannot be trusted for routing."""
+        stale = frozenset(name for name, info in self.venues.items() if info.kind is VenueKind.LIT
+                          and name in self.connected
+                          and self.market.stale(name, now, self.settings.stale_market_s))
+        for name in stale - self._reported_stale:
+            log.warning("market data stopped: venue not routed to until it resumes", venue=name,
+                        max_age_s=self.settings.stale_market_s)
+        self._reported_stale = stale
+        return stale
 
     def _state(self, parent: ParentOrder, worked: _Worked, wanted: int) -> ParentState:
         orders = parent.children
@@ -464,11 +482,13 @@ class ExecutionEngine:
             return
         if not child.state.open:
             return
+        if status == "2" and child.cum_qty >= child.qty:  # its executions closed it: nothing more to record
+            child.state = ChildState.FILLED
+            worked.children.pop(child.child_id, None)
+            return
         leaves = child.leaves_qty
         kind = "child.rejected" if status == "8" else "child.canceled"
         child.state = ChildState.REJECTED if status == "8" else ChildState.CANCELED
-        if status == "2":
-            child.state = ChildState.FILLED
         worked.children.pop(child.child_id, None)
         self.guard.on_child_closed(child.parent_id, leaves)
         text = msg.get(58) or ""
