@@ -112,14 +112,20 @@ def test_the_same_seeds_give_the_same_day() -> None:
     assert run() == run()
 
 
-def test_a_limit_the_market_never_reaches_leaves_the_order_working_and_unfilled() -> None:
+def test_a_limit_the_market_never_reaches_rests_unfilled_then_expires_at_its_expire_time() -> None:
     sim = simulation()
     now = sim.clock.now()
     sim.submit("OMS1", "D", order("L", "ACME", "1", 500, 30, now, limit="130.00"))  # far below the market
+    sim.run_until(now + 25)
+    assert [r[150] for r in reports_by_order(sim)["O1"]] == ["0"]
+    assert sim.engine.open_children()
+    assert all(c.price is not None and c.price <= Decimal("130.00") for c in sim.engine.open_children())
     sim.run_until(now + 40)
     reports = reports_by_order(sim)["O1"]
-    assert [r[150] for r in reports] == ["0"]
-    assert all(c.price is not None and c.price <= Decimal("130.00") for c in sim.engine.open_children())
+    assert [(r[150], r[39]) for r in reports] == [("0", "0"), ("C", "C")]
+    assert "ExpireTime passed" in reports[-1][58]
+    assert not sim.engine.open_children()  # its children were pulled before it expired
+    assert not list(sim.intake.book.parents())
 
 
 @pytest.mark.parametrize("symbol,lot", [("NOVA", 10), ("ZEPH", 100)])

@@ -32,6 +32,7 @@ there is reconciled with an OrderStatusRequest before the engine trusts its stat
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -44,7 +45,7 @@ from metaorder.execution.control import ParentGuard
 from metaorder.execution.marketview import ConsolidatedMarket
 from metaorder.execution.router import Router
 from metaorder.execution.strategy import Decision, Strategy, make_strategy
-from metaorder.execution.types import ParentState, VenueInfo, VenueKind, VenueOrder, VenueStatus
+from metaorder.execution.types import ParentState, Style, VenueInfo, VenueKind, VenueOrder, VenueStatus
 from metaorder.fix.codec import Message
 from metaorder.orders.allocation import AllocationError
 from metaorder.orders.book import BookError
@@ -75,6 +76,7 @@ class ExecutionSettings:
     reject_cooldown_s: float = 5.0  # a venue that rejected a child is not used for that parent meanwhile
     max_idle_s: float = 1.0  # a parent is looked at at least this often
     stale_market_s: float = 30.0  # a lit venue whose market data is older than this is not routed to
+    expiry_grace_s: float = 2.0  # an order is expired this long after its ExpireTime if still unfilled
     seed: int = 1  # strategies' random timing: the same seed gives the same schedule
 
 
@@ -266,6 +268,15 @@ class ExecutionEngine:
                 self._close_parent(worked, now, actions)
                 continue
             parent = found
+            expiring = self._expire_due(parent, worked, now, actions)
+            if expiring == "waiting":
+                continue  # children are being pulled: no new ones for orders about to expire
+            if expiring == "expired":
+                found = self.intake.book.parent(parent_id)
+                if found is None:
+                    self._close_parent(worked, now, actions)
+                    continue
+                parent = found
             wanted = parent.wanted_qty
             self.guard.set_limit(parent_id, worked.filled + wanted)
             self._fit_to_wanted(worked, wanted, now, actions)
@@ -277,24 +288,66 @@ class ExecutionEngine:
         self._sync_working()
         return actions
 
+    def _expire_due(self, parent: ParentOrder, worked: _Worked, now: float, actions: Actions) -> str:
+        """Orders past their ExpireTime: pull the parent's children first, then expire the orders.
+
+        Expiring while children are out would let a late fill find no order to go to; so the
+        children are canceled first and the orders expire once nothing is working (or, if a venue
+        never answers the cancels, ``expiry_grace_s`` later still).
+        """
+        grace = self.settings.expiry_grace_s
+        due = [o for o in parent.children if o.mandate.end_time is not None and now >= o.mandate.end_time + grace]
+        if not due:
+            return ""
+        if worked.working() and now < max(o.mandate.end_time or now for o in due) + 2 * grace:
+            for child in list(worked.children.values()):
+                self._cancel(child, now, actions, "execution window ended")
+            worked.wake_at = now + min(grace, self.settings.max_idle_s)
+            return "waiting"
+        for order in due:
+            actions.client.append(self.intake.expire(order, now))
+        return "expired"
+
     def _decide(self, parent: ParentOrder, worked: _Worked, wanted: int, now: float, actions: Actions) -> None:
         state = self._state(parent, worked, wanted)
         if worked.strategy is None:
             worked.strategy = self._make_strategy(parent, state)
         decision: Decision = worked.strategy.decide(state, self.market, now)
+        limit_bound = self._limit_out_of_reach(parent)
         if decision.cancel_working:
             for child in list(worked.children.values()):
-                if not child.ioc:
+                # A child resting at the limit while the market is beyond it is as aggressive as the
+                # clients allow: pulling it would only lose its place in the queue.
+                if not child.ioc and not (limit_bound and child.price == parent.key.limit):
                     self._cancel(child, now, actions, "strategy pulled resting children")
         exclude = frozenset(v for v, until in worked.excluded.items() if until > now)
         exclude |= frozenset(v for v in self.venues if v not in self.connected)
         exclude |= self._stale_venues(now)
         lot = self.instruments[parent.key.symbol].lot_size
         for intent in decision.intents:
+            routed = 0
             for order in self.router.route(intent, self.market, self.venues, lot, now, exclude):
-                self._place(worked, order, now, actions, intent.reason)
+                routed += self._place(worked, order, now, actions, intent.reason)
+            if limit_bound and intent.style is Style.AGGRESSIVE and routed < intent.qty:
+                # Nothing to take within the limit: rest the remainder at the limit instead, so the
+                # order is there when the market comes back to it.
+                rest = dataclasses.replace(intent, qty=intent.qty - routed, style=Style.PASSIVE,
+                                           reason=f"{intent.reason}; market beyond the limit: rest at the limit")
+                for order in self.router.route(rest, self.market, self.venues, lot, now, exclude):
+                    self._place(worked, order, now, actions, rest.reason)
         wake = decision.wake_at if decision.wake_at is not None else now + self.settings.max_idle_s
         worked.wake_at = min(max(wake, now), now + self.settings.max_idle_s)
+
+    def _limit_out_of_reach(self, parent: ParentOrder) -> bool:
+        """Is the far touch beyond the parent's limit (nothing can be taken at an acceptable price)?"""
+        limit = parent.key.limit
+        if limit is None:
+            return False
+        if parent.key.direction > 0:
+            ask = self.market.best_ask(parent.key.symbol)
+            return ask is None or ask > limit
+        bid = self.market.best_bid(parent.key.symbol)
+        return bid is None or bid < limit
 
     def _stale_venues(self, now: float) -> frozenset[str]:
         """Lit venues whose market data stopped: their quotes cannot be trusted for routing."""
@@ -335,15 +388,16 @@ class ExecutionEngine:
 
     # ---- children -------------------------------------------------------------------------------
 
-    def _place(self, worked: _Worked, order: VenueOrder, now: float, actions: Actions, reason: str) -> None:
+    def _place(self, worked: _Worked, order: VenueOrder, now: float, actions: Actions, reason: str) -> int:
+        """Create, journal and send one child; returns its quantity (0 when the guard refused it)."""
         rules = self.instruments[order.symbol]
         qty = order.qty - order.qty % rules.lot_size
         if qty <= 0:
-            return
+            return 0
         price = _on_tick(order.price, rules.tick_size, order.direction) if order.price is not None else None
         if not self.guard.allow(worked.parent_id, qty, now):
             self._alerts_from_guard(actions, now)
-            return
+            return 0
         child = ChildOrder(f"C{self._boot}.{next(self._ids)}", worked.parent_id, order.venue, order.symbol,
                            order.direction, qty, price, order.ioc, now, reason)
         self._children[child.child_id] = child
@@ -354,6 +408,7 @@ class ExecutionEngine:
             "expected_cost": order.expected_cost,
         })
         actions.venue.append((child.venue, "D", child.new_order_single(now)))
+        return qty
 
     def _cancel(self, child: ChildOrder, now: float, actions: Actions, reason: str) -> None:
         if child.cancel_requested or not child.state.open or child.venue not in self.connected:

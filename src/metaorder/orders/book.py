@@ -20,6 +20,7 @@ Internal crosses carry LastMkt ``INTERNAL``.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -174,7 +175,7 @@ class ParentBook:
         order.parent_id = None
         if parent is None:
             return None
-        if order in parent.children:
+        with contextlib.suppress(ValueError):  # one scan of the children, not two
             parent.children.remove(order)
         if not parent.children or parent.done:
             self._parents.pop(parent.parent_id, None)
@@ -190,6 +191,7 @@ class ParentBook:
             assert parent.children, f"{parent.parent_id} is empty"
             assert self._by_key.get(parent.key) is parent
             assert 0 <= parent.working_qty <= parent.wanted_qty, parent
+            parent.children._check()  # the running sums behind wanted_qty and cum_qty
             for child in parent.children:
                 assert child.parent_id == parent.parent_id
                 assert child.order_id not in seen

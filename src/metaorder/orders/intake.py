@@ -202,6 +202,15 @@ class Intake:
             out.append(self._report(order, "4", now, text=reason))
         return out
 
+    def expire(self, order: ClientOrder, now: float) -> Outgoing:
+        """The order's ExpireTime passed with shares unfilled: it is done (ExecType/OrdStatus C)."""
+        self.book.cancel(order)
+        order.expired = True
+        self.risk.on_order_done(order)
+        text = f"ExpireTime passed with {order.qty - order.cum_qty} of {order.qty} unfilled"
+        self.journal.append(now, "order.expired", [order.order_id], {"order_id": order.order_id, "text": text})
+        return self._report(order, "C", now, text=text)
+
     # ---- recovery -----------------------------------------------------------------------------
 
     def recover(self) -> int:
@@ -240,6 +249,11 @@ class Intake:
                 order = self._orders[data["order_id"]]
                 self._rename(order, data["cl_ord_id"])
                 self.book.cancel(order)
+                self.risk.on_order_done(order)
+            elif entry.kind == "order.expired":
+                order = self._orders[data["order_id"]]
+                self.book.cancel(order)
+                order.expired = True
                 self.risk.on_order_done(order)
             elif entry.kind == "order.replaced":
                 order = self._orders[data["order_id"]]

@@ -8,8 +8,10 @@ dataclasses.
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, field
+from collections.abc import Iterable
+from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any, SupportsIndex
 
 
 class Side(enum.Enum):
@@ -68,6 +70,7 @@ class OrderStatus(enum.Enum):
     PARTIALLY_FILLED = "1"
     FILLED = "2"
     CANCELED = "4"
+    EXPIRED = "C"  # its ExpireTime (126) passed before it was filled
     REJECTED = "8"
 
 
@@ -83,50 +86,219 @@ class Mandate:
     participation_rate: Decimal | None = None  # ParticipationRate (849), a fraction 0..1
 
 
-@dataclass(slots=True, eq=False)
 class ClientOrder:
-    """One order as an OMS sent it, with its exact execution state."""
+    """One order as an OMS sent it, with its exact execution state.
 
-    order_id: str  # ours (OrderID 37), unique across restarts
-    session: str  # source session: the counterparty CompID
-    cl_ord_id: str
-    symbol: str
-    side: Side
-    qty: int
-    ord_type: OrderType
-    limit: Decimal | None
-    tif: TimeInForce
-    mandate: Mandate
-    arrival: float  # when it was accepted (epoch seconds)
-    arrival_seq: int  # global arrival order: the deterministic tie-break of allocation
-    cum_qty: int = 0
-    notional: Decimal = Decimal(0)  # sum of LastQty * LastPx: AvgPx = notional / cum_qty, exactly
-    canceled: bool = False
-    parent_id: str | None = None
-    orig_cl_ord_id: str | None = None
-    account: str | None = None
+    A plain slotted class rather than a dataclass because ``qty``, ``cum_qty`` and ``canceled``
+    are properties: changing one tells every parent that counts the order (see
+    :class:`ParentOrder`), whoever makes the change.  Equality is identity.
+    """
+
+    __slots__ = ("order_id", "session", "cl_ord_id", "symbol", "side", "_qty", "ord_type", "limit", "tif",
+                 "mandate", "arrival", "arrival_seq", "_cum_qty", "notional", "_canceled", "parent_id",
+                 "orig_cl_ord_id", "account", "_counted_in", "expired")
+
+    def __init__(
+        self,
+        order_id: str,  # ours (OrderID 37), unique across restarts
+        session: str,  # source session: the counterparty CompID
+        cl_ord_id: str,
+        symbol: str,
+        side: Side,
+        qty: int,
+        ord_type: OrderType,
+        limit: Decimal | None,
+        tif: TimeInForce,
+        mandate: Mandate,
+        arrival: float,  # when it was accepted (epoch seconds)
+        arrival_seq: int,  # global arrival order: the deterministic tie-break of allocation
+        cum_qty: int = 0,
+        notional: Decimal = Decimal(0),  # sum of LastQty * LastPx: AvgPx = notional / cum_qty, exactly
+        canceled: bool = False,
+        parent_id: str | None = None,
+        orig_cl_ord_id: str | None = None,
+        account: str | None = None,
+    ) -> None:
+        self.order_id = order_id
+        self.session = session
+        self.cl_ord_id = cl_ord_id
+        self.symbol = symbol
+        self.side = side
+        self._qty = qty
+        self.ord_type = ord_type
+        self.limit = limit
+        self.tif = tif
+        self.mandate = mandate
+        self.arrival = arrival
+        self.arrival_seq = arrival_seq
+        self._cum_qty = cum_qty
+        self.notional = notional
+        self._canceled = canceled
+        self.parent_id = parent_id
+        self.orig_cl_ord_id = orig_cl_ord_id
+        self.account = account
+        self._counted_in: list[Children] = []  # one entry per occurrence in a parent's children
+        self.expired = False  # canceled because its ExpireTime passed (OrdStatus C rather than 4)
+
+    def __repr__(self) -> str:
+        return (f"ClientOrder(order_id={self.order_id!r}, session={self.session!r}, cl_ord_id={self.cl_ord_id!r}, "
+                f"symbol={self.symbol!r}, side={self.side}, qty={self._qty}, cum_qty={self._cum_qty}, "
+                f"limit={self.limit}, canceled={self._canceled}, parent_id={self.parent_id!r})")
+
+    # -- the three fields the parents' counters depend on ------------------------------------
+
+    @property
+    def qty(self) -> int:
+        return self._qty
+
+    @qty.setter
+    def qty(self, value: int) -> None:
+        self._change(value, self._cum_qty, self._canceled)
+
+    @property
+    def cum_qty(self) -> int:
+        return self._cum_qty
+
+    @cum_qty.setter
+    def cum_qty(self, value: int) -> None:
+        self._change(self._qty, value, self._canceled)
+
+    @property
+    def canceled(self) -> bool:
+        return self._canceled
+
+    @canceled.setter
+    def canceled(self, value: bool) -> None:
+        self._change(self._qty, self._cum_qty, value)
+
+    def _change(self, qty: int, cum_qty: int, canceled: bool) -> None:
+        counted = self._counted_in
+        if counted:
+            leaves_before, cum_before = self.leaves_qty, self._cum_qty
+            self._qty, self._cum_qty, self._canceled = qty, cum_qty, canceled
+            d_leaves, d_cum = self.leaves_qty - leaves_before, cum_qty - cum_before
+            for children in counted:
+                children.wanted += d_leaves
+                children.cum += d_cum
+        else:
+            self._qty, self._cum_qty, self._canceled = qty, cum_qty, canceled
+
+    # -- derived -------------------------------------------------------------------------------
 
     @property
     def leaves_qty(self) -> int:
-        return 0 if self.canceled else max(self.qty - self.cum_qty, 0)
+        if self._canceled:
+            return 0
+        leaves = self._qty - self._cum_qty
+        return leaves if leaves > 0 else 0
 
     @property
     def avg_px(self) -> Decimal:
-        return self.notional / self.cum_qty if self.cum_qty else Decimal(0)
+        return self.notional / self._cum_qty if self._cum_qty else Decimal(0)
 
     @property
     def status(self) -> OrderStatus:
-        if self.cum_qty >= self.qty:
+        if self._cum_qty >= self._qty:
             return OrderStatus.FILLED
-        if self.canceled:
-            return OrderStatus.CANCELED
-        return OrderStatus.PARTIALLY_FILLED if self.cum_qty else OrderStatus.NEW
+        if self._canceled:
+            return OrderStatus.EXPIRED if self.expired else OrderStatus.CANCELED
+        return OrderStatus.PARTIALLY_FILLED if self._cum_qty else OrderStatus.NEW
 
     def accepts_price(self, price: Decimal) -> bool:
         """Would a fill at ``price`` respect this order's limit?"""
         if self.limit is None:
             return True
         return price <= self.limit if self.side is Side.BUY else price >= self.limit
+
+
+class Children(list[ClientOrder]):
+    """A parent's client orders (a list, in arrival order) with two running sums kept exact:
+    ``wanted`` = Σ leaves_qty and ``cum`` = Σ cum_qty of its members.
+
+    Every way of changing the list goes through the overrides below, and every change of a
+    member's qty, cum_qty or canceled goes through :meth:`ClientOrder._change`, which adjusts the
+    sums of every list counting the order (once per occurrence, like a sum over the list).  So
+    :attr:`ParentOrder.wanted_qty` and :attr:`ParentOrder.cum_qty` are O(1) however many orders a
+    parent has, and always equal the sums (a unit test checks this after random operations, and
+    ``ParentBook._check`` asserts it).
+    """
+
+    __slots__ = ("wanted", "cum")
+
+    def __init__(self, orders: Iterable[ClientOrder] = ()) -> None:
+        super().__init__()
+        self.wanted = 0
+        self.cum = 0
+        self.extend(orders)
+
+    def _count(self, order: ClientOrder) -> None:
+        self.wanted += order.leaves_qty
+        self.cum += order._cum_qty
+        order._counted_in.append(self)
+
+    def _uncount(self, order: ClientOrder) -> None:
+        self.wanted -= order.leaves_qty
+        self.cum -= order._cum_qty
+        order._counted_in.remove(self)
+
+    def append(self, order: ClientOrder) -> None:
+        super().append(order)
+        self._count(order)
+
+    def extend(self, orders: Iterable[ClientOrder]) -> None:
+        for order in list(orders):
+            self.append(order)
+
+    def __iadd__(self, orders: Iterable[ClientOrder]) -> Children:  # type: ignore[override,misc]
+        self.extend(orders)
+        return self
+
+    def insert(self, index: SupportsIndex, order: ClientOrder) -> None:
+        super().insert(index, order)
+        self._count(order)
+
+    def remove(self, order: ClientOrder) -> None:
+        super().remove(order)
+        self._uncount(order)
+
+    def pop(self, index: SupportsIndex = -1) -> ClientOrder:
+        order = super().pop(index)
+        self._uncount(order)
+        return order
+
+    def clear(self) -> None:
+        for order in self:
+            order._counted_in.remove(self)
+        super().clear()
+        self.wanted = 0
+        self.cum = 0
+
+    def __setitem__(self, index: Any, value: Any) -> None:
+        if isinstance(index, slice):
+            old: list[ClientOrder] = list(super().__getitem__(index))
+            new: list[ClientOrder] = list(value)
+        else:
+            old, new = [super().__getitem__(index)], [value]
+        for order in old:
+            self._uncount(order)
+        super().__setitem__(index, value if not isinstance(index, slice) else new)
+        for order in new:
+            self._count(order)
+
+    def __delitem__(self, index: Any) -> None:
+        old: list[ClientOrder] = (list(super().__getitem__(index)) if isinstance(index, slice)
+                                  else [super().__getitem__(index)])
+        for order in old:
+            self._uncount(order)
+        super().__delitem__(index)
+
+    def __imul__(self, n: SupportsIndex) -> Children:
+        raise TypeError("a parent's children cannot be repeated")
+
+    def _check(self) -> None:
+        """The running sums equal the sums over the members."""
+        assert self.wanted == sum(o.leaves_qty for o in self), (self.wanted, "wanted")
+        assert self.cum == sum(o.cum_qty for o in self), (self.cum, "cum")
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,24 +317,41 @@ class ParentKey:
     limit: Decimal | None
 
 
-@dataclass(slots=True, eq=False)
 class ParentOrder:
     """A meta-order: the aggregate of compatible client orders, worked as one."""
 
-    parent_id: str
-    key: ParentKey
-    created: float
-    children: list[ClientOrder] = field(default_factory=list)  # client orders, in arrival order
-    working_qty: int = 0  # quantity out at venues in child orders (the execution pipeline keeps it)
+    __slots__ = ("parent_id", "key", "created", "_children", "working_qty")
+
+    def __init__(self, parent_id: str, key: ParentKey, created: float,
+                 children: Iterable[ClientOrder] = (), working_qty: int = 0) -> None:
+        self.parent_id = parent_id
+        self.key = key
+        self.created = created
+        self._children = Children(children)  # client orders, in arrival order
+        self.working_qty = working_qty  # quantity out at venues in child orders (the execution pipeline keeps it)
+
+    def __repr__(self) -> str:
+        return (f"ParentOrder(parent_id={self.parent_id!r}, key={self.key}, children={len(self._children)}, "
+                f"wanted_qty={self.wanted_qty}, working_qty={self.working_qty})")
+
+    @property
+    def children(self) -> Children:
+        return self._children
+
+    @children.setter
+    def children(self, orders: Iterable[ClientOrder]) -> None:
+        self._children.clear()
+        self._children.extend(orders)
 
     @property
     def wanted_qty(self) -> int:
-        """What its orders still want: the parent never executes more than this."""
-        return sum(o.leaves_qty for o in self.children)
+        """What its orders still want: the parent never executes more than this.  O(1): a running sum."""
+        return self._children.wanted
 
     @property
     def cum_qty(self) -> int:
-        return sum(o.cum_qty for o in self.children)
+        """What its orders have been filled, in all.  O(1): a running sum."""
+        return self._children.cum
 
     @property
     def done(self) -> bool:
