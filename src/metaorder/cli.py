@@ -7,7 +7,7 @@ import asyncio
 import sys
 from collections.abc import Coroutine, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from metaorder import __version__
 from metaorder.logs import configure_logging
@@ -24,6 +24,40 @@ def _runner() -> asyncio.Runner:
 def _run(coro: Coroutine[Any, Any, None]) -> None:
     with _runner() as runner:
         runner.run(coro)
+
+
+def _one_line_errors(parser: argparse.ArgumentParser) -> None:
+    """Make a subparser report a bad argument as one line ``PROG: MESSAGE`` and exit 2 (no usage dump),
+    unrecognized arguments included: argparse would leave those to the top-level parser."""
+    parse_known = parser.parse_known_args
+
+    def error(message: str) -> NoReturn:
+        print(f"{parser.prog}: {message}", file=sys.stderr)
+        raise SystemExit(2)
+
+    def parse_known_args(args: Any = None, namespace: Any = None) -> tuple[argparse.Namespace, list[str]]:
+        parsed, extras = parse_known(args, namespace)
+        if extras:
+            error(f"unrecognized arguments: {' '.join(extras)}")
+        return parsed, extras
+
+    parser.error = error  # type: ignore[method-assign]
+    parser.parse_known_args = parse_known_args  # type: ignore[method-assign,assignment]
+
+
+def _positive(kind: type[int] | type[float], what: str) -> Any:
+    """An argparse ``type``: a positive finite ``kind`` (NaN and infinity refused), else ``must be WHAT``."""
+
+    def parse(text: str) -> int | float:
+        try:
+            value = kind(text)
+        except ValueError:
+            value = 0
+        if not 0 < value < float("inf"):  # also false for NaN
+            raise argparse.ArgumentTypeError(f"must be {what}, not {text!r}")
+        return value
+
+    return parse
 
 
 def _build_parser() -> argparse.ArgumentParser:
@@ -59,6 +93,18 @@ def _build_parser() -> argparse.ArgumentParser:
     aud.add_argument("--journal", type=Path, metavar="PATH", help="order journal (default: the journal of --config)")
     aud.add_argument("--config", default="configs/metaorder.toml", help="TOML configuration (default: %(default)s)")
     aud.add_argument("--json", action="store_true", help="one JSON object per line, for tools")
+
+    demo = sub.add_parser("demo", help="a burst of OMS orders worked in accelerated time, then a TCA summary")
+    _one_line_errors(demo)
+    demo.add_argument("--orders", type=_positive(int, "a positive whole number"), default=400, metavar="N",
+                      help="orders in the burst (default: %(default)s)")
+    demo.add_argument("--seed", type=int, default=7, metavar="S", help="burst and market seed (default: %(default)s)")
+    demo.add_argument("--window", type=_positive(float, "a positive number of seconds"), default=120.0,
+                      metavar="SECONDS",
+                      help="TWAP window of each order, about (default: %(default)s)")
+    demo.add_argument("--config", default="configs/metaorder.toml", help="TOML configuration (default: %(default)s)")
+    demo.add_argument("--venues", default="configs/venues.toml", help="simulated venues (default: %(default)s)")
+    demo.add_argument("--json", action="store_true", help="the summary as one JSON object")
     return parser
 
 
@@ -95,6 +141,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             journal = args.journal if args.journal is not None else load_config(args.config).journal.path
             run_audit(journal, args.order_id, as_json=args.json, out=sys.stdout)
+        elif args.command == "demo":
+            configure_logging("console", "WARNING")  # stderr: stdout is the summary
+            from metaorder.demo import print_demo, run_demo
+
+            print_demo(run_demo(args.orders, args.seed, args.window, args.config, args.venues), as_json=args.json)
     except (ConfigError, DictionaryError, StoreError, JournalError, AuditError) as exc:
         print(f"metaorder: {exc}", file=sys.stderr)
         return 2

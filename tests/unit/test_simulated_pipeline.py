@@ -140,3 +140,16 @@ def test_children_are_whole_lots_on_the_tick_grid(symbol: str, lot: int) -> None
     rejected = [e.data for e in journal.replay() if e.kind == "child.rejected"]
     assert not rejected, rejected
     assert reports_by_order(sim)["O1"][-1][39] == "2"
+
+
+def test_orders_with_different_expire_times_in_one_parent_each_finish_within_their_own_window() -> None:
+    sim = simulation()
+    now = sim.clock.now()
+    sim.submit("OMS1", "D", order("LONG", "ACME", "1", 3000, 120, now))
+    sim.submit("OMS2", "D", order("SHORT", "ACME", "1", 1000, 30, now))
+    assert len(list(sim.intake.book.parents())) == 1  # one parent: same instrument, side, strategy, urgency
+    sim.run_until(now + 125)
+    for order_id, window in (("O1", 120), ("O2", 30)):
+        last = reports_by_order(sim)[order_id][-1]
+        assert last[39] == "2", (order_id, last)
+        assert last[60] <= format_utc_timestamp(now + window), (order_id, last[60])

@@ -363,7 +363,10 @@ class ExecutionEngine:
     def _state(self, parent: ParentOrder, worked: _Worked, wanted: int) -> ParentState:
         orders = parent.children
         start = min(o.mandate.start_time or o.arrival for o in orders)
-        end = max(o.mandate.end_time or o.arrival + self.settings.default_window_s for o in orders)
+        # The parent finishes by its most urgent order's end: allocation is pro-rata, so a parent
+        # worked to a later end would leave the earliest order partly filled at its ExpireTime.
+        # Orders with later ends finish early instead, which their windows allow.
+        end = min(o.mandate.end_time or o.arrival + self.settings.default_window_s for o in orders)
         rates = [o.mandate.participation_rate for o in orders if o.mandate.participation_rate is not None]
         first = orders[0].mandate
         return ParentState(
