@@ -262,3 +262,33 @@ def test_a_kill_9_mid_run_loses_nothing_and_duplicates_nothing(daemon: Daemon, t
         assert allocated[order_id] <= orders[cl][2], f"{cl} over-allocated in the journal"
         if cl in done:
             assert allocated[order_id] == orders[cl][2], f"{cl}: journal allocations differ from CumQty"
+
+
+def test_the_drop_copy_gets_what_it_missed_by_resend_after_it_reconnects(daemon: Daemon) -> None:
+    copies: dict[int, Frame] = {}  # drop-copy MsgSeqNum -> copy (first and resent deliveries alike)
+    with FixClient(daemon.ports["DROPCOPY"], "DROPCOPY", "METAORDER", timeout=30) as drop, \
+            FixClient(daemon.ports["OMS"], "OMS1", "METAORDER", timeout=30) as oms:
+        drop.logon()
+        oms.logon()
+        oms.send("D", twap_order("R1", "ACME", "1", 300, 4.0))
+        first = collect(drop, lambda fs: len(fs) >= 1, timeout=20)  # at least the ack's copy
+        copies.update((f.seq, f) for f in first)
+        next_seq = drop.next_seq
+        drop.sock.close()  # the drop-copy client vanishes without a Logout
+        oms.send("D", twap_order("R2", "GLOBX", "2", 500, 4.0))
+        reports = collect(oms, lambda fs: sum(1 for f in fs if f.get(39) == "2") == 2, timeout=30)
+    expected_ids = {r.get(17) for r in reports}
+    with FixClient(daemon.ports["DROPCOPY"], "DROPCOPY", "METAORDER", timeout=30) as drop:
+        drop.next_seq = next_seq
+        reply = drop.logon(reset=False)
+        assert reply.seq > max(copies), "the engine kept sending copies while the client was away"
+        drop.send("2", [(7, max(copies) + 1), (16, 0)])  # ResendRequest: everything after what it saw
+
+        def caught_up(frames: list[Frame]) -> bool:
+            copies.update((f.seq, f) for f in frames)
+            return expected_ids <= {f.get(17) for f in copies.values() if f.get(115) == "OMS1"}
+
+        collect(drop, caught_up, timeout=30)
+    resent = [f for f in copies.values() if f.get(43) == "Y"]
+    assert resent, "nothing came back by resend"
+    assert all(f.get(122) for f in resent)  # resends carry OrigSendingTime
