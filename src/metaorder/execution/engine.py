@@ -312,6 +312,10 @@ class ExecutionEngine:
         state = self._state(parent, worked, wanted)
         if worked.strategy is None:
             worked.strategy = self._make_strategy(parent, state)
+            log.info("working parent", parent_id=parent.parent_id, symbol=state.symbol,
+                     side="buy" if state.direction > 0 else "sell", qty=state.target_qty, orders=len(parent.children),
+                     strategy=parent.key.strategy.name, limit=str(state.limit) if state.limit else "market",
+                     window_s=round(state.end_time - max(state.start_time, now), 1))
         decision: Decision = worked.strategy.decide(state, self.market, now)
         limit_bound = self._limit_out_of_reach(parent)
         if decision.cancel_working:
@@ -445,6 +449,8 @@ class ExecutionEngine:
             self._cancel(child, now, actions, "parent is done")
         if not worked.children:
             del self._worked[worked.parent_id]
+            if worked.strategy is not None:
+                log.info("parent done", parent_id=worked.parent_id, executed_at_venues=worked.filled)
         else:
             worked.wake_at = now + self.settings.max_idle_s
 

@@ -67,8 +67,12 @@ class VenueGateway:
     def on_message(self, conn: SessionConnection, message: Message, now: float) -> None:
         venue = self._venue(conn)
         actions = self.engine.on_venue_message(venue, message, now)
-        if self.dropcopy is not None and message.msg_type == "8" and message.get(150) in ("F", "1", "2"):
-            self.dropcopy.venue_execution(venue, message, after=self.engine.intake.journal.flush())
+        if message.msg_type == "8" and message.get(150) in ("F", "1", "2"):
+            log.info("venue fill", venue=venue, child=message.get(11), symbol=message.get(55),
+                     side="buy" if message.get(54) == "1" else "sell", qty=message.get(32), price=message.get(31),
+                     liquidity={"1": "added", "2": "removed"}.get(message.get(851) or "", message.get(851)))
+            if self.dropcopy is not None:
+                self.dropcopy.venue_execution(venue, message, after=self.engine.intake.journal.flush())
         self.ship(actions)
         if actions.client:
             self.wake()
