@@ -50,6 +50,12 @@ class IntakeDefaults:
     urgency: Urgency = Urgency.MEDIUM
     aggressiveness: Aggressiveness = Aggressiveness.NEUTRAL
     participation_rate: Decimal | None = None
+    # Shares per lot by symbol: venues only take whole lots, so an order of 150 in a 100-share
+    # instrument could never be completed at a venue and is refused at the door instead.
+    lot_sizes: Mapping[str, int] | None = None
+
+    def lot_size(self, symbol: str) -> int:
+        return self.lot_sizes.get(symbol, 1) if self.lot_sizes else 1
 
 
 _SIDES = {s.value: s for s in Side}
@@ -186,6 +192,10 @@ def normalize_new_order(
         raise NormalizeError(REJ_INCORRECT_QTY, f"OrderQty (38) {qty_value} must be positive")
     if qty_value != qty_value.to_integral_value():
         raise NormalizeError(REJ_INCORRECT_QTY, f"OrderQty (38) {qty_value} is not a whole number of shares")
+    lot = defaults.lot_size(symbol)
+    if int(qty_value) % lot:
+        raise NormalizeError(REJ_INCORRECT_QTY,
+                             f"OrderQty (38) {qty_value} is not a whole number of lots: {symbol} trades in lots of {lot}")
     ord_type = _TYPES.get(get(40) or "")
     if ord_type is None:
         raise NormalizeError(REJ_UNSUPPORTED, f"OrdType (40) {msg.get(40)!r} is not supported (1 market, 2 limit)")
