@@ -534,7 +534,7 @@ class ExecutionEngine:
                 "parent_id": child.parent_id, "child_id": child.child_id, "venue": venue, "qty": qty - allocated,
                 "price": price, "text": text})
             actions.alerts.append(text)
-            self._alerts_from_guard(actions, now)
+        self._alerts_from_guard(actions, now)  # a fill beyond what was working halts the parent at once
         worked.wake_at = 0.0  # recalibrate after every fill
 
     def _close_if_final(self, worked: _Worked, child: ChildOrder, venue: str, msg: Message, now: float,
