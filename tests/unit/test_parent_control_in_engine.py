@@ -19,7 +19,8 @@ def test_an_over_fill_from_a_venue_halts_the_parent_cancels_its_children_and_nev
     assert 2 * child.qty < 20000
     bogus = on_the_wire("8", [(37, "X1"), (11, child.child_id), (17, "BOGUS-1"), (150, "F"), (39, "2"),
                               (55, "ACME"), (54, "1"), (38, child.qty), (32, 2 * child.qty), (31, "142.50"),
-                              (151, 0), (14, 2 * child.qty), (6, "142.50"), (60, format_utc_timestamp(sim.clock.now()))],
+                              (151, 0), (14, 2 * child.qty), (6, "142.50"),
+                              (60, format_utc_timestamp(sim.clock.now()))],
                         child.venue, "METAORDER")
     sim._apply(sim.engine.on_venue_message(child.venue, bogus, sim.clock.now()))
     assert sim.alerts and any("over" in a for a in sim.alerts)
