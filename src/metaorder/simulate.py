@@ -126,6 +126,10 @@ class Simulation:
         self.venues.logon(venue, now)
         self._apply(self.engine.on_venue_session(venue, True, now))
 
+    def from_venue(self, venue: str, msg: Message) -> None:
+        """Hand the engine a message as if ``venue`` had sent it now (tests: a misbehaving venue)."""
+        self._apply(self.engine.on_venue_message(venue, msg, self.clock.now()))
+
     def submit(self, session: str, msg_type: str, body: _Body) -> list[Outgoing]:
         """An OMS message through the intake; returns the reports it produced (also kept in reports)."""
         now = self.clock.now()

@@ -22,7 +22,7 @@ def test_an_over_fill_from_a_venue_halts_the_parent_cancels_its_children_and_nev
                               (151, 0), (14, 2 * child.qty), (6, "142.50"),
                               (60, format_utc_timestamp(sim.clock.now()))],
                         child.venue, "METAORDER")
-    sim._apply(sim.engine.on_venue_message(child.venue, bogus, sim.clock.now()))
+    sim.from_venue(child.venue, bogus)
     assert sim.alerts and any("over" in a for a in sim.alerts)
     assert sim.engine.guard.halted("P1")
     kinds = [e.kind for e in journal.replay()]
