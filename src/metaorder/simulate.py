@@ -21,7 +21,7 @@ from metaorder.fix.codec import FieldValue, Message, decode, encode
 from metaorder.orders.intake import Intake, Outgoing
 from metaorder.orders.journal import Journal, MemoryJournal
 from metaorder.venues.runtime import SimulatedVenues
-from metaorder.venues.venue import Outbound
+from metaorder.venues.venue import Outbound, VenueStatus
 
 _Body = Sequence[tuple[int, FieldValue]]
 
@@ -50,6 +50,10 @@ class InProcessVenues:
         self.down.add(venue)
         self._queue = [item for item in self._queue if item[2] != venue]
         heapq.heapify(self._queue)
+
+    def set_status(self, venue: str, status: VenueStatus, now: float) -> None:
+        """Halt, close or reopen a venue; it tells its counterparty (TradingSessionStatus)."""
+        self._deliver(venue, self.sim.venues[venue].set_status(status, [self.owner], now))
 
     def logon(self, venue: str, now: float) -> None:
         self._deliver(venue, [self.sim.venues[venue].session_status(self.owner, now)])

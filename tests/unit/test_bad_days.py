@@ -76,8 +76,7 @@ def test_a_venue_that_halts_is_not_routed_to_and_the_order_still_completes() -> 
     now = sim.clock.now()
     sim.submit("OMS1", "D", order("A", "GLOBX", "2", 5000, 90, now))
     sim.run_until(now + 10)
-    venues = sim.venues.sim.venues
-    sim.venues._deliver("ATLX", venues["ATLX"].set_status(SimStatus.HALTED, ["METAORDER"], sim.clock.now()))
+    sim.venues.set_status("ATLX", SimStatus.HALTED, sim.clock.now())
     sim.run_until(now + 12)
     assert sim.engine.market.status("ATLX") is VenueStatus.HALTED
     placed_before = sum(1 for e in journal.replay() if e.kind == "child.placed")
