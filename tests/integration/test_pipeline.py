@@ -144,11 +144,14 @@ def test_a_thousand_small_orders_are_netted_worked_and_completely_filled_with_a_
             FixClient(daemon.ports["OMS"], "OMS1", "METAORDER", timeout=60) as oms:
         drop.logon()
         oms.logon()
+        expire: dict[str, str] = {}
         for n in range(1000):
             symbol = rng.choice(list(LOTS))
             orders[f"T{n}"] = size = LOTS[symbol] * rng.randrange(1, 8)
             gross += size
-            oms.send("D", twap_order(f"T{n}", symbol, rng.choice("12"), size, 12.0))
+            body = twap_order(f"T{n}", symbol, rng.choice("12"), size, 12.0)
+            expire[f"T{n}"] = str(dict(body)[126])
+            oms.send("D", body)
         filled: set[str] = set()
 
         def all_filled(frames: list[Frame]) -> bool:
@@ -177,6 +180,7 @@ def test_a_thousand_small_orders_are_netted_worked_and_completely_filled_with_a_
         assert sum(qty(r) for r in fills) == size
         last = rs[-1]
         assert (last.get(39), int(last.get(14) or 0), int(last.get(151) or 0)) == ("2", size, 0)
+        assert (last.get(60) or "") <= expire[cl], (cl, last.get(60), expire[cl])  # filled within its window
         assert Decimal(last.get(6) or 0) == sum(qty(r) * Decimal(r.get(31) or 0) for r in fills) / size
     internal = sum(qty(r) for r in client_fills if r.get(30) == "INTERNAL")
     assert internal > 0 and venue_qty + internal == gross
