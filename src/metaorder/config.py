@@ -128,6 +128,7 @@ class ExecutionSettingsModel(_Strict):
     reject_cooldown_s: float = Field(5.0, ge=0)  # a venue that rejected a child is avoided meanwhile
     max_idle_s: float = Field(1.0, gt=0)  # every parent is looked at at least this often
     stale_market_s: float = Field(30.0, gt=0)  # a lit venue silent this long is not routed to
+    expiry_grace_s: float = Field(2.0, ge=0)  # an order is expired this long after its ExpireTime
     seed: int = 1  # strategies' randomized timing
     # Simulated venues started inside the daemon (a venues.toml, ports replaced by free ones); None: only
     # the [[execution.venue]] list.

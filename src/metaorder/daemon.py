@@ -73,7 +73,8 @@ async def serve_many(
 
     On SIGINT/SIGTERM every acceptor logs its sessions out (bounded by ``shutdown_timeout``), then
     every task is cancelled; a worker that fails takes the whole group down, loudly.
-    ``before_shutdown(timeout)`` runs alongside the acceptors' shutdown (initiators log out there).
+    ``before_shutdown(timeout)`` runs first (the engine pulls its child orders and its initiators log
+    out while the embedded venues still listen), then every acceptor shuts down.
     """
     loop = asyncio.get_running_loop()
     stop = stop or asyncio.Event()
@@ -86,8 +87,9 @@ async def serve_many(
             stopping = tg.create_task(stop.wait())
             await asyncio.wait({*tasks, stopping}, return_when=asyncio.FIRST_COMPLETED)
             log.info("shutting down", sessions_connected=sum(len(a.connections) for a in acceptors))
-            await asyncio.gather(*(a.shutdown(shutdown_timeout) for a in acceptors),
-                                 *([before_shutdown(shutdown_timeout)] if before_shutdown else []))
+            if before_shutdown is not None:  # initiators first: pull child orders while the venues still listen
+                await before_shutdown(shutdown_timeout)
+            await asyncio.gather(*(a.shutdown(shutdown_timeout) for a in acceptors))
             for task in (*tasks, stopping):
                 task.cancel()
     finally:
@@ -213,8 +215,11 @@ def venue_infos(config: MetaorderConfig, embedded: VenuesConfig | None) -> dict[
 def build_engine(config: MetaorderConfig, intake: Intake, venues: Mapping[str, VenueInfo]) -> ExecutionEngine:
     """The execution pipeline behind the intake: market view, TWAP, best-price router, parent control."""
     e = config.execution
-    settings = ExecutionSettings(e.default_window_s, e.passive_max_age_s, e.reject_cooldown_s, e.max_idle_s,
-                                 e.stale_market_s, e.seed)
+    settings = ExecutionSettings(
+        default_window_s=e.default_window_s, passive_max_age_s=e.passive_max_age_s,
+        reject_cooldown_s=e.reject_cooldown_s, max_idle_s=e.max_idle_s, stale_market_s=e.stale_market_s,
+        expiry_grace_s=e.expiry_grace_s, seed=e.seed,
+    )
     instruments = {i.symbol: InstrumentRules(i.symbol, i.tick_size, i.lot_size) for i in config.instrument}
     try:
         TwapSettings.from_mapping(e.twap)  # refuse bad tunables at start-up, not at the first parent
@@ -336,6 +341,7 @@ async def run_daemon(config: MetaorderConfig, on_started: Callable[[int], None] 
             workers.append(connect_venues)
 
         async def logout_venues(timeout: float) -> None:
+            await gateway.stop_trading(timeout)
             await asyncio.gather(*(i.shutdown(timeout) for i in initiators))
 
         shutdown_timeout = max(c.logout_timeout for c in session_configs) + 1.0

@@ -172,9 +172,12 @@ def build_simulation(config: MetaorderConfig, venues_config: VenuesConfig, clock
     """The daemon's intake and engine, built the daemon's way, in front of in-process venues."""
     from metaorder.daemon import build_engine, build_intake, venue_infos  # the composition root's builders
 
-    intake = build_intake(config, journal if journal is not None else MemoryJournal())
-    intake.start(clock.now())
+    journal = journal if journal is not None else MemoryJournal()
+    intake = build_intake(config, journal)
+    intake.recover()  # as the daemon does: a journal from an earlier run is picked up where it stopped
     engine = build_engine(config, intake, venue_infos(config, venues_config))
+    engine.recover(journal.replay())
+    intake.start(clock.now())
     engine.start(intake.boot)
     sim = SimulatedVenues.build(venues_config, clock, clock.now())
     return Simulation(clock, intake, engine, InProcessVenues(sim, config.acceptor.sender_comp_id))

@@ -23,13 +23,14 @@ ROOT = Path(__file__).resolve().parents[2]
 T0 = 1_767_258_000.0  # 2026-01-01 09:00 UTC
 
 
-def simulation(journal: MemoryJournal | None = None, seed: int = 7) -> Simulation:
+def simulation(journal: MemoryJournal | None = None, seed: int = 7, connect: bool = True) -> Simulation:
     config = load_config(ROOT / "configs" / "metaorder.toml")
     venues = load_venues_config(ROOT / "configs" / "venues.toml")
     venues = venues.model_copy(update={"market": venues.market.model_copy(update={"seed": seed})})
     sim = build_simulation(config, venues, VirtualClock(T0), journal)
-    sim.connect()
-    sim.run_until(T0 + 5)  # the liquidity providers quote, the engine's market view fills in
+    if connect:
+        sim.connect()
+        sim.run_until(T0 + 5)  # the liquidity providers quote, the engine's market view fills in
     return sim
 
 

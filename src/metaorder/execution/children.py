@@ -90,6 +90,22 @@ class ChildOrder:
             body.insert(0, (37, self.venue_order_id))
         return body
 
+    def execution_copy(self, exec_id: str, qty: int, price: Decimal, liquidity: str, fee: str | None,
+                       now: float) -> Fields:
+        """One counted execution as an ExecutionReport body, for the drop copy (the same fields
+        whether it came in a fill report or was recovered from a status report)."""
+        done = self.cum_qty >= self.qty
+        body: Fields = [(37, self.venue_order_id or "NONE"), (11, self.child_id), (17, exec_id), (150, "F"),
+                        (39, "2" if done else "1"), (55, self.symbol), (54, self.side), (38, self.qty),
+                        (32, qty), (31, price), (151, max(self.qty - self.cum_qty, 0)), (14, self.cum_qty),
+                        (6, self.notional / self.cum_qty if self.cum_qty else Decimal(0))]
+        if liquidity:
+            body.append((851, liquidity))
+        if fee:
+            body.append((12, fee))
+        body.append((60, format_utc_timestamp(now)))
+        return body
+
     def missing_fill(self, msg: Message) -> tuple[int, Decimal] | None:
         """What a status report (150=I) shows that the engine never heard about: (qty, avg price).
 

@@ -132,6 +132,24 @@ class ParentGuard:
         p.working -= leaves_qty
         return None
 
+    def restore(self, parent_id: str, limit: int, filled: int, working: int) -> None:
+        """Recovery: the counts as the journal left them, without judging them.
+
+        After a restart a parent may legitimately have more out at venues than its orders still
+        want (a client cancel raced its children): that is not a breach, and the engine cancels
+        the excess at its next tick.  Only a parent that had filled beyond its limit comes back halted.
+        """
+        for what, qty in (("limit", limit), ("filled", filled), ("working", working)):
+            _check_qty(what, qty, allow_zero=True)
+        p = self._parent(parent_id)
+        p.limit, p.filled, p.working = limit, filled, working
+        p.halted = filled > limit
+
+    def halt(self, parent_id: str, text: str, now: float | None = None) -> Alert:
+        """Halt a parent for a breach the caller saw and the counts cannot (one child over-filled
+        while others still work, a trade bust from a venue)."""
+        return self._breach(parent_id, self._parent(parent_id), text, now)
+
     def release(self, parent_id: str) -> bool:
         """An operator lifts a halt; returns whether the parent is now free to trade.
 

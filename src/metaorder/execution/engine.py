@@ -87,14 +87,16 @@ class Actions:
     venue: list[tuple[str, str, Fields]] = field(default_factory=list)  # (venue, MsgType, body)
     client: list[Outgoing] = field(default_factory=list)
     alerts: list[str] = field(default_factory=list)
+    street: list[tuple[str, Fields]] = field(default_factory=list)  # each counted venue execution, for the drop copy
 
     def extend(self, other: Actions) -> None:
         self.venue += other.venue
         self.client += other.client
         self.alerts += other.alerts
+        self.street += other.street
 
     def __bool__(self) -> bool:
-        return bool(self.venue or self.client or self.alerts)
+        return bool(self.venue or self.client or self.alerts or self.street)
 
 
 @dataclass(slots=True, eq=False)
@@ -156,6 +158,7 @@ class ExecutionEngine:
         Children that were open at the crash are kept as working (they may fill at any time) and
         are reconciled with an OrderStatusRequest when their venue's session logs on.
         """
+        halted: set[str] = set()
         for entry in entries:
             data = entry.data
             kind = entry.kind
@@ -186,16 +189,20 @@ class ExecutionEngine:
             elif kind in ("child.canceled", "child.rejected"):
                 child = self._children[data["child_id"]]
                 child.state = ChildState.CANCELED if kind == "child.canceled" else ChildState.REJECTED
+            elif kind == "child.cancel_requested":
+                self._children[data["child_id"]].cancels_sent += 1  # cancel ClOrdIDs never repeat
+            elif kind == "parent.halted":
+                halted.add(data["parent_id"])
         open_children = 0
         for worked in self._worked.values():
             for child_id in [c.child_id for c in worked.children.values() if not c.state.open]:
                 del worked.children[child_id]
             open_children += len(worked.children)
-            # The guard relearns the counts the way they happened: out at venues, then filled.
-            self.guard.set_limit(worked.parent_id, worked.filled + self._wanted(worked.parent_id))
-            out = worked.filled + worked.working()
-            if out and self.guard.allow(worked.parent_id, out, 0.0) and worked.filled:
-                self.guard.on_fill(worked.parent_id, worked.filled)
+            self.guard.restore(worked.parent_id, worked.filled + self._wanted(worked.parent_id), worked.filled,
+                               worked.working())
+            if worked.parent_id in halted:  # an operator's decision, not the restart's
+                self.guard.halt(worked.parent_id, "halted before the restart")
+        self._alerts_seen = len(self.guard.alerts)
         self._sync_working()
         return open_children
 
@@ -212,7 +219,7 @@ class ExecutionEngine:
         info = self.venues.get(venue)
         if info is not None and info.kind.value == "lit":
             symbols = sorted(self.instruments)
-            request: Fields = list(self.market.subscription_request(f"MD{next(self._md_ids)}", symbols))
+            request: Fields = list(self.market.subscription_request(f"MD{self._boot}.{next(self._md_ids)}", symbols))
             actions.venue.append((venue, "V", request))
         for worked in self._worked.values():
             for child in worked.children.values():
@@ -225,7 +232,7 @@ class ExecutionEngine:
         if mt == "8":
             return self._on_execution_report(venue, msg, now)
         if mt == "9":
-            return self._on_cancel_reject(msg)
+            return self._on_cancel_reject(venue, msg)
         before = self.market.status(venue)
         self.market.on_message(venue, msg, now)
         after = self.market.status(venue)
@@ -281,7 +288,10 @@ class ExecutionEngine:
             self.guard.set_limit(parent_id, worked.filled + wanted)
             self._fit_to_wanted(worked, wanted, now, actions)
             self._repost_stale(worked, now, actions)
-            if self.suspended or self.guard.halted(parent_id) or now < worked.wake_at:
+            if self.suspended or self.guard.halted(parent_id):
+                worked.wake_at = now + self.settings.max_idle_s  # nothing to decide until released
+                continue
+            if now < worked.wake_at:
                 continue
             self._decide(parent, worked, wanted, now, actions)
         self._alerts_from_guard(actions, now)
@@ -429,7 +439,8 @@ class ExecutionEngine:
 
     def _fit_to_wanted(self, worked: _Worked, wanted: int, now: float, actions: Actions) -> None:
         """Cancel the newest children while more is out at venues than the parent's orders want."""
-        excess = worked.working() - wanted
+        pending = sum(c.leaves_qty for c in worked.children.values() if c.cancel_requested)
+        excess = worked.working() - pending - wanted
         for child in reversed(list(worked.children.values())):
             if excess <= 0:
                 return
@@ -473,37 +484,64 @@ class ExecutionEngine:
                 "venue_order_id": child.venue_order_id})
         elif exec_type in ("F", "1", "2"):
             self._on_fill(worked, child, venue, msg, now, actions)
-        elif exec_type == "I":
-            missing = child.missing_fill(msg)
-            if missing is not None:
-                qty, price = missing
-                self._execution(worked, child, venue, f"{venue}:reconciled:{msg.get(17)}", qty, price, "", now,
-                                actions)
             self._close_if_final(worked, child, venue, msg, now, actions)
-        elif exec_type in ("4", "C", "8"):
+        elif exec_type in ("I", "4", "C", "8", "3"):
+            self._recover_missing(worked, child, venue, msg, now, actions)
             self._close_if_final(worked, child, venue, msg, now, actions)
-        self._sync_working()
+        elif exec_type in ("H", "G", "D"):
+            what = {"H": "trade cancel", "G": "trade correction", "D": "restatement"}[exec_type]
+            text = (f"{venue} sent a {what} (150={exec_type}) for {child.child_id}: not applied automatically, "
+                    f"parent {child.parent_id} halted for an operator to reconcile")
+            self.guard.halt(child.parent_id, text, now)
+            self._alerts_from_guard(actions, now)
+        self._sync_parent(child.parent_id)
         return actions
 
     def _on_fill(self, worked: _Worked, child: ChildOrder, venue: str, msg: Message, now: float,
                  actions: Actions) -> None:
+        """Count a fill once: by ExecID, and by the venue's CumQty (a report resent under another
+        ExecID, or a fill already recovered from a status report, adds nothing)."""
         exec_id = msg.get(17) or ""
         if exec_id in child.exec_ids:
-            return  # a resent report: already counted
+            return
         try:
             qty = int(Decimal(msg.get(32) or "0"))
             price = Decimal(msg.get(31) or "0")
+            venue_cum = int(Decimal(msg[14])) if 14 in msg else None
         except ArithmeticError:
             actions.alerts.append(f"{venue}: unreadable fill for {child.child_id}: {msg!r}")
             return
         if qty <= 0 or price <= 0:
             actions.alerts.append(f"{venue}: fill for {child.child_id} without quantity or price")
             return
+        if venue_cum is not None:
+            qty = min(qty, venue_cum - child.cum_qty)
+            if qty <= 0:
+                child.exec_ids.add(exec_id)
+                log.info("fill already counted (by CumQty)", venue=venue, child_id=child.child_id, exec_id=exec_id)
+                return
+        over = qty - (child.qty - child.cum_qty)
         self._execution(worked, child, venue, exec_id, qty, price, msg.get(851) or "", now, actions,
                         fee=msg.get(12))
+        if over > 0:
+            self.guard.halt(child.parent_id, f"{venue} filled {child.child_id} {over} shares beyond its "
+                            f"{child.qty}: over-fill", now)
+            self._alerts_from_guard(actions, now)
         if child.cum_qty >= child.qty:
             child.state = ChildState.FILLED
-            del worked.children[child.child_id]
+            worked.children.pop(child.child_id, None)
+
+    def _recover_missing(self, worked: _Worked, child: ChildOrder, venue: str, msg: Message, now: float,
+                         actions: Actions) -> None:
+        """A status or final report whose CumQty is above ours: executions we never heard of."""
+        missing = child.missing_fill(msg)
+        if missing is not None:
+            qty, price = missing
+            self._execution(worked, child, venue, f"{venue}:reconciled:{msg.get(17)}", qty, price, "", now,
+                            actions)
+            if child.cum_qty >= child.qty:
+                child.state = ChildState.FILLED
+                worked.children.pop(child.child_id, None)
 
     def _execution(self, worked: _Worked, child: ChildOrder, venue: str, exec_id: str, qty: int, price: Decimal,
                    liquidity: str, now: float, actions: Actions, fee: str | None = None) -> None:
@@ -517,6 +555,7 @@ class ExecutionEngine:
         self.intake.journal.append(now, "venue.execution", [child.parent_id, child.child_id], {
             "parent_id": child.parent_id, "child_id": child.child_id, "venue": venue, "exec_id": exec_id,
             "qty": qty, "price": price, "liquidity": liquidity, "fee": fee})
+        actions.street.append((venue, child.execution_copy(exec_id, qty, price, liquidity, fee, now)))
         self.guard.on_fill(child.parent_id, qty)
         parent = self.intake.book.parent(child.parent_id)
         eligible = 0 if parent is None else sum(o.leaves_qty for o in parent.children if o.accepts_price(price))
@@ -540,35 +579,47 @@ class ExecutionEngine:
     def _close_if_final(self, worked: _Worked, child: ChildOrder, venue: str, msg: Message, now: float,
                         actions: Actions) -> None:
         status = msg.get(39)
-        if status not in ("2", "3", "4", "8", "C"):
+        final = status in ("2", "3", "4", "8", "C") or msg.get(151) == "0"
+        if final and msg.get(150) in ("F", "1", "2") and child.cum_qty < _int(msg.get(14)):
+            final = False  # the venue counts executions we have not seen yet: they close it when they come
+        if not final:
             if msg.get(150) == "I":  # the venue still has it working: a fresh cancel may be sent again
                 child.cancel_requested = False
             return
         if not child.state.open:
             return
-        if status == "2" and child.cum_qty >= child.qty:  # its executions closed it: nothing more to record
+        if child.cum_qty >= child.qty:  # its executions closed it: nothing more to record
             child.state = ChildState.FILLED
             worked.children.pop(child.child_id, None)
             return
         leaves = child.leaves_qty
-        kind = "child.rejected" if status == "8" else "child.canceled"
-        child.state = ChildState.REJECTED if status == "8" else ChildState.CANCELED
+        rejected = status == "8"
+        kind = "child.rejected" if rejected else "child.canceled"
+        child.state = ChildState.REJECTED if rejected else ChildState.CANCELED
         worked.children.pop(child.child_id, None)
         self.guard.on_child_closed(child.parent_id, leaves)
         text = msg.get(58) or ""
         self.intake.journal.append(now, kind, [child.parent_id, child.child_id], {
             "parent_id": child.parent_id, "child_id": child.child_id, "venue": venue, "reason": text, "text": text,
             "leaves_qty": leaves})
-        if status == "8" and msg.get(150) == "8":
+        if rejected and msg.get(150) == "8":
             worked.excluded[venue] = now + self.settings.reject_cooldown_s
             log.info("venue rejected a child: re-routing", venue=venue, child_id=child.child_id, text=text)
+        self._alerts_from_guard(actions, now)
         worked.wake_at = 0.0
 
-    def _on_cancel_reject(self, msg: Message) -> Actions:
+    def _on_cancel_reject(self, venue: str, msg: Message) -> Actions:
+        """A cancel was refused: too late (it filled or is gone) or unknown there.  Ask for the
+        child's true state instead of cancelling again and again; its answer decides."""
+        actions = Actions()
         child = self._children.get(msg.get(41) or "") or self._children.get(msg.get(11) or "")
-        if child is not None:
-            child.cancel_requested = False  # too late (it filled) or unknown there: its reports say which
-        return Actions()
+        if child is None or not child.state.open:
+            return actions
+        if msg.get(102) == "1" or msg.get(39) in ("2", "3", "4", "8", "C"):
+            actions.venue.append((venue, "H", child.status_request()))  # cancel_requested stays set meanwhile
+        else:
+            child.cancel_requested = False
+        return actions
 
     # ---- helpers --------------------------------------------------------------------------------
 
@@ -581,6 +632,12 @@ class ExecutionEngine:
     def _wanted(self, parent_id: str) -> int:
         parent = self.intake.book.parent(parent_id)
         return parent.wanted_qty if parent is not None else 0
+
+    def _sync_parent(self, parent_id: str) -> None:
+        parent = self.intake.book.parent(parent_id)
+        if parent is not None:
+            worked = self._worked.get(parent_id)
+            parent.working_qty = worked.working() if worked is not None else 0
 
     def _sync_working(self) -> None:
         """Tell the parent book what is out at venues, so internal crossing never double-fills it."""
@@ -605,6 +662,13 @@ class ExecutionEngine:
 
     def venue_up(self, venue: str) -> bool:
         return venue in self.connected and self.market.status(venue) is VenueStatus.OPEN
+
+
+def _int(text: str | None) -> int:
+    try:
+        return int(Decimal(text or "0"))
+    except ArithmeticError:
+        return 0
 
 
 def _on_tick(price: Decimal, tick: Decimal, direction: int) -> Decimal:

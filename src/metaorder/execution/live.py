@@ -67,17 +67,26 @@ class VenueGateway:
     def on_message(self, conn: SessionConnection, message: Message, now: float) -> None:
         venue = self._venue(conn)
         actions = self.engine.on_venue_message(venue, message, now)
-        if message.msg_type == "8" and message.get(150) in ("F", "1", "2"):
-            log.info("venue fill", venue=venue, child=message.get(11), symbol=message.get(55),
-                     side="buy" if message.get(54) == "1" else "sell", qty=message.get(32), price=message.get(31),
-                     liquidity={"1": "added", "2": "removed"}.get(message.get(851) or "", message.get(851)))
-            if self.dropcopy is not None:
-                self.dropcopy.venue_execution(venue, message, after=self.engine.intake.journal.flush())
+        for _, body in actions.street:
+            fields = dict(body)
+            log.info("venue fill", venue=venue, child=fields.get(11), symbol=fields.get(55),
+                     side="buy" if fields.get(54) == "1" else "sell", qty=fields.get(32), price=str(fields.get(31)),
+                     liquidity={"1": "added", "2": "removed"}.get(str(fields.get(851, "")), "unknown"))
         self.ship(actions)
-        if actions.client:
-            self.wake()
+        if message.msg_type in ("8", "9"):
+            self.wake()  # a fill, a reject or a closed child: the parent re-decides now, as in simulation
 
     # ---- the decision loop ------------------------------------------------------------------------
+
+    async def stop_trading(self, timeout: float) -> None:
+        """Graceful shutdown, first step: send nothing new, pull every working child and wait
+        (bounded) for the venues to confirm, so nothing rests at a venue while the engine is down."""
+        self.ship(self.engine.suspend(True, self.clock.now()))
+        deadline = self.clock.now() + timeout
+        while self.engine.open_children() and self.connections and self.clock.now() < deadline:
+            await asyncio.sleep(0.05)
+        left = len(self.engine.open_children())
+        log.info("trading stopped", children_still_open=left)
 
     def orders_changed(self) -> None:
         """Called by the OMS application after client orders changed."""
@@ -107,9 +116,12 @@ class VenueGateway:
             log.error("parent/child control alert", alert=alert)
         if actions.client:
             self.oms.ship(actions.client)
-        if not actions.venue:
+        if not actions.venue and not actions.street:
             return
         durable = self.engine.intake.journal.flush()  # children are journaled before they leave
+        if self.dropcopy is not None:
+            for venue, body in actions.street:  # every counted venue execution, once, after its journal commit
+                self.dropcopy.venue_execution(venue, body, after=durable)
         by_venue: dict[str, list[tuple[str, Fields]]] = {}
         for venue, msg_type, body in actions.venue:
             by_venue.setdefault(venue, []).append((msg_type, body))

@@ -4,8 +4,9 @@ Two kinds of copies go to the drop-copy session (default counterparty ``DROPCOPY
 
 * every ExecutionReport sent to an OMS session, unchanged, with OnBehalfOfCompID (115) naming
   the OMS session it was sent to (the usual way a drop copy tells whose order it is);
-* every execution the engine received from a venue for one of its child orders, with 115 naming
-  the venue, so a risk or back-office system can reconcile street-side against client-side fills.
+* every execution the engine counted for one of its child orders at a venue (from a fill report,
+  or recovered from a status report after a reconnect), once, with 115 naming the venue, so a
+  risk or back-office system can reconcile street-side against client-side fills.
 
 Copies are handed to the drop-copy FIX session whether or not its counterparty is connected: the
 session stores each message under its sequence number (durable before sent), and a counterparty
@@ -27,9 +28,6 @@ from metaorder.fix.session import Session
 from metaorder.fix.transport import SessionConnection
 
 log = structlog.get_logger("metaorder.dropcopy")
-
-# Fields of a venue ExecutionReport worth copying (header and trailer tags are the session's own).
-_VENUE_FIELDS = (37, 11, 41, 17, 150, 39, 55, 54, 38, 40, 44, 59, 32, 31, 30, 851, 151, 14, 6, 12, 13, 60, 58)
 
 Body = Sequence[tuple[int, FieldValue]]
 
@@ -66,9 +64,8 @@ class DropCopy:
         """
         self._send(reports, after)
 
-    def venue_execution(self, venue: str, msg: Message, after: Future[None] | None = None) -> None:
-        wanted = set(_VENUE_FIELDS)
-        body = [(tag, value) for tag, value in msg.fields if tag in wanted]
+    def venue_execution(self, venue: str, body: Body, after: Future[None] | None = None) -> None:
+        """A copy of one venue execution of a child order, as the engine counted it."""
         self._send([(venue, body)], after)
 
     def _send(self, copies: Sequence[tuple[str, Body]], after: Future[None] | None) -> None:

@@ -242,12 +242,29 @@ class Venue:
     def report_fills(self, fills: Sequence[Fill | DarkFill], now: float) -> list[Outbound]:
         """Execution reports for client orders among ``fills`` (made by the market simulator too)."""
         out: list[Outbound] = []
+        # Each report carries CumQty/AvgPx as of its own execution, as FIX requires, although the
+        # matching engine has applied the whole batch already: what later fills of the batch add
+        # is taken back out.
+        later: dict[int, tuple[int, Decimal]] = {}
+        for fill in fills:
+            for order in (fill.maker, fill.taker):
+                if order is not None:
+                    qty, cost = later.get(id(order), (0, Decimal(0)))
+                    later[id(order)] = (qty + fill.qty, cost + self._fill_cost(fill))
         for fill in fills:
             for order, liquidity in ((fill.maker, "1"), (fill.taker, "2")):
                 record = order.tag if order is not None else None
-                if isinstance(record, VenueOrder):
-                    out.append(self._fill_report(record, fill, liquidity, now))
+                if order is None or not isinstance(record, VenueOrder):
+                    continue
+                qty, cost = later[id(order)]
+                qty, cost = qty - fill.qty, cost - self._fill_cost(fill)
+                later[id(order)] = (qty, cost)
+                out.append(self._fill_report(record, fill, liquidity, now, order.cum_qty - qty, order.cost - cost))
         return out
+
+    def _fill_cost(self, fill: Fill | DarkFill) -> Decimal:
+        """What one fill adds to Order.cost (ticks x qty, in the venue's cost scale)."""
+        return self._fill_ticks(fill) * self.cost_scale * fill.qty
 
     def record_trades(self, symbol: str, fills: Iterable[Fill]) -> None:
         """Remember trades for the next market-data publication (client and background alike)."""
@@ -406,13 +423,14 @@ class Venue:
             [(44, instrument.to_price(order.price))] if order.price is not None else []
         ) + [(59, order.tif.value)]
 
-    def _totals(self, record: VenueOrder) -> Fields:
+    def _totals(self, record: VenueOrder, cum_qty: int | None = None, cost: Decimal | int | None = None) -> Fields:
+        """LeavesQty, CumQty, AvgPx now, or as of an earlier point (``cum_qty``, ``cost``)."""
         order = record.order
-        avg = (
-            record.instrument.to_price(Decimal(order.cost) / (order.cum_qty * self.cost_scale))
-            if order.cum_qty else Decimal(0)
-        )
-        return [(151, order.leaves_qty), (14, order.cum_qty), (6, avg)]
+        if cum_qty is None:
+            cum_qty, cost = order.cum_qty, order.cost
+        avg = record.instrument.to_price(Decimal(cost or 0) / (cum_qty * self.cost_scale)) if cum_qty else Decimal(0)
+        leaves = 0 if order.cancelled and cum_qty == order.cum_qty else max(order.qty - cum_qty, 0)
+        return [(151, leaves), (14, cum_qty), (6, avg)]
 
     def _report(self, record: VenueOrder, exec_type: str, due: float, text: str = "") -> Outbound:
         status = self._status(record.order)
@@ -422,17 +440,19 @@ class Venue:
             body.append((58, text))
         return Outbound(record.owner, "8", body, due)
 
-    def _fill_report(self, record: VenueOrder, fill: Fill | DarkFill, liquidity: str, now: float) -> Outbound:
+    def _fill_report(self, record: VenueOrder, fill: Fill | DarkFill, liquidity: str, now: float,
+                     cum_qty: int, cost: Decimal) -> Outbound:
         fee_rate = self.fees.maker_per_share if liquidity == "1" else self.fees.taker_per_share
         fee = (fee_rate * fill.qty).quantize(Decimal("0.0001"))
         record.fees += fee
         if self.on_client_fill is not None:
             self.on_client_fill(record.instrument.symbol, record.order.side, fill.qty, now)
         due = now + self.latency.fill
-        body = [*self._common(record), (17, self._exec_id()), (150, "F"), (39, self._status(record.order))]
+        status = "2" if cum_qty >= record.order.qty else "1"
+        body = [*self._common(record), (17, self._exec_id()), (150, "F"), (39, status)]
         body += [(32, fill.qty), (31, record.instrument.to_price(self._fill_ticks(fill))), (30, self.name),
                  (851, liquidity)]
-        body += [*self._totals(record), (12, fee), (13, "3"), (60, format_utc_timestamp(due))]
+        body += [*self._totals(record, cum_qty, cost), (12, fee), (13, "3"), (60, format_utc_timestamp(due))]
         return Outbound(record.owner, "8", body, due)
 
     def _reject(self, owner: str, msg: Message, exc: RequestError, now: float) -> Outbound:
