@@ -306,6 +306,9 @@ class ExecutionEngine:
         never answers the cancels, ``expiry_grace_s`` later still).
         """
         grace = self.settings.expiry_grace_s
+        first_end = parent.earliest_expire_time
+        if first_end is None or now < first_end + grace:
+            return ""
         due = [o for o in parent.children if o.mandate.end_time is not None and now >= o.mandate.end_time + grace]
         if not due:
             return ""
@@ -376,12 +379,9 @@ class ExecutionEngine:
 
     def _state(self, parent: ParentOrder, worked: _Worked, wanted: int) -> ParentState:
         orders = parent.children
-        start = min(o.mandate.start_time or o.arrival for o in orders)
-        # The parent finishes by its most urgent order's end: allocation is pro-rata, so a parent
-        # worked to a later end would leave the earliest order partly filled at its ExpireTime.
-        # Orders with later ends finish early instead, which their windows allow.
-        end = min(o.mandate.end_time or o.arrival + self.settings.default_window_s for o in orders)
-        rates = [o.mandate.participation_rate for o in orders if o.mandate.participation_rate is not None]
+        start, end, _ = parent.window(self.settings.default_window_s)
+        rate = parent.participation_rate
+        rates = [rate] if rate is not None else []
         first = orders[0].mandate
         return ParentState(
             parent_id=parent.parent_id, symbol=parent.key.symbol, direction=parent.key.direction,

@@ -132,11 +132,12 @@ class Intake:
         try:
             qty_text = msg.get(38) or ""
             new_qty = int(Decimal(qty_text))
-            if Decimal(qty_text) != new_qty or new_qty <= order.cum_qty or new_qty % self.defaults.lot_size(order.symbol):
+            if (Decimal(qty_text) != new_qty or new_qty <= order.cum_qty
+                    or new_qty % self.defaults.lot_size(order.symbol)):
                 raise ValueError
         except (ArithmeticError, ValueError):
-            text = (f"OrderQty {msg.get(38)!r} must be a whole number of lots of {self.defaults.lot_size(order.symbol)} "
-                    f"above the {order.cum_qty} filled")
+            text = (f"OrderQty {msg.get(38)!r} must be a whole number of lots of "
+                    f"{self.defaults.lot_size(order.symbol)} above the {order.cum_qty} filled")
             return [self._cancel_reject(session, msg, order, "2", "99", text)]
         new_limit: Decimal | None = order.limit
         if order.ord_type is OrderType.LIMIT:

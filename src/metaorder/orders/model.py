@@ -2,7 +2,13 @@
 
 Quantities are integer shares; prices are Decimal (client limits arrive as FIX decimals and are kept
 exactly).  Pydantic validates at the FIX edge (normalize.py); here, on the hot path, plain slotted
-dataclasses.
+classes.
+
+A parent can hold tens of thousands of orders (a day of small orders aggregated into one), and the
+execution engine asks for its ``wanted_qty`` on every tick: so a parent keeps its aggregates as
+running sums (:class:`Children`), updated by every change of its list and of its orders' qty,
+cum_qty and canceled, instead of summing over its orders each time (which made the engine's ticks
+O(orders) and the daemon's work per order grow with the book).
 """
 
 from __future__ import annotations
@@ -94,9 +100,28 @@ class ClientOrder:
     :class:`ParentOrder`), whoever makes the change.  Equality is identity.
     """
 
-    __slots__ = ("order_id", "session", "cl_ord_id", "symbol", "side", "_qty", "ord_type", "limit", "tif",
-                 "mandate", "arrival", "arrival_seq", "_cum_qty", "notional", "_canceled", "parent_id",
-                 "orig_cl_ord_id", "account", "_counted_in", "expired")
+    __slots__ = (
+        "_canceled",
+        "_counted_in",
+        "_cum_qty",
+        "_qty",
+        "account",
+        "arrival",
+        "arrival_seq",
+        "cl_ord_id",
+        "expired",
+        "limit",
+        "mandate",
+        "notional",
+        "ord_type",
+        "order_id",
+        "orig_cl_ord_id",
+        "parent_id",
+        "session",
+        "side",
+        "symbol",
+        "tif",
+    )
 
     def __init__(
         self,
@@ -223,23 +248,41 @@ class Children(list[ClientOrder]):
     ``ParentBook._check`` asserts it).
     """
 
-    __slots__ = ("wanted", "cum")
+    __slots__ = ("_window", "cum", "wanted")
 
     def __init__(self, orders: Iterable[ClientOrder] = ()) -> None:
         super().__init__()
         self.wanted = 0
         self.cum = 0
+        # (min start, min and max explicit end, min and max arrival of those without an end, min
+        # participation rate) over the members, kept up to date by additions; None after a
+        # removal: recomputed when asked.
+        self._window: _Window | None = _EMPTY_WINDOW
         self.extend(orders)
 
     def _count(self, order: ClientOrder) -> None:
         self.wanted += order.leaves_qty
         self.cum += order._cum_qty
         order._counted_in.append(self)
+        if self._window is not None:
+            self._window = _widen(self._window, order)
 
     def _uncount(self, order: ClientOrder) -> None:
         self.wanted -= order.leaves_qty
         self.cum -= order._cum_qty
         order._counted_in.remove(self)
+        self._window = None
+
+    def window(self) -> _Window:
+        """Over the members: (min start, min and max explicit end, min and max arrival of those
+        without an end, min participation rate)."""
+        window = self._window
+        if window is None:
+            window = _EMPTY_WINDOW
+            for order in self:
+                window = _widen(window, order)
+            self._window = window
+        return window
 
     def append(self, order: ClientOrder) -> None:
         super().append(order)
@@ -272,6 +315,7 @@ class Children(list[ClientOrder]):
         super().clear()
         self.wanted = 0
         self.cum = 0
+        self._window = _EMPTY_WINDOW
 
     def __setitem__(self, index: Any, value: Any) -> None:
         if isinstance(index, slice):
@@ -299,6 +343,40 @@ class Children(list[ClientOrder]):
         """The running sums equal the sums over the members."""
         assert self.wanted == sum(o.leaves_qty for o in self), (self.wanted, "wanted")
         assert self.cum == sum(o.cum_qty for o in self), (self.cum, "cum")
+        if self._window is not None:
+            fresh = _EMPTY_WINDOW
+            for order in self:
+                fresh = _widen(fresh, order)
+            assert self._window == fresh, (self._window, fresh)
+
+
+#: See :meth:`Children.window`.
+_Window = tuple[float | None, float | None, float | None, float | None, float | None, Decimal | None]
+_EMPTY_WINDOW: _Window = (None, None, None, None, None, None)
+
+
+def _widen(window: _Window, order: ClientOrder) -> _Window:
+    start, end_lo, end_hi, arrival_lo, arrival_hi, rate = window
+    m = order.mandate
+    s = m.start_time or order.arrival  # ``or``, as the engine reads it: a start of 0.0 means none
+    if start is None or s < start:
+        start = s
+    e = m.end_time
+    if e:
+        if end_lo is None or e < end_lo:
+            end_lo = e
+        if end_hi is None or e > end_hi:
+            end_hi = e
+    else:
+        a = order.arrival
+        if arrival_lo is None or a < arrival_lo:
+            arrival_lo = a
+        if arrival_hi is None or a > arrival_hi:
+            arrival_hi = a
+    r = m.participation_rate
+    if r is not None and (rate is None or r < rate):
+        rate = r
+    return start, end_lo, end_hi, arrival_lo, arrival_hi, rate
 
 
 @dataclass(frozen=True, slots=True)
@@ -320,7 +398,7 @@ class ParentKey:
 class ParentOrder:
     """A meta-order: the aggregate of compatible client orders, worked as one."""
 
-    __slots__ = ("parent_id", "key", "created", "_children", "working_qty")
+    __slots__ = ("_children", "created", "key", "parent_id", "working_qty")
 
     def __init__(self, parent_id: str, key: ParentKey, created: float,
                  children: Iterable[ClientOrder] = (), working_qty: int = 0) -> None:
@@ -352,6 +430,34 @@ class ParentOrder:
     def cum_qty(self) -> int:
         """What its orders have been filled, in all.  O(1): a running sum."""
         return self._children.cum
+
+    def window(self, default_window_s: float) -> tuple[float, float, float]:
+        """The parent's execution window over its orders: the earliest start (EffectiveTime, else
+        arrival), and the earliest and the latest end (ExpireTime, else arrival + ``default_window_s``).
+
+        The same as ``min(o.mandate.start_time or o.arrival ...)`` and ``min``/``max(o.mandate.end_time
+        or o.arrival + default_window_s ...)`` over the children, but O(1) while orders only join
+        (recomputed once after an order leaves).  Raises ValueError for a parent without orders.
+        """
+        start, end_lo, end_hi, arrival_lo, arrival_hi, _ = self._children.window()
+        if start is None:
+            raise ValueError(f"parent {self.parent_id} has no orders")
+        lo = [e for e in (end_lo, None if arrival_lo is None else arrival_lo + default_window_s) if e is not None]
+        hi = [e for e in (end_hi, None if arrival_hi is None else arrival_hi + default_window_s) if e is not None]
+        return start, min(lo), max(hi)
+
+    @property
+    def earliest_expire_time(self) -> float | None:
+        """The earliest ExpireTime (126) among its orders (None: none has one); O(1) like :meth:`window`,
+        so "is any order past its ExpireTime?" costs nothing while none is.  (An ExpireTime of 0.0, which
+        normalization never accepts, counts as none.)"""
+        return self._children.window()[1]
+
+    @property
+    def participation_rate(self) -> Decimal | None:
+        """The smallest ParticipationRate (849) among its orders (None: none gave one); O(1) like
+        :meth:`window`."""
+        return self._children.window()[5]
 
     @property
     def done(self) -> bool:

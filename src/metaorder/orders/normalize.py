@@ -101,14 +101,13 @@ def _time(msg: Message, tag: int, name: str) -> float | None:
     return when
 
 
-#: Tags that make up a mandate; an order carrying none of them gets the defaults' mandate.
-_MANDATE_TAGS = (847, 848, 849, 168, 126)
+#: An order carrying none of the mandate tags (847, 848, 849, 168, 126) gets the defaults' mandate.
 _default_mandate: list[tuple[IntakeDefaults, Mandate] | None] = [None]  # last defaults -> their mandate
 
 
 def mandate_of(msg: Message, defaults: IntakeDefaults, now: float) -> Mandate:
     values = msg.first_values()
-    if not any(tag in values for tag in _MANDATE_TAGS):
+    if not (847 in values or 848 in values or 849 in values or 168 in values or 126 in values):
         # The common case: no algorithmic tags.  A Mandate is immutable, so one is shared.
         cached = _default_mandate[0]
         if cached is not None and cached[0] is defaults:
@@ -194,8 +193,10 @@ def normalize_new_order(
         raise NormalizeError(REJ_INCORRECT_QTY, f"OrderQty (38) {qty_value} is not a whole number of shares")
     lot = defaults.lot_size(symbol)
     if int(qty_value) % lot:
-        raise NormalizeError(REJ_INCORRECT_QTY,
-                             f"OrderQty (38) {qty_value} is not a whole number of lots: {symbol} trades in lots of {lot}")
+        raise NormalizeError(
+            REJ_INCORRECT_QTY,
+            f"OrderQty (38) {qty_value} is not a whole number of lots: {symbol} trades in lots of {lot}",
+        )
     ord_type = _TYPES.get(get(40) or "")
     if ord_type is None:
         raise NormalizeError(REJ_UNSUPPORTED, f"OrdType (40) {msg.get(40)!r} is not supported (1 market, 2 limit)")

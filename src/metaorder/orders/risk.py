@@ -43,6 +43,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from metaorder.orders.model import ClientOrder, OrderType, Side
 
+_ZERO = Decimal(0)
 _HUNDRED = Decimal(100)
 _CENT = Decimal("0.01")
 _RATE_WINDOW_S = 1.0
@@ -211,20 +212,22 @@ class RiskEngine:
         set or the open notional), so an OMS that corrects and resends it is judged afresh.
         """
         session = order.session
-        limits = self.limits(session)
+        limits = self._merged.get(session)
+        if limits is None:
+            limits = self.limits(session)
         state = self._sessions.get(session)
 
-        reject = self._kill_reject(session)
-        if reject is not None:
-            return reject
+        if self._global_kill is not None or session in self._session_kills:
+            return self._kill_reject(session)
         if state is not None and order.cl_ord_id in state.cl_ord_ids:
             return RiskReject(
                 RejectReason.DUPLICATE_ORDER,
                 f"duplicate ClOrdID {order.cl_ord_id} for {session}: already used today",
             )
-        reject = self._sanity_reject(order, order.qty, order.limit)
-        if reject is not None:
-            return reject
+        qty, limit = order.qty, order.limit
+        if (qty <= 0 or (limit is None and order.ord_type is OrderType.LIMIT)
+                or (limit is not None and not (limit.is_finite() and limit > 0))):
+            return self._sanity_reject(order, qty, limit)
         if order.symbol in limits.restricted_symbols:
             return RiskReject(RejectReason.OTHER, f"symbol {order.symbol} is in restricted_symbols for {session}")
         if limits.max_orders_per_second is not None and state is not None:
@@ -243,14 +246,16 @@ class RiskEngine:
                 )
 
         reference = self._reference(order.symbol)
-        basis = order.limit if order.limit is not None else reference
-        reject = self._order_limits_reject(order, limits, order.qty, order.limit, reference, basis, collar=True)
+        basis = limit if limit is not None else reference
+        reject = self._order_limits_reject(order, limits, qty, limit, reference, basis, collar=True)
         if reject is not None:
             return reject
-        record = _Open(session, order.qty, order.cum_qty, basis)
-        reject = self._credit_reject(session, limits, Decimal(0), record.notional)
-        if reject is not None:
-            return reject
+        record = _Open(session, qty, order.cum_qty, basis)
+        notional = record.notional
+        if limits.max_open_notional is not None and notional > 0:
+            reject = self._credit_reject(session, limits, _ZERO, notional)
+            if reject is not None:
+                return reject
 
         dup_key: _DupKey = (order.symbol, order.side, order.qty, order.limit)
         window = limits.duplicate_window_s
@@ -263,7 +268,7 @@ class RiskEngine:
                     f"and price) within duplicate_window_s {window} for {session}",
                 )
 
-        self._accept(order, now, limits, dup_key, record)
+        self._accept(order, now, limits, dup_key, record, notional)
         return None
 
     def check_replace(
@@ -502,7 +507,8 @@ class RiskEngine:
             )
         return None
 
-    def _accept(self, order: ClientOrder, now: float, limits: RiskLimits, dup_key: _DupKey, record: _Open) -> None:
+    def _accept(self, order: ClientOrder, now: float, limits: RiskLimits, dup_key: _DupKey, record: _Open,
+                notional: Decimal) -> None:
         state = self._state(order.session)
         state.cl_ord_ids.add(order.cl_ord_id)
         if limits.max_orders_per_second is not None:
@@ -519,7 +525,12 @@ class RiskEngine:
                     del state.last_seen[key]
             state.last_seen[dup_key] = now
             expiry.append((now, dup_key))
-        self._record(order.order_id, record)
+        order_id = order.order_id
+        if order_id in self._open:
+            self._record(order_id, record)
+        else:  # the common case of _record: nothing to take back first
+            self._open[order_id] = record
+            state.open_notional += notional
 
     def _record(self, order_id: str, record: _Open) -> None:
         # An order_id is ours and unique; should one come twice, replace, never double-count.
