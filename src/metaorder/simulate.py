@@ -139,7 +139,6 @@ class Simulation:
         now = self.clock.now()
         out = self.intake.on_message(session, on_the_wire(msg_type, body, session, "METAORDER"), now)
         self.reports += out
-        self.engine.touch()
         return out
 
     def run_until(self, end: float, max_steps: int = 10_000_000) -> None:

@@ -33,6 +33,7 @@ there is reconciled with an OrderStatusRequest before the engine trusts its stat
 from __future__ import annotations
 
 import dataclasses
+import heapq
 import itertools
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -54,6 +55,8 @@ from metaorder.orders.journal import JournalEntry
 from metaorder.orders.model import ParentOrder
 
 log = structlog.get_logger("metaorder.execution")
+
+MIN_RESCHEDULE_S = 1e-3  # a parent is never queued for less than this ahead (no busy loop on one instant)
 
 StrategyFactory = Callable[[str, ParentState, int], Strategy]
 
@@ -107,7 +110,8 @@ class _Worked:
     strategy: Strategy | None = None
     filled: int = 0  # executed at venues
     children: dict[str, ChildOrder] = field(default_factory=dict)  # open children by ClOrdID
-    wake_at: float = 0.0
+    wake_at: float = 0.0  # when its strategy wants to decide again (0: at the next tick)
+    scheduled: float = -1.0  # the time it is queued under in the engine's wake-up heap
     excluded: dict[str, float] = field(default_factory=dict)  # venue -> until
 
     def working(self) -> int:
@@ -145,6 +149,8 @@ class ExecutionEngine:
         self._alerts_seen = 0  # guard alerts already acted on
         self.suspended = False  # the kill switch: no new children while engaged
         self._reported_stale: frozenset[str] = frozenset()
+        self._heap: list[tuple[float, str]] = []  # (when, parent id): parents by the time they are due
+        self._dirty: set[str] = set()  # parents to attend to at the next tick, whatever their time
 
     # ---- lifecycle ----------------------------------------------------------------------------
 
@@ -244,7 +250,16 @@ class ExecutionEngine:
 
     def next_wakeup(self) -> float | None:
         """The earliest time a parent wants attention (None: nothing is being worked)."""
-        return min((w.wake_at for w in self._worked.values()), default=None)
+        if self._dirty or self.intake.book.changed:
+            return 0.0
+        heap = self._heap
+        while heap:
+            when, parent_id = heap[0]
+            worked = self._worked.get(parent_id)
+            if worked is not None and worked.scheduled == when:
+                return when
+            heapq.heappop(heap)  # superseded by a later schedule, or the parent is gone
+        return None
 
     def suspend(self, engaged: bool, now: float) -> Actions:
         """The global kill switch: cancel every working child and send nothing new until released."""
@@ -255,48 +270,78 @@ class ExecutionEngine:
                 for child in list(worked.children.values()):
                     self._cancel(child, now, actions, "kill switch engaged")
         else:
-            for worked in self._worked.values():
-                worked.wake_at = 0.0
+            self.touch()
         return actions
 
     def touch(self) -> None:
-        """Orders joined, shrank or changed: look at every parent at the next tick."""
+        """Look at every parent at the next tick (orders changes are noticed without it)."""
         for parent in self.intake.book.parents():
-            self._worked_for(parent.parent_id).wake_at = 0.0
+            self._mark(parent.parent_id)
 
     def on_tick(self, now: float) -> Actions:
+        """Attend to the parents that are due: changed in the book, touched by a venue report, or
+        whose own time came (strategy wake-up, a passive child to re-post, an ExpireTime).  Parents
+        with nothing due cost nothing, however many there are."""
         actions = Actions()
-        live = {p.parent_id: p for p in self.intake.book.parents()}
-        for parent_id in live:
-            self._worked_for(parent_id)
-        for parent_id, worked in list(self._worked.items()):
-            found = live.get(parent_id)
-            if found is None:
-                self._close_parent(worked, now, actions)
-                continue
-            parent = found
+        due = self._dirty | self.intake.book.take_changed()
+        self._dirty = set()
+        heap = self._heap
+        while heap and heap[0][0] <= now:
+            when, parent_id = heapq.heappop(heap)
+            worked = self._worked.get(parent_id)
+            if worked is not None and worked.scheduled == when:
+                worked.scheduled = -1.0
+                due.add(parent_id)
+        for parent_id in sorted(due):  # sorted: the same order every run (reproducible simulations)
+            self._attend(parent_id, now, actions)
+        self._alerts_from_guard(actions, now)
+        return actions
+
+    def _attend(self, parent_id: str, now: float, actions: Actions) -> None:
+        worked = self._worked_for(parent_id)
+        parent = self.intake.book.parent(parent_id)
+        if parent is not None:
             expiring = self._expire_due(parent, worked, now, actions)
-            if expiring == "waiting":
-                continue  # children are being pulled: no new ones for orders about to expire
             if expiring == "expired":
-                found = self.intake.book.parent(parent_id)
-                if found is None:
-                    self._close_parent(worked, now, actions)
-                    continue
-                parent = found
+                parent = self.intake.book.parent(parent_id)
+        else:
+            expiring = ""
+        if parent is None:
+            self._close_parent(worked, now, actions)
+        elif expiring != "waiting":  # while children are pulled for orders about to expire: nothing new
             wanted = parent.wanted_qty
             self.guard.set_limit(parent_id, worked.filled + wanted)
             self._fit_to_wanted(worked, wanted, now, actions)
             self._repost_stale(worked, now, actions)
             if self.suspended or self.guard.halted(parent_id):
                 worked.wake_at = now + self.settings.max_idle_s  # nothing to decide until released
-                continue
-            if now < worked.wake_at:
-                continue
-            self._decide(parent, worked, wanted, now, actions)
-        self._alerts_from_guard(actions, now)
-        self._sync_working()
-        return actions
+            elif now >= worked.wake_at:
+                self._decide(parent, worked, wanted, now, actions)
+        self._sync_parent(parent_id)
+        if parent_id in self._worked:
+            self._schedule(worked, parent, now)
+
+    def _schedule(self, worked: _Worked, parent: ParentOrder | None, now: float) -> None:
+        """Queue the parent for the earliest of: its strategy's wake-up, its oldest resting passive
+        child's re-post time, its earliest ExpireTime (plus the grace)."""
+        when = worked.wake_at
+        age = self.settings.passive_max_age_s
+        for child in worked.children.values():
+            if not child.ioc and not child.cancel_requested:
+                when = min(when, child.sent_at + age)
+        if parent is not None and parent.earliest_expire_time is not None:
+            expiry = parent.earliest_expire_time + self.settings.expiry_grace_s
+            if expiry > now:
+                when = min(when, expiry)
+        when = max(when, now + MIN_RESCHEDULE_S)
+        if when != worked.scheduled:
+            worked.scheduled = when
+            heapq.heappush(self._heap, (when, worked.parent_id))
+
+    def _mark(self, parent_id: str) -> None:
+        """Decide for this parent at the next tick (a fill, a closed child, a touch)."""
+        self._worked_for(parent_id).wake_at = 0.0
+        self._dirty.add(parent_id)
 
     def _expire_due(self, parent: ParentOrder, worked: _Worked, now: float, actions: Actions) -> str:
         """Orders past their ExpireTime: pull the parent's children first, then expire the orders.
@@ -574,7 +619,7 @@ class ExecutionEngine:
                 "price": price, "text": text})
             actions.alerts.append(text)
         self._alerts_from_guard(actions, now)  # a fill beyond what was working halts the parent at once
-        worked.wake_at = 0.0  # recalibrate after every fill
+        self._mark(worked.parent_id)  # recalibrate after every fill
 
     def _close_if_final(self, worked: _Worked, child: ChildOrder, venue: str, msg: Message, now: float,
                         actions: Actions) -> None:
@@ -606,7 +651,7 @@ class ExecutionEngine:
             worked.excluded[venue] = now + self.settings.reject_cooldown_s
             log.info("venue rejected a child: re-routing", venue=venue, child_id=child.child_id, text=text)
         self._alerts_from_guard(actions, now)
-        worked.wake_at = 0.0
+        self._mark(worked.parent_id)
 
     def _on_cancel_reject(self, venue: str, msg: Message) -> Actions:
         """A cancel was refused: too late (it filled or is gone) or unknown there.  Ask for the

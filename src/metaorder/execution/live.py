@@ -46,7 +46,6 @@ class VenueGateway:
         self.dropcopy = dropcopy
         self.connections: dict[str, SessionConnection] = {}  # venue name -> live connection
         self._wake = asyncio.Event()
-        self._touched = False
 
     # ---- Application (venue sessions) -----------------------------------------------------------
 
@@ -89,8 +88,7 @@ class VenueGateway:
         log.info("trading stopped", children_still_open=left)
 
     def orders_changed(self) -> None:
-        """Called by the OMS application after client orders changed."""
-        self._touched = True
+        """Called by the OMS application after client orders changed (the book knows which parents)."""
         self._wake.set()
 
     def wake(self) -> None:
@@ -98,9 +96,6 @@ class VenueGateway:
 
     async def run(self) -> None:
         while True:
-            if self._touched:
-                self._touched = False
-                self.engine.touch()
             self.ship(self.engine.on_tick(self.clock.now()))
             due = self.engine.next_wakeup()
             delay = None if due is None else max(due - self.clock.now(), MIN_TICK_S)

@@ -54,6 +54,13 @@ class ParentBook:
         self._by_key: dict[ParentKey, ParentOrder] = {}
         self._orders: dict[str, ClientOrder] = {}  # live client orders by OrderID
         self._parent_ids = itertools.count(first_parent)
+        # Parents whose orders joined, left or changed since the execution engine last looked: it
+        # attends to those (and to parents whose time came) instead of scanning every parent.
+        self.changed: set[str] = set()
+
+    def take_changed(self) -> set[str]:
+        changed, self.changed = self.changed, set()
+        return changed
 
     # ---- queries ------------------------------------------------------------------------------
 
@@ -94,6 +101,7 @@ class ParentBook:
         order.qty = new_qty
         order.limit = new_limit
         if order.parent_id is not None and order.parent_id in self._parents:
+            self.changed.add(order.parent_id)
             return [], self._parents[order.parent_id]
         crosses = self._net(order)
         parent = self._aggregate(order, now) if order.leaves_qty else None
@@ -130,6 +138,7 @@ class ParentBook:
                     side.notional += qty * mid
                 capacity -= qty
                 crosses.append(Cross(order, resting, qty, mid))
+                self.changed.add(parent.parent_id)
             for resting in [c for c in parent.children if not c.leaves_qty]:
                 self._detach(resting)
         return crosses
@@ -145,6 +154,7 @@ class ParentBook:
         parent.children.append(order)
         order.parent_id = parent.parent_id
         self._orders[order.order_id] = order
+        self.changed.add(parent.parent_id)
         return parent
 
     def continue_parent_ids_after(self, number: int) -> None:
@@ -168,6 +178,7 @@ class ParentBook:
         parent.children.append(order)
         order.parent_id = parent_id
         self._orders[order.order_id] = order
+        self.changed.add(parent_id)
 
     def _detach(self, order: ClientOrder) -> ParentOrder | None:
         self._orders.pop(order.order_id, None)
@@ -175,6 +186,7 @@ class ParentBook:
         order.parent_id = None
         if parent is None:
             return None
+        self.changed.add(parent.parent_id)
         with contextlib.suppress(ValueError):  # one scan of the children, not two
             parent.children.remove(order)
         if not parent.children or parent.done:
