@@ -65,6 +65,21 @@ class MetaorderProcess:
             if event.get("event") == event_name:
                 return event
 
+    def wait_for_logs(self, *event_names: str, timeout: float = 20.0) -> dict[str, dict[str, object]]:
+        """The first line of each of ``event_names``, in whatever order they come."""
+        found: dict[str, dict[str, object]] = {}
+        while len(found) < len(event_names):
+            try:
+                event = self._events.get(timeout=timeout)
+            except queue.Empty:
+                raise AssertionError(f"missing log lines {set(event_names) - set(found)}:\n" + self.log()) from None
+            if event is None:
+                raise AssertionError(f"process exited before {set(event_names) - set(found)}:\n" + self.log())
+            name = event.get("event")
+            if isinstance(name, str) and name in event_names:
+                found.setdefault(name, event)
+        return found
+
     def wait_listening(self, timeout: float = 20.0) -> int:
         port = self.wait_for_log("accepting", timeout)["port"]
         assert isinstance(port, int)

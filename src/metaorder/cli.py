@@ -94,6 +94,11 @@ def _build_parser() -> argparse.ArgumentParser:
     aud.add_argument("--config", default="configs/metaorder.toml", help="TOML configuration (default: %(default)s)")
     aud.add_argument("--json", action="store_true", help="one JSON object per line, for tools")
 
+    ctl = sub.add_parser("ctl", help="operator commands to a running `metaorder run`: kill switches, status")
+    ctl.add_argument("words", nargs="+", metavar="COMMAND",
+                     help="kill SESSION|all, revive SESSION|all, status")
+    ctl.add_argument("--config", default="configs/metaorder.toml", help="TOML configuration (default: %(default)s)")
+
     demo = sub.add_parser("demo", help="a burst of OMS orders worked in accelerated time, then a TCA summary")
     _one_line_errors(demo)
     demo.add_argument("--orders", type=_positive(int, "a positive whole number"), default=400, metavar="N",
@@ -111,6 +116,7 @@ def _build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = _build_parser().parse_args(argv)
     from metaorder.config import ConfigError, load_config, load_venues_config
+    from metaorder.ctl import ControlError
     from metaorder.fix.dictionary import DictionaryError
     from metaorder.fix.store import StoreError
     from metaorder.orders.journal import JournalError
@@ -136,6 +142,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             from metaorder.daemon import run_daemon
 
             _run(run_daemon(config))
+        elif args.command == "ctl":
+            from metaorder.ctl import send
+
+            reply = send(load_config(args.config).control.socket, " ".join(args.words))
+            if reply.startswith("error"):
+                print(f"metaorder: {reply}", file=sys.stderr)
+                return 2
+            print(reply)
         elif args.command == "audit":
             from metaorder.posttrade.audit import run_audit
 
@@ -146,7 +160,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             from metaorder.demo import print_demo, run_demo
 
             print_demo(run_demo(args.orders, args.seed, args.window, args.config, args.venues), as_json=args.json)
-    except (ConfigError, DictionaryError, StoreError, JournalError, AuditError) as exc:
+    except (ConfigError, DictionaryError, StoreError, JournalError, AuditError, ControlError) as exc:
         print(f"metaorder: {exc}", file=sys.stderr)
         return 2
     except OSError as exc:

@@ -140,6 +140,10 @@ class ExecutionSettingsModel(_Strict):
     reconnect_max_s: float = Field(30.0, gt=0)
 
 
+class ControlSettings(_Strict):
+    socket: Path = Path("var/metaorder.ctl")  # Unix socket of `metaorder ctl` (kill switches, status)
+
+
 class DropCopySettings(_Strict):
     """Present in the file: the drop-copy acceptor runs (configs/metaorder.toml has it)."""
 
@@ -177,6 +181,7 @@ class MetaorderConfig(_Strict):
     instrument: list[TradableInstrument] = Field(default_factory=list)
     execution: ExecutionSettingsModel = ExecutionSettingsModel()
     dropcopy: DropCopySettings | None = None
+    control: ControlSettings = ControlSettings()
 
 
 _Model = TypeVar("_Model", bound=BaseModel)
@@ -214,8 +219,11 @@ def load_config(path: str | Path) -> MetaorderConfig:
     execution = config.execution
     if execution.embedded_venues is not None and not execution.embedded_venues.is_absolute():
         execution = execution.model_copy(update={"embedded_venues": base / execution.embedded_venues})
+    control = config.control
+    if not control.socket.is_absolute():
+        control = control.model_copy(update={"socket": base / control.socket})
     return config.model_copy(update={"store": store, "journal": journal, "dictionary": dictionary,
-                                     "execution": execution})
+                                     "execution": execution, "control": control})
 
 
 # ---- simulated venues (configs/venues.toml) -----------------------------------------------------

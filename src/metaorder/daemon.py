@@ -20,6 +20,8 @@ import structlog
 
 from metaorder.clock import Clock, LiveClock
 from metaorder.config import ConfigError, MetaorderConfig, VenuesConfig, load_venues_config
+from metaorder.ctl import Commands
+from metaorder.ctl import serve as serve_control
 from metaorder.execution.control import ParentGuard
 from metaorder.execution.engine import ExecutionEngine, ExecutionSettings, InstrumentRules
 from metaorder.execution.live import VenueGateway
@@ -360,6 +362,34 @@ async def run_daemon(config: MetaorderConfig, on_started: Callable[[int], None] 
                 engine.suspend(False, now)
                 gateway.wake()
                 log.warning("global kill switch released")
+
+        def kill_session(session: str, now: float) -> int:
+            intake.risk.kill(session, now)
+            outs = intake.cancel_all(session, now, f"kill switch for {session} engaged")
+            app.ship(outs)
+            gateway.wake()  # their parents shrank: the engine cancels child orders as needed
+            log.warning("session kill switch engaged: its orders are refused and canceled", session=session,
+                        orders_canceled=len(outs))
+            return len(outs)
+
+        def revive_session(session: str) -> None:
+            intake.risk.revive(session)
+            log.warning("session kill switch released", session=session)
+
+        def status() -> dict[str, object]:
+            return {
+                "global_kill": intake.risk.global_killed,
+                "killed_sessions": sorted(s.target_comp_id for s in acc.sessions
+                                          if intake.risk.session_killed(s.target_comp_id)),
+                "open_orders": len(intake.book), "parents": sum(1 for _ in intake.book.parents()),
+                "open_child_orders": len(engine.open_children()), "venues_connected": sorted(engine.connected),
+                "trading_suspended": engine.suspended,
+            }
+
+        commands = Commands(frozenset(s.target_comp_id for s in acc.sessions), kill_session, revive_session,
+                            kill_switch, status)
+        control_path = config.control.socket
+        workers.append(lambda: serve_control(control_path, commands, clock.now))
 
         # Operators pull the global kill switch with SIGUSR1 and release it with SIGUSR2.
         loop.add_signal_handler(signal.SIGUSR1, kill_switch, True)

@@ -194,6 +194,14 @@ class RiskEngine:
             merged = self._merged[session] = merge(self._global, self._session_limits.get(session))
         return merged
 
+    @property
+    def global_killed(self) -> bool:
+        return self._global_kill is not None
+
+    def session_killed(self, session: str) -> bool:
+        """The session's own kill switch (whatever the global one says)."""
+        return session in self._session_kills
+
     def killed(self, session: str) -> bool:
         """Whether new orders from ``session`` are refused by the global or its own kill switch."""
         return self._global_kill is not None or session in self._session_kills

@@ -1,0 +1,127 @@
+"""The operators' control channel of a running ``metaorder run``: kill switches and status.
+
+A Unix domain socket next to the journal (``[control] socket``, default ``var/metaorder.ctl``),
+reachable only by users who can reach that file: one command per connection, one line in, one
+line out.  ``metaorder ctl`` is its client.  Commands:
+
+* ``kill SESSION`` — the session's kill switch: its new orders and replaces are refused (OrdRejReason
+  2, with a Text saying so) and its open orders are canceled (ExecutionReport 150=4); their parents
+  shrink, so their child orders at venues are canceled as needed.  Other sessions are not touched.
+* ``kill all`` — the global kill switch (as SIGUSR1): every new order is refused and every working
+  child order is canceled; open client orders stay open, to be worked again after ``revive all``.
+* ``revive SESSION`` / ``revive all`` — release a kill switch (as SIGUSR2 for ``all``).
+* ``status`` — one JSON object: kill switches, open orders and parents, open child orders, venues.
+
+:class:`Commands` is plain code (a command line and ``now`` in, the reply out, effects through the
+callables it is given); :func:`serve` is the asyncio shell and :func:`send` the client.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import socket
+from collections.abc import Callable
+from pathlib import Path
+
+import structlog
+
+log = structlog.get_logger("metaorder.ctl")
+
+MAX_LINE = 1024
+
+
+class ControlError(Exception):
+    """The control channel cannot be used (no daemon listening, bad reply)."""
+
+
+class Commands:
+    """What the operator can ask of a running engine."""
+
+    def __init__(
+        self,
+        sessions: frozenset[str],
+        kill_session: Callable[[str, float], int],  # -> orders canceled
+        revive_session: Callable[[str], None],
+        global_switch: Callable[[bool], None],
+        status: Callable[[], dict[str, object]],
+    ) -> None:
+        self.sessions = sessions
+        self._kill_session = kill_session
+        self._revive_session = revive_session
+        self._global_switch = global_switch
+        self._status = status
+
+    def handle(self, line: str, now: float) -> str:
+        """The reply to one command line: ``ok ...``, ``error ...`` or a JSON status."""
+        words = line.split()
+        if not words:
+            return "error: empty command (try: kill SESSION|all, revive SESSION|all, status)"
+        verb, args = words[0].lower(), words[1:]
+        if verb == "status" and not args:
+            return json.dumps(self._status(), sort_keys=True)
+        if verb in ("kill", "revive") and len(args) == 1:
+            target = args[0]
+            if target.lower() == "all":
+                self._global_switch(verb == "kill")
+                return f"ok: global kill switch {'engaged' if verb == 'kill' else 'released'}"
+            if target not in self.sessions:
+                return f"error: unknown session {target!r} (sessions: {', '.join(sorted(self.sessions))})"
+            if verb == "kill":
+                canceled = self._kill_session(target, now)
+                return f"ok: kill switch for {target} engaged, {canceled} open orders canceled"
+            self._revive_session(target)
+            return f"ok: kill switch for {target} released"
+        return f"error: unknown command {line.strip()[:80]!r} (try: kill SESSION|all, revive SESSION|all, status)"
+
+
+async def serve(path: Path, commands: Commands, now: Callable[[], float]) -> None:
+    """Listen on ``path`` until cancelled; the socket file is removed when done."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with contextlib.suppress(FileNotFoundError):
+        if path.is_socket():
+            path.unlink()  # left over by a process that was killed: nobody listens on it any more
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            line = (await asyncio.wait_for(reader.readline(), timeout=5.0))[:MAX_LINE]
+            reply = commands.handle(line.decode("utf-8", "replace"), now())
+            log.warning("operator command", command=line.decode("utf-8", "replace").strip()[:80], reply=reply[:200])
+            writer.write(reply.encode() + b"\n")
+            await writer.drain()
+        except (TimeoutError, ConnectionError):
+            pass
+        finally:
+            writer.close()
+
+    server = await asyncio.start_unix_server(handle, path=str(path))
+    os.chmod(path, 0o600)  # operators only: the owner of the daemon's files
+    log.info("control socket", path=str(path))
+    try:
+        async with server:
+            await asyncio.Future()  # until cancelled
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()
+
+
+def send(path: Path, command: str, timeout: float = 10.0) -> str:
+    """One command to the daemon listening on ``path``; its one-line reply."""
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+        sock.settimeout(timeout)
+        try:
+            sock.connect(str(path))
+        except (FileNotFoundError, ConnectionRefusedError) as exc:
+            raise ControlError(f"no metaorder listening on {path} ({exc.strerror or exc})") from exc
+        sock.sendall(command.encode() + b"\n")
+        reply = b""
+        while not reply.endswith(b"\n"):
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            reply += chunk
+    if not reply:
+        raise ControlError(f"{path}: no reply")
+    return reply.decode("utf-8", "replace").strip()
