@@ -14,6 +14,7 @@ fields out of order → unknown MsgType → required fields → header/trailer f
 
 from __future__ import annotations
 
+import operator
 import re
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Mapping, Sequence
@@ -203,6 +204,9 @@ _DEFAULT_OPTIONS: Final = ValidationOptions()
 
 #: The value checks of one tag sequence: (index, tag, format check, enums, multi-valued) in walk order.
 _Plan = tuple[tuple[int, int, "Callable[[str], bool] | None", "frozenset[str] | None", bool], ...]
+#: A plan, and its entries that have a format or enum check (the only ones a non-empty value can fail).
+_Plans = tuple[_Plan, _Plan]
+_VALUE: Final = operator.itemgetter(1)
 #: Tag sequences whose plans are kept at most (then the cache starts afresh).
 _MAX_PLANS: Final = 1024
 
@@ -236,7 +240,7 @@ class Dictionary:
         self._group_tags = frozenset(header.groups) | frozenset(trailer.groups) | frozenset(
             tag for m in messages.values() for tag in m.body.groups
         )
-        self._plans: dict[tuple[object, ...], _Plan] = {}
+        self._plans: dict[tuple[object, ...], _Plans] = {}
 
     def tag(self, name: str) -> int:
         try:
@@ -261,8 +265,21 @@ class Dictionary:
         """
         fields = msg.fields
         key = (options, msg.msg_type, *[f[0] for f in fields])
-        plan = self._plans.get(key)
-        if plan is not None:
+        plans = self._plans.get(key)
+        if plans is not None:
+            plan, checked = plans
+            if "" not in map(_VALUE, fields):
+                # No empty value: the first fault, if any, is the first failing format or enum check
+                # in plan order, and ``checked`` is the plan's entries that have one, in that order.
+                for i, tag, fmt, enums, multi in checked:
+                    value = fields[i][1]
+                    if fmt is not None and not fmt(value):
+                        return Rejection(INCORRECT_DATA_FORMAT, tag)
+                    if enums is not None and (
+                        any(v not in enums for v in value.split(" ")) if multi else value not in enums
+                    ):
+                        return Rejection(VALUE_OUT_OF_RANGE, tag)
+                return None
             check_values = options.check_fields_have_values
             for i, tag, fmt, enums, multi in plan:
                 value = fields[i][1]
@@ -310,7 +327,7 @@ class Dictionary:
             plan.append((i, tag, fmt, enums, multi))
         if len(self._plans) >= _MAX_PLANS:
             self._plans.clear()  # bounded: a peer cycling through shapes cannot grow it
-        self._plans[key] = tuple(plan)
+        self._plans[key] = (tuple(plan), tuple(p for p in plan if p[2] is not None or p[3] is not None))
 
     def _validate(self, msg: Message, options: ValidationOptions) -> Rejection | None:
         fields = msg.fields

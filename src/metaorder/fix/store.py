@@ -99,7 +99,14 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Final, Literal, NamedTuple, Protocol, runtime_checkable
 
-from metaorder.wal import WalCheckpointer, commit_group, integrity_problem, lock_exclusively, take_queued
+from metaorder.wal import (
+    MultiRowInsert,
+    WalCheckpointer,
+    commit_group,
+    integrity_problem,
+    lock_exclusively,
+    take_queued,
+)
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -133,6 +140,9 @@ _SCHEMA: Final = (
     " raw BLOB NOT NULL,"
     " PRIMARY KEY (key, seq)) WITHOUT ROWID",
 )
+
+
+_INSERT_MESSAGES: Final = MultiRowInsert("INSERT OR REPLACE INTO messages (key, seq, raw)", 3)
 
 
 class StoreError(Exception):
@@ -801,9 +811,8 @@ class SqliteStoreDatabase:
     def _insert(self, segment: list[_Batch]) -> None:
         """One executemany for the rows of ``segment``; the parameter tuples are built in C."""
         if segment:
-            self._writer_conn.executemany(
-                "INSERT OR REPLACE INTO messages (key, seq, raw) VALUES (?, ?, ?)",
+            _INSERT_MESSAGES.run(self._writer_conn, list(itertools.chain.from_iterable(
                 itertools.chain.from_iterable(
                     zip(itertools.repeat(b.store.key), b.rows.keys(), b.rows.values()) for b in segment
-                ),
-            )
+                )
+            )))

@@ -96,6 +96,7 @@ class SessionConnection:
         self._timer: asyncio.TimerHandle | None = None
         self._closing = False
         self._in_step = False
+        self._state_flush_scheduled = False  # a flush of state changes alone is due this loop iteration
         self._log = log.bind(session=self.id)
 
     # ---- public -------------------------------------------------------------------------------
@@ -230,6 +231,20 @@ class SessionConnection:
 
     def _flush_output(self, after: Future[None] | None = None) -> None:
         out = self.session.data_to_send()
+        if not out and after is None:
+            # Only state changed (the sequence number of a message that produced no output yet):
+            # flush it at the end of this loop iteration instead, where an application that answers
+            # from a callback (the OMS ships its reports with call_soon) flushes it together with
+            # its answers, in one store commit instead of two one after the other.
+            if not self._state_flush_scheduled:
+                try:
+                    loop = asyncio.get_running_loop()
+                except RuntimeError:  # not on the event loop: flush now
+                    self.session.store.flush()
+                    return
+                self._state_flush_scheduled = True
+                loop.call_soon(self._flush_state)
+            return
         durable = self.session.store.flush()  # also persists state changes that produced no output
         if after is not None:
             durable = _both(durable, after)
@@ -240,6 +255,10 @@ class SessionConnection:
             limits = self._limits
             if len(self._pending) >= limits.max_pending_writes or self._pending_bytes > limits.write_high_water:
                 self._writer_room.clear()  # back-pressure: stop reading until the writer catches up
+
+    def _flush_state(self) -> None:
+        self._state_flush_scheduled = False
+        self.session.store.flush()
 
     def _step(self, events: list[Event]) -> None:
         self._in_step = True

@@ -119,7 +119,14 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, Final, Literal, NamedTuple, Protocol, runtime_checkable
 
-from metaorder.wal import WalCheckpointer, commit_group, integrity_problem, lock_exclusively, take_queued
+from metaorder.wal import (
+    MultiRowInsert,
+    WalCheckpointer,
+    commit_group,
+    integrity_problem,
+    lock_exclusively,
+    take_queued,
+)
 
 __all__ = [
     "CHECKPOINT_ROWS",
@@ -163,6 +170,8 @@ _SCHEMA: Final = (
     " PRIMARY KEY (order_id, seq)) WITHOUT ROWID",
 )
 _TABLES: Final = frozenset({"meta", "entries", "entry_orders"})
+_INSERT_ENTRIES: Final = MultiRowInsert("INSERT INTO entries (seq, time, kind, order_ids, data)", 5)
+_INSERT_LINKS: Final = MultiRowInsert("INSERT INTO entry_orders (order_id, seq)", 2)
 
 _SELECT_RANGE: Final = (
     "SELECT seq, time, kind, order_ids, data FROM entries WHERE seq > ? AND seq <= ? ORDER BY seq LIMIT ?"
@@ -787,15 +796,17 @@ class SqliteJournal:
         conn = self._conn
         self._checkpointer.catch_up(conn)
         rows = [row for batch in batches for row in batch.rows]
+        entries: list[object] = []
+        links: list[object] = []
+        add_entry = entries.extend
+        add_link = links.extend
+        for seq, t, kind, ids, text in rows:
+            add_entry((seq, t, kind, _encode(ids), text))
+            for oid in ids:
+                add_link((oid, seq))
         conn.execute("BEGIN IMMEDIATE")
-        conn.executemany(
-            "INSERT INTO entries (seq, time, kind, order_ids, data) VALUES (?, ?, ?, ?, ?)",
-            [(seq, t, kind, _encode(ids), text) for seq, t, kind, ids, text in rows],
-        )
-        conn.executemany(
-            "INSERT INTO entry_orders (order_id, seq) VALUES (?, ?)",
-            [(oid, row[0]) for row in rows for oid in row[3]],
-        )
+        _INSERT_ENTRIES.run(conn, entries)
+        _INSERT_LINKS.run(conn, links)
         conn.execute("COMMIT")
         self._commits += 1
         self._checkpointer.committed(len(rows) + 1)
