@@ -21,7 +21,12 @@ class Daemon:
         self.config = tmp / "metaorder.toml"
         self.config.write_text(CONFIG.format(tmp=tmp) + f'[control]\nsocket = "{tmp}/ctl.sock"\n')
         self.proc = MetaorderProcess(["run", "--config", str(self.config)])
-        port = self.proc.wait_for_logs("OMS clients connect here", "control socket")["OMS clients connect here"]["port"]
+        try:
+            logs = self.proc.wait_for_logs("OMS clients connect here", "control socket")
+        except BaseException:
+            self.proc.stop(signal.SIGKILL)  # never leave a daemon behind a failed start
+            raise
+        port = logs["OMS clients connect here"]["port"]
         assert isinstance(port, int)
         self.port = port
 

@@ -97,8 +97,8 @@ class Daemon:
 @pytest.fixture
 def daemon(tmp_path: Path) -> Iterator[Daemon]:
     d = Daemon(tmp_path)
-    d.start()
     try:
+        d.start()  # inside the try: a failed start must not leave a daemon behind
         yield d
     finally:
         if d.proc is not None:
