@@ -4,7 +4,9 @@ Sans-IO, like everything under it: every entry point takes ``now`` and returns :
 (FIX messages for venues, execution reports for OMS sessions, alerts); the live daemon and the
 in-process simulation both call the same methods, only their shells differ.
 
-One pass of :meth:`ExecutionEngine.on_tick` over every working parent:
+What :meth:`ExecutionEngine.on_tick` does for every parent that is due (its orders changed, a venue
+report concerns it, or its own time came: a strategy wake-up, a passive child to re-post, an
+ExpireTime); the others cost nothing:
 
 1. **Control.**  The :class:`~metaorder.execution.control.ParentGuard` learns the parent's limit
    (what it has executed plus what its orders still want).  If the parent shrank below what is out at
@@ -424,15 +426,16 @@ class ExecutionEngine:
 
     def _state(self, parent: ParentOrder, worked: _Worked, wanted: int) -> ParentState:
         orders = parent.children
+        # The parent finishes by its most urgent order's end (the earliest): allocation is pro-rata,
+        # so a parent worked to a later end would leave the earliest order partly filled at its
+        # ExpireTime; orders with later ends finish early instead, which their windows allow.
         start, end, _ = parent.window(self.settings.default_window_s)
-        rate = parent.participation_rate
-        rates = [rate] if rate is not None else []
         first = orders[0].mandate
         return ParentState(
             parent_id=parent.parent_id, symbol=parent.key.symbol, direction=parent.key.direction,
             target_qty=worked.filled + wanted, filled_qty=worked.filled, working_qty=worked.working(),
             limit=parent.key.limit, start_time=start, end_time=max(end, start),
-            participation_rate=min(rates) if rates else None, urgency=parent.key.urgency.value,
+            participation_rate=parent.participation_rate, urgency=parent.key.urgency.value,
             aggressiveness=first.aggressiveness.value, lot_size=self.instruments[parent.key.symbol].lot_size,
         )
 
