@@ -341,17 +341,7 @@ def encode(
     """Encode a message: 8, 9, 35 first, header fields in ascending tag order, body as given."""
     head = sorted(header, key=_TAG_OF)
     parts = [f"35={msg_type}"]
-    append = parts.append
-    # str and int (not bool) values format as themselves, a Decimal as format(value, "f"):
-    # skip format_value's call for them.
-    for tag, value in head:
-        kind = type(value)
-        if kind is str or kind is int:
-            append(f"{tag}={value}")
-        elif kind is Decimal:
-            append(f"{tag}={value:f}")
-        else:
-            append(f"{tag}={format_value(value)}")
+    _render_fields(parts, head)
     _render_body(parts, body)
     body_text = _SOH_S.join(parts)
     if body_text.count(_SOH_S) != len(parts) - 1 and not _only_data_fields_hold_soh(parts):
@@ -362,10 +352,11 @@ def encode(
     return b"".join((prefix, payload, b"10=%03d\x01" % checksum))
 
 
-def _render_body(parts: list[str], body: Iterable[tuple[int, FieldValue]]) -> None:
-    """Append ``tag=value`` of every body field to ``parts``, then the empty part of the final SOH."""
+def _render_fields(parts: list[str], fields: Iterable[tuple[int, FieldValue]]) -> None:
+    """Append ``tag=value`` of every field to ``parts``.  str and int (not bool) values format as
+    themselves and a Decimal as format(value, "f"): format_value's call is skipped for them."""
     append = parts.append
-    for tag, value in body:
+    for tag, value in fields:
         kind = type(value)
         if kind is str or kind is int:
             append(f"{tag}={value}")
@@ -373,7 +364,12 @@ def _render_body(parts: list[str], body: Iterable[tuple[int, FieldValue]]) -> No
             append(f"{tag}={value:f}")
         else:
             append(f"{tag}={format_value(value)}")
-    append("")
+
+
+def _render_body(parts: list[str], body: Iterable[tuple[int, FieldValue]]) -> None:
+    """Append ``tag=value`` of every body field to ``parts``, then the empty part of the final SOH."""
+    _render_fields(parts, body)
+    parts.append("")
 
 
 class HeaderEncoder:
