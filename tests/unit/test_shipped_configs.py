@@ -19,3 +19,18 @@ def test_the_default_and_the_docker_configs_load_and_agree_but_for_listening_add
     venues = load_venues_config(ROOT / "configs" / "venues.toml")
     symbols = {i.symbol: (i.tick_size, i.lot_size) for i in venues.instrument}
     assert {i.symbol: (i.tick_size, i.lot_size) for i in default.instrument} == symbols
+
+
+def test_every_execution_setting_reaches_the_engine_under_its_own_name() -> None:
+    from metaorder.daemon import build_engine, build_intake
+    from metaorder.orders.journal import MemoryJournal
+
+    config = load_config(ROOT / "configs" / "metaorder.toml")
+    execution = config.execution.model_copy(update={"seed": 42, "expiry_grace_s": 3.5, "stale_market_s": 7.0,
+                                                    "passive_max_age_s": 11.0, "reject_cooldown_s": 2.5,
+                                                    "max_idle_s": 0.75, "default_window_s": 99.0})
+    config = config.model_copy(update={"execution": execution})
+    engine = build_engine(config, build_intake(config, MemoryJournal()), {})
+    s = engine.settings
+    assert (s.seed, s.expiry_grace_s, s.stale_market_s, s.passive_max_age_s, s.reject_cooldown_s, s.max_idle_s,
+            s.default_window_s) == (42, 3.5, 7.0, 11.0, 2.5, 0.75, 99.0)
