@@ -48,7 +48,7 @@ from metaorder.execution.control import ParentGuard
 from metaorder.execution.marketview import ConsolidatedMarket
 from metaorder.execution.router import Router
 from metaorder.execution.strategy import Decision, Strategy, make_strategy
-from metaorder.execution.types import ParentState, Style, VenueInfo, VenueKind, VenueOrder, VenueStatus
+from metaorder.execution.types import ParentState, Style, VenueInfo, VenueKind, VenueOrder
 from metaorder.fix.codec import Message
 from metaorder.orders.allocation import AllocationError
 from metaorder.orders.book import BookError
@@ -93,15 +93,6 @@ class Actions:
     client: list[Outgoing] = field(default_factory=list)
     alerts: list[str] = field(default_factory=list)
     street: list[tuple[str, Fields]] = field(default_factory=list)  # each counted venue execution, for the drop copy
-
-    def extend(self, other: Actions) -> None:
-        self.venue += other.venue
-        self.client += other.client
-        self.alerts += other.alerts
-        self.street += other.street
-
-    def __bool__(self) -> bool:
-        return bool(self.venue or self.client or self.alerts or self.street)
 
 
 @dataclass(slots=True, eq=False)
@@ -707,9 +698,6 @@ class ExecutionEngine:
 
     def open_children(self) -> list[ChildOrder]:
         return [c for w in self._worked.values() for c in w.children.values()]
-
-    def venue_up(self, venue: str) -> bool:
-        return venue in self.connected and self.market.status(venue) is VenueStatus.OPEN
 
 
 def _int(text: str | None) -> int:
