@@ -62,17 +62,8 @@ class InProcessVenues:
         self.catch_up(now)
         if venue in self.down:
             return  # lost on a broken connection
-        app = self.sim.apps[venue]
-        msg = on_the_wire(msg_type, body, self.owner, venue)
-        if msg_type == "V":
-            if app.market_data is None:
-                out = [Outbound(self.owner, "Y", [(262, msg.get(262) or ""), (281, "8"),
-                                                  (58, f"{venue} is a dark pool")], now)]
-            else:
-                out = app.market_data.on_request(self.owner, msg, now)
-        else:
-            out = app.venue.on_message(self.owner, msg, now)
-        self._deliver(venue, out + app.publish(now))
+        out = self.sim.apps[venue].respond(self.owner, on_the_wire(msg_type, body, self.owner, venue), now)
+        self._deliver(venue, out or [])  # the engine sends venues nothing they do not handle
 
     def catch_up(self, now: float) -> None:
         self.sim.step(now, self._deliver)

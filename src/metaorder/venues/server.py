@@ -72,6 +72,15 @@ class VenueApplication:
     def on_message(self, conn: SessionConnection, message: Message, now: float) -> None:
         owner = conn.session.config.target_comp_id
         self.catch_up(now)
+        out = self.respond(owner, message, now)
+        if out is None:
+            conn.session.business_reject(message, now, 3, "Unsupported Message Type")
+            return
+        self.deliver(out)
+
+    def respond(self, owner: str, message: Message, now: float) -> list[Outbound] | None:
+        """The venue's answers to one request, plus the market data it changed (None: not a
+        message this venue handles).  Shared by the FIX shell above and the in-process wiring."""
         if message.msg_type == "V":
             if self.market_data is None:
                 out = [Outbound(owner, "Y", [(262, message.get(262) or ""), (281, "8"),
@@ -82,9 +91,8 @@ class VenueApplication:
         elif message.msg_type in ("D", "F", "G", "H"):
             out = self.venue.on_message(owner, message, now)
         else:
-            conn.session.business_reject(message, now, 3, "Unsupported Message Type")
-            return
-        self.deliver(out + self.publish(now))
+            return None
+        return out + self.publish(now)
 
     # ---- market side ------------------------------------------------------------------------
 
