@@ -277,9 +277,9 @@ async def run_daemon(config: MetaorderConfig, on_started: Callable[[int], None] 
     db, stores = open_stores(config.store.path, config.store.synchronous, [store_key(c) for c in own])
     try:
         intake = build_intake(config, journal)
-        replayed = intake.recover()
         engine = build_engine(config, intake, venue_infos(config, embedded))
-        open_children = engine.recover(journal.replay())
+        replayed = intake.recover(also=engine.replay)  # one pass over the journal rebuilds both
+        open_children = engine.finish_recovery()
         intake.start(clock.now())
         engine.start(intake.boot)
         quiet_garbage_collector()

@@ -164,9 +164,9 @@ def build_simulation(config: MetaorderConfig, venues_config: VenuesConfig, clock
 
     journal = journal if journal is not None else MemoryJournal()
     intake = build_intake(config, journal)
-    intake.recover()  # as the daemon does: a journal from an earlier run is picked up where it stopped
     engine = build_engine(config, intake, venue_infos(config, venues_config))
-    engine.recover(journal.replay())
+    intake.recover(also=engine.replay)  # as the daemon does: an earlier run's journal is picked up
+    engine.finish_recovery()
     intake.start(clock.now())
     engine.start(intake.boot)
     sim = SimulatedVenues.build(venues_config, clock, clock.now())

@@ -37,7 +37,7 @@ from __future__ import annotations
 import dataclasses
 import heapq
 import itertools
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 
@@ -144,6 +144,7 @@ class ExecutionEngine:
         self._reported_stale: frozenset[str] = frozenset()
         self._heap: list[tuple[float, str]] = []  # (when, parent id): parents by the time they are due
         self._dirty: set[str] = set()  # parents to attend to at the next tick, whatever their time
+        self._halted_in_journal: set[str] = set()  # recovery: parents halted before the restart
 
     # ---- lifecycle ----------------------------------------------------------------------------
 
@@ -151,47 +152,49 @@ class ExecutionEngine:
         """``boot``: this run's journal sequence of ``engine.started``, the prefix of unique ClOrdIDs."""
         self._boot = boot
 
-    def recover(self, entries: Iterable[JournalEntry]) -> int:
-        """Rebuild children and executed quantities from the journal; returns open children found.
+    def replay(self, entry: JournalEntry) -> None:
+        """Recovery, one journal entry at a time (the intake's replay hands each one on, so the
+        journal is read once at start-up): children, their executions and halts."""
+        data = entry.data
+        kind = entry.kind
+        if kind == "child.placed":
+            price = data.get("price")
+            child = ChildOrder(
+                data["child_id"], data["parent_id"], data["venue"], data["symbol"],
+                1 if data["side"] == "1" else -1, int(data["qty"]),
+                Decimal(price) if price is not None else None, bool(data["ioc"]), entry.time,
+                data.get("reason", ""),
+            )
+            self._children[child.child_id] = child
+            self._worked_for(child.parent_id).children[child.child_id] = child
+        elif kind == "child.acked":
+            child = self._children[data["child_id"]]
+            child.venue_order_id = data.get("venue_order_id")
+            child.state = ChildState.NEW
+        elif kind == "venue.execution":
+            child = self._children[data["child_id"]]
+            qty, price = int(data["qty"]), Decimal(data["price"])
+            child.exec_ids.add(data["exec_id"])
+            child.cum_qty += qty
+            child.notional += qty * price
+            self._worked_for(child.parent_id).filled += qty
+            self.executed_qty += qty
+            if child.cum_qty >= child.qty:
+                child.state = ChildState.FILLED
+        elif kind in ("child.canceled", "child.rejected"):
+            child = self._children[data["child_id"]]
+            child.state = ChildState.CANCELED if kind == "child.canceled" else ChildState.REJECTED
+        elif kind == "child.cancel_requested":
+            self._children[data["child_id"]].cancels_sent += 1  # cancel ClOrdIDs never repeat
+        elif kind == "parent.halted":
+            self._halted_in_journal.add(data["parent_id"])
+
+    def finish_recovery(self) -> int:
+        """After the replay (and the intake's): the guard's counts; returns open children found.
 
         Children that were open at the crash are kept as working (they may fill at any time) and
         are reconciled with an OrderStatusRequest when their venue's session logs on.
         """
-        halted: set[str] = set()
-        for entry in entries:
-            data = entry.data
-            kind = entry.kind
-            if kind == "child.placed":
-                price = data.get("price")
-                child = ChildOrder(
-                    data["child_id"], data["parent_id"], data["venue"], data["symbol"],
-                    1 if data["side"] == "1" else -1, int(data["qty"]),
-                    Decimal(price) if price is not None else None, bool(data["ioc"]), entry.time,
-                    data.get("reason", ""),
-                )
-                self._children[child.child_id] = child
-                self._worked_for(child.parent_id).children[child.child_id] = child
-            elif kind == "child.acked":
-                child = self._children[data["child_id"]]
-                child.venue_order_id = data.get("venue_order_id")
-                child.state = ChildState.NEW
-            elif kind == "venue.execution":
-                child = self._children[data["child_id"]]
-                qty, price = int(data["qty"]), Decimal(data["price"])
-                child.exec_ids.add(data["exec_id"])
-                child.cum_qty += qty
-                child.notional += qty * price
-                self._worked_for(child.parent_id).filled += qty
-                self.executed_qty += qty
-                if child.cum_qty >= child.qty:
-                    child.state = ChildState.FILLED
-            elif kind in ("child.canceled", "child.rejected"):
-                child = self._children[data["child_id"]]
-                child.state = ChildState.CANCELED if kind == "child.canceled" else ChildState.REJECTED
-            elif kind == "child.cancel_requested":
-                self._children[data["child_id"]].cancels_sent += 1  # cancel ClOrdIDs never repeat
-            elif kind == "parent.halted":
-                halted.add(data["parent_id"])
         open_children = 0
         for worked in self._worked.values():
             for child_id in [c.child_id for c in worked.children.values() if not c.state.open]:
@@ -199,7 +202,7 @@ class ExecutionEngine:
             open_children += len(worked.children)
             self.guard.restore(worked.parent_id, worked.filled + self._wanted(worked.parent_id), worked.filled,
                                worked.working())
-            if worked.parent_id in halted:  # an operator's decision, not the restart's
+            if worked.parent_id in self._halted_in_journal:  # an operator's decision, not the restart's
                 self.guard.halt(worked.parent_id, "halted before the restart")
         self._alerts_seen = len(self.guard.alerts)
         self._sync_working()

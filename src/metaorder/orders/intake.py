@@ -13,7 +13,7 @@ order and parent from the journal at start-up.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -21,7 +21,7 @@ from typing import Any
 from metaorder.fix.codec import FieldValue, Message, format_utc_timestamp
 from metaorder.orders.allocation import allocate, apply
 from metaorder.orders.book import INTERNAL, BookError, Cross, ParentBook
-from metaorder.orders.journal import Journal
+from metaorder.orders.journal import Journal, JournalEntry
 from metaorder.orders.model import (
     Aggressiveness,
     ClientOrder,
@@ -215,13 +215,19 @@ class Intake:
 
     # ---- recovery -----------------------------------------------------------------------------
 
-    def recover(self) -> int:
-        """Rebuild orders and parents from the journal; returns the number of entries replayed."""
+    def recover(self, also: Callable[[JournalEntry], None] | None = None) -> int:
+        """Rebuild orders and parents from the journal; returns the number of entries replayed.
+
+        ``also`` sees every entry too (the execution engine rebuilds its children from the same
+        pass), so start-up reads the journal once.
+        """
         count = 0
         top_id = 0
         top_parent = 0
         for entry in self.journal.replay():
             count += 1
+            if also is not None:
+                also(entry)
             data = entry.data
             if entry.kind == "order.accepted":
                 order = order_from_record(data)
