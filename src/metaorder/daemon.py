@@ -9,6 +9,7 @@ was acknowledged is on disk.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import gc
 import signal
 from collections.abc import Callable, Coroutine, Mapping, Sequence
@@ -217,11 +218,8 @@ def venue_infos(config: MetaorderConfig, embedded: VenuesConfig | None) -> dict[
 def build_engine(config: MetaorderConfig, intake: Intake, venues: Mapping[str, VenueInfo]) -> ExecutionEngine:
     """The execution pipeline behind the intake: market view, TWAP, best-price router, parent control."""
     e = config.execution
-    settings = ExecutionSettings(
-        default_window_s=e.default_window_s, passive_max_age_s=e.passive_max_age_s,
-        reject_cooldown_s=e.reject_cooldown_s, max_idle_s=e.max_idle_s, stale_market_s=e.stale_market_s,
-        expiry_grace_s=e.expiry_grace_s, seed=e.seed,
-    )
+    # The config model and the engine's settings share their field names: copied by name, never by position.
+    settings = ExecutionSettings(**e.model_dump(include={f.name for f in dataclasses.fields(ExecutionSettings)}))
     instruments = {i.symbol: InstrumentRules(i.symbol, i.tick_size, i.lot_size) for i in config.instrument}
     try:
         TwapSettings.from_mapping(e.twap)  # refuse bad tunables at start-up, not at the first parent
