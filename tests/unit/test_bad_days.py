@@ -11,11 +11,12 @@ from decimal import Decimal
 
 from metaorder.execution.types import VenueStatus
 from metaorder.orders.journal import MemoryJournal
+from metaorder.simulate import Simulation
 from metaorder.venues.venue import VenueStatus as SimStatus
 from tests.unit.test_simulated_pipeline import order, reports_by_order, simulation
 
 
-def fills_of(sim, order_id: str = "O1") -> list[dict[int, str]]:  # type: ignore[no-untyped-def]
+def fills_of(sim: Simulation, order_id: str = "O1") -> list[dict[int, str]]:
     return [r for r in reports_by_order(sim)[order_id] if r[150] == "F"]
 
 

@@ -39,7 +39,6 @@ class DropCopy:
         self.session = session
         self.clock = clock
         self.connection: SessionConnection | None = None
-        self.copies = 0
 
     # ---- Application ------------------------------------------------------------------------
 
@@ -71,7 +70,6 @@ class DropCopy:
     def _send(self, copies: Sequence[tuple[str, Body]], after: Future[None] | None) -> None:
         if not copies:
             return
-        self.copies += len(copies)
         conn = self.connection
         if conn is not None:
             start = 0
