@@ -11,9 +11,19 @@ the group-commit loop's steps (:func:`take_queued`, :func:`commit_group`), the i
   runs inside a commit and held every flush waiting on that commit for milliseconds (it was the
   whole p99 of the echo benchmark), so writers run with ``wal_autocheckpoint = 0`` and this thread
   copies the WAL back with PASSIVE checkpoints, which never block the writer.  Frames committed
-  while a checkpoint ran are left over; the writer copies those few itself before its next
-  transaction (:meth:`WalCheckpointer.catch_up`), after which SQLite restarts the WAL from its
-  beginning, so the file stays small and no commit pays for a whole checkpoint.
+  while a checkpoint ran are left over; the thread copies those in a few shorter passes until the
+  WAL is wholly copied, after which SQLite restarts it from its beginning at the next commit, so
+  the file stays small.  Only when the writer keeps outrunning those passes does it copy the rest
+  itself before its next transaction (:meth:`WalCheckpointer.catch_up`): a commit made on the
+  event loop's thread (``inline`` writers) must not pay for a checkpoint and its fsyncs.
+
+Where a commit runs: on a writer thread (group commit; the caller gets a future), or ``inline``
+on the caller's thread inside ``flush()``.  With ``synchronous = NORMAL`` a WAL commit is a
+write into the OS page cache, not an fsync (the checkpointer thread does those), so inline costs
+the caller tens of microseconds, and it saves the hand-over to a thread that must then win the
+GIL back from a busy event loop (up to the 5 ms switch interval, twice per flush: it was most of
+the intake's latency at 5,000 orders/s).  With ``synchronous = FULL`` every commit is an fsync:
+that belongs on a writer thread.
 """
 
 from __future__ import annotations
@@ -50,6 +60,10 @@ def lock_exclusively(path: Path, label: str, holder: str, error: type[Exception]
     return fd
 
 
+#: Checkpoint passes the thread makes before it leaves the rest of the WAL to the writer.
+_PASSES: Final = 8
+
+
 class WalCheckpointer:
     """A thread that checkpoints one WAL database every ``rows_per_checkpoint`` written rows."""
 
@@ -74,10 +88,21 @@ class WalCheckpointer:
             self._due.set()
 
     def catch_up(self, conn: sqlite3.Connection) -> None:
-        """Writer thread, before a transaction: copy what the last background checkpoint left."""
+        """Writer, before a transaction: copy what the last background checkpoint could not finish."""
         if self._catch_up:
             self._catch_up = False
             conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+
+    @staticmethod
+    def _checkpoint(conn: sqlite3.Connection) -> bool:
+        """PASSIVE passes until the WAL is wholly copied (True) or ``_PASSES`` did not get there."""
+        for _ in range(_PASSES):
+            busy, frames, copied = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+            if busy:
+                return False
+            if copied >= frames:
+                return True
+        return False
 
     def stop(self) -> None:
         """Stop the thread (call after the writer has stopped) and wait for it."""
@@ -97,9 +122,8 @@ class WalCheckpointer:
                 if self._stopping:
                     return
                 with contextlib.suppress(sqlite3.Error):  # busy: the next trigger will try again
-                    conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+                    self._catch_up = not self._checkpoint(conn)
                     self.checkpoints += 1
-                    self._catch_up = True
                     self.checkpointed.set()
         finally:
             conn.close()

@@ -37,6 +37,13 @@ done-callbacks must be cheap and must not use the store (``asyncio.wrap_future``
 hops back to the event loop, which is the intended use); a flush from there raises
 RuntimeError rather than waiting on its own queue.
 
+``inline=True`` (what the daemon uses with ``synchronous = "NORMAL"``) has no writer thread:
+``flush()`` commits the session's batch itself and returns a resolved future.  A NORMAL WAL
+commit writes to the OS page cache without an fsync, so this costs the event loop tens of
+microseconds per flush and saves it the hand-over to a thread that must win the GIL back from
+it (see :mod:`metaorder.wal`); group commit then comes from the caller flushing once per loop
+iteration.
+
 Sequence numbers live in memory in each :class:`SqliteStore` and are authoritative for
 reads; the writer persists them.  ``get_sent`` reads committed rows through a read-only
 connection owned by the calling thread (WAL lets it read while the writer writes) and
@@ -509,7 +516,7 @@ class SqliteStore:
 
 
 class SqliteStoreDatabase:
-    """One SQLite file holding every session's store, with the one writer thread.
+    """One SQLite file holding every session's store, with the one writer thread (or ``inline`` commits).
 
     Construction validates the file and raises :class:`StoreError` if it cannot be used;
     a missing file is created (the normal first start).  ``max_queue`` is the number of
@@ -522,6 +529,7 @@ class SqliteStoreDatabase:
         synchronous: Literal["NORMAL", "FULL"] = "NORMAL",
         *,
         max_queue: int = 65536,
+        inline: bool = False,
     ) -> None:
         if synchronous not in ("NORMAL", "FULL"):
             raise ValueError(f"synchronous must be 'NORMAL' or 'FULL', got {synchronous!r}")
@@ -529,6 +537,8 @@ class SqliteStoreDatabase:
             raise ValueError("max_queue must be positive")
         self._path = Path(path)
         self._synchronous = synchronous
+        self._inline = inline
+        self._commit_lock = threading.Lock()  # inline: one commit at a time on the one connection
         self._lock_fd = self._check_and_lock(self._path)
         try:
             self._writer_conn = self._open_and_validate()
@@ -548,11 +558,14 @@ class SqliteStoreDatabase:
         )
         #: Set after every background checkpoint (observability and tests: wait on it, don't poll).
         self.checkpointed = self._checkpointer.checkpointed
-        self._writer = threading.Thread(
-            target=self._run_writer, name=f"fix-store-writer:{self._path.name}", daemon=True
-        )
-        self._writer.start()
-        self._writer_ident = self._writer.ident
+        self._writer: threading.Thread | None = None
+        self._writer_ident: int | None = None
+        if not inline:
+            self._writer = threading.Thread(
+                target=self._run_writer, name=f"fix-store-writer:{self._path.name}", daemon=True
+            )
+            self._writer.start()
+            self._writer_ident = self._writer.ident
 
     # -- public ------------------------------------------------------------------------
 
@@ -614,8 +627,9 @@ class SqliteStoreDatabase:
         if self._failure is None:
             for store in sessions:
                 store._flush_for_close()
-        self._queue.put(None)
-        self._writer.join()
+        if self._writer is not None:
+            self._queue.put(None)
+            self._writer.join()
         self._checkpointer.stop()  # after the writer: nothing is committed any more
         # A flush racing with close() from another thread may have landed after the stop
         # marker: its future must not hang forever.
@@ -768,6 +782,10 @@ class SqliteStoreDatabase:
             raise RuntimeError("FIX store flushed from a flush done-callback (the writer thread)")
 
     def _enqueue(self, batch: _Batch) -> None:
+        if self._inline:  # committed before flush() returns; its future is then already resolved
+            with self._commit_lock:
+                commit_group(self, [batch], self._writer_conn)
+            return
         self._queue.put(batch)  # blocks briefly when max_queue batches wait: back-pressure
 
     # -- writer thread -----------------------------------------------------------------

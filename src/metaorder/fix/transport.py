@@ -117,7 +117,7 @@ class SessionConnection:
         """Send several application messages with one store flush and one write.
 
         ``after``: another durability the bytes must also wait for (the order journal's commit).
-        Both commits then run at the same time on their own threads instead of one after the other.
+        With writer threads both commits then run at the same time instead of one after the other.
         ``header``: extra header fields for every message of the batch (OnBehalfOfCompID of a drop copy).
         """
         now = self._clock.now()

@@ -54,7 +54,9 @@ every entry appended before the flush, from any thread.  The writer never takes 
 so a producer blocked on a full queue (``max_queue`` batches: deliberate back-pressure,
 about one commit long) cannot deadlock it.  Futures resolve on the writer thread: their
 callbacks must be cheap and must not flush or close the journal (that raises RuntimeError
-rather than deadlocking).
+rather than deadlocking).  ``inline=True`` (the daemon's choice with ``synchronous="NORMAL"``)
+has no writer thread: ``flush()`` commits the pending entries itself and returns a resolved
+future (why: :mod:`metaorder.wal`); the caller's once-per-loop-iteration flush is then the group.
 
 Reads (:meth:`~SqliteJournal.replay`, :meth:`~SqliteJournal.history`) see everything
 appended before the call, durable or not: committed rows read through a per-thread read
@@ -511,6 +513,7 @@ class SqliteJournal:
         synchronous: Literal["NORMAL", "FULL"] = "NORMAL",
         *,
         max_queue: int = 65536,
+        inline: bool = False,
     ) -> None:
         if synchronous not in ("NORMAL", "FULL"):
             raise ValueError(f"synchronous must be 'NORMAL' or 'FULL', got {synchronous!r}")
@@ -518,6 +521,7 @@ class SqliteJournal:
             raise ValueError("max_queue must be positive")
         self._path = Path(path)
         self._synchronous = synchronous
+        self._inline = inline
         _check_file(self._path, create=True)
         self._lock_fd = _lock(self._path)
         try:
@@ -541,9 +545,13 @@ class SqliteJournal:
         self._checkpointer = WalCheckpointer(self._path, f"journal-checkpointer:{self._path.name}", CHECKPOINT_ROWS)
         #: Set after every background checkpoint (observability and tests: wait on it, don't poll).
         self.checkpointed = self._checkpointer.checkpointed
-        self._writer = threading.Thread(target=self._run_writer, name=f"journal-writer:{self._path.name}", daemon=True)
-        self._writer.start()
-        self._writer_ident = self._writer.ident
+        self._writer: threading.Thread | None = None
+        self._writer_ident: int | None = None
+        if not inline:
+            self._writer = threading.Thread(
+                target=self._run_writer, name=f"journal-writer:{self._path.name}", daemon=True)
+            self._writer.start()
+            self._writer_ident = self._writer.ident
 
     # -- public ------------------------------------------------------------------------
 
@@ -635,8 +643,10 @@ class SqliteJournal:
             self._closed = True
             if self._pending and self._failure is None:
                 self._hand_over()
-            self._queue.put(None)
-        self._writer.join()
+            if self._writer is not None:
+                self._queue.put(None)
+        if self._writer is not None:
+            self._writer.join()
         self._checkpointer.stop()  # after the writer: nothing is committed any more
         if self._failure is None:
             with contextlib.suppress(sqlite3.Error):  # tidy, not essential: the WAL is valid as it is
@@ -665,7 +675,10 @@ class SqliteJournal:
         batch = _Batch(self._pending, fut)
         self._pending = []
         self._prune().append(batch)
-        self._queue.put(batch)  # blocks briefly when max_queue batches wait: back-pressure
+        if self._inline:  # committed (under _lock) before flush() returns: the future is resolved
+            commit_group(self, [batch], self._conn)
+        else:
+            self._queue.put(batch)  # blocks briefly when max_queue batches wait: back-pressure
         return fut
 
     def _prune(self) -> deque[_Batch]:

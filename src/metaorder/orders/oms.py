@@ -1,8 +1,9 @@
 """The OMS sessions' FIX application: intake behind the transport, journal before acknowledgement.
 
 Reports leave in the order the intake produced them, and only once the journal has committed the
-entries written before them (group commit on the journal's writer thread; the event loop never
-waits on the disk).  If the journal fails, reports already handed to a FIX session stay in its
+entries written before them: one commit per event-loop iteration covers every report of it (inline
+on the loop with ``synchronous = NORMAL``, a page-cache write; on the journal's writer thread with
+``FULL``, whose fsyncs the loop must not wait for).  If the journal fails, reports already handed to a FIX session stay in its
 message store unsent: a journal failure stops the engine's acknowledgements, it never fakes them.
 A report for a session that is not connected is handed to its FIX session anyway: the session
 stores it under its sequence number and the OMS receives it by resend after its next Logon.
@@ -78,8 +79,8 @@ class OmsApplication:
     def _flush_outbox(self) -> None:
         """Hand the reports to their FIX sessions now; the bytes leave once the journal has committed.
 
-        The FIX store's commit and the journal's commit run at the same time (the transport waits
-        for both before writing), instead of one after the other.
+        The transport waits for both the FIX store's commit and the journal's before writing (on
+        writer threads they run at the same time; inline both are done before this returns).
         """
         self._flush_scheduled = False
         outs, self._outbox = self._outbox, []
