@@ -11,11 +11,14 @@ the group-commit loop's steps (:func:`take_queued`, :func:`commit_group`), the i
   runs inside a commit and held every flush waiting on that commit for milliseconds (it was the
   whole p99 of the echo benchmark), so writers run with ``wal_autocheckpoint = 0`` and this thread
   copies the WAL back with PASSIVE checkpoints, which never block the writer.  Frames committed
-  while a checkpoint ran are left over; the thread copies those in a few shorter passes until the
-  WAL is wholly copied, after which SQLite restarts it from its beginning at the next commit, so
-  the file stays small.  Only when the writer keeps outrunning those passes does it copy the rest
-  itself before its next transaction (:meth:`WalCheckpointer.catch_up`): a commit made on the
-  event loop's thread (``inline`` writers) must not pay for a checkpoint and its fsyncs.
+  while a checkpoint ran are left over; the writer copies those few itself before its next
+  transaction (:meth:`WalCheckpointer.catch_up`), after which SQLite restarts the WAL from its
+  beginning, so the file stays small and no commit pays for a whole checkpoint.  (Only the
+  writer can do this last step: SQLite restarts the WAL for a writer whose transaction began on a
+  wholly copied WAL, and another connection's checkpoint cannot tell it has copied everything
+  while commits keep coming: such a checkpointer left the WAL growing by ~6 KB an order.)  For
+  an ``inline`` writer that step, with its two fsyncs, runs on the caller's thread once per
+  checkpoint.
 
 Where a commit runs: on a writer thread (group commit; the caller gets a future), or ``inline``
 on the caller's thread inside ``flush()``.  With ``synchronous = NORMAL`` a WAL commit is a
@@ -60,10 +63,6 @@ def lock_exclusively(path: Path, label: str, holder: str, error: type[Exception]
     return fd
 
 
-#: Checkpoint passes the thread makes before it leaves the rest of the WAL to the writer.
-_PASSES: Final = 8
-
-
 class WalCheckpointer:
     """A thread that checkpoints one WAL database every ``rows_per_checkpoint`` written rows."""
 
@@ -93,17 +92,6 @@ class WalCheckpointer:
             self._catch_up = False
             conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
 
-    @staticmethod
-    def _checkpoint(conn: sqlite3.Connection) -> bool:
-        """PASSIVE passes until the WAL is wholly copied (True) or ``_PASSES`` did not get there."""
-        for _ in range(_PASSES):
-            busy, frames, copied = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
-            if busy:
-                return False
-            if copied >= frames:
-                return True
-        return False
-
     def stop(self) -> None:
         """Stop the thread (call after the writer has stopped) and wait for it."""
         self._stopping = True
@@ -122,8 +110,9 @@ class WalCheckpointer:
                 if self._stopping:
                     return
                 with contextlib.suppress(sqlite3.Error):  # busy: the next trigger will try again
-                    self._catch_up = not self._checkpoint(conn)
+                    conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
                     self.checkpoints += 1
+                    self._catch_up = True
                     self.checkpointed.set()
         finally:
             conn.close()

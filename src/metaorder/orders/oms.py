@@ -3,10 +3,11 @@
 Reports leave in the order the intake produced them, and only once the journal has committed the
 entries written before them: one commit per event-loop iteration covers every report of it (inline
 on the loop with ``synchronous = NORMAL``, a page-cache write; on the journal's writer thread with
-``FULL``, whose fsyncs the loop must not wait for).  If the journal fails, reports already handed to a FIX session stay in its
-message store unsent: a journal failure stops the engine's acknowledgements, it never fakes them.
-A report for a session that is not connected is handed to its FIX session anyway: the session
-stores it under its sequence number and the OMS receives it by resend after its next Logon.
+``FULL``, whose fsyncs the loop must not wait for).  If the journal fails, reports already handed
+to a FIX session stay in its message store unsent: a journal failure stops the engine's
+acknowledgements, it never fakes them.  A report for a session that is not connected is handed
+to its FIX session anyway: the session stores it under its sequence number and the OMS receives
+it by resend after its next Logon.
 """
 
 from __future__ import annotations
