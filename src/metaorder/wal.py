@@ -87,10 +87,16 @@ class WalCheckpointer:
             self._due.set()
 
     def catch_up(self, conn: sqlite3.Connection) -> None:
-        """Writer, before a transaction: copy what the last background checkpoint could not finish."""
+        """Writer, before a transaction: copy what the last background checkpoint left.
+
+        If a background checkpoint is running meanwhile (busy), this one copied nothing: it is tried
+        again before the next transaction, or the WAL would not restart before the next round.
+        """
         if self._catch_up:
             self._catch_up = False
-            conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+            busy = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()[0][0]
+            if busy:
+                self._catch_up = True
 
     def stop(self) -> None:
         """Stop the thread (call after the writer has stopped) and wait for it."""

@@ -183,15 +183,21 @@ def test_the_wal_restarts_while_an_inline_writer_keeps_committing(
 
         close = journal.close
     wal_file = Path(f"{path}-wal")
-    sizes = []
+    restarts_before = wal_restarts(wal_file)
     for _ in range(20):  # rounds of ~3 checkpoints' worth of rows, a checkpoint awaited in each
         checkpointed.clear()
         for _ in range(30):
             commit()
         assert checkpointed.wait(timeout=10)
-        sizes.append(wal_file.stat().st_size)
+    restarts = wal_restarts(wal_file) - restarts_before
     close()
-    assert max(sizes[5:]) <= 3 * sizes[1], sizes  # bounded: a growing WAL would be ~20x round 1
+    # Back-to-back checkpoints can hold a restart off for a round or two; never for good.
+    assert restarts >= 5, restarts
+
+
+def wal_restarts(wal_file: Path) -> int:
+    """The WAL header's checkpoint sequence number: SQLite adds one each time the WAL restarts."""
+    return int.from_bytes(wal_file.read_bytes()[12:16], "big")
 
 
 @pytest.mark.parametrize(("synchronous", "threads"), [("NORMAL", []), ("FULL", ["fix-store-writer:s.db"])])
