@@ -174,3 +174,42 @@ def test_a_kill_switch_stops_intake_for_that_session_with_a_clear_reject() -> No
     assert (rej[150], rej[103]) == ("8", "2") and "kill switch" in rej[58]
     [ack] = ers(i.on_message("OMS2", nos("B", "1", 100, "99.00"), T0))
     assert ack[150] == "0"
+
+
+def cancel(orig: str, cl: str) -> Message:
+    return fix("F", [(41, orig), (11, cl), (55, "ACME"), (54, "1"), (60, "20231114-22:13:20")])
+
+
+def test_a_cancel_reusing_a_clordid_is_refused_as_a_duplicate_and_changes_nothing() -> None:
+    i = intake()
+    i.on_message("OMS1", nos("A", "1", 100, "99.00"), T0)
+    i.on_message("OMS1", nos("B", "1", 100, "99.00"), T0 + 1)
+    [dup] = i.on_message("OMS1", cancel("B", "A"), T0 + 2)  # "A" is an order's ClOrdID
+    assert dup.msg_type == "9" and dict(dup.body)[102] == "6" and "duplicate ClOrdID A" in str(dict(dup.body)[58])
+    [status] = ers(i.on_message("OMS1", fix("H", [(11, "B"), (55, "ACME"), (54, "1")]), T0))
+    assert (status[39], status[151]) == ("0", "100")  # B still open, under its own ClOrdID
+    [ok] = ers(i.on_message("OMS1", cancel("B", "B-X"), T0 + 3))
+    assert (ok[150], ok[11], ok[41]) == ("4", "B-X", "B")
+    [taken] = ers(i.on_message("OMS1", nos("B-X", "1", 100, "98.00"), T0 + 4))  # the cancel's id is taken now
+    assert (taken[150], taken[103]) == ("8", "6")
+    [again] = i.on_message("OMS1", cancel("A", "B-X"), T0 + 5)
+    assert dict(again.body)[102] == "6"
+
+
+def test_a_replace_reusing_a_clordid_gets_cxlrejreason_duplicate() -> None:
+    i = intake()
+    i.on_message("OMS1", nos("A", "1", 100, "99.00"), T0)
+    i.on_message("OMS1", nos("B", "1", 100, "99.00"), T0 + 1)
+    [dup] = i.on_message("OMS1", fix("G", [(41, "B"), (11, "A"), (55, "ACME"), (54, "1"),
+                                           (60, "20231114-22:13:20"), (38, 200), (40, "2"), (44, "99.00")]), T0 + 2)
+    assert dup.msg_type == "9" and dict(dup.body)[102] == "6"
+
+
+def test_a_cancel_requests_clordid_stays_taken_after_a_restart() -> None:
+    journal = MemoryJournal()
+    first = intake(journal)
+    first.on_message("OMS1", nos("A", "1", 100, "99.00"), T0)
+    first.on_message("OMS1", cancel("A", "A-X"), T0 + 1)
+    second = intake(journal)
+    [taken] = ers(second.on_message("OMS1", nos("A-X", "1", 100, "99.00"), T0 + 2))
+    assert (taken[150], taken[103]) == ("8", "6")

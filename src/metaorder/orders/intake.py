@@ -33,11 +33,13 @@ from metaorder.orders.model import (
     Urgency,
 )
 from metaorder.orders.normalize import IntakeDefaults, NormalizeError, normalize_new_order
-from metaorder.orders.risk import RiskEngine
+from metaorder.orders.risk import RejectReason, RiskEngine
 
 Fields = list[tuple[int, FieldValue]]
 
 _ZERO = Decimal(0)
+#: CxlRejReason (102) 6: the cancel or replace request reuses a ClOrdID.
+_DUPLICATE_CL_ORD_ID = "6"
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,6 +114,11 @@ class Intake:
         if not order.leaves_qty:
             text = f"too late to cancel: order is {order.status.name.lower()}"
             return [self._cancel_reject(session, msg, order, "1", "0", text)]
+        cancel_id = msg.get(11)
+        if cancel_id:
+            duplicate = self.risk.claim_cl_ord_id(session, cancel_id)
+            if duplicate is not None:
+                return [self._cancel_reject(session, msg, order, "1", _DUPLICATE_CL_ORD_ID, duplicate.text)]
         self.book.cancel(order)
         self.risk.on_order_done(order)
         self._rename(order, msg.get(11))
@@ -150,7 +157,9 @@ class Intake:
                 return [self._cancel_reject(session, msg, order, "2", "99", text)]
         verdict = self.risk.check_replace(order, new_qty, new_limit, now, new_cl_ord_id=msg.get(11))
         if verdict is not None:
-            return [self._cancel_reject(session, msg, order, "2", "99", verdict.text)]
+            # A replace is refused as a duplicate only for its ClOrdID (no likely-duplicate window).
+            reason = _DUPLICATE_CL_ORD_ID if verdict.reason is RejectReason.DUPLICATE_ORDER else "99"
+            return [self._cancel_reject(session, msg, order, "2", reason, verdict.text)]
         try:
             crosses, parent = self.book.replace(order, new_qty, new_limit, now)
         except BookError as exc:
@@ -255,6 +264,8 @@ class Intake:
                     self.book.remove_if_done(order)
             elif entry.kind == "order.canceled":
                 order = self._orders[data["order_id"]]
+                if data["cl_ord_id"] != order.cl_ord_id:  # the cancel request's own ClOrdID
+                    self.risk.claim_cl_ord_id(order.session, data["cl_ord_id"])
                 self._rename(order, data["cl_ord_id"])
                 self.book.cancel(order)
                 self.risk.on_order_done(order)

@@ -379,6 +379,17 @@ class RiskEngine:
         basis = order.limit if order.limit is not None else self._reference(order.symbol)
         self._record(order.order_id, _Open(order.session, order.qty, order.cum_qty, basis))
 
+    def claim_cl_ord_id(self, session: str, cl_ord_id: str) -> RiskReject | None:
+        """A cancel request's own ClOrdID (11): refused when the session already used it today,
+        else recorded, so no later order, replace or cancel of the session can take it again."""
+        state = self._state(session)
+        if cl_ord_id in state.cl_ord_ids:
+            return RiskReject(
+                RejectReason.DUPLICATE_ORDER, f"duplicate ClOrdID {cl_ord_id} for {session}: already used today"
+            )
+        state.cl_ord_ids.add(cl_ord_id)
+        return None
+
     def new_day(self, session: str | None = None) -> None:
         """Forget the ClOrdIDs used so far (they are unique per day), for one session or all."""
         states: Iterable[_SessionState]
