@@ -8,7 +8,9 @@ Benchmarks, not tests: nothing here asserts a time.  What is measured:
 3. ``metaorder reflector`` with its SQLite store on, driven over loopback by ``bench/loadgen.py`` in a
    separate process: saturated echoes/s (200 orders in flight) and latency percentiles at 5,000
    orders/s offered;
-4. for scale, the same load against QuickFIX (C++ engine, Python application, file store) when the
+4. ``bench/bench_intake_path.py``: the intake's CPU time per order in one process, without sockets
+   (steadier than the load figures on this VM: it times only our code, best of 5 runs);
+5. for scale, the same load against QuickFIX (C++ engine, Python application, file store) when the
    ``quickfix`` module is installed.
 
 Each load figure is the median of ``--repeat`` runs (the machine has 2 cores shared by the server,
@@ -236,6 +238,10 @@ def render(results: dict[str, dict[str, float]]) -> str:
             f"| intake ack latency at 5,000/s offered, p50 / p99 | {i['p50_us'] / 1000:.2f} / "
             f"{i['p99_us'] / 1000:.2f} ms | p99 < 2 ms |",
         ]
+    p = results.get("intake_path")
+    if p:
+        lines.append(f"| intake path in one process, CPU per order (SQLite / in-memory journal and store) "
+                     f"| {p['us_per_order']:.1f} / {p['us_per_order_memory']:.1f} µs | |")
     q = results.get("quickfix")
     if q:
         lines += [
@@ -260,7 +266,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     results: dict[str, dict[str, float]] = {"codec": codec_figures()}
     print(json.dumps({"codec": results["codec"]}), flush=True)
-    for key, script in (("matching", "bench_matching.py"), ("market", "bench_market.py")):
+    for key, script in (("matching", "bench_matching.py"), ("market", "bench_market.py"),
+                        ("intake_path", "bench_intake_path.py")):
         figures = script_json(script)
         if figures is not None:
             results[key] = figures
