@@ -16,12 +16,13 @@ import itertools
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
+from json.encoder import encode_basestring as _json_str  # the journal encoder's string quoting
 from typing import Any
 
 from metaorder.fix.codec import FieldValue, Message, format_utc_timestamp
 from metaorder.orders.allocation import allocate, apply
 from metaorder.orders.book import INTERNAL, BookError, Cross, ParentBook
-from metaorder.orders.journal import Journal, JournalEntry
+from metaorder.orders.journal import EncodedData, Journal, JournalEntry
 from metaorder.orders.model import (
     Aggressiveness,
     ClientOrder,
@@ -99,9 +100,9 @@ class Intake:
         self._by_cl[(session, order.cl_ord_id)] = order
         if parent is not None:
             self.journal.append(now, "order.accepted", (order.order_id, parent.parent_id),
-                                order_record(order, parent.parent_id))
+                                order_record_json(order, parent.parent_id))
         else:
-            self.journal.append(now, "order.accepted", (order.order_id,), order_record(order, None))
+            self.journal.append(now, "order.accepted", (order.order_id,), order_record_json(order, None))
         out = [self._report(order, "0", now)]
         if crosses:
             out += self._crossed(crosses, now)
@@ -386,6 +387,31 @@ def order_record(order: ClientOrder, parent_id: str | None = None) -> dict[str, 
         "end_time": m.end_time, "participation_rate": str(rate) if rate is not None else None,
         "parent_id": parent_id,
     }
+
+
+def order_record_json(order: ClientOrder, parent_id: str | None = None) -> EncodedData:
+    """``encode_data(order_record(order, parent_id))``, written out directly: the same text (a
+    hypothesis test pins the two together) at half the cost, for the one payload journaled with
+    every order.  Enum values (plain ASCII digits and words) go in as they are; strings go through the
+    journal encoder's own quoting function."""
+    m = order.mandate
+    limit = order.limit
+    rate = m.participation_rate
+    account = order.account
+    start, end = m.start_time, m.end_time
+    return EncodedData(
+        f'{{"order_id":{_json_str(order.order_id)},"session":{_json_str(order.session)},'
+        f'"cl_ord_id":{_json_str(order.cl_ord_id)},"symbol":{_json_str(order.symbol)},'
+        f'"side":"{order.side._value_}","qty":{order.qty!r},"ord_type":"{order.ord_type._value_}",'
+        f'"limit":{"null" if limit is None else _json_str(str(limit))},"tif":"{order.tif._value_}",'
+        f'"arrival":{order.arrival!r},"arrival_seq":{order.arrival_seq!r},'
+        f'"account":{"null" if account is None else _json_str(account)},'
+        f'"strategy":"{m.strategy._value_}","urgency":"{m.urgency._value_}",'
+        f'"aggressiveness":"{m.aggressiveness._value_}","start_time":{"null" if start is None else repr(start)},'
+        f'"end_time":{"null" if end is None else repr(end)},'
+        f'"participation_rate":{"null" if rate is None else _json_str(str(rate))},'
+        f'"parent_id":{"null" if parent_id is None else _json_str(parent_id)}}}'
+    )
 
 
 def order_from_record(data: Mapping[str, Any]) -> ClientOrder:

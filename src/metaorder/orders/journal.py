@@ -135,6 +135,7 @@ __all__ = [
     "FORMAT",
     "REPLAY_CHUNK",
     "SCHEMA_VERSION",
+    "EncodedData",
     "Journal",
     "JournalEntry",
     "JournalError",
@@ -275,6 +276,15 @@ def encode_data(data: Mapping[str, Any]) -> str:
     return _encode(data)
 
 
+class EncodedData(str):
+    """A payload already encoded, exactly as :func:`encode_data` would encode it, by a producer on
+    the hot path that builds the JSON text directly (``order_record_json``: the accepted order, the
+    largest payload of all).  Appending one skips the encoding; its producer's tests pin the text to
+    ``encode_data`` of the same payload.  It must be a JSON object."""
+
+    __slots__ = ()
+
+
 def decode_data(text: str) -> dict[str, Any]:
     """A payload as stored, decoded; decimals stay strings (the reader knows which fields they are)."""
     value = json.loads(text)
@@ -288,7 +298,7 @@ _Row = tuple[int, float, str, tuple[str, ...], str]
 
 
 def _prepare(
-    time: float, kind: str, order_ids: Sequence[str], data: Mapping[str, Any]
+    time: float, kind: str, order_ids: Sequence[str], data: Mapping[str, Any] | EncodedData
 ) -> tuple[float, tuple[str, ...], str]:
     """Validate and encode one append; everything that can be wrong with it fails here, at the caller."""
     if type(time) is not float:
@@ -310,6 +320,8 @@ def _prepare(
             raise ValueError(f"journal order ids must be non-empty str, got {oid!r}")
     if len(ids) > 1 and len(set(ids)) != len(ids):
         ids = tuple(dict.fromkeys(ids))  # the audit index holds an order once per entry
+    if type(data) is EncodedData:
+        return time, ids, data
     if type(data) is not dict and not isinstance(data, Mapping):
         raise TypeError(f"journal data must be a mapping, got {type(data).__name__}")
     return time, ids, _encode(data)
@@ -347,7 +359,8 @@ class Journal(Protocol):
     resolved.  Reads see every entry appended before them, durable or not.
     """
 
-    def append(self, time: float, kind: str, order_ids: Sequence[str], data: Mapping[str, Any]) -> int:
+    def append(self, time: float, kind: str, order_ids: Sequence[str],
+               data: Mapping[str, Any] | EncodedData) -> int:
         """Buffer one entry (payload encoded now, see module docstring) and return its seq."""
         ...
 
@@ -385,7 +398,8 @@ class MemoryJournal:
         self._by_order: dict[str, list[int]] = {}  # order id -> indexes into _rows
         self._closed = False
 
-    def append(self, time: float, kind: str, order_ids: Sequence[str], data: Mapping[str, Any]) -> int:
+    def append(self, time: float, kind: str, order_ids: Sequence[str],
+               data: Mapping[str, Any] | EncodedData) -> int:
         t, ids, text = _prepare(time, kind, order_ids, data)
         with self._lock:
             if self._closed:
@@ -573,7 +587,8 @@ class SqliteJournal:
         """WAL checkpoints the checkpointer thread has run."""
         return self._checkpointer.checkpoints
 
-    def append(self, time: float, kind: str, order_ids: Sequence[str], data: Mapping[str, Any]) -> int:
+    def append(self, time: float, kind: str, order_ids: Sequence[str],
+               data: Mapping[str, Any] | EncodedData) -> int:
         """Buffer one entry and return its seq; durable after the next flush() resolves.
 
         Raises TypeError/ValueError for an invalid entry (nothing is appended, no seq is
