@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import calendar
+import time
 from decimal import Decimal
 
 import pytest
@@ -348,6 +349,24 @@ def test_timestamp_format() -> None:
 
 def test_timestamp_milliseconds_never_round_up_to_1000() -> None:
     assert format_utc_timestamp(1_700_000_000.9996) == "20231114-22:13:20.999"
+
+
+def _reference_stamp(now: float, millis: bool) -> str:
+    whole = int(now)
+    t = time.gmtime(whole)
+    text = time.strftime("%Y%m%d-%H:%M:%S", t)
+    return f"{text}.{min(round((now - whole) * 1_000_000) // 1000, 999):03d}" if millis else text
+
+
+@settings(max_examples=200)
+@given(st.lists(st.tuples(st.sampled_from([1_700_000_000.0, 1_700_000_000.0004, 1_700_000_000.0009,
+                                           1_700_000_000.001, 1_700_000_001.5, 1_800_000_000.25]),
+                          st.booleans()), min_size=1, max_size=30))
+def test_timestamps_of_repeated_and_interleaved_instants_are_each_formatted_exactly(
+        calls: list[tuple[float, bool]]) -> None:
+    """The caches (last instant, last millisecond, date per day) never hand out another instant's text."""
+    for now, millis in calls:
+        assert format_utc_timestamp(now, millis) == _reference_stamp(now, millis)
 
 
 @pytest.mark.parametrize(

@@ -447,6 +447,10 @@ _date_cache: dict[int, str] = {}
 
 def format_utc_timestamp(now: float, millis: bool = True) -> str:
     """``YYYYMMDD-HH:MM:SS.sss`` (UTC) from epoch seconds; the date part is cached per day."""
+    if millis:
+        instant, stamp = _last_instant[0]  # one tuple: read and written whole, safe across threads
+        if now == instant:  # the same instant again: a batch's SendingTimes, its TransactTimes
+            return stamp
     whole = int(now)
     day, secs = divmod(whole, 86400)
     date = _date_cache.get(day)
@@ -461,15 +465,18 @@ def format_utc_timestamp(now: float, millis: bool = True) -> str:
     ms = min(round((now - whole) * 1_000_000) // 1000, 999)
     last_whole, last_ms, last_text = _last_stamp[0]
     if whole == last_whole and ms == last_ms:  # most messages of a busy millisecond share it
+        _last_instant[0] = (now, last_text)
         return last_text
     hh, rem = divmod(secs, 3600)
     mm, ss = divmod(rem, 60)
     text = f"{date}-{hh:02d}:{mm:02d}:{ss:02d}.{ms:03d}"
     _last_stamp[0] = (whole, ms, text)
+    _last_instant[0] = (now, text)
     return text
 
 
 _last_stamp: list[tuple[int, int, str]] = [(-1, -1, "")]  # the last millisecond formatted
+_last_instant: list[tuple[float, str]] = [(float("nan"), "")]  # the last instant formatted (nan: never equal)
 
 
 def _civil_from_days(days: int) -> tuple[int, int, int]:

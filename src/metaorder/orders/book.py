@@ -47,11 +47,29 @@ class BookError(ValueError):
     """A request the book cannot honour (a replace below the filled quantity, an unknown order)."""
 
 
+#: What aggregates orders, as plain values: (symbol, direction, strategy, urgency, limit).
+_Key = tuple[str, int, str, str, Decimal | None]
+
+
+def _key_of(order: ClientOrder) -> _Key:
+    m = order.mandate
+    return order.symbol, order.side.direction, m.strategy._value_, m.urgency._value_, order.limit
+
+
+def _key_of_parent(key: ParentKey) -> _Key:
+    return key.symbol, key.direction, key.strategy._value_, key.urgency._value_, key.limit
+
+
 class ParentBook:
     def __init__(self, mid: MidSource, first_parent: int = 1) -> None:
         self.mid_source = mid  # replaced by the live consolidated midpoint once market data is wired
         self._parents: dict[str, ParentOrder] = {}  # working parents
-        self._by_key: dict[ParentKey, ParentOrder] = {}
+        # Keyed by _key_of: a tuple of plain values hashes in C, a ParentKey (two enums inside) would
+        # call Python hash functions for every arriving order.
+        self._by_key: dict[_Key, ParentOrder] = {}
+        # (symbol, direction) -> its working parents in creation order: an arriving order finds the
+        # opposing interest it may cross without scanning every parent (or pricing a midpoint).
+        self._by_side: dict[tuple[str, int], dict[str, ParentOrder]] = {}
         self._orders: dict[str, ClientOrder] = {}  # live client orders by OrderID
         self._parent_ids = itertools.count(first_parent)
         # Parents whose orders joined, left or changed since the execution engine last looked: it
@@ -115,17 +133,16 @@ class ParentBook:
     # ---- internals ----------------------------------------------------------------------------
 
     def _net(self, order: ClientOrder) -> list[Cross]:
+        opposing = self._by_side.get((order.symbol, -order.side.direction))
+        if not opposing:
+            return []
         mid = self.mid_source(order.symbol)
         if mid is None or not order.accepts_price(mid):
             return []
         crosses: list[Cross] = []
-        direction = -order.side.direction
-        for parent in list(self._parents.values()):
+        for parent in list(opposing.values()):
             if order.leaves_qty == 0:
                 break
-            key = parent.key
-            if key.symbol != order.symbol or key.direction != direction:
-                continue
             capacity = parent.wanted_qty - parent.working_qty
             for resting in parent.children:
                 if capacity <= 0 or order.leaves_qty == 0:
@@ -144,13 +161,9 @@ class ParentBook:
         return crosses
 
     def _aggregate(self, order: ClientOrder, now: float) -> ParentOrder:
-        key = ParentKey(order.symbol, order.side.direction, order.mandate.strategy, order.mandate.urgency,
-                        order.limit)
-        parent = self._by_key.get(key)
+        parent = self._by_key.get(_key_of(order))
         if parent is None:
-            parent = ParentOrder(f"P{next(self._parent_ids)}", key, now)
-            self._parents[parent.parent_id] = parent
-            self._by_key[key] = parent
+            parent = self._open_parent(f"P{next(self._parent_ids)}", order, now)
         parent.children.append(order)
         order.parent_id = parent.parent_id
         self._orders[order.order_id] = order
@@ -167,11 +180,7 @@ class ParentBook:
             return
         parent = self._parents.get(parent_id)
         if parent is None:
-            key = ParentKey(order.symbol, order.side.direction, order.mandate.strategy, order.mandate.urgency,
-                            order.limit)
-            parent = ParentOrder(parent_id, key, created)
-            self._parents[parent_id] = parent
-            self._by_key[key] = parent
+            parent = self._open_parent(parent_id, order, created)
             number = parent_id[1:]
             if number.isdigit():
                 self._parent_ids = itertools.count(max(int(number) + 1, next(self._parent_ids)))
@@ -191,8 +200,22 @@ class ParentBook:
             parent.children.remove(order)
         if not parent.children or parent.done:
             self._parents.pop(parent.parent_id, None)
-            if self._by_key.get(parent.key) is parent:
-                del self._by_key[parent.key]
+            key = _key_of_parent(parent.key)
+            if self._by_key.get(key) is parent:
+                del self._by_key[key]
+            side = self._by_side.get((parent.key.symbol, parent.key.direction))
+            if side is not None:
+                side.pop(parent.parent_id, None)
+        return parent
+
+    def _open_parent(self, parent_id: str, order: ClientOrder, created: float) -> ParentOrder:
+        """A new working parent for ``order``'s characteristics, entered in every index."""
+        m = order.mandate
+        key = ParentKey(order.symbol, order.side.direction, m.strategy, m.urgency, order.limit)
+        parent = ParentOrder(parent_id, key, created)
+        self._parents[parent_id] = parent
+        self._by_key[_key_of(order)] = parent
+        self._by_side.setdefault((key.symbol, key.direction), {})[parent_id] = parent
         return parent
 
     def _check(self) -> None:
@@ -201,7 +224,8 @@ class ParentBook:
         seen: set[str] = set()
         for parent in self._parents.values():
             assert parent.children, f"{parent.parent_id} is empty"
-            assert self._by_key.get(parent.key) is parent
+            assert self._by_key.get(_key_of_parent(parent.key)) is parent
+            assert self._by_side[(parent.key.symbol, parent.key.direction)].get(parent.parent_id) is parent
             assert 0 <= parent.working_qty <= parent.wanted_qty, parent
             parent.children._check()  # the running sums behind wanted_qty and cum_qty
             for child in parent.children:
@@ -213,3 +237,4 @@ class ParentBook:
                                 child.mandate.urgency, child.limit)
                 assert key == parent.key
         assert seen == set(self._orders), "orders index out of step with the parents"
+        assert sum(map(len, self._by_side.values())) == len(self._parents), "side index out of step"
