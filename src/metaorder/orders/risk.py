@@ -41,7 +41,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from metaorder.orders.model import ClientOrder, OrderType, Side
+from metaorder.orders.model import ClientOrder, OrderType
 
 _ZERO = Decimal(0)
 _HUNDRED = Decimal(100)
@@ -146,7 +146,8 @@ class _Open:
         return self.leaves * self.price if self.price is not None else Decimal(0)
 
 
-_DupKey = tuple[str, Side, int, Decimal | None]
+#: (symbol, side's FIX value, qty, limit): plain values, hashed in C (an enum's hash is Python code).
+_DupKey = tuple[str, str, int, Decimal | None]
 
 
 @dataclass(slots=True)
@@ -265,7 +266,7 @@ class RiskEngine:
             if reject is not None:
                 return reject
 
-        dup_key: _DupKey = (order.symbol, order.side, order.qty, order.limit)
+        dup_key: _DupKey = (order.symbol, order.side._value_, order.qty, order.limit)
         window = limits.duplicate_window_s
         if window is not None and state is not None:
             seen = state.last_seen.get(dup_key)
