@@ -129,7 +129,7 @@ SCHEMA_VERSION: Final = 1
 #: Rows (plus one per commit) written between two WAL checkpoints.  Small checkpoints often
 #: rather than big ones rarely: a checkpoint's fsync stalls the commits writing beside it for
 #: as long as it runs, and that grows with the WAL written since the last (at 5,000 orders/s:
-#: p99.9 5.5-11 ms at 1,000 rows, 8.5-18 ms at 4,000, 33-41 ms at 20,000).  About 2 MB of WAL.
+#: p99.9 5.5-11 ms at 1,000 rows, 8.5-18 ms at 4,000, 33-41 ms at 20,000).  A WAL of a few MB.
 CHECKPOINT_ROWS: Final = 1000
 
 #: SQLite integers are signed 64-bit; FIX "infinity" ranges are clamped to this.
