@@ -25,8 +25,13 @@ from metaorder.orders.journal import JournalError, SqliteJournal
 T0 = 1_790_000_000.0
 
 
-def writer_threads() -> list[str]:
-    return [t.name for t in threading.enumerate() if "writer" in t.name]
+def writer_threads() -> set[threading.Thread]:
+    return {t for t in threading.enumerate() if "writer" in t.name}
+
+
+def new_writer_threads(before: set[threading.Thread]) -> set[str]:
+    """Names of writer threads started since ``before`` (another test's may still be closing)."""
+    return {t.name for t in writer_threads() - before}
 
 
 def committed_rows(path: Path, sql: str) -> int:
@@ -39,8 +44,9 @@ def committed_rows(path: Path, sql: str) -> int:
 
 def test_a_store_flush_returns_committed_and_no_writer_thread_runs(tmp_path: Path) -> None:
     path = tmp_path / "s.db"
+    before = writer_threads()
     with SqliteStoreDatabase(path, inline=True) as db:
-        assert writer_threads() == []
+        assert new_writer_threads(before) == set()
         store = db.open_session("S")
         store.save_sent(1, b"one")
         store.save_sent(2, b"two")
@@ -58,8 +64,9 @@ def test_a_store_flush_returns_committed_and_no_writer_thread_runs(tmp_path: Pat
 
 def test_a_journal_flush_returns_committed_and_no_writer_thread_runs(tmp_path: Path) -> None:
     path = tmp_path / "j.db"
+    before = writer_threads()
     with SqliteJournal(path, inline=True) as journal:
-        assert writer_threads() == []
+        assert new_writer_threads(before) == set()
         journal.append(T0, "order.new", ["O1"], {"qty": 100})
         journal.append(T0 + 1, "order.fill", ["O1"], {"qty": 40})
         future = journal.flush()
@@ -200,14 +207,15 @@ def wal_restarts(wal_file: Path) -> int:
     return int.from_bytes(wal_file.read_bytes()[12:16], "big")
 
 
-@pytest.mark.parametrize(("synchronous", "threads"), [("NORMAL", []), ("FULL", ["fix-store-writer:s.db"])])
+@pytest.mark.parametrize(("synchronous", "threads"), [("NORMAL", set()), ("FULL", {"fix-store-writer:s.db"})])
 def test_the_daemon_commits_normal_stores_inline_and_fsyncing_ones_on_a_writer_thread(
-        tmp_path: Path, synchronous: str, threads: list[str]) -> None:
+        tmp_path: Path, synchronous: str, threads: set[str]) -> None:
     from metaorder.daemon import open_stores
 
+    before = writer_threads()
     db, _ = open_stores(tmp_path / "s.db", synchronous, ["S"])
     assert db is not None
     try:
-        assert writer_threads() == threads
+        assert new_writer_threads(before) == threads
     finally:
         db.close()
