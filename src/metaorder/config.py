@@ -157,6 +157,15 @@ class IntakeSettings(_Strict):
     default_urgency: Literal["LOW", "MEDIUM", "HIGH"] = "MEDIUM"
     default_aggressiveness: Literal["PASSIVE", "NEUTRAL", "AGGRESSIVE"] = "NEUTRAL"
     default_participation_rate: Decimal | None = Field(None, gt=0, le=1)
+    # When a trading day begins (UTC): ClOrdIDs are unique per session and trading day, so from
+    # then on an OMS may reuse the ClOrdIDs of yesterday's finished orders.
+    trading_day_start: dt.time = dt.time(0, 0)
+
+    @property
+    def trading_day_start_s(self) -> int:
+        """Seconds after UTC midnight."""
+        t = self.trading_day_start
+        return t.hour * 3600 + t.minute * 60 + t.second
 
 
 class RiskSettings(RiskLimits):

@@ -205,7 +205,7 @@ def build_intake(config: MetaorderConfig, journal: Journal) -> Intake:
     defaults = IntakeDefaults(
         Strategy[intake_cfg.default_strategy], Urgency[intake_cfg.default_urgency],
         Aggressiveness[intake_cfg.default_aggressiveness], intake_cfg.default_participation_rate,
-        {i.symbol: i.lot_size for i in config.instrument},
+        {i.symbol: i.lot_size for i in config.instrument}, intake_cfg.trading_day_start_s,
     )
     return Intake(references, risk, journal, ParentBook(references.get), defaults)
 

@@ -11,6 +11,7 @@ from metaorder.fix.codec import FieldValue, Message, decode, encode
 from metaorder.orders.book import ParentBook
 from metaorder.orders.intake import Intake, Outgoing
 from metaorder.orders.journal import MemoryJournal
+from metaorder.orders.normalize import IntakeDefaults
 from metaorder.orders.risk import RiskEngine, RiskLimits
 
 T0 = 1_700_000_000.0
@@ -213,3 +214,52 @@ def test_a_cancel_requests_clordid_stays_taken_after_a_restart() -> None:
     second = intake(journal)
     [taken] = ers(second.on_message("OMS1", nos("A-X", "1", 100, "99.00"), T0 + 2))
     assert (taken[150], taken[103]) == ("8", "6")
+
+
+MIDNIGHT = 1_700_006_400.0  # 2023-11-15 00:00:00 UTC, the first trading day boundary after T0
+
+
+def test_finished_orders_clordids_are_free_again_the_next_trading_day_open_ones_stay_taken() -> None:
+    i = intake()
+    i.on_message("OMS1", nos("A", "1", 100, "99.00"), T0)
+    i.on_message("OMS1", cancel("A", "A-X"), T0 + 1)  # A is done (its cancel used A-X)
+    i.on_message("OMS1", nos("B", "1", 100, "99.00"), T0 + 2)  # B stays open overnight
+    [same_day] = ers(i.on_message("OMS1", nos("A", "1", 100, "99.00"), MIDNIGHT - 1))
+    assert (same_day[150], same_day[103]) == ("8", "6")
+    [next_day] = ers(i.on_message("OMS1", nos("A", "1", 100, "99.00"), MIDNIGHT + 1))
+    assert next_day[150] == "0"
+    [open_b] = ers(i.on_message("OMS1", nos("B", "1", 100, "99.00"), MIDNIGHT + 2))
+    assert (open_b[150], open_b[103]) == ("8", "6")  # still open: its ClOrdID is still B's
+    [canceled_b] = ers(i.on_message("OMS1", cancel("B", "B-X"), MIDNIGHT + 3))
+    assert (canceled_b[150], canceled_b[41]) == ("4", "B")
+    [reused_cancel_id] = ers(i.on_message("OMS1", nos("A-X", "1", 100, "99.00"), MIDNIGHT + 4))
+    assert reused_cancel_id[150] == "0"
+
+
+def test_a_restart_rebuilds_the_days_clordids_on_the_same_day_and_frees_them_on_the_next() -> None:
+    journal = MemoryJournal()
+    first = intake(journal)
+    first.on_message("OMS1", nos("A", "1", 100, "99.00"), T0)
+    first.on_message("OMS1", cancel("A", "A-X"), T0 + 1)
+    same_day = Intake(REFS, RiskEngine(RiskLimits(), {}, REFS.get), journal, ParentBook(REFS.get))
+    same_day.recover()
+    same_day.start(T0 + 10)
+    [refused] = ers(same_day.on_message("OMS1", nos("A", "1", 100, "99.00"), T0 + 11))
+    assert (refused[150], refused[103]) == ("8", "6")
+    next_day = Intake(REFS, RiskEngine(RiskLimits(), {}, REFS.get), journal, ParentBook(REFS.get))
+    next_day.recover()
+    next_day.start(MIDNIGHT + 10)
+    [accepted] = ers(next_day.on_message("OMS1", nos("A", "1", 100, "99.00"), MIDNIGHT + 11))
+    assert accepted[150] == "0"
+
+
+def test_the_trading_day_begins_at_the_configured_time_of_day() -> None:
+    risk = RiskEngine(RiskLimits(), {}, REFS.get)
+    i = Intake(REFS, risk, MemoryJournal(), ParentBook(REFS.get), IntakeDefaults(trading_day_start_s=22 * 3600))
+    i.recover()
+    before_start = 1_699_999_200.0  # 2023-11-14 22:00:00 UTC: T0 - 800 s, the 22:00 boundary itself
+    i.start(before_start - 60)
+    i.on_message("OMS1", nos("A", "1", 100, "99.00"), before_start - 60)  # 21:59, day N-1
+    i.on_message("OMS1", cancel("A", "A-X"), before_start - 30)
+    [reused] = ers(i.on_message("OMS1", nos("A", "1", 100, "99.00"), before_start + 60))  # 22:01, day N
+    assert reused[150] == "0"

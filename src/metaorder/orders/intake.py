@@ -41,6 +41,7 @@ Fields = list[tuple[int, FieldValue]]
 _ZERO = Decimal(0)
 #: CxlRejReason (102) 6: the cancel or replace request reuses a ClOrdID.
 _DUPLICATE_CL_ORD_ID = "6"
+_DAY_S = 86400
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,11 +71,13 @@ class Intake:
         self._arrivals = itertools.count(1)
         self._exec_ids = itertools.count(1)
         self._boot = 0
+        self._day: int | None = None  # the trading day of the last event (see _advance_day)
         self.crossed_qty = 0
 
     # ---- requests ---------------------------------------------------------------------------
 
     def on_message(self, session: str, msg: Message, now: float) -> list[Outgoing]:
+        self._advance_day(now)
         if msg.msg_type == "D":
             return self.new_order(session, msg, now)
         if msg.msg_type == "F":
@@ -187,6 +190,7 @@ class Intake:
         The allocation is journaled as computed (order by order), so recovery replays exactly the
         same split instead of recomputing it from a state that may differ.
         """
+        self._advance_day(now)
         parent = self.book.parent(parent_id)
         if parent is None:
             raise BookError(f"fill for unknown or finished parent {parent_id}")
@@ -205,6 +209,7 @@ class Intake:
 
     def cancel_all(self, session: str, now: float, reason: str) -> list[Outgoing]:
         """Cancel every open order of ``session`` (cancel-on-disconnect, kill switch)."""
+        self._advance_day(now)
         out: list[Outgoing] = []
         for order in [o for o in self._orders.values() if o.session == session and o.leaves_qty]:
             self.book.cancel(order)
@@ -216,6 +221,7 @@ class Intake:
 
     def expire(self, order: ClientOrder, now: float) -> Outgoing:
         """The order's ExpireTime passed with shares unfilled: it is done (ExecType/OrdStatus C)."""
+        self._advance_day(now)
         self.book.cancel(order)
         order.expired = True
         self.risk.on_order_done(order)
@@ -238,6 +244,7 @@ class Intake:
             count += 1
             if also is not None:
                 also(entry)
+            self._advance_day(entry.time)  # day boundaries replayed where they happened
             data = entry.data
             if entry.kind == "order.accepted":
                 order = order_from_record(data)
@@ -310,7 +317,29 @@ class Intake:
 
     def start(self, now: float) -> None:
         """Mark a (re)start in the journal; its sequence number makes this run's ExecIDs unique."""
+        self._advance_day(now)  # restarted on a later trading day: yesterday's finished ClOrdIDs are free
         self._boot = self.journal.append(now, "engine.started", [], {"orders": len(self._orders)})
+
+    def _advance_day(self, now: float) -> None:
+        """ClOrdIDs are unique per session and trading day: at the first event of a new day those of
+        finished orders become free again, while orders still open (GTC, GTD) keep theirs.
+
+        Called before every change of order state, live and in replay alike, so a restart rebuilds
+        exactly the ClOrdIDs that were taken (the open set is the same at both points).
+        """
+        day = int((now - self.defaults.trading_day_start_s) // _DAY_S)
+        if day == self._day:
+            return
+        if self._day is not None:
+            keep: dict[str, set[str]] = {}
+            for order in self._orders.values():
+                if order.leaves_qty:
+                    ids = keep.setdefault(order.session, set())
+                    ids.add(order.cl_ord_id)
+                    if order.orig_cl_ord_id:
+                        ids.add(order.orig_cl_ord_id)
+            self.risk.new_day(keep=keep)
+        self._day = day
 
     @property
     def boot(self) -> int:

@@ -53,6 +53,8 @@ class IntakeDefaults:
     # Shares per lot by symbol: venues only take whole lots, so an order of 150 in a 100-share
     # instrument could never be completed at a venue and is refused at the door instead.
     lot_sizes: Mapping[str, int] | None = None
+    # Seconds after UTC midnight at which a trading day begins (ClOrdIDs are unique per day).
+    trading_day_start_s: int = 0
 
     def lot_size(self, symbol: str) -> int:
         return self.lot_sizes.get(symbol, 1) if self.lot_sizes else 1

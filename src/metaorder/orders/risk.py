@@ -391,15 +391,15 @@ class RiskEngine:
         state.cl_ord_ids.add(cl_ord_id)
         return None
 
-    def new_day(self, session: str | None = None) -> None:
-        """Forget the ClOrdIDs used so far (they are unique per day), for one session or all."""
-        states: Iterable[_SessionState]
-        if session is None:
-            states = self._sessions.values()
-        else:
-            states = [self._sessions[session]] if session in self._sessions else []
-        for state in states:
-            state.cl_ord_ids.clear()
+    def new_day(self, session: str | None = None, keep: Mapping[str, Iterable[str]] | None = None) -> None:
+        """Forget the ClOrdIDs used so far (they are unique per day), for one session or all,
+        except ``keep[session]`` (the ids of orders still open: those stay taken)."""
+        names: Iterable[str] = self._sessions if session is None else [session] if session in self._sessions else []
+        for name in names:
+            ids = self._sessions[name].cl_ord_ids
+            ids.clear()
+            if keep is not None:
+                ids.update(keep.get(name, ()))
 
     # ------------------------------------------------------------------------------ kill switches
 
