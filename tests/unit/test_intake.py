@@ -263,3 +263,12 @@ def test_the_trading_day_begins_at_the_configured_time_of_day() -> None:
     i.on_message("OMS1", cancel("A", "A-X"), before_start - 30)
     [reused] = ers(i.on_message("OMS1", nos("A", "1", 100, "99.00"), before_start + 60))  # 22:01, day N
     assert reused[150] == "0"
+
+
+def test_a_clock_stepping_back_over_the_day_boundary_frees_no_clordid() -> None:
+    i = intake()
+    i.on_message("OMS1", nos("A", "1", 100, "99.00"), MIDNIGHT + 5)
+    i.on_message("OMS1", cancel("A", "A-X"), MIDNIGHT + 6)
+    i.on_message("OMS1", nos("B", "1", 100, "99.00"), MIDNIGHT - 5)  # the wall clock stepped back 11 s
+    [again] = ers(i.on_message("OMS1", nos("A", "1", 100, "99.00"), MIDNIGHT + 7))
+    assert (again[150], again[103]) == ("8", "6")

@@ -328,7 +328,7 @@ class Intake:
         exactly the ClOrdIDs that were taken (the open set is the same at both points).
         """
         day = int((now - self.defaults.trading_day_start_s) // _DAY_S)
-        if day == self._day:
+        if self._day is not None and day <= self._day:  # the same day (or a clock stepped back)
             return
         if self._day is not None:
             keep: dict[str, set[str]] = {}
