@@ -4,7 +4,7 @@ The thin asyncio shell around :class:`~metaorder.execution.engine.ExecutionEngin
 
 * :class:`VenueGateway` is the FIX application of every venue session (the engine is their
   initiator): logons, logouts and messages go to the engine; what the engine wants sent goes out
-  — venue messages only once the journal holds the children they concern (the same group commit
+  — venue messages only once the journal holds the children they concern (the same journal commit
   the OMS reports wait for), client reports through the OMS application, venue executions also
   to the drop copy.
 * :meth:`VenueGateway.run` is the decision loop: it sleeps until the engine's next wake-up or

@@ -67,7 +67,7 @@ class OmsApplication:
         """Send ``outs`` once everything journaled so far is durable, after anything shipped before.
 
         Reports of one loop iteration (a whole read of pipelined orders) share one journal flush:
-        one group commit and one wake-up for all of them, instead of one per order.
+        one commit and one wake-up for all of them, instead of one per order.
         """
         if not outs:
             return
