@@ -14,10 +14,9 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from decimal import Decimal
 from json.encoder import encode_basestring as _json_str  # the journal encoder's string quoting
-from typing import Any
+from typing import Any, NamedTuple
 
 from metaorder.fix.codec import FieldValue, Message, format_utc_timestamp
 from metaorder.orders.allocation import allocate, apply
@@ -44,8 +43,10 @@ _DUPLICATE_CL_ORD_ID = "6"
 _DAY_S = 86400
 
 
-@dataclass(frozen=True, slots=True)
-class Outgoing:
+class Outgoing(NamedTuple):
+    """One message for a client session.  A NamedTuple rather than a frozen dataclass: one is made
+    per report, and a frozen dataclass pays a Python-level ``object.__setattr__`` per field."""
+
     session: str
     msg_type: str
     body: Fields
