@@ -272,3 +272,31 @@ def test_a_clock_stepping_back_over_the_day_boundary_frees_no_clordid() -> None:
     i.on_message("OMS1", nos("B", "1", 100, "99.00"), MIDNIGHT - 5)  # the wall clock stepped back 11 s
     [again] = ers(i.on_message("OMS1", nos("A", "1", 100, "99.00"), MIDNIGHT + 7))
     assert (again[150], again[103]) == ("8", "6")
+
+
+def test_yesterdays_finished_orders_leave_memory_and_open_ones_stay_known_also_after_a_restart() -> None:
+    journal = MemoryJournal()
+    i = intake(journal)
+    i.on_message("OMS1", nos("A", "1", 100, "99.00"), T0)
+    i.on_message("OMS1", cancel("A", "A-X"), T0 + 1)
+    i.on_message("OMS1", nos("B", "1", 100, "99.00"), T0 + 2)
+    i.on_message("OMS1", nos("D", "1", 100, "99.00"), T0 + 3)
+    i.on_message("OMS1", cancel("D", "D-X"), T0 + 4)  # the last arrival of the day, finished
+
+    def status(intake_: Intake, cl: str, now: float) -> tuple[str, str]:
+        [report] = ers(intake_.on_message("OMS1", fix("H", [(11, cl), (55, "ACME"), (54, "1")]), now))
+        return report[39], report[37]
+
+    assert status(i, "A-X", MIDNIGHT - 1) == ("4", "O1")  # same day: known, canceled
+    assert status(i, "A-X", MIDNIGHT + 1) == ("8", "NONE")  # next day: forgotten
+    assert status(i, "B", MIDNIGHT + 2)[0] == "0"  # still open: still known
+    assert len(i._orders) == 1
+    i.on_message("OMS1", cancel("B", "B-X"), MIDNIGHT + 3)  # the next day's first journal entry
+    restarted = Intake(REFS, RiskEngine(RiskLimits(), {}, REFS.get), journal, ParentBook(REFS.get))
+    restarted.recover()
+    restarted.start(MIDNIGHT + 10)
+    assert status(restarted, "A-X", MIDNIGHT + 11) == ("8", "NONE")
+    assert status(restarted, "B-X", MIDNIGHT + 12)[0] == "4"  # finished today: still known
+    [fresh] = ers(restarted.on_message("OMS1", nos("C", "1", 100, "99.00"), MIDNIGHT + 13))
+    assert (fresh[150], fresh[37]) == ("0", "O4")  # OrderIDs keep counting from the journal
+    assert restarted._orders["O4"].arrival_seq == 4  # and arrival numbers too (D's 3 is forgotten, not reused)

@@ -66,7 +66,7 @@ class Intake:
         self.journal = journal
         self.book = book
         self.defaults = defaults
-        self._orders: dict[str, ClientOrder] = {}  # every order of the day by OrderID
+        self._orders: dict[str, ClientOrder] = {}  # today's orders and older open ones, by OrderID
         self._by_cl: dict[tuple[str, str], ClientOrder] = {}  # (session, ClOrdID) -> order
         self._ids = itertools.count(1)
         self._arrivals = itertools.count(1)
@@ -240,6 +240,7 @@ class Intake:
         """
         count = 0
         top_id = 0
+        top_arrival = 0
         top_parent = 0
         for entry in self.journal.replay():
             count += 1
@@ -254,6 +255,7 @@ class Intake:
                 self.book.restore(order, data.get("parent_id"), entry.time)
                 self.risk.restore(order)
                 top_id = max(top_id, int(order.order_id[1:]))
+                top_arrival = max(top_arrival, order.arrival_seq)
             elif entry.kind == "cross":
                 qty, price = int(data["qty"]), Decimal(data["price"])
                 for order_id in (data["incoming"], data["resting"]):
@@ -295,7 +297,7 @@ class Intake:
             if entry.kind in ("order.accepted", "order.replaced"):
                 top_parent = max(top_parent, _parent_number(data.get("parent_id")))
         self._ids = itertools.count(top_id + 1)
-        self._arrivals = itertools.count(max((o.arrival_seq for o in self._orders.values()), default=0) + 1)
+        self._arrivals = itertools.count(top_arrival + 1)  # over every order replayed, not only those kept
         # A parent id is never reused, even after its parent finished: the execution engine and the
         # audit key a parent's children and history by it.
         self.book.continue_parent_ids_after(top_parent)
@@ -323,7 +325,8 @@ class Intake:
 
     def _advance_day(self, now: float) -> None:
         """ClOrdIDs are unique per session and trading day: at the first event of a new day those of
-        finished orders become free again, while orders still open (GTC, GTD) keep theirs.
+        finished orders become free again, while orders still open (GTC, GTD) keep theirs; finished
+        orders leave memory (a status request for one is then answered as for an unknown order).
 
         Called before every change of order state, live and in replay alike, so a restart rebuilds
         exactly the ClOrdIDs that were taken (the open set is the same at both points).
@@ -332,13 +335,16 @@ class Intake:
         if self._day is not None and day <= self._day:  # the same day (or a clock stepped back)
             return
         if self._day is not None:
+            # Yesterday's finished orders are forgotten too (the intake would otherwise hold every
+            # order it ever saw): nothing refers to them any more, and the journal keeps their history.
+            self._orders = {oid: o for oid, o in self._orders.items() if o.leaves_qty}
+            self._by_cl = {key: o for key, o in self._by_cl.items() if o.leaves_qty}
             keep: dict[str, set[str]] = {}
             for order in self._orders.values():
-                if order.leaves_qty:
-                    ids = keep.setdefault(order.session, set())
-                    ids.add(order.cl_ord_id)
-                    if order.orig_cl_ord_id:
-                        ids.add(order.orig_cl_ord_id)
+                ids = keep.setdefault(order.session, set())
+                ids.add(order.cl_ord_id)
+                if order.orig_cl_ord_id:
+                    ids.add(order.orig_cl_ord_id)
             self.risk.new_day(keep=keep)
         self._day = day
 
