@@ -126,7 +126,7 @@ class Intake:
                 return [self._cancel_reject(session, msg, order, "1", _DUPLICATE_CL_ORD_ID, duplicate.text)]
         self.book.cancel(order)
         self.risk.on_order_done(order)
-        self._rename(order, msg.get(11))
+        self._rename(order, cancel_id)
         self.journal.append(now, "order.canceled", [order.order_id], {"order_id": order.order_id,
                                                                       "cl_ord_id": order.cl_ord_id})
         return [self._report(order, "4", now)]

@@ -146,6 +146,11 @@ class _Open:
         return self.leaves * self.price if self.price is not None else Decimal(0)
 
 
+def _duplicate_cl_ord_id(session: str, cl_ord_id: str) -> RiskReject:
+    """A new order, replace or cancel reusing a ClOrdID of the session's trading day."""
+    return RiskReject(RejectReason.DUPLICATE_ORDER, f"duplicate ClOrdID {cl_ord_id} for {session}: already used today")
+
+
 #: (symbol, side's FIX value, qty, limit): plain values, hashed in C (an enum's hash is Python code).
 _DupKey = tuple[str, str, int, Decimal | None]
 
@@ -229,10 +234,7 @@ class RiskEngine:
         if self._global_kill is not None or session in self._session_kills:
             return self._kill_reject(session)
         if state is not None and order.cl_ord_id in state.cl_ord_ids:
-            return RiskReject(
-                RejectReason.DUPLICATE_ORDER,
-                f"duplicate ClOrdID {order.cl_ord_id} for {session}: already used today",
-            )
+            return _duplicate_cl_ord_id(session, order.cl_ord_id)
         qty, limit = order.qty, order.limit
         if (qty <= 0 or (limit is None and order.ord_type is OrderType.LIMIT)
                 or (limit is not None and not (limit.is_finite() and limit > 0))):
@@ -313,9 +315,7 @@ class RiskEngine:
             return RiskReject(RejectReason.OTHER, f"order {order.cl_ord_id} of {session} is not open")
         state = self._state(session)
         if new_cl_ord_id is not None and new_cl_ord_id in state.cl_ord_ids:
-            return RiskReject(
-                RejectReason.DUPLICATE_ORDER, f"duplicate ClOrdID {new_cl_ord_id} for {session}: already used today"
-            )
+            return _duplicate_cl_ord_id(session, new_cl_ord_id)
         reject = self._sanity_reject(order, new_qty, new_limit)
         if reject is not None:
             return reject
@@ -385,9 +385,7 @@ class RiskEngine:
         else recorded, so no later order, replace or cancel of the session can take it again."""
         state = self._state(session)
         if cl_ord_id in state.cl_ord_ids:
-            return RiskReject(
-                RejectReason.DUPLICATE_ORDER, f"duplicate ClOrdID {cl_ord_id} for {session}: already used today"
-            )
+            return _duplicate_cl_ord_id(session, cl_ord_id)
         state.cl_ord_ids.add(cl_ord_id)
         return None
 
