@@ -104,8 +104,8 @@ def open_stores(path: Path | None, synchronous: str, keys: Sequence[str]) -> tup
         SqliteStoreDatabase | None, dict[str, SessionStore]]:
     if path is None:
         return None, {k: MemoryStore() for k in keys}
-    full = synchronous == "FULL"  # an fsync per commit belongs on a writer thread; NORMAL commits inline
-    db = SqliteStoreDatabase(path, synchronous="FULL" if full else "NORMAL", inline=not full)
+    full = synchronous == "FULL"  # acknowledged after an fsync; NORMAL: after the redo log's write
+    db = SqliteStoreDatabase(path, synchronous="FULL" if full else "NORMAL", redo=not full)
     return db, {k: db.open_session(k) for k in keys}
 
 
@@ -278,7 +278,7 @@ async def run_daemon(config: MetaorderConfig, on_started: Callable[[int], None] 
     own = [*session_configs, *venue_configs.values(), *([drop_config] if drop_config else [])]
     limits = TransportLimits(max_message_size=acc.max_message_size)
     journal = SqliteJournal(config.journal.path, synchronous=config.journal.synchronous,
-                            inline=config.journal.synchronous == "NORMAL")
+                            redo=config.journal.synchronous == "NORMAL")
     db, stores = open_stores(config.store.path, config.store.synchronous, [store_key(c) for c in own])
     try:
         intake = build_intake(config, journal)

@@ -16,17 +16,14 @@ the group-commit loop's steps (:func:`take_queued`, :func:`commit_group`), the i
   beginning, so the file stays small and no commit pays for a whole checkpoint.  (Only the
   writer can do this last step: SQLite restarts the WAL for a writer whose transaction began on a
   wholly copied WAL, and another connection's checkpoint cannot tell it has copied everything
-  while commits keep coming: such a checkpointer left the WAL growing by ~6 KB an order.)  For
-  an ``inline`` writer that step, with its two fsyncs, runs on the caller's thread once per
-  checkpoint.
+  while commits keep coming: such a checkpointer left the WAL growing by ~6 KB an order.)
 
-Where a commit runs: on a writer thread (group commit; the caller gets a future), or ``inline``
-on the caller's thread inside ``flush()``.  With ``synchronous = NORMAL`` a WAL commit is a
-write into the OS page cache, not an fsync (the checkpointer thread does those), so inline costs
-the caller tens of microseconds, and it saves the hand-over to a thread that must then win the
-GIL back from a busy event loop (up to the 5 ms switch interval, twice per flush: it was most of
-the intake's latency at 5,000 orders/s).  With ``synchronous = FULL`` every commit is an fsync:
-that belongs on a writer thread.
+Commits run on a writer thread (group commit).  With ``synchronous = FULL`` the caller waits for
+them; with a redo log in front (:mod:`metaorder.redo`, the daemon's choice for ``NORMAL``) it
+does not: its flush is durable once the redo record is written, and the writer's commits, with
+their fsyncs and the checkpoints', stay off the event loop.  (Committing inline on the event
+loop, as before, paid the catch-up checkpoint's and the WAL restart's fsyncs there ten times a
+second under load: half of the intake's p99.)
 """
 
 from __future__ import annotations

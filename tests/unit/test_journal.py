@@ -47,14 +47,19 @@ from metaorder.orders.model import Side, Strategy
 T0 = 1_700_000_000.125
 
 
+#: Tests of how flush futures follow the writer thread's commits: without a redo log only.
+WRITER_ONLY = pytest.mark.parametrize("journal", [False], ids=["writer"], indirect=True)
+
+
 @pytest.fixture
 def path(tmp_path: Path) -> Path:
     return tmp_path / "journal.db"
 
 
-@pytest.fixture
-def journal(path: Path) -> Iterator[SqliteJournal]:
-    j = SqliteJournal(path)
+@pytest.fixture(params=[False, True], ids=["writer", "redo"])
+def journal(path: Path, request: pytest.FixtureRequest) -> Iterator[SqliteJournal]:
+    """Both ways the daemon opens a journal: commits awaited on the writer thread, or a redo log first."""
+    j = SqliteJournal(path, redo=request.param)
     yield j
     j.close()
 
@@ -321,6 +326,7 @@ def test_memory_journal_flush_is_already_done() -> None:
     assert fut.done() and fut.result() is None
 
 
+@WRITER_ONLY
 def test_flush_future_resolves_only_once_the_entries_are_committed(journal: SqliteJournal, path: Path) -> None:
     journal.append(T0, "x", ["O1"], {})
     with writer_blocked(path):
@@ -336,6 +342,7 @@ def test_flush_future_resolves_only_once_the_entries_are_committed(journal: Sqli
     assert not fut.cancel()  # a flush is a fact about the disk, not a request
 
 
+@WRITER_ONLY
 def test_flush_with_nothing_pending_follows_the_newest_batch_in_flight(journal: SqliteJournal, path: Path) -> None:
     assert journal.flush().done()  # idle: nothing to wait for
     journal.append(T0, "x", [], {})
@@ -347,6 +354,7 @@ def test_flush_with_nothing_pending_follows_the_newest_batch_in_flight(journal: 
     assert journal.flush().done()
 
 
+@WRITER_ONLY
 def test_appends_alone_never_reach_the_disk(journal: SqliteJournal, path: Path) -> None:
     for i in range(100):
         journal.append(T0, "x", [], {"i": i})
@@ -355,6 +363,7 @@ def test_appends_alone_never_reach_the_disk(journal: SqliteJournal, path: Path) 
     assert committed_count(path) == 100
 
 
+@WRITER_ONLY
 def test_many_appends_then_one_flush_is_exactly_one_commit(journal: SqliteJournal) -> None:
     before = journal.commits
     for i in range(1000):
@@ -363,6 +372,7 @@ def test_many_appends_then_one_flush_is_exactly_one_commit(journal: SqliteJourna
     assert journal.commits - before == 1
 
 
+@WRITER_ONLY
 def test_flushes_queued_while_the_disk_is_busy_share_one_commit(journal: SqliteJournal, path: Path) -> None:
     before = journal.commits
     with writer_blocked(path):
@@ -378,6 +388,7 @@ def test_flushes_queued_while_the_disk_is_busy_share_one_commit(journal: SqliteJ
     assert committed_count(path) == 1000
 
 
+@WRITER_ONLY
 def test_a_flush_covers_entries_appended_before_it_on_other_threads(journal: SqliteJournal, path: Path) -> None:
     journal.append(T0, "first", [], {})
     with writer_blocked(path):
@@ -432,6 +443,7 @@ def test_back_pressure_on_a_full_queue_does_not_deadlock(path: Path) -> None:
     assert committed_count(path) == 10
 
 
+@WRITER_ONLY
 def test_flush_or_close_from_a_done_callback_is_refused(journal: SqliteJournal, path: Path) -> None:
     errors: list[BaseException] = []
 
@@ -669,6 +681,7 @@ def test_invalid_options_are_refused(path: Path) -> None:
         SqliteJournal(path, max_queue=0)
 
 
+@WRITER_ONLY
 def test_writer_failure_fails_flushes_appends_and_close(journal: SqliteJournal, path: Path) -> None:
     journal.append(T0, "x", [], {})
     journal.flush().result(timeout=10)

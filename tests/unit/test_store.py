@@ -43,14 +43,19 @@ def msg(seq: int, tag: str = "") -> bytes:
     return b"8=FIX.4.4\x019=5\x0135=D\x0134=%d\x0158=%s\x0110=000\x01" % (seq, tag.encode())
 
 
+#: Tests of how flush futures follow the writer thread's commits: without a redo log only.
+WRITER_ONLY = pytest.mark.parametrize("db", [False], ids=["writer"], indirect=True)
+
+
 @pytest.fixture
 def db_path(tmp_path: Path) -> Path:
     return tmp_path / "store.db"
 
 
-@pytest.fixture
-def db(db_path: Path) -> Iterator[SqliteStoreDatabase]:
-    database = SqliteStoreDatabase(db_path)
+@pytest.fixture(params=[False, True], ids=["writer", "redo"])
+def db(db_path: Path, request: pytest.FixtureRequest) -> Iterator[SqliteStoreDatabase]:
+    """Both ways the daemon opens a store: commits awaited on the writer thread, or a redo log first."""
+    database = SqliteStoreDatabase(db_path, redo=request.param)
     yield database
     database.close()
 
@@ -125,6 +130,7 @@ def test_memory_store_flush_is_already_done() -> None:
     assert s.flush().done()
 
 
+@WRITER_ONLY
 def test_get_sent_sees_pending_messages_before_commit(db: SqliteStoreDatabase, db_path: Path) -> None:
     s = db.open_session(KEY)
     s.save_sent(1, msg(1))
@@ -181,6 +187,7 @@ def test_reset_semantics(kind: str, tmp_path: Path) -> None:
             )
 
 
+@WRITER_ONLY
 def test_uncommitted_reset_hides_committed_rows(db: SqliteStoreDatabase, db_path: Path) -> None:
     s = db.open_session(KEY)
     for seq in range(1, 6):
@@ -210,6 +217,7 @@ def test_uncommitted_reset_hides_committed_rows(db: SqliteStoreDatabase, db_path
         )
 
 
+@WRITER_ONLY
 def test_reset_then_writes_in_one_batch_leave_exactly_the_new_state(
     db: SqliteStoreDatabase, db_path: Path
 ) -> None:
@@ -463,6 +471,7 @@ def test_second_open_of_the_same_file_is_refused(db: SqliteStoreDatabase, db_pat
         SqliteStoreDatabase(db_path)
 
 
+@WRITER_ONLY
 def test_writer_failure_fails_pending_and_later_flushes(db: SqliteStoreDatabase, db_path: Path) -> None:
     s = db.open_session(KEY)
     s.save_sent(1, msg(1))
@@ -509,6 +518,7 @@ def committed_count(path: Path, key: str) -> int:
         conn.close()
 
 
+@WRITER_ONLY
 def test_many_writes_then_one_flush_is_exactly_one_commit(db: SqliteStoreDatabase, db_path: Path) -> None:
     s = db.open_session(KEY)
     other = db.open_session("FIX.4.4:OTHER->X")
@@ -530,6 +540,7 @@ def test_many_writes_then_one_flush_is_exactly_one_commit(db: SqliteStoreDatabas
         assert observable(again.open_session(KEY)) == (1001, 1001, None, [(i, msg(i)) for i in range(1, 1001)])
 
 
+@WRITER_ONLY
 def test_flushes_queued_while_the_disk_is_busy_share_one_commit(
     db: SqliteStoreDatabase, db_path: Path
 ) -> None:
@@ -549,6 +560,7 @@ def test_flushes_queued_while_the_disk_is_busy_share_one_commit(
     assert len(s.get_sent(1, HUGE)) == 1000
 
 
+@WRITER_ONLY
 def test_group_commit_is_shared_across_sessions(db: SqliteStoreDatabase, db_path: Path) -> None:
     sessions = [db.open_session(f"FIX.4.4:S{i}->T") for i in range(10)]
     before = db.commits
@@ -597,6 +609,7 @@ def test_back_pressure_is_per_batch_and_never_on_writes(db_path: Path) -> None:
         assert observable(s) == (10_003, 10_001, None, [(i, msg(i)) for i in range(1, 10_003)])
 
 
+@WRITER_ONLY
 def test_flush_from_a_done_callback_is_refused(db: SqliteStoreDatabase, db_path: Path) -> None:
     s = db.open_session(KEY)
     outcome: list[BaseException | None] = []

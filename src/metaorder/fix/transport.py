@@ -7,9 +7,9 @@
 * :class:`Initiator` connects out and reconnects with exponential backoff.
 * :class:`SessionConnection` runs one connection: every connection has its own TaskGroup with a reader
   and a writer task.  Outgoing bytes are written only once the store has committed them (durable
-  before sent) — the writer awaits the store's commit: done inline with ``synchronous = NORMAL``
-  (a page-cache write), or a group commit on the store's thread with ``FULL``, so the event loop
-  never waits for an fsync.  The write queue is bounded: when it is full the reader stops
+  before sent) — the writer awaits the store's flush: resolved at once with ``synchronous = NORMAL``
+  (the batch is in the store's redo log, a page-cache write; SQLite commits it on its thread), or
+  a group commit on the store's thread with ``FULL``, so the event loop never waits for an fsync.  The write queue is bounded: when it is full the reader stops
   reading (TCP back-pressure); a peer that stops reading is disconnected after ``write_timeout``.
 """
 

@@ -1,9 +1,10 @@
 """The OMS sessions' FIX application: intake behind the transport, journal before acknowledgement.
 
 Reports leave in the order the intake produced them, and only once the journal has committed the
-entries written before them: one commit per event-loop iteration covers every report of it (inline
-on the loop with ``synchronous = NORMAL``, a page-cache write; on the journal's writer thread with
-``FULL``, whose fsyncs the loop must not wait for).  If the journal fails, reports already handed
+entries written before them: one flush per event-loop iteration covers every report of it (with
+``synchronous = NORMAL`` one write to the journal's redo log, a page-cache write, SQLite committing
+it moments later on its thread; with ``FULL`` a commit on that thread, whose fsyncs the loop must
+not wait for).  If the journal fails, reports already handed
 to a FIX session stay in its message store unsent: a journal failure stops the engine's
 acknowledgements, it never fakes them.  A report for a session that is not connected is handed
 to its FIX session anyway: the session stores it under its sequence number and the OMS receives
@@ -81,7 +82,7 @@ class OmsApplication:
         """Hand the reports to their FIX sessions now; the bytes leave once the journal has committed.
 
         The transport waits for both the FIX store's commit and the journal's before writing (on
-        writer threads they run at the same time; inline both are done before this returns).
+        writer threads they run at the same time; with redo logs both are done before this returns).
         """
         self._flush_scheduled = False
         outs, self._outbox = self._outbox, []
