@@ -73,7 +73,7 @@ async def _one_run(tmp: Path, orders: int, batch: int, persistent: bool) -> floa
     clock = LiveClock()
     acc = config.acceptor
     session_config = acc.sessions[0].session_config(acc.sender_comp_id, Role.ACCEPTOR, frozenset("DFGH"))
-    journal: Journal = SqliteJournal(config.journal.path, inline=True) if persistent else MemoryJournal()
+    journal: Journal = SqliteJournal(config.journal.path, redo=True) if persistent else MemoryJournal()
     db, stores = open_stores(config.store.path if persistent else None, "NORMAL", [store_key(session_config)])
     try:
         intake = build_intake(config, journal)
