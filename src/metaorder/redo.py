@@ -144,16 +144,21 @@ class RedoLog:
         """The payloads of the intact records after ``applied_id``, oldest first.
 
         ``applied_id`` is the id the database says it applied last.  Reading stops at the first
-        incomplete or damaged record, or at a missing id: what follows cannot be trusted to be
-        in order.  After this the owner applies the payloads (with :meth:`last_id` as its new
+        incomplete or damaged record (what follows cannot be trusted to be in order); a log that
+        starts beyond ``applied_id + 1`` is refused with RedoError.  After this the owner applies the payloads (with :meth:`last_id` as its new
         applied id), then calls :meth:`start`, which deletes the segments read here.
         """
         payloads: list[bytes] = []
         last = applied_id
         for rid, payload in read_records(self._old):
             if rid > last:
-                if rid != last + 1:  # a record the database never had is missing
-                    break
+                if rid != last + 1:
+                    # Segments are deleted only once the database has them, so this cannot follow
+                    # from a crash: the log is not this database's (a restored backup?).
+                    raise RedoError(
+                        f"redo log {self._dir}: starts at record {rid} but the database holds records up"
+                        f" to {applied_id} only: it does not belong to this database (move it away to"
+                        " start without it, knowing its records are then lost)")
                 payloads.append(payload)
                 last = rid
         self._next_id = last + 1

@@ -52,18 +52,17 @@ def test_a_database_ahead_of_every_record_keeps_its_id(tmp_path: Path) -> None:
     assert log.last_id() == 10  # the next record is 11: never an id the database has seen
 
 
-def test_a_missing_record_ends_what_is_applied(tmp_path: Path) -> None:
-    written(tmp_path / "r", [b"a", b"b"])
-    assert reopened(tmp_path / "r", applied_id=0) == [b"a", b"b"]
-    # The database says it applied nothing, but the log starts at id 1: fine.  A log that starts
-    # beyond what the database has would mean a record is lost: nothing after the gap is applied.
+def test_a_log_starting_beyond_the_database_is_refused(tmp_path: Path) -> None:
+    """Segments go only once the database has them: a log starting later is not this database's."""
     log = RedoLog(tmp_path / "s")
     log.recover(0)
     log.start()
-    log._next_id = 5
+    log._next_id = 5  # noqa: SLF001 - a log whose first four records the database never had
     log.append(b"e")
     log.close(remove=False)
-    assert reopened(tmp_path / "s", applied_id=0) == []
+    with pytest.raises(RedoError, match=r"starts at record 5 but the database holds records up to 3"):
+        reopened(tmp_path / "s", applied_id=3)
+    assert reopened(tmp_path / "s", applied_id=4) == [b"e"]
 
 
 @settings(max_examples=60, deadline=None)

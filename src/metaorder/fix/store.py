@@ -856,6 +856,8 @@ class SqliteStoreDatabase:
             _apply(conn, [marshal.loads(p) for p in payloads])
             conn.execute(_SET_REDO_APPLIED, (str(redo.last_id()),))
             conn.execute("COMMIT")
+            if self._synchronous != "FULL":  # the segments go next: what they held must be on disk
+                conn.execute("PRAGMA wal_checkpoint(FULL)").fetchall()
         redo.start()
         return redo
 

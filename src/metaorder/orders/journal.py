@@ -879,6 +879,8 @@ class SqliteJournal:
             _insert_rows(conn, rows)
             conn.execute(_SET_REDO_APPLIED, (str(redo.last_id()),))
             conn.execute("COMMIT")
+            if self._synchronous != "FULL":  # the segments go next: what they held must be on disk
+                conn.execute("PRAGMA wal_checkpoint(FULL)").fetchall()
             last_seq = max(last_seq, rows[-1][0])
         redo.start()
         return redo, last_seq
