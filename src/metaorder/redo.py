@@ -145,8 +145,9 @@ class RedoLog:
 
         ``applied_id`` is the id the database says it applied last.  Reading stops at the first
         incomplete or damaged record (what follows cannot be trusted to be in order); a log that
-        starts beyond ``applied_id + 1`` is refused with RedoError.  After this the owner applies the payloads (with :meth:`last_id` as its new
-        applied id), then calls :meth:`start`, which deletes the segments read here.
+        starts beyond ``applied_id + 1`` is refused with RedoError.  After this the owner applies
+        the payloads (with :meth:`last_id` as its new applied id), then calls :meth:`start`, which
+        deletes the segments read here.
         """
         payloads: list[bytes] = []
         last = applied_id

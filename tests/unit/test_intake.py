@@ -300,3 +300,56 @@ def test_yesterdays_finished_orders_leave_memory_and_open_ones_stay_known_also_a
     [fresh] = ers(restarted.on_message("OMS1", nos("C", "1", 100, "99.00"), MIDNIGHT + 13))
     assert (fresh[150], fresh[37]) == ("0", "O4")  # OrderIDs keep counting from the journal
     assert restarted._orders["O4"].arrival_seq == 4  # and arrival numbers too (D's 3 is forgotten, not reused)
+
+
+def replace(orig: str, cl: str, side: str, qty: int, price: str) -> Message:
+    return fix("G", [(41, orig), (11, cl), (55, "ACME"), (54, side), (60, "20231114-22:13:20"), (38, qty),
+                     (40, "2"), (44, price)])
+
+
+def test_an_order_crossed_on_arrival_is_acknowledged_as_new_and_each_cross_reports_its_own_cumqty() -> None:
+    i = intake()
+    i.on_message("OMS2", nos("S1", "2", 100, "99.00"), T0)
+    i.on_message("OMS2", nos("S2", "2", 200, "99.00"), T0 + 1)
+    reports = ers(i.on_message("OMS1", nos("B", "1", 500, "101.00"), T0 + 2), "OMS1")
+    assert [(r[150], r[39], r[14], r[151]) for r in reports] == [
+        ("0", "0", "0", "500"), ("F", "1", "100", "400"), ("F", "1", "300", "200")]
+    assert sum(int(r[32]) for r in reports if r[150] == "F") == int(reports[-1][14])
+    assert [r[6] for r in reports] == ["0", "100.00", "100.00"]
+
+
+def test_a_replace_raising_quantity_is_crossed_against_opposing_interest_and_survives_recovery() -> None:
+    journal = MemoryJournal()
+    i = intake(journal)
+    i.on_message("OMS2", nos("S", "2", 300, "99.00"), T0)
+    i.on_message("OMS1", nos("B", "1", 100, "101.00"), T0 + 1)  # 100 crossed: the buy is done
+    i.on_message("OMS1", nos("B2", "1", 100, "95.00"), T0 + 2)  # below the mid: rests, a buy parent
+    outs = ers(i.on_message("OMS1", replace("B2", "B3", "1", 400, "101.00"), T0 + 3))
+    # The new limit moves it to another parent; the increase meets the 200 sell shares left.
+    assert [(r[150], r[11], r[14]) for r in outs if r[11] != "S"] == [("5", "B3", "0"), ("F", "B3", "200")]
+    same = ers(i.on_message("OMS1", nos("B4", "1", 100, "101.00"), T0 + 4))
+    assert [r[150] for r in same] == ["0"]  # nothing left to cross: it joins B3's parent
+    i.on_message("OMS2", nos("S5", "2", 100, "101.00"), T0 + 5)  # above the mid: rests as a sell parent
+    # B4 grows in its own parent (same limit); S5's limit does not accept the 100.00 mid: no cross.
+    grown = ers(i.on_message("OMS1", replace("B4", "B6", "1", 300, "101.00"), T0 + 6))
+    assert [(r[150], r[14]) for r in grown] == [("5", "0")]
+    again = intake(journal)
+    assert sorted((p.key.direction, p.wanted_qty) for p in again.book.parents()) == sorted(
+        (p.key.direction, p.wanted_qty) for p in i.book.parents())
+    again.book._check()
+
+
+def test_a_replace_within_its_parent_crosses_only_what_the_parent_has_not_sent_to_a_venue() -> None:
+    i = intake()
+    i.on_message("OMS1", nos("B", "1", 300, "101.00"), T0)
+    [parent] = list(i.book.parents())
+    parent.working_qty = 300  # all of it is out at a venue in child orders
+    i.on_message("OMS2", nos("S", "2", 200, "101.00"), T0 + 1)  # rests: its limit is above the mid
+    s_parent = next(p for p in i.book.parents() if p.parent_id != parent.parent_id)
+    i.book.mid_source = lambda symbol: Decimal("101.00")  # the market moves up to the sell's limit
+    outs = ers(i.on_message("OMS1", replace("B", "B2", "1", 400, "101.00"), T0 + 2))
+    fills = [r for r in outs if r[150] == "F"]
+    assert [(r[11], r[32]) for r in fills] == [("B2", "100"), ("S", "100")]
+    # 100 of the 200 offered: the other 300 of the buy are at the venue and stay there.
+    assert parent.wanted_qty == 300 and parent.working_qty == 300
+    assert s_parent.wanted_qty == 100

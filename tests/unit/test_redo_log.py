@@ -57,7 +57,7 @@ def test_a_log_starting_beyond_the_database_is_refused(tmp_path: Path) -> None:
     log = RedoLog(tmp_path / "s")
     log.recover(0)
     log.start()
-    log._next_id = 5  # noqa: SLF001 - a log whose first four records the database never had
+    log._next_id = 5
     log.append(b"e")
     log.close(remove=False)
     with pytest.raises(RedoError, match=r"starts at record 5 but the database holds records up to 3"):

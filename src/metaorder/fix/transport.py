@@ -9,8 +9,9 @@
   and a writer task.  Outgoing bytes are written only once the store has committed them (durable
   before sent) — the writer awaits the store's flush: resolved at once with ``synchronous = NORMAL``
   (the batch is in the store's redo log, a page-cache write; SQLite commits it on its thread), or
-  a group commit on the store's thread with ``FULL``, so the event loop never waits for an fsync.  The write queue is bounded: when it is full the reader stops
-  reading (TCP back-pressure); a peer that stops reading is disconnected after ``write_timeout``.
+  a group commit on the store's thread with ``FULL``, so the event loop never waits for an fsync.
+  The write queue is bounded: when it is full the reader stops reading (TCP back-pressure); a
+  peer that stops reading is disconnected after ``write_timeout``.
 """
 
 from __future__ import annotations

@@ -110,7 +110,12 @@ class ParentBook:
     def replace(
         self, order: ClientOrder, new_qty: int, new_limit: Decimal | None, now: float
     ) -> tuple[list[Cross], ParentOrder | None]:
-        """Amend quantity and/or limit.  A new limit moves the order to the matching parent."""
+        """Amend quantity and/or limit.  A new limit moves the order to the matching parent.
+
+        An amended order is crossed against opposing interest like an arriving one (only the net
+        goes to market).  One that stays in its parent is crossed for at most what that parent has
+        not sent to a venue: shares at a venue cannot also be crossed internally.
+        """
         if new_qty <= order.cum_qty:
             raise BookError(f"new quantity {new_qty} is not above the {order.cum_qty} already filled")
         old_parent = self._parents.get(order.parent_id or "")
@@ -118,9 +123,14 @@ class ParentBook:
             self._detach(order)
         order.qty = new_qty
         order.limit = new_limit
-        if order.parent_id is not None and order.parent_id in self._parents:
-            self.changed.add(order.parent_id)
-            return [], self._parents[order.parent_id]
+        parent = self._parents.get(order.parent_id or "")
+        if parent is not None:
+            self.changed.add(parent.parent_id)
+            spare = parent.wanted_qty - parent.working_qty
+            crosses = self._net(order, most=spare) if spare > 0 else []
+            if not order.leaves_qty:
+                self._detach(order)
+            return crosses, parent
         crosses = self._net(order)
         parent = self._aggregate(order, now) if order.leaves_qty else None
         return crosses, parent
@@ -132,7 +142,8 @@ class ParentBook:
 
     # ---- internals ----------------------------------------------------------------------------
 
-    def _net(self, order: ClientOrder) -> list[Cross]:
+    def _net(self, order: ClientOrder, most: int | None = None) -> list[Cross]:
+        """Cross ``order`` (at most ``most`` shares of it) against opposing parents' unsent shares."""
         opposing = self._by_side.get((order.symbol, -order.side.direction))
         if not opposing:
             return []
@@ -140,16 +151,18 @@ class ParentBook:
         if mid is None or not order.accepts_price(mid):
             return []
         crosses: list[Cross] = []
+        left = order.leaves_qty if most is None else min(most, order.leaves_qty)
         for parent in list(opposing.values()):
-            if order.leaves_qty == 0:
+            if left <= 0:
                 break
             capacity = parent.wanted_qty - parent.working_qty
             for resting in parent.children:
-                if capacity <= 0 or order.leaves_qty == 0:
+                if capacity <= 0 or left <= 0:
                     break
                 if not resting.leaves_qty or not resting.accepts_price(mid):
                     continue
-                qty = min(order.leaves_qty, resting.leaves_qty, capacity)
+                qty = min(left, resting.leaves_qty, capacity)
+                left -= qty
                 for side in (order, resting):
                     side.cum_qty += qty
                     side.notional += qty * mid

@@ -26,6 +26,7 @@ from metaorder.orders.model import (
     Aggressiveness,
     ClientOrder,
     Mandate,
+    OrderStatus,
     OrderType,
     Side,
     Strategy,
@@ -99,6 +100,8 @@ class Intake:
         verdict = self.risk.check(order, now)
         if verdict is not None:
             return [self._reject(session, msg, verdict.reason, verdict.text, now)]
+        # Acknowledged as it arrived: crossing below fills it, and each fill gets its own report.
+        ack = self._report(order, "0", now)
         crosses, parent = self.book.add(order, now)
         self._orders[order.order_id] = order
         self._by_cl[(session, order.cl_ord_id)] = order
@@ -107,10 +110,9 @@ class Intake:
                                 order_record_json(order, parent.parent_id))
         else:
             self.journal.append(now, "order.accepted", (order.order_id,), order_record_json(order, None))
-        out = [self._report(order, "0", now)]
         if crosses:
-            out += self._crossed(crosses, now)
-        return out
+            return [ack, *self._crossed(crosses, now)]
+        return [ack]
 
     def cancel(self, session: str, msg: Message, now: float) -> list[Outgoing]:
         order = self._by_cl.get((session, msg.get(41) or ""))
@@ -174,7 +176,11 @@ class Intake:
             "order_id": order.order_id, "cl_ord_id": order.cl_ord_id, "orig_cl_ord_id": order.orig_cl_ord_id,
             "qty": order.qty, "limit": order.limit, "parent_id": parent.parent_id if parent else None,
         })
-        return [self._report(order, "5", now), *self._crossed(crosses, now)]
+        if not crosses:
+            return [self._report(order, "5", now)]
+        # The replace is reported as of before the crosses it made possible, each cross after it.
+        replaced = self._report(order, "5", now, as_of=_before(crosses)[order.order_id])
+        return [replaced, *self._crossed(crosses, now)]
 
     def status(self, session: str, msg: Message, now: float) -> list[Outgoing]:
         order = self._by_cl.get((session, msg.get(11) or ""))
@@ -306,7 +312,10 @@ class Intake:
     # ---- reports ------------------------------------------------------------------------------
 
     def _crossed(self, crosses: Sequence[Cross], now: float) -> list[Outgoing]:
+        """Journal and report crosses the book has applied, each report as of its own cross (an
+        order crossed against several others sees CumQty grow report by report)."""
         out: list[Outgoing] = []
+        state = _before(crosses)
         for cross in crosses:
             self.crossed_qty += cross.qty
             self.journal.append(now, "cross", [cross.incoming.order_id, cross.resting.order_id], {
@@ -314,8 +323,11 @@ class Intake:
                 "price": cross.price, "market": INTERNAL,
             })
             for order in (cross.incoming, cross.resting):
+                cum, notional = state[order.order_id]
+                state[order.order_id] = cum, notional = cum + cross.qty, notional + cross.qty * cross.price
                 self.risk.on_fill(order, cross.qty)
-                out.append(self._report(order, "F", now, fill=(cross.qty, cross.price, INTERNAL)))
+                out.append(self._report(order, "F", now, fill=(cross.qty, cross.price, INTERNAL),
+                                        as_of=(cum, notional)))
         return out
 
     def start(self, now: float) -> None:
@@ -364,8 +376,12 @@ class Intake:
 
     def _report(
         self, order: ClientOrder, exec_type: str, now: float, fill: tuple[int, Decimal, str] | None = None,
-        text: str = "",
+        text: str = "", as_of: tuple[int, Decimal] | None = None,
     ) -> Outgoing:
+        """The order's ExecutionReport; ``as_of`` = (CumQty, notional) reports an earlier moment of
+        an order that is not canceled (between crosses applied together)."""
+        if as_of is not None:
+            return self._report_as_of(order, exec_type, now, fill, as_of)
         # Enum values through ``_value_`` (a plain attribute; ``.value`` is a Python-level property).
         body: Fields = [(37, order.order_id), (11, order.cl_ord_id)]
         if order.orig_cl_ord_id and exec_type in ("4", "5"):
@@ -386,6 +402,16 @@ class Intake:
             body.append((58, text))
         return Outgoing(order.session, "8", body)
 
+    def _report_as_of(self, order: ClientOrder, exec_type: str, now: float, fill: tuple[int, Decimal, str] | None,
+                      as_of: tuple[int, Decimal]) -> Outgoing:
+        cum_qty, notional = as_of
+        status = (OrderStatus.FILLED if cum_qty >= order.qty
+                  else OrderStatus.PARTIALLY_FILLED if cum_qty else OrderStatus.NEW)
+        out = self._report(order, exec_type, now, fill)
+        replaced = {39: status._value_, 151: max(order.qty - cum_qty, 0), 14: cum_qty,
+                    6: notional / cum_qty if cum_qty else _ZERO}
+        return out._replace(body=[(tag, replaced.get(tag, value)) for tag, value in out.body])
+
     def _reject(self, session: str, msg: Message, reason: int, text: str, now: float) -> Outgoing:
         self.journal.append(now, "order.rejected", [f"{session}:{msg.get(11) or ''}"],
                             {"session": session, "cl_ord_id": msg.get(11), "reason": reason, "text": text})
@@ -399,6 +425,16 @@ class Intake:
         body: Fields = [(37, order.order_id if order else "NONE"), (11, msg.get(11) or ""), (41, msg.get(41) or ""),
                         (39, order.status.value if order else "8"), (434, response_to), (102, reason), (58, text)]
         return Outgoing(session, "9", body)
+
+
+def _before(crosses: Sequence[Cross]) -> dict[str, tuple[int, Decimal]]:
+    """(CumQty, notional) of every order in ``crosses`` before them (the book has applied them)."""
+    state: dict[str, tuple[int, Decimal]] = {}
+    for cross in crosses:
+        for order in (cross.incoming, cross.resting):
+            cum, notional = state.get(order.order_id, (order.cum_qty, order.notional))
+            state[order.order_id] = cum - cross.qty, notional - cross.qty * cross.price
+    return state
 
 
 def _parent_number(parent_id: object) -> int:
