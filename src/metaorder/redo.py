@@ -73,7 +73,7 @@ def read_records(paths: list[Path]) -> list[tuple[int, bytes]]:
     before it are in the database: they are dropped and reading goes on with the next.
     """
     records: list[tuple[int, bytes]] = []
-    for path in paths:
+    for i, path in enumerate(paths):
         try:
             data = path.read_bytes()
         except FileNotFoundError:
@@ -81,6 +81,8 @@ def read_records(paths: list[Path]) -> list[tuple[int, bytes]]:
             continue
         except OSError as exc:
             raise RedoError(f"redo log {path}: cannot read: {exc}") from exc
+        if not data and i < len(paths) - 1:
+            return records  # only the newest segment can be empty: an OS crash lost this one's data
         pos = 0
         while pos < len(data):
             if len(data) - pos < _HEADER.size:
@@ -212,15 +214,15 @@ class RedoLog:
         return rid
 
     def _rotate(self) -> None:
+        fd, self._fd = self._fd, -1  # never closed twice, whatever happens next
         try:
-            os.close(self._fd)
+            os.close(fd)
         except OSError as exc:  # pragma: no cover - close of a plain file we opened
             self._failure = f"redo log {self._dir}: close failed: {exc}"
             raise RedoError(self._failure) from exc
         with self._lock:
             number = self._segments[-1][0] + 1
         self._open_segment(number)
-        self._drop_applied()
 
     def _open_segment(self, number: int) -> None:
         path = self._dir / f"{number:08d}{_SUFFIX}"
@@ -251,13 +253,20 @@ class RedoLog:
         self._drop_applied()
 
     def _drop_applied(self) -> None:
-        while True:
-            with self._lock:
-                if len(self._segments) < 2 or self._segments[0][2] < self._segments[0][1]:
+        """Delete fully applied segments, oldest first, under the lock.
+
+        The segments on disk must stay one unbroken run (recovery stops at a missing id): so a
+        segment leaves the list only once its file is gone, and a delete that fails leaves it and
+        every newer one in place, to be tried again after the next commit.  Deleting under the
+        lock keeps the writer thread and a rotation from ever deleting out of order.
+        """
+        with self._lock:
+            while len(self._segments) >= 2 and self._segments[0][2] >= self._segments[0][1]:
+                try:
+                    (self._dir / f"{self._segments[0][0]:08d}{_SUFFIX}").unlink(missing_ok=True)
+                except OSError:
                     return
-                number = self._segments.popleft()[0]
-            # A failed delete leaves a file recover() skips by id: harmless, tried no more.
-            (self._dir / f"{number:08d}{_SUFFIX}").unlink(missing_ok=True)
+                self._segments.popleft()
 
     def close(self, *, remove: bool) -> None:
         """Close the current segment; with ``remove`` (everything is applied) delete every segment."""

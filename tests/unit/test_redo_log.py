@@ -111,3 +111,29 @@ def test_a_path_that_is_a_file_is_refused_with_its_name(tmp_path: Path) -> None:
     (tmp_path / "r").write_text("not a directory")
     with pytest.raises(RedoError, match=r"redo log .*/r: "):
         RedoLog(tmp_path / "r")
+
+
+def test_an_older_segment_an_os_crash_left_empty_ends_recovery_without_refusing_the_log(tmp_path: Path) -> None:
+    written(tmp_path / "r", [b"a" * 50 for _ in range(10)], segment_bytes=100)
+    first, *_ = sorted((tmp_path / "r").glob("*.seg"))
+    first.write_bytes(b"")  # its data never reached the disk, a newer segment's did
+    assert reopened(tmp_path / "r") == []
+
+
+def test_a_rotation_that_cannot_open_the_next_segment_fails_and_closes_nothing_twice(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    log = RedoLog(tmp_path / "r", segment_bytes=10)
+    log.recover(0)
+    log.start()
+    log.append(b"x" * 20)
+    real_open = os.open
+
+    def no_more_files(*args: object, **kwargs: object) -> int:
+        raise OSError(24, "Too many open files")
+
+    monkeypatch.setattr(os, "open", no_more_files)
+    with pytest.raises(RedoError, match="cannot create"):
+        log.append(b"y")
+    monkeypatch.setattr(os, "open", real_open)
+    log.close(remove=False)  # must not close the old descriptor again
+    assert reopened(tmp_path / "r") == [b"x" * 20]

@@ -548,6 +548,7 @@ class SqliteStoreDatabase:
         # With a redo log the database is what lets a segment be deleted: it must be fsync'ed.
         self._synchronous = "FULL" if redo else synchronous
         self._redo_lock = threading.Lock()  # redo record order = queue order, whichever thread
+        self._stopping = False  # the writer's stop marker is queued (under _redo_lock)
         self._lock_fd = self._check_and_lock(self._path)
         self._redo: RedoLog | None = None
         try:
@@ -648,7 +649,9 @@ class SqliteStoreDatabase:
         if self._failure is None:
             for store in sessions:
                 store._flush_for_close()
-        self._queue.put(None)
+        with self._redo_lock:  # no batch can be queued (nor written to the redo log) after the marker
+            self._stopping = True
+            self._queue.put(None)
         self._writer.join()
         self._checkpointer.stop()  # after the writer: nothing is committed any more
         if self._redo is not None:  # everything is committed unless the writer failed
@@ -806,11 +809,14 @@ class SqliteStoreDatabase:
     def _enqueue(self, batch: _Batch) -> bool:
         """Queue ``batch`` for the writer; True if it is durable already (in the redo log)."""
         redo = self._redo
-        if redo is None:
-            self._queue.put(batch)  # blocks briefly when max_queue batches wait: back-pressure
-            return False
-        payload = marshal.dumps((batch.store.key, batch.reset, batch.rows, batch.state))
+        payload = marshal.dumps((batch.store.key, batch.reset, batch.rows, batch.state)) if redo else b""
         with self._redo_lock:
+            if self._stopping:  # a flush racing close() from another thread: refused, not lost
+                batch.future.set_exception(StoreError(f"FIX store {self._path}: database is closed"))
+                return False
+            if redo is None:
+                self._queue.put(batch)  # blocks briefly when max_queue batches wait: back-pressure
+                return False
             try:
                 redo.append(payload)
             except RedoError as exc:  # the store fails: this flush, and every later write
