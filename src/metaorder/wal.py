@@ -34,7 +34,7 @@ import os
 import queue
 import sqlite3
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Final, Protocol, TypeVar
 
@@ -63,8 +63,10 @@ def lock_exclusively(path: Path, label: str, holder: str, error: type[Exception]
 class WalCheckpointer:
     """A thread that checkpoints one WAL database every ``rows_per_checkpoint`` written rows."""
 
-    def __init__(self, path: Path, name: str, rows_per_checkpoint: int) -> None:
+    def __init__(self, path: Path, name: str, rows_per_checkpoint: int,
+                 on_checkpoint: Callable[[int], None] | None = None) -> None:
         self._path = path
+        self._on_checkpoint = on_checkpoint  # called on this thread with the count after each checkpoint
         self._threshold = rows_per_checkpoint
         self._rows = 0  # written by the writer thread only
         self._due = threading.Event()
@@ -117,6 +119,8 @@ class WalCheckpointer:
                     self.checkpoints += 1
                     self._catch_up = True
                     self.checkpointed.set()
+                if self._on_checkpoint is not None:
+                    self._on_checkpoint(self.checkpoints)
         finally:
             conn.close()
 

@@ -39,10 +39,12 @@ RuntimeError rather than waiting on its own queue.
 
 ``redo=True`` (what the daemon uses with ``synchronous = "NORMAL"``): ``flush()`` writes the
 session's batch to a redo log beside the file (:mod:`metaorder.redo`: one ``os.write``, in the
-page cache and safe from a kill -9 when it returns) and returns a resolved future; the writer
-thread commits it moments later with ``synchronous = FULL``, and the redo segment is deleted
-once the database has it.  The event loop never waits for a commit nor for a checkpoint's
-fsyncs (which, with commits on its thread, were half of the intake's p99).  Redo records the
+page cache and safe from a kill -9 when it returns) and returns a resolved future; a child
+process (:mod:`metaorder.redo_apply`, which gets the same record over a pipe) commits it moments
+later with ``synchronous = FULL``, and the redo segment is deleted once the database has it.
+There is no writer thread then: the commits no longer share this process's interpreter lock.
+The event loop never waits for a commit nor for a checkpoint's fsyncs (which, with commits on
+its thread, were half of the intake's p99).  Redo records the
 database does not have yet are applied when the file is next opened, before anything is read.
 
 Sequence numbers live in memory in each :class:`SqliteStore` and are authoritative for
@@ -109,6 +111,7 @@ from pathlib import Path
 from typing import Final, Literal, NamedTuple, Protocol, runtime_checkable
 
 from metaorder.redo import RedoError, RedoLog
+from metaorder.redo_apply import RedoApplier
 from metaorder.wal import (
     MultiRowInsert,
     WalCheckpointer,
@@ -568,7 +571,6 @@ class SqliteStoreDatabase:
         except BaseException:
             os.close(self._lock_fd)
             raise
-        self._applied_id = self._redo.last_id() if self._redo is not None else 0  # writer thread only
         self._max_lag = max(1, max_queue // 2)  # in-flight batches per session before flush() waits
         self._queue: queue.Queue[_Item] = queue.Queue(maxsize=max_queue)
         self._sessions: dict[str, SqliteStore] = {}
@@ -578,16 +580,25 @@ class SqliteStoreDatabase:
         self._commits = 0
         self._failure: BaseException | None = None
         self._closed = False
+        self._writer: threading.Thread | None = None
+        self._writer_ident: int | None = None
+        self._checkpointer: WalCheckpointer | None = None
+        self._applier: RedoApplier[_Batch] | None = None
+        if self._redo is not None:  # commits in a child process: see metaorder.redo_apply
+            self._applier = RedoApplier("store", self._path, CHECKPOINT_ROWS,
+                                        on_applied=self._on_applied, on_failed=self._on_applier_failed)
+            #: Set after every background checkpoint (observability and tests: wait on it, don't poll).
+            self.checkpointed = self._applier.checkpointed
+            return
         self._checkpointer = WalCheckpointer(
             self._path, f"fix-store-checkpointer:{self._path.name}", CHECKPOINT_ROWS
         )
-        #: Set after every background checkpoint (observability and tests: wait on it, don't poll).
         self.checkpointed = self._checkpointer.checkpointed
         self._writer = threading.Thread(
             target=self._run_writer, name=f"fix-store-writer:{self._path.name}", daemon=True
         )
         self._writer.start()
-        self._writer_ident: int | None = self._writer.ident
+        self._writer_ident = self._writer.ident
 
     # -- public ------------------------------------------------------------------------
 
@@ -598,13 +609,16 @@ class SqliteStoreDatabase:
 
     @property
     def checkpoints(self) -> int:
-        """Number of WAL checkpoints the checkpointer thread has run."""
+        """Number of WAL checkpoints run in the background so far."""
+        if self._applier is not None:
+            return self._applier.checkpoints
+        assert self._checkpointer is not None
         return self._checkpointer.checkpoints
 
     @property
     def commits(self) -> int:
         """Number of write transactions committed so far: shows how well group commit batches."""
-        return self._commits
+        return self._applier.commits if self._applier is not None else self._commits
 
     def open_session(self, key: str) -> SqliteStore:
         """The store of session ``key``, loaded from the file (fresh at 1/1 if unknown).
@@ -651,9 +665,14 @@ class SqliteStoreDatabase:
                 store._flush_for_close()
         with self._redo_lock:  # no batch can be queued (nor written to the redo log) after the marker
             self._stopping = True
-            self._queue.put(None)
-        self._writer.join()
-        self._checkpointer.stop()  # after the writer: nothing is committed any more
+            if self._writer is not None:
+                self._queue.put(None)
+        if self._applier is not None:
+            self._applier.close()  # waits for the child to commit everything sent and exit
+        if self._writer is not None:
+            self._writer.join()
+        if self._checkpointer is not None:
+            self._checkpointer.stop()  # after the writer: nothing is committed any more
         if self._redo is not None:  # everything is committed unless the writer failed
             self._redo.close(remove=self._failure is None)
         # A flush racing with close() from another thread may have landed after the stop
@@ -665,7 +684,7 @@ class SqliteStoreDatabase:
                     item.future.set_exception(StoreError(f"FIX store {self._path}: database is closed"))
         except queue.Empty:
             pass
-        if self._failure is None:
+        if self._failure is None and self._applier is None:  # (the applier does it itself)
             with contextlib.suppress(sqlite3.Error):  # tidy, not essential: the WAL is valid as it is
                 self._writer_conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         self._writer_conn.close()
@@ -802,7 +821,8 @@ class SqliteStoreDatabase:
         return err
 
     def _check_not_writer(self) -> None:
-        if threading.get_ident() == self._writer_ident:
+        writer = self._applier.reporter_ident if self._applier is not None else self._writer_ident
+        if writer is not None and threading.get_ident() == writer:
             # A flush done-callback flushing the store would wait on its own queue.
             raise RuntimeError("FIX store flushed from a flush done-callback (the writer thread)")
 
@@ -817,13 +837,13 @@ class SqliteStoreDatabase:
             if redo is None:
                 self._queue.put(batch)  # blocks briefly when max_queue batches wait: back-pressure
                 return False
+            assert self._applier is not None
             try:
-                redo.append(payload)
+                self._applier.send(redo.append(payload), payload, batch)
             except RedoError as exc:  # the store fails: this flush, and every later write
                 self._failure = exc
                 batch.future.set_exception(self._failed_error())
                 return False
-            self._queue.put(batch)
         return len(batch.store._in_flight) <= self._max_lag
 
     # -- writer thread -----------------------------------------------------------------
@@ -838,38 +858,70 @@ class SqliteStoreDatabase:
     def _commit(self, batches: Sequence[_Batch]) -> None:
         """Apply ``batches`` (queue order) in one transaction; report each session's newest batch."""
         conn = self._writer_conn
+        assert self._checkpointer is not None
         self._checkpointer.catch_up(conn)
         conn.execute("BEGIN IMMEDIATE")
         _apply(conn, [(b.store.key, b.reset, b.rows, b.state) for b in batches])
-        if self._redo is not None:  # one redo record per batch, in queue order
-            self._applied_id += len(batches)
-            conn.execute(_SET_REDO_APPLIED, (str(self._applied_id),))
         conn.execute("COMMIT")
         self._commits += 1
         self._checkpointer.committed(sum(len(b.rows) for b in batches) + 1)
         for batch in batches:  # queue order: each session ends at its newest batch
             batch.store._committed_id = batch.batch_id  # before the futures resolve: flush() sees it
-        if self._redo is not None:
-            self._redo.applied(len(batches))
+
+    # -- the redo applier's reports (its reporting thread) -----------------------------
+
+    def _on_applied(self, batches: list[_Batch]) -> None:
+        for batch in batches:  # record order: each session ends at its newest batch
+            batch.store._committed_id = batch.batch_id  # before the futures resolve: flush() sees it
+        assert self._redo is not None
+        self._redo.applied(len(batches))
+        for batch in batches:
+            batch.future.set_result(None)
+
+    def _on_applier_failed(self, error: str, batches: list[_Batch]) -> None:
+        if self._failure is None:
+            self._failure = RedoError(error)
+        for batch in batches:
+            with contextlib.suppress(concurrent.futures.InvalidStateError):  # failed by its flush already
+                batch.future.set_exception(self._failed_error())
 
     def _recover(self, redo: RedoLog) -> RedoLog:
-        """Apply what the redo log holds beyond the database, then start a new segment."""
+        """Apply what the redo log holds beyond the database, then start a new segment.
+
+        The applied id is read inside the write transaction: an applier child of an engine that
+        died may still be committing what it had read (it checks the same way).
+        """
         conn = self._writer_conn
-        row = conn.execute("SELECT value FROM meta WHERE name = 'redo_applied'").fetchone()
-        payloads = redo.recover(int(row[0]) if row is not None else 0)
-        if payloads:
-            conn.execute("BEGIN IMMEDIATE")
-            _apply(conn, [marshal.loads(p) for p in payloads])
-            conn.execute(_SET_REDO_APPLIED, (str(redo.last_id()),))
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            row = conn.execute("SELECT value FROM meta WHERE name = 'redo_applied'").fetchone()
+            payloads = redo.recover(int(row[0]) if row is not None else 0)
+            if payloads:
+                apply_redo_payloads(conn, payloads)
+                conn.execute(_SET_REDO_APPLIED, (str(redo.last_id()),))
             conn.execute("COMMIT")
-            if self._synchronous != "FULL":  # the segments go next: what they held must be on disk
-                conn.execute("PRAGMA wal_checkpoint(FULL)").fetchall()
+        except BaseException:
+            with contextlib.suppress(sqlite3.Error):
+                conn.execute("ROLLBACK")
+            raise
+        if payloads and self._synchronous != "FULL":  # the segments go next: they must be on disk
+            conn.execute("PRAGMA wal_checkpoint(FULL)").fetchall()
         redo.start()
         return redo
 
 
 #: What applying one flushed batch takes: (session key, reset, rows seq -> raw, state).
 _Applied = tuple[str, bool, dict[int, bytes], _State]
+
+
+def apply_redo_payloads(conn: sqlite3.Connection, payloads: Sequence[bytes]) -> int:
+    """Apply redo records of this store inside the caller's transaction; returns the rows written.
+
+    Used by recovery at open and by the redo applier process (:mod:`metaorder.redo_apply`).
+    """
+    batches: list[_Applied] = [marshal.loads(p) for p in payloads]
+    _apply(conn, batches)
+    return sum(len(b[2]) for b in batches) + len(batches)
 
 
 def _apply(conn: sqlite3.Connection, batches: Sequence[_Applied]) -> None:

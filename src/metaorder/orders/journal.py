@@ -57,8 +57,9 @@ callbacks must be cheap and must not flush or close the journal (that raises Run
 rather than deadlocking).  ``redo=True`` (the daemon's choice with ``synchronous="NORMAL"``)
 writes each flushed batch first to a redo log beside the file (:mod:`metaorder.redo`: one
 ``os.write``, which survives a kill -9 as soon as it returns) and returns a resolved future;
-the writer thread then commits the batch with ``synchronous = FULL`` off the caller's path,
-and the redo segment is deleted once the database has it.  Nothing the caller waits for
+a child process (:mod:`metaorder.redo_apply`) then commits the batch with ``synchronous = FULL``
+off the caller's path and off its interpreter lock (there is no writer thread then), and the
+redo segment is deleted once the database has it.  Nothing the caller waits for
 syncs: the checkpoints' fsyncs were half of the intake's p99 while commits ran on its thread.
 
 Reads (:meth:`~SqliteJournal.replay`, :meth:`~SqliteJournal.history`) see everything
@@ -127,6 +128,7 @@ from pathlib import Path
 from typing import Any, Final, Literal, NamedTuple, Protocol, runtime_checkable
 
 from metaorder.redo import RedoError, RedoLog, read_records, segment_paths
+from metaorder.redo_apply import RedoApplier
 from metaorder.wal import (
     MultiRowInsert,
     WalCheckpointer,
@@ -567,7 +569,6 @@ class SqliteJournal:
         except BaseException:
             os.close(self._lock_fd)
             raise
-        self._applied_id = self._redo.last_id() if self._redo is not None else 0  # writer thread only
         self._max_lag = max(1, max_queue // 2)
         # Guarded by _lock: the sequence counter, the pending rows, the in-flight batches and
         # the queue put (so queue order is seq order).  The writer never takes it.
@@ -582,13 +583,22 @@ class SqliteJournal:
         self._commits = 0
         self._failure: BaseException | None = None
         self._closed = False
+        self._writer: threading.Thread | None = None
+        self._writer_ident: int | None = None
+        self._checkpointer: WalCheckpointer | None = None
+        self._applier: RedoApplier[_Batch] | None = None
+        if self._redo is not None:  # commits in a child process: see metaorder.redo_apply
+            self._applier = RedoApplier("journal", self._path, CHECKPOINT_ROWS,
+                                        on_applied=self._on_applied, on_failed=self._on_applier_failed)
+            #: Set after every background checkpoint (observability and tests: wait on it, don't poll).
+            self.checkpointed = self._applier.checkpointed
+            return
         self._checkpointer = WalCheckpointer(self._path, f"journal-checkpointer:{self._path.name}", CHECKPOINT_ROWS)
-        #: Set after every background checkpoint (observability and tests: wait on it, don't poll).
         self.checkpointed = self._checkpointer.checkpointed
         self._writer = threading.Thread(
             target=self._run_writer, name=f"journal-writer:{self._path.name}", daemon=True)
         self._writer.start()
-        self._writer_ident: int | None = self._writer.ident
+        self._writer_ident = self._writer.ident
 
     # -- public ------------------------------------------------------------------------
 
@@ -600,11 +610,14 @@ class SqliteJournal:
     @property
     def commits(self) -> int:
         """Write transactions committed so far: shows how well group commit batches."""
-        return self._commits
+        return self._applier.commits if self._applier is not None else self._commits
 
     @property
     def checkpoints(self) -> int:
-        """WAL checkpoints the checkpointer thread has run."""
+        """WAL checkpoints run in the background so far."""
+        if self._applier is not None:
+            return self._applier.checkpoints
+        assert self._checkpointer is not None
         return self._checkpointer.checkpoints
 
     def append(self, time: float, kind: str, order_ids: Sequence[str],
@@ -675,7 +688,7 @@ class SqliteJournal:
         Idempotent.  Raises JournalError (after releasing everything) if the writer failed at
         any point: the journal on disk is then incomplete, and that must not pass silently.
         """
-        if threading.get_ident() == self._writer_ident:
+        if self._is_writer():
             raise RuntimeError("journal closed from a flush done-callback (the writer thread)")
         with self._lock:
             if self._closed:
@@ -683,12 +696,17 @@ class SqliteJournal:
             self._closed = True
             if self._pending and self._failure is None:
                 self._hand_over()
-            self._queue.put(None)
-        self._writer.join()
-        self._checkpointer.stop()  # after the writer: nothing is committed any more
+            if self._writer is not None:
+                self._queue.put(None)
+        if self._applier is not None:
+            self._applier.close()  # waits for the child to commit everything sent and exit
+        if self._writer is not None:
+            self._writer.join()
+        if self._checkpointer is not None:
+            self._checkpointer.stop()  # after the writer: nothing is committed any more
         if self._redo is not None:  # everything is committed unless the writer failed
             self._redo.close(remove=self._failure is None)
-        if self._failure is None:
+        if self._failure is None and self._applier is None:  # (the applier does it itself)
             with contextlib.suppress(sqlite3.Error):  # tidy, not essential: the WAL is valid as it is
                 self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         self._conn.close()
@@ -713,19 +731,26 @@ class SqliteJournal:
         # Running futures cannot be cancelled: a flush is a fact about the disk, not a request.
         fut.set_running_or_notify_cancel()
         rows = self._pending
-        if self._redo is not None:
+        batch = _Batch(rows, fut)
+        if self._applier is not None:
+            assert self._redo is not None
+            payload = marshal.dumps(rows)
             try:
-                self._redo.append(marshal.dumps(rows))
+                # In flight before it is sent: the applier may report it committed at once.
+                self._pending = []
+                in_flight = self._prune()
+                in_flight.append(batch)
+                self._applier.send(self._redo.append(payload), payload, batch)
             except RedoError as exc:
                 self._failure = exc
                 return _completed_future(self._failed_error())
-        batch = _Batch(rows, fut)
+            if len(in_flight) <= self._max_lag:
+                return _completed_future()  # durable in the redo log; the commit follows
+            return fut
         self._pending = []
         in_flight = self._prune()
         in_flight.append(batch)
         self._queue.put(batch)  # blocks briefly when max_queue batches wait: back-pressure
-        if self._redo is not None and len(in_flight) <= self._max_lag:
-            return _completed_future()  # durable in the redo log; the commit follows
         return fut
 
     def _prune(self) -> deque[_Batch]:
@@ -787,8 +812,13 @@ class SqliteJournal:
         if self._closed:
             raise JournalError(f"journal {self._path}: closed")
 
+    def _is_writer(self) -> bool:
+        """On the thread that resolves flush futures (the writer, or the applier's reporter)?"""
+        writer = self._applier.reporter_ident if self._applier is not None else self._writer_ident
+        return writer is not None and threading.get_ident() == writer
+
     def _check_not_writer(self) -> None:
-        if threading.get_ident() == self._writer_ident:
+        if self._is_writer():
             # A flush done-callback flushing the journal could wait on its own full queue.
             raise RuntimeError("journal flushed from a flush done-callback (the writer thread)")
 
@@ -854,36 +884,67 @@ class SqliteJournal:
     def _commit(self, batches: Sequence[_Batch]) -> None:
         """Insert ``batches`` (queue order = seq order) in one transaction and report the last seq."""
         conn = self._conn
+        assert self._checkpointer is not None
         self._checkpointer.catch_up(conn)
         rows = [row for batch in batches for row in batch.rows]
         conn.execute("BEGIN IMMEDIATE")
         _insert_rows(conn, rows)
-        if self._redo is not None:  # one redo record per batch, in queue order
-            self._applied_id += len(batches)
-            conn.execute(_SET_REDO_APPLIED, (str(self._applied_id),))
         conn.execute("COMMIT")
         self._commits += 1
         self._checkpointer.committed(len(rows) + 1)
         self._committed_seq = batches[-1].last_seq  # before the futures resolve
-        if self._redo is not None:
-            self._redo.applied(len(batches))
+
+    # -- the redo applier's reports (its reporting thread) -----------------------------
+
+    def _on_applied(self, batches: list[_Batch]) -> None:
+        self._committed_seq = batches[-1].last_seq  # before the futures resolve
+        assert self._redo is not None
+        self._redo.applied(len(batches))
+        for batch in batches:
+            batch.future.set_result(None)
+
+    def _on_applier_failed(self, error: str, batches: list[_Batch]) -> None:
+        if self._failure is None:
+            self._failure = RedoError(error)
+        for batch in batches:
+            with contextlib.suppress(concurrent.futures.InvalidStateError):  # failed by its flush already
+                batch.future.set_exception(self._failed_error())
 
     def _recover(self, redo: RedoLog, last_seq: int) -> tuple[RedoLog, int]:
-        """Apply what the redo log holds beyond the database, then start a new segment."""
+        """Apply what the redo log holds beyond the database, then start a new segment.
+
+        The applied id is read inside the write transaction: an applier child of an engine that
+        died may still be committing what it had read (it checks the same way).
+        """
         conn = self._conn
-        row = conn.execute("SELECT value FROM meta WHERE name = 'redo_applied'").fetchone()
-        payloads = redo.recover(int(row[0]) if row is not None else 0)
-        if payloads:
-            rows: list[_Row] = [row for payload in payloads for row in marshal.loads(payload)]
-            conn.execute("BEGIN IMMEDIATE")
-            _insert_rows(conn, rows)
-            conn.execute(_SET_REDO_APPLIED, (str(redo.last_id()),))
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            row = conn.execute("SELECT value FROM meta WHERE name = 'redo_applied'").fetchone()
+            payloads = redo.recover(int(row[0]) if row is not None else 0)
+            if payloads:
+                apply_redo_payloads(conn, payloads)
+                conn.execute(_SET_REDO_APPLIED, (str(redo.last_id()),))
             conn.execute("COMMIT")
+        except BaseException:
+            with contextlib.suppress(sqlite3.Error):
+                conn.execute("ROLLBACK")
+            raise
+        if payloads:
             if self._synchronous != "FULL":  # the segments go next: what they held must be on disk
                 conn.execute("PRAGMA wal_checkpoint(FULL)").fetchall()
-            last_seq = max(last_seq, rows[-1][0])
+            last_seq = max(last_seq, int(conn.execute("SELECT coalesce(max(seq), 0) FROM entries").fetchone()[0]))
         redo.start()
         return redo, last_seq
+
+
+def apply_redo_payloads(conn: sqlite3.Connection, payloads: Sequence[bytes]) -> int:
+    """Apply redo records of this journal inside the caller's transaction; returns the rows written.
+
+    Used by recovery at open and by the redo applier process (:mod:`metaorder.redo_apply`).
+    """
+    rows: list[_Row] = [row for payload in payloads for row in marshal.loads(payload)]
+    _insert_rows(conn, rows)
+    return 2 * len(rows)
 
 
 def _insert_rows(conn: sqlite3.Connection, rows: Sequence[_Row]) -> None:

@@ -59,7 +59,8 @@ class OmsApplication:
                 self.on_change()
 
     def on_message(self, conn: SessionConnection, message: Message, now: float) -> None:
-        self._loop = asyncio.get_running_loop()
+        if self._loop is None:  # on_logon set it; asking per message costs a getpid() syscall each time
+            self._loop = asyncio.get_running_loop()
         self.ship(self.intake.on_message(conn.session.config.target_comp_id, message, now))
         if self.on_change is not None:
             self.on_change()

@@ -1,0 +1,157 @@
+"""The child process that commits redo records (metaorder.redo_apply), through its real pipes.
+
+With ``redo=True`` the store and the journal run no writer thread: the SQLite commits happen in
+``python -m metaorder.redo_apply``.  What must hold: a flush is acknowledged without waiting for
+it, a commit future still resolves once the child has committed, a child that dies fails the
+database loudly without losing anything flushed, a record the database already holds is never
+applied twice (an old child may still be finishing while a new engine recovers), and a Ctrl-C
+meant for the engine does not cut the child short.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import marshal
+import os
+import signal
+import sqlite3
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from metaorder.fix.store import SqliteStoreDatabase, StoreError
+from metaorder.orders.journal import JournalError, JournalReader, SqliteJournal
+from metaorder.redo_apply import RedoApplier
+
+T0 = 1_790_000_000.0
+
+
+@contextlib.contextmanager
+def commits_blocked(path: Path) -> Iterator[None]:
+    """Hold the database's write lock: the applier cannot commit until released."""
+    conn = sqlite3.connect(path, isolation_level=None)
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+        yield
+    finally:
+        conn.execute("ROLLBACK")
+        conn.close()
+
+
+def count(path: Path, sql: str) -> int:
+    conn = sqlite3.connect(path)
+    try:
+        return int(conn.execute(sql).fetchone()[0])
+    finally:
+        conn.close()
+
+
+def applier_pid(owner: SqliteJournal | SqliteStoreDatabase) -> int:
+    applier = owner._applier
+    assert applier is not None and applier._proc is not None
+    return applier._proc.pid
+
+
+def test_journal_commits_run_in_a_child_process_and_their_futures_still_resolve(tmp_path: Path) -> None:
+    path = tmp_path / "j.db"
+    journal = SqliteJournal(path, redo=True, max_queue=2)  # past 1 batch in flight, flush returns the commit's
+    with commits_blocked(path):
+        journal.append(T0, "a", ["O1"], {})
+        assert journal.flush().done()  # in the redo log: acknowledged at once
+        journal.append(T0, "b", ["O2"], {})
+        commit = journal.flush()
+        assert not commit.done()  # the commit itself waits for the database
+    commit.result(timeout=30)
+    assert count(path, "SELECT count(*) FROM entries") == 2
+    assert applier_pid(journal) != os.getpid()
+    names = [t.name for t in threading.enumerate()]
+    assert not any(name.startswith(("journal-writer", "journal-checkpointer")) for name in names)
+    journal.close()
+    with JournalReader(path) as reader:
+        assert [e.kind for e in reader.replay()] == ["a", "b"]
+
+
+def test_a_dead_journal_applier_fails_the_journal_and_loses_nothing_flushed(tmp_path: Path) -> None:
+    path = tmp_path / "j.db"
+    journal = SqliteJournal(path, redo=True, max_queue=2)
+    with commits_blocked(path):
+        journal.append(T0, "a", ["O1"], {})
+        journal.flush()
+        journal.append(T0, "b", ["O2"], {})
+        commit = journal.flush()
+        os.kill(applier_pid(journal), signal.SIGKILL)
+        with pytest.raises(JournalError, match="redo applier exited unexpectedly"):
+            commit.result(timeout=30)
+    with pytest.raises(JournalError, match="writer failed"):
+        journal.append(T0, "c", [], {})
+    with pytest.raises(JournalError, match="writer failed"):
+        journal.close()
+    with SqliteJournal(path, redo=True) as again:  # the redo log had both
+        assert [e.kind for e in again.replay()] == ["a", "b"]
+
+
+def test_a_dead_store_applier_fails_the_store_and_loses_nothing_flushed(tmp_path: Path) -> None:
+    path = tmp_path / "s.db"
+    db = SqliteStoreDatabase(path, redo=True, max_queue=2)
+    store = db.open_session("S")
+    with commits_blocked(path):
+        store.save_sent(1, b"one")
+        assert store.flush().done()
+        store.save_sent(2, b"two")
+        commit = store.flush()
+        os.kill(applier_pid(db), signal.SIGKILL)
+        with pytest.raises(StoreError, match="redo applier exited unexpectedly"):
+            commit.result(timeout=30)
+    with pytest.raises(StoreError, match="writer failed"):
+        store.save_sent(3, b"three")
+    db.close()
+    with SqliteStoreDatabase(path, redo=True) as again:
+        reopened = again.open_session("S")
+        assert reopened.get_sent(1, 10) == [(1, b"one"), (2, b"two")]
+        assert reopened.next_sender_seq() == 3
+
+
+def test_the_applier_skips_records_the_database_already_holds_and_ignores_ctrl_c(tmp_path: Path) -> None:
+    """An applier left over from a dead engine may get records a new engine has recovered already."""
+    path = tmp_path / "j.db"
+    with SqliteJournal(path, redo=True) as journal:
+        journal.append(T0, "a", ["O1"], {})
+        journal.flush()
+    conn = sqlite3.connect(path)
+    applied = int(conn.execute("SELECT value FROM meta WHERE name = 'redo_applied'").fetchone()[0])
+    conn.close()
+    assert applied == 1
+    done: list[str] = []
+    failures: list[str] = []
+    heard = threading.Event()
+
+    def on_applied(items: list[str]) -> None:
+        done.extend(items)
+        heard.set()
+
+    def on_failed(error: str, items: list[str]) -> None:
+        failures.append(error)
+        heard.set()
+
+    applier: RedoApplier[str] = RedoApplier("journal", path, 1000, on_applied=on_applied, on_failed=on_failed)
+    # Record 1 again, with the same entry: applied twice it would break the entries' primary key.
+    applier.send(1, marshal.dumps([(1, T0, "a", ("O1",), "{}")]), "again")
+    assert heard.wait(timeout=30)
+    assert (done, failures) == (["again"], [])
+    assert applier._proc is not None
+    os.kill(applier._proc.pid, signal.SIGINT)  # a Ctrl-C: the child goes on until its input ends
+    heard.clear()
+    applier.send(2, marshal.dumps([(2, T0, "b", ("O2",), "{}")]), "new")
+    assert heard.wait(timeout=30)
+    applier.close()
+    assert (done, failures) == (["again", "new"], [])
+    assert count(path, "SELECT count(*) FROM entries") == 2
+    assert count(path, "SELECT value FROM meta WHERE name = 'redo_applied'") == 2
+
+
+def test_a_database_that_never_writes_starts_no_child(tmp_path: Path) -> None:
+    with SqliteJournal(tmp_path / "j.db", redo=True) as journal:
+        assert journal._applier is not None and journal._applier._proc is None
+        assert list(journal.replay()) == []
