@@ -232,3 +232,19 @@ def test_sigusr1_pulls_the_global_kill_switch_and_sigusr2_releases_it(engine: En
         engine.proc.wait_for_log("global kill switch released")
         oms1.send("D", order("KS2", "1", 100, "142.00"))
         assert report(oms1, lambda f: f.msg_type == "8" and f.get(11) == "KS2").get(150) == "0"
+
+
+def test_a_burst_of_pipelined_orders_in_one_write_is_acknowledged_in_order(engine: Engine) -> None:
+    """400 NewOrderSingles (~60 KB, several of the engine's reads) sent at once: every one is
+    acknowledged, in arrival order, under consecutive sequence numbers.  The engine answers such a
+    burst a read at a time (the first answers leave while later orders are still being read)."""
+    count = 400
+    with FixClient(engine.port, "OMS1", "METAORDER") as oms:
+        oms.logon()
+        burst = b"".join(oms.build("D", order(f"P{n}", "1", 100, "142.00")) for n in range(count))
+        assert len(burst) > 3 * 16384
+        oms.send_raw(burst)
+        acks = [oms.expect("8", timeout=30) for _ in range(count)]
+    assert [a.get(11) for a in acks] == [f"P{n}" for n in range(count)]
+    assert {a.get(150) for a in acks} == {"0"}
+    assert [a.seq for a in acks] == list(range(acks[0].seq, acks[0].seq + count))
