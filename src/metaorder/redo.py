@@ -7,8 +7,8 @@ times a second under load, and whoever waits for a commit on another thread wait
 too: they were half of the intake's p99 at 5,000 orders/s (p99 3.9 ms with them, 1.7-2.0 ms
 in an experiment with every sync turned off).  Here a flush is one ``os.write`` of a
 checksummed record into a plain file, which is in the OS page cache (and survives a kill -9)
-the moment the call returns; the SQLite commit follows on the writer thread, off the
-acknowledgement path, with ``synchronous = FULL``, and a segment file is deleted only once
+the moment the call returns; the SQLite commit follows in a child process
+(:mod:`metaorder.redo_apply`), off the acknowledgement path, with ``synchronous = FULL``, and a segment file is deleted only once
 everything in it is fsync'ed in the database.  Nothing on the hot path waits for the disk.
 
 What survives what:
@@ -235,7 +235,7 @@ class RedoLog:
         with self._lock:
             self._segments.append([number, 0, 0])
 
-    # -- applied (database writer thread) --------------------------------------------
+    # -- applied (the thread hearing the commits) ----------------------------------------
 
     def applied(self, records: int) -> None:
         """``records`` more records (oldest first) are durable in the database.

@@ -1,7 +1,7 @@
 """The FIX store and the order journal with ``redo=True``: a flush is durable once it returns.
 
 The daemon opens both this way (``synchronous = "NORMAL"``): ``flush()`` writes the batch to the
-redo log and returns a resolved future; the SQLite commit follows on the writer thread.  So
+redo log and returns a resolved future; the SQLite commit follows in the applier process.  So
 what ``flush()`` returned must survive a kill -9 even when the database never committed it
 (here: another connection holds the write lock the whole time), be applied exactly once at the
 next open, and never be lost when the database refuses it.

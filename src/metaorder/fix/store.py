@@ -876,7 +876,8 @@ class SqliteStoreDatabase:
         assert self._redo is not None
         self._redo.applied(len(batches))
         for batch in batches:
-            batch.future.set_result(None)
+            with contextlib.suppress(concurrent.futures.InvalidStateError):  # failed by its flush already
+                batch.future.set_result(None)
 
     def _on_applier_failed(self, error: str, batches: list[_Batch]) -> None:
         if self._failure is None:
