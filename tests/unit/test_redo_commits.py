@@ -277,12 +277,14 @@ def test_the_wal_restarts_while_the_writer_keeps_committing(
     """Checkpoints under a steady flow of commits must still let the WAL restart at its start.
 
     (A checkpointer that finished the job on its own connection left the WAL growing by every
-    page ever written: the writer has to copy the last frames itself.)
+    page ever written: the writer has to copy the last frames itself.)  A steady flow: each flush
+    waits while two are uncommitted, so the applier commits a few records at a time, as under load,
+    not a whole round in one transaction (which leaves it one chance per round to restart the WAL).
     """
     path = tmp_path / f"{kind}.db"
     if kind == "store":
         monkeypatch.setattr(store_module, "CHECKPOINT_ROWS", 50)
-        db = SqliteStoreDatabase(path, redo=True)
+        db = SqliteStoreDatabase(path, redo=True, max_queue=2)  # flush() waits once 2 are in flight
         store = db.open_session("S")
         checkpointed = db.checkpointed
         seq = iter(range(1, 1_000_000))
@@ -290,19 +292,19 @@ def test_the_wal_restarts_while_the_writer_keeps_committing(
         def commit() -> None:
             for _ in range(5):
                 store.save_sent(next(seq), b"8=FIX.4.4\x01" + bytes(200))
-            store.flush()
+            store.flush().result(timeout=30)
 
         close = db.close
     else:
         monkeypatch.setattr(journal_module, "CHECKPOINT_ROWS", 50)
-        journal = SqliteJournal(path, redo=True)
+        journal = SqliteJournal(path, redo=True, max_queue=2)
         checkpointed = journal.checkpointed
         n = iter(range(1_000_000))
 
         def commit() -> None:
             for _ in range(5):
                 journal.append(T0, "x", [f"O{next(n)}", "P1"], {"pad": "x" * 200})
-            journal.flush()
+            journal.flush().result(timeout=30)
 
         close = journal.close
     wal_file = Path(f"{path}-wal")
