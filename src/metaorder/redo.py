@@ -8,8 +8,9 @@ too: they were half of the intake's p99 at 5,000 orders/s (p99 3.9 ms with them,
 in an experiment with every sync turned off).  Here a flush is one ``os.write`` of a
 checksummed record into a plain file, which is in the OS page cache (and survives a kill -9)
 the moment the call returns; the SQLite commit follows in a child process
-(:mod:`metaorder.redo_apply`), off the acknowledgement path, with ``synchronous = FULL``, and a segment file is deleted only once
-everything in it is fsync'ed in the database.  Nothing on the hot path waits for the disk.
+(:mod:`metaorder.redo_apply`), off the acknowledgement path, with ``synchronous = FULL``, and a
+segment file is deleted only once everything in it is fsync'ed in the database.  Nothing on the
+hot path waits for the disk.
 
 What survives what:
 

@@ -155,3 +155,24 @@ def test_a_database_that_never_writes_starts_no_child(tmp_path: Path) -> None:
     with SqliteJournal(tmp_path / "j.db", redo=True) as journal:
         assert journal._applier is not None and journal._applier._proc is None
         assert list(journal.replay()) == []
+
+
+@pytest.mark.parametrize("kind", ["store", "journal"])
+def test_a_record_with_an_unreadable_payload_is_refused_at_open_with_the_lock_released(
+        tmp_path: Path, kind: str) -> None:
+    """A checksum-valid record whose payload is not what we write (a foreign or buggy writer)."""
+    from metaorder.redo import RedoLog
+
+    path = tmp_path / f"{kind}.db"
+    opener = (lambda: SqliteStoreDatabase(path, redo=True)) if kind == "store" else (
+        lambda: SqliteJournal(path, redo=True))
+    opener().close()
+    log = RedoLog(path.with_name(path.name + ".redo"))
+    log.recover(0)
+    log.start()
+    log.append(b"not a marshalled batch")
+    log.close(remove=False)
+    error = StoreError if kind == "store" else JournalError
+    for _ in range(2):  # the second time too: the first attempt released the lock
+        with pytest.raises(error, match="cannot apply its redo log"):
+            opener()

@@ -564,7 +564,7 @@ class SqliteStoreDatabase:
                     self._redo = None
                     with contextlib.suppress(OSError):  # not empty: someone else's files, left alone
                         redo_dir.rmdir()
-        except (RedoError, sqlite3.Error) as exc:
+        except (RedoError, sqlite3.Error, ValueError, EOFError, TypeError) as exc:  # (the last: a bad payload)
             self._writer_conn.close()
             os.close(self._lock_fd)
             raise StoreError(f"FIX store {self._path}: cannot apply its redo log: {exc}") from exc
@@ -893,6 +893,8 @@ class SqliteStoreDatabase:
         died may still be committing what it had read (it checks the same way).
         """
         conn = self._writer_conn
+        # Fsync'ed whatever the file's setting: the segments are deleted right after this commit.
+        conn.execute("PRAGMA synchronous = FULL")
         conn.execute("BEGIN IMMEDIATE")
         try:
             row = conn.execute("SELECT value FROM meta WHERE name = 'redo_applied'").fetchone()
@@ -905,8 +907,9 @@ class SqliteStoreDatabase:
             with contextlib.suppress(sqlite3.Error):
                 conn.execute("ROLLBACK")
             raise
-        if payloads and self._synchronous != "FULL":  # the segments go next: they must be on disk
-            conn.execute("PRAGMA wal_checkpoint(FULL)").fetchall()
+        finally:
+            with contextlib.suppress(sqlite3.Error):  # (a failure above is the one to report)
+                conn.execute(f"PRAGMA synchronous = {self._synchronous}")
         redo.start()
         return redo
 

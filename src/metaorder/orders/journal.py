@@ -562,7 +562,7 @@ class SqliteJournal:
                     self._redo = None
                     with contextlib.suppress(OSError):  # not empty: someone else's files, left alone
                         redo_dir.rmdir()
-        except (RedoError, sqlite3.Error) as exc:
+        except (RedoError, sqlite3.Error, ValueError, EOFError, TypeError) as exc:  # (the last: a bad payload)
             self._conn.close()
             os.close(self._lock_fd)
             raise JournalError(f"journal {self._path}: cannot apply its redo log: {exc}") from exc
@@ -918,6 +918,8 @@ class SqliteJournal:
         died may still be committing what it had read (it checks the same way).
         """
         conn = self._conn
+        # Fsync'ed whatever the file's setting: the segments are deleted right after this commit.
+        conn.execute("PRAGMA synchronous = FULL")
         conn.execute("BEGIN IMMEDIATE")
         try:
             row = conn.execute("SELECT value FROM meta WHERE name = 'redo_applied'").fetchone()
@@ -930,9 +932,10 @@ class SqliteJournal:
             with contextlib.suppress(sqlite3.Error):
                 conn.execute("ROLLBACK")
             raise
+        finally:
+            with contextlib.suppress(sqlite3.Error):  # (a failure above is the one to report)
+                conn.execute(f"PRAGMA synchronous = {self._synchronous}")
         if payloads:
-            if self._synchronous != "FULL":  # the segments go next: what they held must be on disk
-                conn.execute("PRAGMA wal_checkpoint(FULL)").fetchall()
             last_seq = max(last_seq, int(conn.execute("SELECT coalesce(max(seq), 0) FROM entries").fetchone()[0]))
         redo.start()
         return redo, last_seq
