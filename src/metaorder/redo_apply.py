@@ -23,15 +23,18 @@ writes at all while it serves.
 Safety.  The child applies a record only if its id is above the ``redo_applied`` it reads *inside*
 its write transaction, so a record is applied exactly once even if the engine died, a new engine
 already recovered the log, and the old child is still finishing what it had read.  The child
-stops when its input pipe closes: after a clean close that is everything sent; after the engine
-died it is everything the engine wrote before dying, which is in the redo log anyway.
+stops at the engine's stop marker, once it has applied everything before it; when its input just
+ends (the engine died) it applies the complete records it has and exits: all of them are in the
+redo log anyway, for the next engine to recover.
 
 Back-pressure: the pipe holds up to 1 MB (``F_SETPIPE_SZ`` where the system allows); when the
 child falls that far behind, the engine's write waits for it, as a full queue did for the
 writer thread.
 
 Protocol (little-endian).  Engine to child: ``[u32 length][u64 id][payload]`` per record, ids
-consecutive.  Child to engine: ``[u64 id][u64 commits][u64 checkpoints]`` after each commit and
+consecutive, and at a clean close a stop marker (length ``2**32 - 1``, no payload) before the pipe
+closes: a pipe that just ends means the engine died, and the child then exits without tidying up.
+Child to engine: ``[u64 id][u64 commits][u64 checkpoints]`` after each commit and
 checkpoint, ``id`` the newest record the database holds; an error is ``id = 2**64 - 1``,
 ``commits`` the length of the UTF-8 message that follows.
 """
@@ -58,6 +61,7 @@ __all__ = ["KINDS", "RedoApplier", "main"]
 _RECORD: Final = struct.Struct("<IQ")
 _REPORT: Final = struct.Struct("<QQQ")
 _FAILED: Final = 2**64 - 1
+_STOP: Final = 2**32 - 1  # as a record length: the engine is closing, apply the rest and exit
 _PIPE_BYTES: Final = 1 << 20
 _F_SETPIPE_SZ: Final = 1031  # Linux; elsewhere the pipe keeps its default size
 _READ_BYTES: Final = 1 << 20
@@ -133,6 +137,8 @@ class RedoApplier(Generic[_Item]):
         if self._proc is None:
             return
         if self._to_child >= 0:
+            with contextlib.suppress(OSError):  # a child that is gone has been reported failed already
+                os.write(self._to_child, _RECORD.pack(_STOP, 0))
             os.close(self._to_child)
             self._to_child = -1
         assert self._reporter is not None
@@ -240,10 +246,11 @@ def _serve(kind: str, db_path: Path, in_fd: int, out_fd: int, checkpoint_rows: i
         conn.execute("PRAGMA wal_autocheckpoint = 0")
         checkpointer = WalCheckpointer(db_path, f"{kind}-checkpointer", checkpoint_rows, on_checkpoint=report)
         buf = bytearray()
-        while True:
+        stopped = False
+        while not stopped:
             data = os.read(in_fd, _READ_BYTES)
             buf += data
-            records = _take_records(buf)
+            records, stopped = _take_records(buf)
             if records:
                 checkpointer.catch_up(conn)
                 conn.execute("BEGIN IMMEDIATE")
@@ -259,10 +266,13 @@ def _serve(kind: str, db_path: Path, in_fd: int, out_fd: int, checkpoint_rows: i
                 state["commits"] += 1
                 checkpointer.committed(rows + 1)
                 report(checkpointer.checkpoints)
-            if not data:
-                break
+            if not data and not stopped:
+                # The engine is gone (a clean close says stop first): what it wrote is in its redo
+                # log, an incomplete last record included, and the next engine recovers it.  No
+                # tidying: that engine may be running already, and TRUNCATE would hold its writes up.
+                return 0
         if buf:
-            raise RedoError(f"{len(buf)} bytes of an incomplete record at the end of the input")
+            raise RedoError(f"{len(buf)} bytes after the stop marker")
         with contextlib.suppress(sqlite3.Error):  # tidy, not essential: the WAL is valid as it is
             conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         return 0
@@ -295,20 +305,24 @@ def _yield_to_the_engine() -> None:
         os.nice(10)
 
 
-def _take_records(buf: bytearray) -> list[tuple[int, bytes]]:
-    """The complete records at the start of ``buf``, removed from it."""
+def _take_records(buf: bytearray) -> tuple[list[tuple[int, bytes]], bool]:
+    """The complete records at the start of ``buf``, removed from it, and whether the stop marker
+    followed them."""
     records: list[tuple[int, bytes]] = []
     pos = 0
     size = _RECORD.size
     while len(buf) - pos >= size:
         length, rid = _RECORD.unpack_from(buf, pos)
+        if length == _STOP:
+            del buf[:pos + size]
+            return records, True
         end = pos + size + length
         if end > len(buf):
             break
         records.append((rid, bytes(buf[pos + size:end])))
         pos = end
     del buf[:pos]
-    return records
+    return records, False
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -176,3 +176,31 @@ def test_a_record_with_an_unreadable_payload_is_refused_at_open_with_the_lock_re
     for _ in range(2):  # the second time too: the first attempt released the lock
         with pytest.raises(error, match="cannot apply its redo log"):
             opener()
+
+
+def test_an_applier_whose_engine_died_applies_the_complete_records_and_exits_quietly(tmp_path: Path) -> None:
+    """The input just ends (no stop marker), in the middle of a record: what came whole is applied,
+    the torn rest is left to the redo log (the next engine recovers it), and no error is reported."""
+    import struct
+    import subprocess
+    import sys
+
+    path = tmp_path / "j.db"
+    SqliteJournal(path, redo=True).close()
+    child_in, to_child = os.pipe()
+    from_child, child_out = os.pipe()
+    proc = subprocess.Popen([sys.executable, "-m", "metaorder.redo_apply", "journal", str(path),
+                             str(child_in), str(child_out), "1000"], pass_fds=(child_in, child_out))
+    os.close(child_in)
+    os.close(child_out)
+    whole = marshal.dumps([(1, T0, "a", ("O1",), "{}")])
+    torn = marshal.dumps([(2, T0, "b", ("O2",), "{}")])
+    os.write(to_child, struct.pack("<IQ", len(whole), 1) + whole + struct.pack("<IQ", len(torn), 2) + torn[:5])
+    os.close(to_child)  # the engine dies
+    assert proc.wait(timeout=30) == 0
+    reports = b""
+    while chunk := os.read(from_child, 4096):
+        reports += chunk
+    os.close(from_child)
+    assert reports == struct.pack("<QQQ", 1, 1, 0)  # one commit, up to record 1; no error frame
+    assert count(path, "SELECT count(*) FROM entries") == 1
