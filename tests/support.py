@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import queue
 import signal
+import sqlite3
 import subprocess
 import sys
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -122,3 +124,16 @@ def start_reflector(
         proc.stop(signal.SIGKILL)
         raise
     return proc, port
+
+
+@contextlib.contextmanager
+def write_locked(db_path: Path) -> Iterator[None]:
+    """Hold an SQLite database's write lock: its writer (thread or applier process) cannot commit
+    until the block ends."""
+    conn = sqlite3.connect(db_path, isolation_level=None)
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+        yield
+    finally:
+        conn.execute("ROLLBACK")
+        conn.close()

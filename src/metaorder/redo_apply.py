@@ -50,13 +50,14 @@ import subprocess
 import sys
 import threading
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import Future, InvalidStateError
 from pathlib import Path
 from typing import Final, Generic, TypeVar
 
-from metaorder.redo import RedoError
+from metaorder.redo import RedoError, RedoLog
 
-__all__ = ["KINDS", "RedoApplier", "main"]
+__all__ = ["KINDS", "RECOVERY_ERRORS", "RedoApplier", "main", "open_redo_log", "recover_into", "settle"]
 
 _RECORD: Final = struct.Struct("<IQ")
 _REPORT: Final = struct.Struct("<QQQ")
@@ -76,6 +77,77 @@ _SELECT_APPLIED: Final = "SELECT value FROM meta WHERE name = 'redo_applied'"
 _SET_APPLIED: Final = "INSERT OR REPLACE INTO meta (name, value) VALUES ('redo_applied', ?)"
 
 _Item = TypeVar("_Item")
+#: ``apply(conn, payloads) -> rows written``, inside the caller's transaction.
+Apply = Callable[[sqlite3.Connection, Sequence[bytes]], int]
+
+
+def recover_into(conn: sqlite3.Connection, redo: RedoLog, apply: Apply, synchronous: str) -> bool:
+    """At open: apply what ``redo`` holds beyond the database in one transaction, then let the log
+    delete those segments and start a new one.  True if there was anything to apply.
+
+    The commit is fsync'ed whatever the file's ``synchronous`` (restored afterwards): the segments
+    go right after it.  The applied id is read inside the write transaction, because an applier
+    child of an engine that died may still be committing what it had read (it checks the same way).
+    """
+    conn.execute("PRAGMA synchronous = FULL")
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        payloads = redo.recover(_applied_id(conn))
+        if payloads:
+            apply(conn, payloads)
+            conn.execute(_SET_APPLIED, (str(redo.last_id()),))
+        conn.execute("COMMIT")
+    except BaseException:
+        with contextlib.suppress(sqlite3.Error):
+            conn.execute("ROLLBACK")
+        raise
+    finally:
+        with contextlib.suppress(sqlite3.Error):  # (a failure above is the one to report)
+            conn.execute(f"PRAGMA synchronous = {synchronous}")
+    redo.start()
+    return bool(payloads)
+
+
+#: What applying a redo log at open can fail with (the last three: a payload marshal cannot read).
+RECOVERY_ERRORS: Final = (RedoError, sqlite3.Error, ValueError, EOFError, TypeError)
+
+
+def open_redo_log(conn: sqlite3.Connection, db_path: Path, wanted: bool, apply: Apply,
+                  synchronous: str) -> tuple[RedoLog | None, bool]:
+    """At open: the database's redo log, once what it held beyond the database is applied; and
+    whether there was any such thing.
+
+    A log left by an earlier run is applied even when none is ``wanted`` now (``synchronous``
+    switched to FULL after a crash must not forget it); it is then removed, and None returned.
+    Raises one of :data:`RECOVERY_ERRORS`.
+    """
+    redo_dir = db_path.with_name(db_path.name + ".redo")
+    if not wanted and not redo_dir.is_dir():
+        return None, False
+    redo = RedoLog(redo_dir)
+    applied = recover_into(conn, redo, apply, synchronous)
+    if wanted:
+        return redo, applied
+    redo.close(remove=True)
+    with contextlib.suppress(OSError):  # not empty: someone else's files, left alone
+        redo_dir.rmdir()
+    return None, applied
+
+
+def settle(futures: Iterable[Future[None]], error: Callable[[], BaseException] | None = None) -> None:
+    """Resolve each flush future, or fail it with a fresh ``error()``; one its flush has already
+    failed (the send to the child did) is left as it is."""
+    for future in futures:
+        with contextlib.suppress(InvalidStateError):
+            if error is None:
+                future.set_result(None)
+            else:
+                future.set_exception(error())
+
+
+def _applied_id(conn: sqlite3.Connection) -> int:
+    row = conn.execute(_SELECT_APPLIED).fetchone()
+    return int(row[0]) if row is not None else 0
 
 
 class RedoApplier(Generic[_Item]):
@@ -226,8 +298,7 @@ def _serve(kind: str, db_path: Path, in_fd: int, out_fd: int, checkpoint_rows: i
     from metaorder.wal import WalCheckpointer  # the child's own imports: the engine needs none of them
 
     module_name, _, func_name = KINDS[kind].partition(":")
-    apply: Callable[[sqlite3.Connection, Sequence[bytes]], int] = getattr(
-        importlib.import_module(module_name), func_name)
+    apply: Apply = getattr(importlib.import_module(module_name), func_name)
     # Stopped by the end of its input only: a Ctrl-C meant for the engine must not cut a commit short.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     _yield_to_the_engine()
@@ -254,8 +325,7 @@ def _serve(kind: str, db_path: Path, in_fd: int, out_fd: int, checkpoint_rows: i
             if records:
                 checkpointer.catch_up(conn)
                 conn.execute("BEGIN IMMEDIATE")
-                row = conn.execute(_SELECT_APPLIED).fetchone()
-                applied = int(row[0]) if row is not None else 0
+                applied = _applied_id(conn)
                 fresh = [payload for rid, payload in records if rid > applied]
                 rows = apply(conn, fresh) if fresh else 0
                 last = max(applied, records[-1][0])

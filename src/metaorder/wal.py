@@ -22,9 +22,9 @@ Commits run on a writer thread (group commit).  With ``synchronous = FULL`` the 
 them; with a redo log in front (:mod:`metaorder.redo`, the daemon's choice for ``NORMAL``) it
 does not: its flush is durable once the redo record is written, and the commits, with their
 fsyncs and the checkpoints', run in a child process (:mod:`metaorder.redo_apply`, which uses the
-checkpointer and the catch-up below the same way), off the event loop and off its GIL.  (Committing inline on the event
-loop, as before, paid the catch-up checkpoint's and the WAL restart's fsyncs there ten times a
-second under load: half of the intake's p99.)
+checkpointer and the catch-up below the same way), off the event loop and off its GIL.
+(Committing inline on the event loop, as before, paid the catch-up checkpoint's and the WAL
+restart's fsyncs there ten times a second under load: half of the intake's p99.)
 """
 
 from __future__ import annotations

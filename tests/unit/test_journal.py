@@ -9,7 +9,6 @@ reach the writer thread: only flush() and close() hand entries over.
 from __future__ import annotations
 
 import concurrent.futures
-import contextlib
 import json
 import os
 import select
@@ -43,6 +42,7 @@ from metaorder.orders.journal import (
     json_default,
 )
 from metaorder.orders.model import Side, Strategy
+from tests.support import write_locked
 
 T0 = 1_700_000_000.125
 
@@ -69,18 +69,6 @@ def any_journal(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Jour
     j: Journal = MemoryJournal() if request.param == "memory" else SqliteJournal(tmp_path / "j.db")
     yield j
     j.close()
-
-
-@contextlib.contextmanager
-def writer_blocked(path: Path) -> Iterator[None]:
-    """Hold the database write lock so the writer thread waits before its next commit."""
-    conn = sqlite3.connect(path, isolation_level=None)
-    try:
-        conn.execute("BEGIN IMMEDIATE")
-        yield
-    finally:
-        conn.execute("ROLLBACK")
-        conn.close()
 
 
 def committed_count(path: Path) -> int:
@@ -329,7 +317,7 @@ def test_memory_journal_flush_is_already_done() -> None:
 @WRITER_ONLY
 def test_flush_future_resolves_only_once_the_entries_are_committed(journal: SqliteJournal, path: Path) -> None:
     journal.append(T0, "x", ["O1"], {})
-    with writer_blocked(path):
+    with write_locked(path):
         fut = journal.flush()
         with pytest.raises(concurrent.futures.TimeoutError):
             fut.result(timeout=0.2)
@@ -346,7 +334,7 @@ def test_flush_future_resolves_only_once_the_entries_are_committed(journal: Sqli
 def test_flush_with_nothing_pending_follows_the_newest_batch_in_flight(journal: SqliteJournal, path: Path) -> None:
     assert journal.flush().done()  # idle: nothing to wait for
     journal.append(T0, "x", [], {})
-    with writer_blocked(path):
+    with write_locked(path):
         fut = journal.flush()
         again = journal.flush()
         assert again is fut and not again.done()
@@ -375,7 +363,7 @@ def test_many_appends_then_one_flush_is_exactly_one_commit(journal: SqliteJourna
 @WRITER_ONLY
 def test_flushes_queued_while_the_disk_is_busy_share_one_commit(journal: SqliteJournal, path: Path) -> None:
     before = journal.commits
-    with writer_blocked(path):
+    with write_locked(path):
         futures = []
         for i in range(1000):
             journal.append(T0, "x", [], {"i": i})
@@ -391,7 +379,7 @@ def test_flushes_queued_while_the_disk_is_busy_share_one_commit(journal: SqliteJ
 @WRITER_ONLY
 def test_a_flush_covers_entries_appended_before_it_on_other_threads(journal: SqliteJournal, path: Path) -> None:
     journal.append(T0, "first", [], {})
-    with writer_blocked(path):
+    with write_locked(path):
         other = journal.flush()  # another thread's flush, in flight
         journal.append(T0, "second", [], {})
         mine = journal.flush()
@@ -425,7 +413,7 @@ def test_concurrent_appends_get_unique_seqs_and_all_become_durable(path: Path) -
 
 def test_back_pressure_on_a_full_queue_does_not_deadlock(path: Path) -> None:
     with SqliteJournal(path, max_queue=2) as j:
-        with writer_blocked(path):
+        with write_locked(path):
             producer_done = threading.Event()
 
             def produce() -> None:
@@ -456,7 +444,7 @@ def test_flush_or_close_from_a_done_callback_is_refused(journal: SqliteJournal, 
                 errors.append(exc)
 
     journal.append(T0, "x", [], {})
-    with writer_blocked(path):  # registered before the commit: the callback runs on the writer thread
+    with write_locked(path):  # registered before the commit: the callback runs on the writer thread
         fut = journal.flush()
         fut.add_done_callback(callback)
     fut.result(timeout=10)

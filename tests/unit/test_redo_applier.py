@@ -10,13 +10,11 @@ meant for the engine does not cut the child short.
 
 from __future__ import annotations
 
-import contextlib
 import marshal
 import os
 import signal
 import sqlite3
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -24,20 +22,9 @@ import pytest
 from metaorder.fix.store import SqliteStoreDatabase, StoreError
 from metaorder.orders.journal import JournalError, JournalReader, SqliteJournal
 from metaorder.redo_apply import RedoApplier
+from tests.support import write_locked
 
 T0 = 1_790_000_000.0
-
-
-@contextlib.contextmanager
-def commits_blocked(path: Path) -> Iterator[None]:
-    """Hold the database's write lock: the applier cannot commit until released."""
-    conn = sqlite3.connect(path, isolation_level=None)
-    try:
-        conn.execute("BEGIN IMMEDIATE")
-        yield
-    finally:
-        conn.execute("ROLLBACK")
-        conn.close()
 
 
 def count(path: Path, sql: str) -> int:
@@ -57,7 +44,7 @@ def applier_pid(owner: SqliteJournal | SqliteStoreDatabase) -> int:
 def test_journal_commits_run_in_a_child_process_and_their_futures_still_resolve(tmp_path: Path) -> None:
     path = tmp_path / "j.db"
     journal = SqliteJournal(path, redo=True, max_queue=2)  # past 1 batch in flight, flush returns the commit's
-    with commits_blocked(path):
+    with write_locked(path):
         journal.append(T0, "a", ["O1"], {})
         assert journal.flush().done()  # in the redo log: acknowledged at once
         journal.append(T0, "b", ["O2"], {})
@@ -76,7 +63,7 @@ def test_journal_commits_run_in_a_child_process_and_their_futures_still_resolve(
 def test_a_dead_journal_applier_fails_the_journal_and_loses_nothing_flushed(tmp_path: Path) -> None:
     path = tmp_path / "j.db"
     journal = SqliteJournal(path, redo=True, max_queue=2)
-    with commits_blocked(path):
+    with write_locked(path):
         journal.append(T0, "a", ["O1"], {})
         journal.flush()
         journal.append(T0, "b", ["O2"], {})
@@ -96,7 +83,7 @@ def test_a_dead_store_applier_fails_the_store_and_loses_nothing_flushed(tmp_path
     path = tmp_path / "s.db"
     db = SqliteStoreDatabase(path, redo=True, max_queue=2)
     store = db.open_session("S")
-    with commits_blocked(path):
+    with write_locked(path):
         store.save_sent(1, b"one")
         assert store.flush().done()
         store.save_sent(2, b"two")

@@ -9,7 +9,6 @@ next open, and never be lost when the database refuses it.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import shutil
 import signal
@@ -17,7 +16,6 @@ import sqlite3
 import subprocess
 import sys
 import textwrap
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -27,6 +25,7 @@ from metaorder.fix import store as store_module
 from metaorder.fix.store import SqliteStoreDatabase, StoreError
 from metaorder.orders import journal as journal_module
 from metaorder.orders.journal import JournalError, JournalReader, SqliteJournal
+from tests.support import write_locked
 
 T0 = 1_790_000_000.0
 
@@ -43,23 +42,11 @@ def segments(db_path: Path) -> list[str]:
     return sorted(p.name for p in db_path.with_name(db_path.name + ".redo").glob("*.seg"))
 
 
-@contextlib.contextmanager
-def writer_blocked(path: Path) -> Iterator[None]:
-    """Hold the database's write lock: the writer thread cannot commit until released."""
-    conn = sqlite3.connect(path, isolation_level=None)
-    try:
-        conn.execute("BEGIN IMMEDIATE")
-        yield
-    finally:
-        conn.execute("ROLLBACK")
-        conn.close()
-
-
 def test_a_store_flush_is_resolved_while_the_database_cannot_commit(tmp_path: Path) -> None:
     path = tmp_path / "s.db"
     with SqliteStoreDatabase(path, redo=True) as db:
         store = db.open_session("S")
-        with writer_blocked(path):
+        with write_locked(path):
             store.save_sent(1, b"one")
             store.save_sent(2, b"two")
             store.set_next_target_seq(7)
@@ -76,7 +63,7 @@ def test_a_store_flush_is_resolved_while_the_database_cannot_commit(tmp_path: Pa
 
 def test_a_journal_flush_is_resolved_while_the_database_cannot_commit(tmp_path: Path) -> None:
     path = tmp_path / "j.db"
-    with SqliteJournal(path, redo=True) as journal, writer_blocked(path):
+    with SqliteJournal(path, redo=True) as journal, write_locked(path):
         journal.append(T0, "order.new", ["O1"], {"qty": 100})
         journal.append(T0 + 1, "order.fill", ["O1"], {"qty": 40})
         future = journal.flush()
@@ -176,7 +163,7 @@ def test_a_redo_record_the_database_already_has_is_not_applied_again(tmp_path: P
 def test_a_store_opened_without_redo_applies_a_redo_log_left_behind(tmp_path: Path) -> None:
     """Switching synchronous to FULL after a crash must not forget what the redo log holds."""
     path = tmp_path / "s.db"
-    with SqliteStoreDatabase(path, redo=True) as db, writer_blocked(path):
+    with SqliteStoreDatabase(path, redo=True) as db, write_locked(path):
         store = db.open_session("S")
         store.save_sent(1, b"one")
         store.flush()
@@ -243,7 +230,7 @@ def test_a_writer_far_behind_makes_flush_wait_for_it(tmp_path: Path) -> None:
     """Back-pressure: past max_queue / 2 batches in flight, flush() returns the commit's future."""
     path = tmp_path / "j.db"
     journal = SqliteJournal(path, redo=True, max_queue=8)
-    with writer_blocked(path):
+    with write_locked(path):
         futures = []
         for n in range(6):
             journal.append(T0, "x", [], {"n": n})
@@ -257,7 +244,7 @@ def test_segments_are_deleted_once_the_database_has_them(tmp_path: Path, monkeyp
     monkeypatch.setattr(redo_module, "SEGMENT_BYTES", 2000)
     path = tmp_path / "j.db"
     journal = SqliteJournal(path, redo=True)
-    with writer_blocked(path):
+    with write_locked(path):
         for _ in range(50):
             journal.append(T0, "x", [], {"pad": "x" * 200})
             journal.flush()

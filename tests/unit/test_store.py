@@ -9,7 +9,6 @@ writer thread: only flush() (and close()) hand a session's batch over.
 from __future__ import annotations
 
 import concurrent.futures
-import contextlib
 import os
 import select
 import signal
@@ -34,6 +33,7 @@ from metaorder.fix.store import (
     SqliteStoreDatabase,
     StoreError,
 )
+from tests.support import write_locked
 
 KEY = "FIX.4.4:ISLD->TW44"
 HUGE = 10**30  # beyond any 64-bit sequence number: FIX "to infinity"
@@ -58,18 +58,6 @@ def db(db_path: Path, request: pytest.FixtureRequest) -> Iterator[SqliteStoreDat
     database = SqliteStoreDatabase(db_path, redo=request.param)
     yield database
     database.close()
-
-
-@contextlib.contextmanager
-def writer_blocked(path: Path) -> Iterator[None]:
-    """Hold the database write lock so the writer thread waits before its next commit."""
-    conn = sqlite3.connect(path, isolation_level=None)
-    try:
-        conn.execute("BEGIN IMMEDIATE")
-        yield
-    finally:
-        conn.execute("ROLLBACK")
-        conn.close()
 
 
 def observable(s: SessionStore) -> tuple[int, int, str | None, list[tuple[int, bytes]]]:
@@ -136,7 +124,7 @@ def test_get_sent_sees_pending_messages_before_commit(db: SqliteStoreDatabase, d
     s.save_sent(1, msg(1))
     s.save_sent(4, msg(4))
     s.flush().result(timeout=30)
-    with writer_blocked(db_path):
+    with write_locked(db_path):
         s.save_sent(2, msg(2))
         s.save_sent(1, msg(1, "again"))  # pending overrides the committed row
         assert s.get_sent(1, HUGE) == [(1, msg(1, "again")), (2, msg(2)), (4, msg(4))]  # unflushed
@@ -193,7 +181,7 @@ def test_uncommitted_reset_hides_committed_rows(db: SqliteStoreDatabase, db_path
     for seq in range(1, 6):
         s.save_sent(seq, msg(seq))
     s.flush().result(timeout=30)
-    with writer_blocked(db_path):
+    with write_locked(db_path):
         s.save_sent(6, msg(6))
         before_reset = s.flush()  # in flight, then made obsolete by the reset
         s.save_sent(7, msg(7))  # unflushed, dropped by the reset
@@ -546,7 +534,7 @@ def test_flushes_queued_while_the_disk_is_busy_share_one_commit(
 ) -> None:
     s = db.open_session(KEY)
     before = db.commits
-    with writer_blocked(db_path):
+    with write_locked(db_path):
         futures = []
         for seq in range(1, 1001):
             s.save_sent(seq, msg(seq))
@@ -564,7 +552,7 @@ def test_flushes_queued_while_the_disk_is_busy_share_one_commit(
 def test_group_commit_is_shared_across_sessions(db: SqliteStoreDatabase, db_path: Path) -> None:
     sessions = [db.open_session(f"FIX.4.4:S{i}->T") for i in range(10)]
     before = db.commits
-    with writer_blocked(db_path):
+    with write_locked(db_path):
         for s in sessions:
             s.save_sent(1, msg(1))
         futures = [s.flush() for s in sessions]
@@ -587,7 +575,7 @@ def test_flush_of_an_idle_session_is_already_done(db: SqliteStoreDatabase) -> No
 def test_back_pressure_is_per_batch_and_never_on_writes(db_path: Path) -> None:
     with SqliteStoreDatabase(db_path, max_queue=1) as database:
         s = database.open_session(KEY)
-        with writer_blocked(db_path):
+        with write_locked(db_path):
             for seq in range(1, 10_001):  # would block on the first put if writes were queued
                 s.save_sent(seq, msg(seq))
                 s.set_next_target_seq(seq + 1)
@@ -621,7 +609,7 @@ def test_flush_from_a_done_callback_is_refused(db: SqliteStoreDatabase, db_path:
         except RuntimeError as exc:
             outcome.append(exc)
 
-    with writer_blocked(db_path):
+    with write_locked(db_path):
         s.save_sent(1, msg(1))
         fut = s.flush()
         fut.add_done_callback(callback)  # not done yet: the writer thread will run it

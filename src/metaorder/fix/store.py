@@ -111,7 +111,7 @@ from pathlib import Path
 from typing import Final, Literal, NamedTuple, Protocol, runtime_checkable
 
 from metaorder.redo import RedoError, RedoLog
-from metaorder.redo_apply import RedoApplier
+from metaorder.redo_apply import RECOVERY_ERRORS, RedoApplier, open_redo_log, settle
 from metaorder.wal import (
     MultiRowInsert,
     WalCheckpointer,
@@ -159,8 +159,6 @@ _SCHEMA: Final = (
 
 
 _INSERT_MESSAGES: Final = MultiRowInsert("INSERT OR REPLACE INTO messages (key, seq, raw)", 3)
-#: The id of the last redo record the database holds (see :mod:`metaorder.redo`).
-_SET_REDO_APPLIED: Final = "INSERT OR REPLACE INTO meta (name, value) VALUES ('redo_applied', ?)"
 
 
 class StoreError(Exception):
@@ -556,15 +554,9 @@ class SqliteStoreDatabase:
         self._redo: RedoLog | None = None
         try:
             self._writer_conn = self._open_and_validate()
-            redo_dir = self._path.with_name(self._path.name + ".redo")
-            if redo or redo_dir.is_dir():  # a redo log left by an earlier run is applied either way
-                self._redo = self._recover(RedoLog(redo_dir))
-                if not redo:
-                    self._redo.close(remove=True)
-                    self._redo = None
-                    with contextlib.suppress(OSError):  # not empty: someone else's files, left alone
-                        redo_dir.rmdir()
-        except (RedoError, sqlite3.Error, ValueError, EOFError, TypeError) as exc:  # (the last: a bad payload)
+            self._redo, _ = open_redo_log(self._writer_conn, self._path, redo, apply_redo_payloads,
+                                          self._synchronous)
+        except RECOVERY_ERRORS as exc:
             self._writer_conn.close()
             os.close(self._lock_fd)
             raise StoreError(f"FIX store {self._path}: cannot apply its redo log: {exc}") from exc
@@ -875,43 +867,12 @@ class SqliteStoreDatabase:
             batch.store._committed_id = batch.batch_id  # before the futures resolve: flush() sees it
         assert self._redo is not None
         self._redo.applied(len(batches))
-        for batch in batches:
-            with contextlib.suppress(concurrent.futures.InvalidStateError):  # failed by its flush already
-                batch.future.set_result(None)
+        settle(b.future for b in batches)
 
     def _on_applier_failed(self, error: str, batches: list[_Batch]) -> None:
         if self._failure is None:
             self._failure = RedoError(error)
-        for batch in batches:
-            with contextlib.suppress(concurrent.futures.InvalidStateError):  # failed by its flush already
-                batch.future.set_exception(self._failed_error())
-
-    def _recover(self, redo: RedoLog) -> RedoLog:
-        """Apply what the redo log holds beyond the database, then start a new segment.
-
-        The applied id is read inside the write transaction: an applier child of an engine that
-        died may still be committing what it had read (it checks the same way).
-        """
-        conn = self._writer_conn
-        # Fsync'ed whatever the file's setting: the segments are deleted right after this commit.
-        conn.execute("PRAGMA synchronous = FULL")
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            row = conn.execute("SELECT value FROM meta WHERE name = 'redo_applied'").fetchone()
-            payloads = redo.recover(int(row[0]) if row is not None else 0)
-            if payloads:
-                apply_redo_payloads(conn, payloads)
-                conn.execute(_SET_REDO_APPLIED, (str(redo.last_id()),))
-            conn.execute("COMMIT")
-        except BaseException:
-            with contextlib.suppress(sqlite3.Error):
-                conn.execute("ROLLBACK")
-            raise
-        finally:
-            with contextlib.suppress(sqlite3.Error):  # (a failure above is the one to report)
-                conn.execute(f"PRAGMA synchronous = {self._synchronous}")
-        redo.start()
-        return redo
+        settle((b.future for b in batches), self._failed_error)
 
 
 #: What applying one flushed batch takes: (session key, reset, rows seq -> raw, state).

@@ -128,7 +128,7 @@ from pathlib import Path
 from typing import Any, Final, Literal, NamedTuple, Protocol, runtime_checkable
 
 from metaorder.redo import RedoError, RedoLog, read_records, segment_paths
-from metaorder.redo_apply import RedoApplier
+from metaorder.redo_apply import RECOVERY_ERRORS, RedoApplier, open_redo_log, settle
 from metaorder.wal import (
     MultiRowInsert,
     WalCheckpointer,
@@ -186,8 +186,6 @@ _SCHEMA: Final = (
 _TABLES: Final = frozenset({"meta", "entries", "entry_orders"})
 _INSERT_ENTRIES: Final = MultiRowInsert("INSERT INTO entries (seq, time, kind, order_ids, data)", 5)
 _INSERT_LINKS: Final = MultiRowInsert("INSERT INTO entry_orders (order_id, seq)", 2)
-#: The id of the last redo record the database holds (see :mod:`metaorder.redo`).
-_SET_REDO_APPLIED: Final = "INSERT OR REPLACE INTO meta (name, value) VALUES ('redo_applied', ?)"
 
 _SELECT_RANGE: Final = (
     "SELECT seq, time, kind, order_ids, data FROM entries WHERE seq > ? AND seq <= ? ORDER BY seq LIMIT ?"
@@ -554,15 +552,11 @@ class SqliteJournal:
         self._redo: RedoLog | None = None
         try:
             self._conn, last_seq = self._open_and_validate()
-            redo_dir = self._path.with_name(self._path.name + ".redo")
-            if redo or redo_dir.is_dir():  # a redo log left by an earlier run is applied either way
-                self._redo, last_seq = self._recover(RedoLog(redo_dir), last_seq)
-                if not redo:
-                    self._redo.close(remove=True)
-                    self._redo = None
-                    with contextlib.suppress(OSError):  # not empty: someone else's files, left alone
-                        redo_dir.rmdir()
-        except (RedoError, sqlite3.Error, ValueError, EOFError, TypeError) as exc:  # (the last: a bad payload)
+            self._redo, recovered = open_redo_log(self._conn, self._path, redo, apply_redo_payloads,
+                                                  self._synchronous)
+            if recovered:
+                last_seq = int(self._conn.execute("SELECT coalesce(max(seq), 0) FROM entries").fetchone()[0])
+        except RECOVERY_ERRORS as exc:
             self._conn.close()
             os.close(self._lock_fd)
             raise JournalError(f"journal {self._path}: cannot apply its redo log: {exc}") from exc
@@ -732,25 +726,22 @@ class SqliteJournal:
         fut.set_running_or_notify_cancel()
         rows = self._pending
         batch = _Batch(rows, fut)
-        if self._applier is not None:
-            assert self._redo is not None
-            payload = marshal.dumps(rows)
-            try:
-                # In flight before it is sent: the applier may report it committed at once.
-                self._pending = []
-                in_flight = self._prune()
-                in_flight.append(batch)
-                self._applier.send(self._redo.append(payload), payload, batch)
-            except RedoError as exc:
-                self._failure = exc
-                return _completed_future(self._failed_error())
-            if len(in_flight) <= self._max_lag:
-                return _completed_future()  # durable in the redo log; the commit follows
-            return fut
+        # In flight before it is handed over: the writer or the applier may report it committed at once.
         self._pending = []
         in_flight = self._prune()
         in_flight.append(batch)
-        self._queue.put(batch)  # blocks briefly when max_queue batches wait: back-pressure
+        if self._applier is None:
+            self._queue.put(batch)  # blocks briefly when max_queue batches wait: back-pressure
+            return fut
+        assert self._redo is not None
+        payload = marshal.dumps(rows)
+        try:
+            self._applier.send(self._redo.append(payload), payload, batch)
+        except RedoError as exc:
+            self._failure = exc
+            return _completed_future(self._failed_error())
+        if len(in_flight) <= self._max_lag:
+            return _completed_future()  # durable in the redo log; the commit follows
         return fut
 
     def _prune(self) -> deque[_Batch]:
@@ -900,45 +891,12 @@ class SqliteJournal:
         self._committed_seq = batches[-1].last_seq  # before the futures resolve
         assert self._redo is not None
         self._redo.applied(len(batches))
-        for batch in batches:
-            with contextlib.suppress(concurrent.futures.InvalidStateError):  # failed by its flush already
-                batch.future.set_result(None)
+        settle(b.future for b in batches)
 
     def _on_applier_failed(self, error: str, batches: list[_Batch]) -> None:
         if self._failure is None:
             self._failure = RedoError(error)
-        for batch in batches:
-            with contextlib.suppress(concurrent.futures.InvalidStateError):  # failed by its flush already
-                batch.future.set_exception(self._failed_error())
-
-    def _recover(self, redo: RedoLog, last_seq: int) -> tuple[RedoLog, int]:
-        """Apply what the redo log holds beyond the database, then start a new segment.
-
-        The applied id is read inside the write transaction: an applier child of an engine that
-        died may still be committing what it had read (it checks the same way).
-        """
-        conn = self._conn
-        # Fsync'ed whatever the file's setting: the segments are deleted right after this commit.
-        conn.execute("PRAGMA synchronous = FULL")
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            row = conn.execute("SELECT value FROM meta WHERE name = 'redo_applied'").fetchone()
-            payloads = redo.recover(int(row[0]) if row is not None else 0)
-            if payloads:
-                apply_redo_payloads(conn, payloads)
-                conn.execute(_SET_REDO_APPLIED, (str(redo.last_id()),))
-            conn.execute("COMMIT")
-        except BaseException:
-            with contextlib.suppress(sqlite3.Error):
-                conn.execute("ROLLBACK")
-            raise
-        finally:
-            with contextlib.suppress(sqlite3.Error):  # (a failure above is the one to report)
-                conn.execute(f"PRAGMA synchronous = {self._synchronous}")
-        if payloads:
-            last_seq = max(last_seq, int(conn.execute("SELECT coalesce(max(seq), 0) FROM entries").fetchone()[0]))
-        redo.start()
-        return redo, last_seq
+        settle((b.future for b in batches), self._failed_error)
 
 
 def apply_redo_payloads(conn: sqlite3.Connection, payloads: Sequence[bytes]) -> int:
@@ -948,7 +906,7 @@ def apply_redo_payloads(conn: sqlite3.Connection, payloads: Sequence[bytes]) -> 
     """
     rows: list[_Row] = [row for payload in payloads for row in marshal.loads(payload)]
     _insert_rows(conn, rows)
-    return 2 * len(rows)
+    return 2 * len(rows)  # an entry and (about) one audit index row each: what checkpoints count
 
 
 def _insert_rows(conn: sqlite3.Connection, rows: Sequence[_Row]) -> None:
