@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import signal
+import time
 from collections.abc import Callable, Iterator
 from decimal import Decimal
 from pathlib import Path
@@ -248,3 +249,20 @@ def test_a_burst_of_pipelined_orders_in_one_write_is_acknowledged_in_order(engin
     assert [a.get(11) for a in acks] == [f"P{n}" for n in range(count)]
     assert {a.get(150) for a in acks} == {"0"}
     assert [a.seq for a in acks] == list(range(acks[0].seq, acks[0].seq + count))
+
+
+def test_a_heartbeat_follows_the_engines_last_message_by_one_interval_after_replies_moved_the_deadline(
+        engine: Engine) -> None:
+    """HeartBtInt=1.  The timer armed at logon is left alone when the order's acknowledgement
+    moves the heartbeat deadline later: it fires early, finds nothing due and arms the next one,
+    so the Heartbeat still comes, one interval after the acknowledgement (not never, not early)."""
+    with FixClient(engine.port, "OMS1", "METAORDER") as oms:
+        oms.logon(heartbeat=1)
+        oms.send("D", order("HB1", "1", 100, "142.00"))
+        ack = oms.expect("8")
+        acked = time.monotonic()
+        assert ack.get(150) == "0"
+        heartbeat = oms.receive(timeout=5)
+        waited = time.monotonic() - acked
+    assert heartbeat.msg_type == "0" and heartbeat.get(112) is None, heartbeat
+    assert waited >= 0.95, waited

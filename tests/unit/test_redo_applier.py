@@ -191,3 +191,44 @@ def test_an_applier_whose_engine_died_applies_the_complete_records_and_exits_qui
     os.close(from_child)
     assert reports == struct.pack("<QQQ", 1, 1, 0)  # one commit, up to record 1; no error frame
     assert count(path, "SELECT count(*) FROM entries") == 1
+
+
+def test_the_child_reports_its_last_commit_as_soon_as_its_input_pauses(tmp_path: Path) -> None:
+    """Reports are coalesced while records keep coming, never withheld: with the input still open
+    (no stop marker, nothing more sent), the report of the last record arrives on its own, and no
+    report ever claims more commits than were made."""
+    import select
+    import struct
+    import subprocess
+    import sys
+
+    path = tmp_path / "j.db"
+    SqliteJournal(path, redo=True).close()
+    child_in, to_child = os.pipe()
+    from_child, child_out = os.pipe()
+    proc = subprocess.Popen([sys.executable, "-m", "metaorder.redo_apply", "journal", str(path),
+                             str(child_in), str(child_out), "1000"], pass_fds=(child_in, child_out))
+    os.close(child_in)
+    os.close(child_out)
+    try:
+        count_records = 40
+        for rid in range(1, count_records + 1):
+            payload = marshal.dumps([(rid, T0, "a", (f"O{rid}",), "{}")])
+            os.write(to_child, struct.pack("<IQ", len(payload), rid) + payload)
+        reports: list[tuple[int, int, int]] = []
+        buf = b""
+        while not reports or reports[-1][0] < count_records:
+            readable, _, _ = select.select([from_child], [], [], 30)
+            assert readable, f"no report of record {count_records} within 30 s: {reports}"
+            buf += os.read(from_child, 4096)
+            while len(buf) >= 24:
+                reports.append(struct.unpack_from("<QQQ", buf))
+                buf = buf[24:]
+        assert count(path, "SELECT count(*) FROM entries") == count_records
+        assert all(commits >= 1 for _, commits, _ in reports)
+        assert [r[0] for r in reports] == sorted(r[0] for r in reports)
+        assert len(reports) <= reports[-1][1]  # at most one report per commit
+    finally:
+        os.close(to_child)
+        assert proc.wait(timeout=30) == 0
+        os.close(from_child)

@@ -111,7 +111,7 @@ from pathlib import Path
 from typing import Final, Literal, NamedTuple, Protocol, runtime_checkable
 
 from metaorder.redo import RedoError, RedoLog
-from metaorder.redo_apply import RECOVERY_ERRORS, RedoApplier, open_redo_log, settle
+from metaorder.redo_apply import RECOVERY_ERRORS, RedoApplier, completed_future, open_redo_log, settle
 from metaorder.wal import (
     MultiRowInsert,
     WalCheckpointer,
@@ -241,17 +241,6 @@ def _in_range(msgs: dict[int, bytes], begin: int, end: int) -> dict[int, bytes]:
     return {s: raw for s, raw in msgs.items() if begin <= s <= end}
 
 
-def _completed_future(exc: BaseException | None = None) -> concurrent.futures.Future[None]:
-    """A future that is already resolved, so callers can treat every store alike."""
-    fut: concurrent.futures.Future[None] = concurrent.futures.Future()
-    fut.set_running_or_notify_cancel()
-    if exc is None:
-        fut.set_result(None)
-    else:
-        fut.set_exception(exc)
-    return fut
-
-
 # --------------------------------------------------------------------------- MemoryStore
 
 
@@ -306,7 +295,7 @@ class MemoryStore:
 
     def flush(self) -> concurrent.futures.Future[None]:
         """Nothing to make durable: an already-completed future."""
-        return _completed_future()
+        return completed_future()
 
 
 # --------------------------------------------------------------------------- SQLite
@@ -470,20 +459,20 @@ class SqliteStore:
         """
         db = self._db
         if db._failure is not None:
-            return _completed_future(db._failed_error())
+            return completed_future(db._failed_error())
         if self._dirty or self._rows:
             if db._closed:  # only reachable by racing close() from another thread
-                return _completed_future(StoreError(f"FIX store {db.path}: database is closed"))
+                return completed_future(StoreError(f"FIX store {db.path}: database is closed"))
             db._check_not_writer()  # before the batch is taken: a refused flush loses nothing
             fut: concurrent.futures.Future[None] = concurrent.futures.Future()
             # Running futures cannot be cancelled: a flush is a fact about the disk, not a request.
             fut.set_running_or_notify_cancel()
             if db._enqueue(self._take_batch(fut, self._rows)):
-                return _completed_future()  # in the redo log: durable now, committed moments later
+                return completed_future()  # in the redo log: durable now, committed moments later
             return fut
         in_flight = self._prune()
         if not in_flight or (db._redo is not None and len(in_flight) <= db._max_lag):
-            return _completed_future()
+            return completed_future()
         # FIFO queue, one writer: the newest batch resolves after all older ones are committed.
         return in_flight[-1].future
 

@@ -103,6 +103,8 @@ class SessionConnection:
         self._writer_room = asyncio.Event()
         self._writer_room.set()
         self._timer: asyncio.TimerHandle | None = None
+        self._timer_at = 0.0  # the clock time the armed timer is for
+        self._writer_holds = False  # the writer task took an item off _pending and has not written it yet
         self._closing = False
         self._in_step = False
         self._state_flush_scheduled = False  # a flush of state changes alone is due this loop iteration
@@ -200,6 +202,7 @@ class SessionConnection:
                     break
                 durable, data = item
                 self._pending_bytes -= len(data)
+                self._writer_holds = True
                 if not durable.done():
                     await asyncio.wrap_future(durable)
                 durable.result()  # raises StoreError: never send what is not stored
@@ -211,6 +214,7 @@ class SessionConnection:
                     self._pending_bytes -= len(nxt[1])
                     chunks.append(nxt[1])
                 writer.write(b"".join(chunks) if len(chunks) > 1 else data)
+                self._writer_holds = False
                 if writer.transport.get_write_buffer_size() > limits.write_high_water:
                     try:
                         await asyncio.wait_for(writer.drain(), limits.write_timeout)
@@ -260,12 +264,26 @@ class SessionConnection:
         if after is not None:
             durable = _both(durable, after)
         if out and not self._closing:
+            if (not self._pending and not self._writer_holds and durable.done() and durable.exception() is None
+                    and not self._writer.transport.get_write_buffer_size()):
+                # Durable already (a redo log), nothing queued before it and the socket keeping up:
+                # written now.  Through the writer task the bytes would wait a loop iteration, and
+                # often the processing of the next read too (its callback may run first).
+                self._write_now(out)
+                return
             self._pending.append((durable, out))
             self._pending_bytes += len(out)
             self._wake_writer.set()
             limits = self._limits
             if len(self._pending) >= limits.max_pending_writes or self._pending_bytes > limits.write_high_water:
                 self._writer_room.clear()  # back-pressure: stop reading until the writer catches up
+
+    def _write_now(self, data: bytes) -> None:
+        try:
+            self._writer.write(data)
+        except (ConnectionError, OSError) as exc:
+            self._log.info("write failed", error=str(exc))
+            self._request_close()
 
     def _flush_state(self) -> None:
         self._state_flush_scheduled = False
@@ -301,14 +319,28 @@ class SessionConnection:
                 self._log.info("closing", reason=event.reason)
 
     def _schedule_timer(self) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
+        """Arm the timer for the session's next deadline.
+
+        A timer already armed for that deadline or an earlier one is left as it is: deadlines
+        mostly move later (every message received or sent pushes the heartbeat ones back), and
+        re-arming after every read cost a cancel and a new timer each time.  A timer that fires
+        early finds nothing due and arms the next one.
+        """
+        timer = self._timer
         if self._closing:
+            if timer is not None:
+                timer.cancel()
+                self._timer = None
             return
         deadline = self.session.next_deadline()
+        if timer is not None:
+            if deadline is not None and deadline >= self._timer_at:
+                return
+            timer.cancel()
+            self._timer = None
         if deadline is not None:
             delay = max(0.0, deadline - self._clock.now())
+            self._timer_at = deadline
             self._timer = asyncio.get_running_loop().call_later(delay, self._on_timer)
 
     def _on_timer(self) -> None:

@@ -128,7 +128,7 @@ from pathlib import Path
 from typing import Any, Final, Literal, NamedTuple, Protocol, runtime_checkable
 
 from metaorder.redo import RedoError, RedoLog, read_records, segment_paths
-from metaorder.redo_apply import RECOVERY_ERRORS, RedoApplier, open_redo_log, settle
+from metaorder.redo_apply import RECOVERY_ERRORS, RedoApplier, completed_future, open_redo_log, settle
 from metaorder.wal import (
     MultiRowInsert,
     WalCheckpointer,
@@ -345,17 +345,6 @@ def _from_db(row: tuple[Any, ...]) -> JournalEntry:
     return JournalEntry(int(seq), float(time), str(kind), tuple(json.loads(ids)), decode_data(text))
 
 
-def _completed_future(exc: BaseException | None = None) -> concurrent.futures.Future[None]:
-    """A future that is already resolved, so callers can treat every journal alike."""
-    fut: concurrent.futures.Future[None] = concurrent.futures.Future()
-    fut.set_running_or_notify_cancel()
-    if exc is None:
-        fut.set_result(None)
-    else:
-        fut.set_exception(exc)
-    return fut
-
-
 # --------------------------------------------------------------------------- protocol
 
 
@@ -421,7 +410,7 @@ class MemoryJournal:
 
     def flush(self) -> concurrent.futures.Future[None]:
         """Nothing to make durable: an already-completed future."""
-        return _completed_future()
+        return completed_future()
 
     def replay(self) -> Iterator[JournalEntry]:
         with self._lock:
@@ -640,15 +629,15 @@ class SqliteJournal:
         May block briefly when ``max_queue`` batches wait (back-pressure).
         """
         if self._failure is not None:
-            return _completed_future(self._failed_error())
+            return completed_future(self._failed_error())
         with self._lock:
             if not self._pending:
                 in_flight = self._prune()
                 if not in_flight or (self._redo is not None and len(in_flight) <= self._max_lag):
-                    return _completed_future()  # (with a redo log, what is in flight is in it)
+                    return completed_future()  # (with a redo log, what is in flight is in it)
                 return in_flight[-1].future
             if self._closed:  # only reachable by racing close() from another thread
-                return _completed_future(JournalError(f"journal {self._path}: closed"))
+                return completed_future(JournalError(f"journal {self._path}: closed"))
             self._check_not_writer()  # before the batch is taken: a refused flush loses nothing
             return self._hand_over()
 
@@ -739,9 +728,9 @@ class SqliteJournal:
             self._applier.send(self._redo.append(payload), payload, batch)
         except RedoError as exc:
             self._failure = exc
-            return _completed_future(self._failed_error())
+            return completed_future(self._failed_error())
         if len(in_flight) <= self._max_lag:
-            return _completed_future()  # durable in the redo log; the commit follows
+            return completed_future()  # durable in the redo log; the commit follows
         return fut
 
     def _prune(self) -> deque[_Batch]:
