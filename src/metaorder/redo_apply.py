@@ -34,9 +34,8 @@ writer thread.
 Protocol (little-endian).  Engine to child: ``[u32 length][u64 id][payload]`` per record, ids
 consecutive, and at a clean close a stop marker (length ``2**32 - 1``, no payload) before the pipe
 closes: a pipe that just ends means the engine died, and the child then exits without tidying up.
-Child to engine: ``[u64 id][u64 commits][u64 checkpoints]`` after every ``_REPORT_EVERY``
-commits, when its input pauses, after each checkpoint and before it exits at the stop marker,
-``id`` the newest record the database holds; an error is ``id = 2**64 - 1``,
+Child to engine: ``[u64 id][u64 commits][u64 checkpoints]`` after each commit and
+checkpoint, ``id`` the newest record the database holds; an error is ``id = 2**64 - 1``,
 ``commits`` the length of the UTF-8 message that follows.
 """
 
@@ -45,12 +44,12 @@ from __future__ import annotations
 import contextlib
 import importlib
 import os
-import select
 import sqlite3
 import struct
 import subprocess
 import sys
 import threading
+import time
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future, InvalidStateError
@@ -69,15 +68,15 @@ _STOP: Final = 2**32 - 1  # as a record length: the engine is closing, apply the
 _PIPE_BYTES: Final = 1 << 20
 _F_SETPIPE_SZ: Final = 1031  # Linux; elsewhere the pipe keeps its default size
 _READ_BYTES: Final = 1 << 20
-#: While records keep arriving the child reports every ``_REPORT_EVERY`` commits, and as soon as
-#: none arrives for ``_REPORT_IDLE_S``.  Each report wakes the engine's reporting thread, which then
-#: takes the GIL from the event loop; reporting every commit (a thousand a second per database at
-#: 5,000 orders/s) made the loop's own ``os.write`` calls wait for the GIL: 24 us at the median and
-#: 180 us at p90 for a write that takes 7 us.  Nothing on the acknowledgement path waits for a
-#: report (a flush is durable once in the redo log); reports resolve commit futures, let the log
-#: delete segments, and carry failures, none of which needs them sooner.
-_REPORT_EVERY: Final = 16
-_REPORT_IDLE_S: Final = 0.002
+#: After each commit the child waits this long before it reads again, so that what arrives
+#: meanwhile goes into the next transaction: at most ~100 commits a second per database however
+#: the engine flushes.  Committing whatever had arrived (a read or two of orders at 5,000/s) made
+#: a thousand fsync'ed transactions a second per database: each child then took 20% of a core,
+#: woke 2,000 times a second, often on the event loop's CPU (preempting it 270 times a second),
+#: and the fsyncs' journal commits held up the engine's own redo-log writes (single writes of
+#: 8-10 ms).  Nothing waits for a commit: a flush is durable once in the redo log; the commit
+#: only lets the log delete a segment (and the pipe holds 1 MB meanwhile).
+_COMMIT_GAP_S: Final = 0.01
 
 #: kind -> "module:function" applying payloads in the caller's transaction and returning the rows
 #: written; resolved in the child only, so the engine's module graph stays as it is.
@@ -350,11 +349,7 @@ def _serve(kind: str, db_path: Path, in_fd: int, out_fd: int, checkpoint_rows: i
         checkpointer = WalCheckpointer(db_path, f"{kind}-checkpointer", checkpoint_rows, on_checkpoint=report)
         buf = bytearray()
         stopped = False
-        unreported = 0  # commits made since the last report
         while not stopped:
-            if unreported and not _readable_within(in_fd, _REPORT_IDLE_S):
-                report(checkpointer.checkpoints)  # the flow paused: tell the engine now
-                unreported = 0
             data = os.read(in_fd, _READ_BYTES)
             buf += data
             records, stopped = _take_records(buf)
@@ -371,21 +366,16 @@ def _serve(kind: str, db_path: Path, in_fd: int, out_fd: int, checkpoint_rows: i
                 state["applied"] = last
                 state["commits"] += 1
                 checkpointer.committed(rows + 1)
-                unreported += 1
-                if unreported >= _REPORT_EVERY:
-                    report(checkpointer.checkpoints)
-                    unreported = 0
+                report(checkpointer.checkpoints)
+                if not stopped:
+                    time.sleep(_COMMIT_GAP_S)  # let the next records gather: one transaction for them
             if not data and not stopped:
                 # The engine is gone (a clean close says stop first): what it wrote is in its redo
                 # log, an incomplete last record included, and the next engine recovers it.  No
                 # tidying: that engine may be running already, and TRUNCATE would hold its writes up.
-                if unreported:
-                    report(checkpointer.checkpoints)  # (heard only if someone still reads)
                 return 0
         if buf:
             raise RedoError(f"{len(buf)} bytes after the stop marker")
-        if unreported:
-            report(checkpointer.checkpoints)
         with contextlib.suppress(sqlite3.Error):  # tidy, not essential: the WAL is valid as it is
             conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         return 0
@@ -400,12 +390,6 @@ def _serve(kind: str, db_path: Path, in_fd: int, out_fd: int, checkpoint_rows: i
         if checkpointer is not None:
             checkpointer.stop()
         conn.close()
-
-
-def _readable_within(fd: int, seconds: float) -> bool:
-    """Whether ``fd`` has input (or its end) within ``seconds``."""
-    readable, _, _ = select.select([fd], [], [], seconds)
-    return bool(readable)
 
 
 def _yield_to_the_engine() -> None:

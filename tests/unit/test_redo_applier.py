@@ -193,10 +193,10 @@ def test_an_applier_whose_engine_died_applies_the_complete_records_and_exits_qui
     assert count(path, "SELECT count(*) FROM entries") == 1
 
 
-def test_the_child_reports_its_last_commit_as_soon_as_its_input_pauses(tmp_path: Path) -> None:
-    """Reports are coalesced while records keep coming, never withheld: with the input still open
-    (no stop marker, nothing more sent), the report of the last record arrives on its own, and no
-    report ever claims more commits than were made."""
+def test_the_child_reports_its_commits_while_its_input_stays_open(tmp_path: Path) -> None:
+    """Commits are gathered (the child waits a little between two), never withheld: with the input
+    still open (no stop marker, nothing more sent), the report of the last record arrives, with no
+    more reports than commits."""
     import select
     import struct
     import subprocess
