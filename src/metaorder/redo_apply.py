@@ -34,8 +34,9 @@ writer thread.
 Protocol (little-endian).  Engine to child: ``[u32 length][u64 id][payload]`` per record, ids
 consecutive, and at a clean close a stop marker (length ``2**32 - 1``, no payload) before the pipe
 closes: a pipe that just ends means the engine died, and the child then exits without tidying up.
-Child to engine: ``[u64 id][u64 commits][u64 checkpoints]`` after each commit and
-checkpoint, ``id`` the newest record the database holds; an error is ``id = 2**64 - 1``,
+Child to engine: ``[u64 id][u64 commits][u64 checkpoints]`` once its input is drained, every
+``_REPORT_EVERY`` commits while it is not, after each checkpoint and at the stop marker, ``id``
+the newest record the database holds; an error is ``id = 2**64 - 1``,
 ``commits`` the length of the UTF-8 message that follows.
 """
 
@@ -44,6 +45,7 @@ from __future__ import annotations
 import contextlib
 import importlib
 import os
+import select
 import sqlite3
 import struct
 import subprocess
@@ -77,6 +79,14 @@ _READ_BYTES: Final = 1 << 20
 #: 8-10 ms).  Nothing waits for a commit: a flush is durable once in the redo log; the commit
 #: only lets the log delete a segment (and the pipe holds 1 MB meanwhile).
 _COMMIT_GAP_S: Final = 0.01
+#: While records keep coming, one report every ``_REPORT_EVERY`` commits (~2 a second); once the
+#: input is drained, a report at once.  Each report wakes the engine's reporting thread, which takes
+#: the GIL: when that thread is preempted while it holds it (two cores shared with the load and
+#: these children), the event loop waits until it runs again, and single cheap calls of the
+#: loop were seen taking 8-10 ms.  Reports resolve commit futures, let the log delete segments and
+#: stop the engine waiting at close; none of that is urgent while orders keep coming (an error is
+#: reported at once, whatever the count).
+_REPORT_EVERY: Final = 50
 
 #: kind -> "module:function" applying payloads in the caller's transaction and returning the rows
 #: written; resolved in the child only, so the engine's module graph stays as it is.
@@ -349,7 +359,11 @@ def _serve(kind: str, db_path: Path, in_fd: int, out_fd: int, checkpoint_rows: i
         checkpointer = WalCheckpointer(db_path, f"{kind}-checkpointer", checkpoint_rows, on_checkpoint=report)
         buf = bytearray()
         stopped = False
+        unreported = 0  # commits since the last report
         while not stopped:
+            if unreported and not _input_waiting(in_fd):
+                report(checkpointer.checkpoints)  # drained: the engine may be waiting for this
+                unreported = 0
             data = os.read(in_fd, _READ_BYTES)
             buf += data
             records, stopped = _take_records(buf)
@@ -366,13 +380,18 @@ def _serve(kind: str, db_path: Path, in_fd: int, out_fd: int, checkpoint_rows: i
                 state["applied"] = last
                 state["commits"] += 1
                 checkpointer.committed(rows + 1)
-                report(checkpointer.checkpoints)
+                unreported += 1
+                if stopped or unreported >= _REPORT_EVERY:
+                    report(checkpointer.checkpoints)
+                    unreported = 0
                 if not stopped:
                     time.sleep(_COMMIT_GAP_S)  # let the next records gather: one transaction for them
             if not data and not stopped:
                 # The engine is gone (a clean close says stop first): what it wrote is in its redo
                 # log, an incomplete last record included, and the next engine recovers it.  No
                 # tidying: that engine may be running already, and TRUNCATE would hold its writes up.
+                if unreported:
+                    report(checkpointer.checkpoints)  # (heard only if someone still reads)
                 return 0
         if buf:
             raise RedoError(f"{len(buf)} bytes after the stop marker")
@@ -390,6 +409,12 @@ def _serve(kind: str, db_path: Path, in_fd: int, out_fd: int, checkpoint_rows: i
         if checkpointer is not None:
             checkpointer.stop()
         conn.close()
+
+
+def _input_waiting(fd: int) -> bool:
+    """Whether ``fd`` has input (or its end) to read right now."""
+    readable, _, _ = select.select([fd], [], [], 0)
+    return bool(readable)
 
 
 def _yield_to_the_engine() -> None:
