@@ -6,13 +6,18 @@ STAMP  := $(VENV)/.installed-stamp
 
 .PHONY: install run test lint bench reflector venues clean
 
+# The modules compiled with mypyc (src/metaorder/native.py): editing one means compiling again.
+NATIVE := $(shell sed -n 's|^    "metaorder\.\(.*\)",$$|\1|p' src/metaorder/native.py | sed 's|\.|/|g; s|^|src/metaorder/|; s|$$|.py|')
+
 install: $(STAMP)
 
-# Re-installs only when pyproject.toml changed (or the venv is missing): quick when nothing changed.
-$(STAMP): pyproject.toml
+# Re-installs only when pyproject.toml, setup.py or a compiled module changed (or the venv is
+# missing): quick when nothing changed.  Compiling takes a minute or two.
+$(STAMP): pyproject.toml setup.py src/metaorder/native.py $(NATIVE)
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "metaorder needs Python 3.11 or newer")'
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check --upgrade pip
+	find src -name '*.so' -delete  # a module taken off the compiled list must not leave its old build
 	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[test,dev]'
 	@touch $(STAMP)
 
@@ -36,4 +41,5 @@ venues: install
 	$(VENV)/bin/metaorder venues --config configs/venues.toml
 
 clean:
-	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache .hypothesis build
+	find src -name '*.so' -delete

@@ -14,6 +14,10 @@ import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
+import pytest
+
+import metaorder
+
 REPO = Path(__file__).resolve().parent.parent
 SHARED = REPO.parent / "shared"
 QUICKFIX_DIR = SHARED / "conformance" / "quickfix"
@@ -137,3 +141,19 @@ def write_locked(db_path: Path) -> Iterator[None]:
     finally:
         conn.execute("ROLLBACK")
         conn.close()
+
+
+def implements(obj: object, protocol: type) -> bool:
+    """Whether ``obj`` has every public method and attribute ``protocol`` declares.
+
+    The structural check ``isinstance`` makes for a ``runtime_checkable`` Protocol; the Protocols
+    of the modules compiled with mypyc cannot be runtime-checkable.
+    """
+    names = {n for n in (*vars(protocol), *getattr(protocol, "__annotations__", {})) if not n.startswith("_")}
+    return bool(names) and all(hasattr(obj, n) for n in names)
+
+
+#: For tests of checks that only Python code can make: compiled code converts a bool to an int or
+#: float when it is passed where one is declared, before the callee can see it was a bool.
+pure_python_only = pytest.mark.skipif(
+    metaorder.IMPLEMENTATION == "compiled", reason="compiled code converts bool at a typed boundary")

@@ -33,7 +33,7 @@ from metaorder.fix.store import (
     SqliteStoreDatabase,
     StoreError,
 )
-from tests.support import write_locked
+from tests.support import implements, write_locked
 
 KEY = "FIX.4.4:ISLD->TW44"
 HUGE = 10**30  # beyond any 64-bit sequence number: FIX "to infinity"
@@ -71,7 +71,7 @@ def observable(s: SessionStore) -> tuple[int, int, str | None, list[tuple[int, b
 def test_round_trip_of_seqs_and_messages(kind: str, tmp_path: Path) -> None:
     database = SqliteStoreDatabase(tmp_path / "s.db") if kind == "sqlite" else None
     s: SessionStore = database.open_session(KEY) if database else MemoryStore()
-    assert isinstance(s, SessionStore)
+    assert implements(s, SessionStore)
     assert (s.next_sender_seq(), s.next_target_seq(), s.creation_time()) == (1, 1, None)
     for seq in range(1, 6):
         s.save_sent(seq, msg(seq))

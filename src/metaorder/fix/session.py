@@ -27,6 +27,8 @@ import enum
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from mypy_extensions import mypyc_attr
+
 from metaorder.fix import dictionary as dd
 from metaorder.fix.codec import (
     FieldValue,
@@ -128,6 +130,7 @@ Event = LoggedOn | AppMessage | LoggedOut | Disconnect | Problem
 _CONSUMED = None  # queue marker: a sequence number already acted upon out of order
 
 
+@mypyc_attr(native_class=False)  # compiled code cannot subclass this builtin natively
 class LocalProtocolError(RuntimeError):
     """We misused the session (sending before logon, for example): a bug on our side."""
 

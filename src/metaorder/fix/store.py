@@ -108,7 +108,7 @@ import threading
 from collections import deque
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Final, Literal, NamedTuple, Protocol, runtime_checkable
+from typing import Final, Literal, NamedTuple, Protocol
 
 from metaorder.redo import RedoError, RedoLog
 from metaorder.redo_apply import RECOVERY_ERRORS, RedoApplier, completed_future, open_redo_log, settle
@@ -136,7 +136,7 @@ SCHEMA_VERSION: Final = 1
 #: rather than big ones rarely: a checkpoint's fsync stalls the commits writing beside it for
 #: as long as it runs, and that grows with the WAL written since the last (at 5,000 orders/s:
 #: p99.9 5.5-11 ms at 1,000 rows, 8.5-18 ms at 4,000, 33-41 ms at 20,000).  A WAL of a few MB.
-CHECKPOINT_ROWS: Final = 1000
+CHECKPOINT_ROWS = 1000  # not Final: compiled code would inline it, and tests set it smaller
 
 #: SQLite integers are signed 64-bit; FIX "infinity" ranges are clamped to this.
 _MAX_SEQ: Final = 2**63 - 1
@@ -168,7 +168,6 @@ class StoreError(Exception):
     """
 
 
-@runtime_checkable
 class SessionStore(Protocol):
     """Store of one FIX session (identified by a string key such as 'FIX.4.4:ISLD->TW44').
 
@@ -302,29 +301,6 @@ class MemoryStore:
 
 #: (next_sender, next_target, creation_time) of a session as of a flush.
 _State = tuple[int, int, str | None]
-
-
-class _Batch(NamedTuple):
-    """Everything one session wrote between two flushes: ONE queue item for the writer thread.
-
-    Immutable once handed over: the session starts a new ``rows`` dict and never touches
-    this one again, so the writer can read it without a lock.  Applying a batch means:
-    delete the session's messages if ``reset`` (a reset drops every message before it, so
-    the messages written before the last reset of the batch are not in it at all), upsert
-    ``rows``, and store ``state``, the session's sequence state at the flush, which is
-    consistent with the messages of the same batch.
-    """
-
-    store: SqliteStore
-    batch_id: int  # per session, increasing: the writer reports commits by this id
-    reset: bool
-    rows: dict[int, bytes]  # seq -> raw, in write order (a re-saved seq keeps its place)
-    state: _State
-    future: concurrent.futures.Future[None]
-
-
-#: ``None`` on the queue tells the writer to commit what it has and stop.
-_Item = _Batch | None
 
 
 class SqliteStore:
@@ -512,6 +488,29 @@ class SqliteStore:
         while in_flight and in_flight[0].batch_id <= committed:
             in_flight.popleft()
         return in_flight
+
+
+class _Batch(NamedTuple):
+    """Everything one session wrote between two flushes: ONE queue item for the writer thread.
+
+    Immutable once handed over: the session starts a new ``rows`` dict and never touches
+    this one again, so the writer can read it without a lock.  Applying a batch means:
+    delete the session's messages if ``reset`` (a reset drops every message before it, so
+    the messages written before the last reset of the batch are not in it at all), upsert
+    ``rows``, and store ``state``, the session's sequence state at the flush, which is
+    consistent with the messages of the same batch.
+    """
+
+    store: SqliteStore
+    batch_id: int  # per session, increasing: the writer reports commits by this id
+    reset: bool
+    rows: dict[int, bytes]  # seq -> raw, in write order (a re-saved seq keeps its place)
+    state: _State
+    future: concurrent.futures.Future[None]
+
+
+#: ``None`` on the queue tells the writer to commit what it has and stop.
+_Item = _Batch | None
 
 
 class SqliteStoreDatabase:

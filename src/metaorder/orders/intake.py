@@ -165,7 +165,7 @@ class Intake:
         verdict = self.risk.check_replace(order, new_qty, new_limit, now, new_cl_ord_id=msg.get(11))
         if verdict is not None:
             # A replace is refused as a duplicate only for its ClOrdID (no likely-duplicate window).
-            reason = _DUPLICATE_CL_ORD_ID if verdict.reason is RejectReason.DUPLICATE_ORDER else "99"
+            reason = _DUPLICATE_CL_ORD_ID if verdict.reason == RejectReason.DUPLICATE_ORDER else "99"
             return [self._cancel_reject(session, msg, order, "2", reason, verdict.text)]
         try:
             crosses, parent = self.book.replace(order, new_qty, new_limit, now)

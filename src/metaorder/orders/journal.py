@@ -125,7 +125,9 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Final, Literal, NamedTuple, Protocol, runtime_checkable
+from typing import Any, Final, Literal, NamedTuple, Protocol
+
+from mypy_extensions import mypyc_attr
 
 from metaorder.redo import RedoError, RedoLog, read_records, segment_paths
 from metaorder.redo_apply import RECOVERY_ERRORS, RedoApplier, completed_future, open_redo_log, settle
@@ -163,9 +165,9 @@ FORMAT: Final = "metaorder-journal"
 #: rather than big ones rarely: a checkpoint's fsync stalls the commits writing beside it for
 #: as long as it runs, and that grows with the WAL written since the last (at 5,000 orders/s:
 #: p99.9 5.5-11 ms at 1,000 rows, 8.5-18 ms at 4,000, 33-41 ms at 20,000).  A WAL of a few MB.
-CHECKPOINT_ROWS: Final = 1000
+CHECKPOINT_ROWS = 1000  # not Final: compiled code would inline it, and tests set it smaller
 #: Rows read per query by replay: bounds memory and keeps each read transaction short.
-REPLAY_CHUNK: Final = 2000
+REPLAY_CHUNK = 2000  # not Final (see CHECKPOINT_ROWS)
 
 _MAX_SEQ: Final = 2**63 - 1
 _SQLITE_MAGIC: Final = b"SQLite format 3\x00"
@@ -284,6 +286,7 @@ def encode_data(data: Mapping[str, Any]) -> str:
     return _encode(data)
 
 
+@mypyc_attr(native_class=False)  # compiled code cannot subclass this builtin natively
 class EncodedData(str):
     """A payload already encoded, exactly as :func:`encode_data` would encode it, by a producer on
     the hot path that builds the JSON text directly (``order_record_json``: the accepted order, the
@@ -348,7 +351,6 @@ def _from_db(row: tuple[Any, ...]) -> JournalEntry:
 # --------------------------------------------------------------------------- protocol
 
 
-@runtime_checkable
 class Journal(Protocol):
     """Append-only, globally sequenced record of order events.
 

@@ -19,6 +19,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, SupportsIndex
 
+from mypy_extensions import mypyc_attr
+
 
 class Side(enum.Enum):
     BUY = "1"
@@ -236,6 +238,7 @@ class ClientOrder:
         return price <= self.limit if self.side is Side.BUY else price >= self.limit
 
 
+@mypyc_attr(native_class=False)  # compiled code cannot subclass this builtin natively
 class Children(list[ClientOrder]):
     """A parent's client orders (a list, in arrival order) with two running sums kept exact:
     ``wanted`` = Σ leaves_qty and ``cum`` = Σ cum_qty of its members.
