@@ -36,6 +36,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 
+import metaorder  # noqa: E402
 from metaorder.fix.codec import Framer, decode, encode  # noqa: E402
 from metaorder.fix.fix44 import builtin_fix44  # noqa: E402
 
@@ -207,7 +208,8 @@ def render(results: dict[str, dict[str, float]]) -> str:
     c = results["codec"]
     lines = [
         f"Measured by `make bench` on {time.strftime('%Y-%m-%d', time.gmtime())}, "
-        f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}.",
+        f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
+        f"order path {metaorder.IMPLEMENTATION}.",
         "",
         "| what | figure | target |",
         "|---|---|---|",
