@@ -1,7 +1,8 @@
 """Build hook: the order path's modules compiled with mypyc (see ``src/metaorder/native.py``).
 
-Everything else about the package is in pyproject.toml.  Without mypyc or a C compiler, or with
-``METAORDER_PURE_PYTHON=1``, the package installs as plain Python.
+Everything else about the package is in pyproject.toml.  Without mypyc or a C compiler the
+package installs as plain Python.  (``METAORDER_PURE_PYTHON=1`` is read when the package is
+imported, not here: it runs the sources of a build, which stays installed.)
 """
 
 from __future__ import annotations
@@ -14,8 +15,6 @@ from setuptools import setup
 
 
 def _ext_modules() -> list[object]:
-    if os.environ.get("METAORDER_PURE_PYTHON", "") not in ("", "0"):
-        return []
     try:
         from mypyc.build import mypycify
     except ImportError:
