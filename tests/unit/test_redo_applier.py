@@ -12,8 +12,12 @@ from __future__ import annotations
 
 import marshal
 import os
+import select
 import signal
 import sqlite3
+import struct
+import subprocess
+import sys
 import threading
 from pathlib import Path
 
@@ -165,14 +169,8 @@ def test_a_record_with_an_unreadable_payload_is_refused_at_open_with_the_lock_re
             opener()
 
 
-def test_an_applier_whose_engine_died_applies_the_complete_records_and_exits_quietly(tmp_path: Path) -> None:
-    """The input just ends (no stop marker), in the middle of a record: what came whole is applied,
-    the torn rest is left to the redo log (the next engine recovers it), and no error is reported."""
-    import struct
-    import subprocess
-    import sys
-
-    path = tmp_path / "j.db"
+def start_journal_applier(path: Path) -> tuple[subprocess.Popen[bytes], int, int]:
+    """A journal applier child on a new journal, driven by hand: (process, its input, its reports)."""
     SqliteJournal(path, redo=True).close()
     child_in, to_child = os.pipe()
     from_child, child_out = os.pipe()
@@ -180,6 +178,14 @@ def test_an_applier_whose_engine_died_applies_the_complete_records_and_exits_qui
                              str(child_in), str(child_out), "1000"], pass_fds=(child_in, child_out))
     os.close(child_in)
     os.close(child_out)
+    return proc, to_child, from_child
+
+
+def test_an_applier_whose_engine_died_applies_the_complete_records_and_exits_quietly(tmp_path: Path) -> None:
+    """The input just ends (no stop marker), in the middle of a record: what came whole is applied,
+    the torn rest is left to the redo log (the next engine recovers it), and no error is reported."""
+    path = tmp_path / "j.db"
+    proc, to_child, from_child = start_journal_applier(path)
     whole = marshal.dumps([(1, T0, "a", ("O1",), "{}")])
     torn = marshal.dumps([(2, T0, "b", ("O2",), "{}")])
     os.write(to_child, struct.pack("<IQ", len(whole), 1) + whole + struct.pack("<IQ", len(torn), 2) + torn[:5])
@@ -197,19 +203,8 @@ def test_the_child_reports_its_commits_while_its_input_stays_open(tmp_path: Path
     """Commits are gathered (the child waits a little between two), never withheld: with the input
     still open (no stop marker, nothing more sent), the report of the last record arrives, with no
     more reports than commits."""
-    import select
-    import struct
-    import subprocess
-    import sys
-
     path = tmp_path / "j.db"
-    SqliteJournal(path, redo=True).close()
-    child_in, to_child = os.pipe()
-    from_child, child_out = os.pipe()
-    proc = subprocess.Popen([sys.executable, "-m", "metaorder.redo_apply", "journal", str(path),
-                             str(child_in), str(child_out), "1000"], pass_fds=(child_in, child_out))
-    os.close(child_in)
-    os.close(child_out)
+    proc, to_child, from_child = start_journal_applier(path)
     try:
         count_records = 40
         for rid in range(1, count_records + 1):
