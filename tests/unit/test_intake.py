@@ -353,3 +353,26 @@ def test_a_replace_within_its_parent_crosses_only_what_the_parent_has_not_sent_t
     # 100 of the 200 offered: the other 300 of the buy are at the venue and stay there.
     assert parent.wanted_qty == 300 and parent.working_qty == 300
     assert s_parent.wanted_qty == 100
+
+
+def test_a_replace_that_keeps_its_parent_keeps_its_place_and_the_parents_start_after_recovery() -> None:
+    """Live, an order amended within its parent keeps its place among the parent's orders (the
+    crossing order) and the parent keeps its creation time; recovery rebuilds exactly that, even
+    when the amended order was the parent's first or only one."""
+    journal = MemoryJournal()
+    i = intake(journal)
+    i.on_message("OMS1", nos("A", "1", 100, "95.00"), T0)  # below the mid: rests
+    i.on_message("OMS1", nos("B", "1", 100, "95.00"), T0 + 1)
+    i.on_message("OMS1", nos("C", "1", 100, "95.00"), T0 + 2)
+    i.on_message("OMS2", nos("X", "1", 100, "94.00"), T0 + 3)  # a parent of its own, one order
+    i.on_message("OMS1", replace("A", "A2", "1", 300, "95.00"), T0 + 4)
+    i.on_message("OMS2", replace("X", "X2", "1", 200, "94.00"), T0 + 5)
+
+    def layout(book_owner: Intake) -> list[tuple[str, float, list[tuple[str, int]]]]:
+        return sorted((p.parent_id, p.created, [(o.cl_ord_id, o.qty) for o in p.children])
+                      for p in book_owner.book.parents())
+
+    assert layout(i) == [("P1", T0, [("A2", 300), ("B", 100), ("C", 100)]), ("P2", T0 + 3, [("X2", 200)])]
+    again = intake(journal)
+    assert layout(again) == layout(i)
+    again.book._check()

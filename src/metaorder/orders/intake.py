@@ -295,10 +295,16 @@ class Intake:
                 order = self._orders[data["order_id"]]
                 self._rename(order, data["cl_ord_id"])
                 limit = Decimal(data["limit"]) if data["limit"] is not None else None
-                self.book.cancel(order)
-                order.canceled = False
-                order.qty, order.limit = int(data["qty"]), limit
-                self.book.restore(order, data["parent_id"], entry.time)
+                if data["parent_id"] is not None and data["parent_id"] == order.parent_id:
+                    # Amended within its parent: live, it kept its place there (the crossing
+                    # order) and the parent its start, even when it was the parent's only order.
+                    order.qty, order.limit = int(data["qty"]), limit
+                    self.book.changed.add(data["parent_id"])
+                else:
+                    self.book.cancel(order)
+                    order.canceled = False
+                    order.qty, order.limit = int(data["qty"]), limit
+                    self.book.restore(order, data["parent_id"], entry.time)
                 self.risk.restore(order)
             if entry.kind in ("order.accepted", "order.replaced"):
                 top_parent = max(top_parent, _parent_number(data.get("parent_id")))
