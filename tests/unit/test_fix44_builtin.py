@@ -28,6 +28,7 @@ from pathlib import Path
 
 import pytest
 
+from metaorder.fix import fix44
 from metaorder.fix.codec import Message
 from metaorder.fix.dictionary import (
     INCORRECT_DATA_FORMAT,
@@ -36,6 +37,7 @@ from metaorder.fix.dictionary import (
     TAG_NOT_DEFINED_FOR_MESSAGE,
     VALUE_OUT_OF_RANGE,
     Dictionary,
+    DictionaryError,
     FieldSet,
     Rejection,
     load_quickfix_xml,
@@ -374,3 +376,10 @@ def test_acceptance_script_messages_validate_alike(d: Dictionary, qf: Dictionary
         if d.validate(msg) != qf.validate(msg)
     ]
     assert not differences
+
+
+@pytest.mark.parametrize("table", ["1 Account STRING\n1 Other STRING\n", "1 Account STRING\n2 Account STRING\n"])
+def test_a_field_table_defining_a_tag_or_a_name_twice_is_refused(table: str) -> None:
+    """(Through the table parser: the built-in tables are the only input, and they are valid.)"""
+    with pytest.raises(DictionaryError, match="defined twice"):
+        fix44._parse_fields(table)

@@ -1045,6 +1045,8 @@ def _parse_enums(text: str, where: str) -> dict[str, str]:
 def _parse_fields(table: str) -> list[tuple[int, str, str, dict[str, str]]]:
     """``tag Name TYPE [v=DESC ...]`` lines, indented lines continuing the enums of the field above."""
     fields: list[tuple[int, str, str, dict[str, str]]] = []
+    tags: set[int] = set()
+    names: set[str] = set()
     for raw in table.splitlines():
         line = raw.split("#", 1)[0].rstrip()
         if not line.strip():
@@ -1058,8 +1060,10 @@ def _parse_fields(table: str) -> list[tuple[int, str, str, dict[str, str]]]:
         if match is None:
             raise DictionaryError(f"bad field line {raw!r}")
         tag, name, type_, rest = match.groups()
-        if any(f[0] == int(tag) or f[1] == name for f in fields):
+        if int(tag) in tags or name in names:  # (sets: a scan of the fields so far made start-up quadratic)
             raise DictionaryError(f"field {tag} {name} defined twice")
+        tags.add(int(tag))
+        names.add(name)
         fields.append((int(tag), name, type_, _parse_enums(rest, name)))
     return fields
 
