@@ -291,6 +291,9 @@ async def run_daemon(config: MetaorderConfig, on_started: Callable[[int], None] 
         open_children = engine.finish_recovery()
         intake.start(clock.now())
         engine.start(intake.boot)
+        # The start entry is made durable now, which also starts the journal's applier child here
+        # rather than inside the first order's flush (a Popen on the event loop, 5 ms or more).
+        journal.flush()
         quiet_garbage_collector()
         log.info("order journal replayed", entries=replayed, open_orders=len(intake.book),
                  parents=sum(1 for _ in intake.book.parents()), open_children=open_children)

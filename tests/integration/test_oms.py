@@ -266,3 +266,12 @@ def test_a_heartbeat_follows_the_engines_last_message_by_one_interval_after_repl
         waited = time.monotonic() - acked
     assert heartbeat.msg_type == "0" and heartbeat.get(112) is None, heartbeat
     assert waited >= 0.95, waited
+
+
+def test_the_journals_applier_child_runs_before_the_first_order(engine: Engine) -> None:
+    """Started with the engine, not inside the first order's flush (which it would hold up)."""
+    assert engine.proc is not None
+    pid = engine.proc.proc.pid
+    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    commands = [Path(f"/proc/{child}/cmdline").read_bytes().split(b"\0") for child in children]
+    assert any(b"metaorder.redo_apply" in cmd and b"journal" in cmd for cmd in commands), commands
