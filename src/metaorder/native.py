@@ -69,10 +69,10 @@ def build_state(package_dir: Path = _PACKAGE_DIR) -> str:
     if group is None:
         return "stale: the compiled library is missing"
     expected = {shim for shim in shims.values() if shim is not None}
-    for suffix in importlib.machinery.EXTENSION_SUFFIXES:
-        for stray in package_dir.rglob(f"*{suffix}"):
-            if stray not in expected:  # a module compiled once and no longer on the list
-                return f"stale: {stray.relative_to(package_dir)} is not on the list of compiled modules"
+    suffixes = tuple(importlib.machinery.EXTENSION_SUFFIXES)
+    for stray in package_dir.rglob("*"):  # one walk for every suffix (this runs at each import)
+        if stray.name.endswith(suffixes) and stray not in expected:  # compiled once, no longer listed
+            return f"stale: {stray.relative_to(package_dir)} is not on the list of compiled modules"
     for name, shim in shims.items():
         if shim is None:
             return f"stale: {name} is not compiled"
