@@ -25,18 +25,12 @@ from pathlib import Path
 
 from metaorder.clock import LiveClock
 from metaorder.config import load_config
-from metaorder.daemon import (
-    build_engine,
-    build_intake,
-    load_dictionary,
-    open_stores,
-    quiet_garbage_collector,
-    store_key,
-)
 from metaorder.fix.codec import FieldValue, encode, format_utc_timestamp
 from metaorder.fix.session import AppMessage, Role, Session
 from metaorder.orders.journal import Journal, MemoryJournal, SqliteJournal
-from metaorder.orders.oms import OmsApplication
+from metaorder.serving import load_dictionary, open_stores, quiet_garbage_collector, store_key
+from metaorder.shells.oms import OmsApplication
+from metaorder.wiring import start_pipeline
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from run import INTAKE_CONFIG  # the socket benchmark's configuration: the same risk checks
@@ -76,12 +70,8 @@ async def _one_run(tmp: Path, orders: int, batch: int, persistent: bool) -> floa
     journal: Journal = SqliteJournal(config.journal.path, redo=True) if persistent else MemoryJournal()
     db, stores = open_stores(config.store.path if persistent else None, "NORMAL", [store_key(session_config)])
     try:
-        intake = build_intake(config, journal)
-        engine = build_engine(config, intake, {})
-        intake.recover(also=engine.replay)
-        engine.finish_recovery()
-        intake.start(clock.now())
-        engine.start(intake.boot)
+        pipeline = start_pipeline(config, journal, {}, clock.now())
+        intake, engine = pipeline.intake, pipeline.engine
         quiet_garbage_collector()
         session = Session(session_config, stores[store_key(session_config)], load_dictionary(None))
         app = OmsApplication(intake, {"LOADGEN": session}, clock)

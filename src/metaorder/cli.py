@@ -125,7 +125,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "reflector":
             configure_logging(args.log_format)
-            from metaorder.daemon import run_reflector
+            from metaorder.reflector import run_reflector
 
             _run(run_reflector(args.port, args.sender_comp_id, args.target_comp_id, args.reset_on_logon,
                                args.dictionary, args.store, host=args.host))

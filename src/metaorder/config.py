@@ -104,7 +104,9 @@ class TradableInstrument(_Strict):
     symbol: str = Field(min_length=1)
     reference_price: Decimal = Field(gt=0)  # risk collars, and the netting midpoint before any quote
     tick_size: Decimal = Field(Decimal("0.01"), gt=0)  # child order prices are rounded onto this grid
-    lot_size: int = Field(1, ge=1)  # client orders must be whole lots; children always are
+    # Client orders are any whole number of shares; children and allocations are whole lots except a
+    # parent's odd remainder (sent only to venues with odd_lots) and odd prints (README, Execution).
+    lot_size: int = Field(1, ge=1)
 
 
 class ExternalVenue(_Strict):
@@ -120,10 +122,13 @@ class ExternalVenue(_Strict):
     taker_fee: Decimal = Decimal(0)
     latency_ms: float = Field(1.0, ge=0)
     min_qty: int = Field(0, ge=0)
+    odd_lots: bool = False  # takes orders that are not whole lots: gets a parent's odd remainder
 
 
 class ExecutionSettingsModel(_Strict):
-    default_window_s: float = Field(300.0, gt=0)  # an order without ExpireTime (126) is worked this long
+    # An order without ExpireTime (126) is worked until the market close (UTC), the first after its
+    # arrival; without one, until the end of the trading day ([intake] trading_day_start).
+    market_close: dt.time | None = None
     passive_max_age_s: float = Field(20.0, gt=0)  # resting passive children older than this are re-decided
     reject_cooldown_s: float = Field(5.0, ge=0)  # a venue that rejected a child is avoided meanwhile
     max_idle_s: float = Field(1.0, gt=0)  # every parent is looked at at least this often
@@ -134,10 +139,17 @@ class ExecutionSettingsModel(_Strict):
     # the [[execution.venue]] list.
     embedded_venues: Path | None = None
     venue: list[ExternalVenue] = Field(default_factory=list)
-    # TWAP tunables: slice_interval (s between slices), jitter (fraction of a slice), retry_interval (s).
+    # TWAP tunables: slice_interval (target s between slices), min_slices and max_slices (the slice count's
+    # bounds, whatever the window), min_slice_interval (s), jitter (fraction of a slice), retry_interval (s).
     twap: dict[str, float] = Field(default_factory=dict)
     reconnect_min_s: float = Field(1.0, gt=0)  # ReconnectInterval (doubling up to reconnect_max_s)
     reconnect_max_s: float = Field(30.0, gt=0)
+
+    @property
+    def market_close_s(self) -> int | None:
+        """Seconds after UTC midnight (None: no close configured)."""
+        t = self.market_close
+        return None if t is None else t.hour * 3600 + t.minute * 60 + t.second
 
 
 class ControlSettings(_Strict):
@@ -265,6 +277,7 @@ class VenueSettings(_Strict):
     order_types: tuple[Literal["limit", "market"], ...] = Field(("limit", "market"), min_length=1)
     time_in_force: tuple[Literal["day", "gtc", "ioc", "fok"], ...] = Field(("day", "gtc", "ioc", "fok"), min_length=1)
     allow_min_qty: bool = True
+    odd_lots: bool = False  # accepts orders that are not whole lots (else rejected, Text saying so)
     status: Literal["open", "halted", "closed"] = "open"
     # lit venues: the background liquidity providers' quoting and this venue's share of the takers
     half_spread_ticks: float = Field(0.5, ge=0)  # quoted spread = max(1, round(2 x this)) ticks

@@ -12,8 +12,9 @@ line out.  ``metaorder ctl`` is its client.  Commands:
 * ``revive SESSION`` / ``revive all`` — release a kill switch (as SIGUSR2 for ``all``).
 * ``status`` — one JSON object: kill switches, open orders and parents, open child orders, venues.
 
-:class:`Commands` is plain code (a command line and ``now`` in, the reply out, effects through the
-callables it is given); :func:`serve` is the asyncio shell and :func:`send` the client.
+:class:`Commands` is plain code (a command line in, the reply out, effects through the daemon's
+:class:`~metaorder.operations.Operator`, which the signal handlers use too); :func:`serve` is the
+asyncio shell and :func:`send` the client.
 """
 
 from __future__ import annotations
@@ -23,10 +24,13 @@ import contextlib
 import json
 import os
 import socket
-from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import structlog
+
+if TYPE_CHECKING:  # the client side (``metaorder ctl``) must not load the engine to send one line
+    from metaorder.operations import Operator
 
 log = structlog.get_logger("metaorder.ctl")
 
@@ -38,46 +42,39 @@ class ControlError(Exception):
 
 
 class Commands:
-    """What the operator can ask of a running engine."""
+    """The control channel's language: one command line to one :class:`Operator` action."""
 
-    def __init__(
-        self,
-        sessions: frozenset[str],
-        kill_session: Callable[[str, float], int],  # -> orders canceled
-        revive_session: Callable[[str], None],
-        global_switch: Callable[[bool], None],
-        status: Callable[[], dict[str, object]],
-    ) -> None:
-        self.sessions = sessions
-        self._kill_session = kill_session
-        self._revive_session = revive_session
-        self._global_switch = global_switch
-        self._status = status
+    def __init__(self, operator: Operator) -> None:
+        self.operator = operator
 
-    def handle(self, line: str, now: float) -> str:
+    def handle(self, line: str) -> str:
         """The reply to one command line: ``ok ...``, ``error ...`` or a JSON status."""
         words = line.split()
         if not words:
             return "error: empty command (try: kill SESSION|all, revive SESSION|all, status)"
         verb, args = words[0].lower(), words[1:]
+        operator = self.operator
         if verb == "status" and not args:
-            return json.dumps(self._status(), sort_keys=True)
+            return json.dumps(operator.status(), sort_keys=True)
         if verb in ("kill", "revive") and len(args) == 1:
             target = args[0]
             if target.lower() == "all":
-                self._global_switch(verb == "kill")
-                return f"ok: global kill switch {'engaged' if verb == 'kill' else 'released'}"
-            if target not in self.sessions:
-                return f"error: unknown session {target!r} (sessions: {', '.join(sorted(self.sessions))})"
+                if verb == "kill":
+                    operator.kill_all()
+                    return "ok: global kill switch engaged"
+                operator.revive_all()
+                return "ok: global kill switch released"
+            if target not in operator.sessions:
+                return f"error: unknown session {target!r} (sessions: {', '.join(sorted(operator.sessions))})"
             if verb == "kill":
-                canceled = self._kill_session(target, now)
+                canceled = operator.kill_session(target)
                 return f"ok: kill switch for {target} engaged, {canceled} open orders canceled"
-            self._revive_session(target)
+            operator.revive_session(target)
             return f"ok: kill switch for {target} released"
         return f"error: unknown command {line.strip()[:80]!r} (try: kill SESSION|all, revive SESSION|all, status)"
 
 
-async def serve(path: Path, commands: Commands, now: Callable[[], float]) -> None:
+async def serve(path: Path, commands: Commands) -> None:
     """Listen on ``path`` until cancelled; the socket file is removed when done."""
     path.parent.mkdir(parents=True, exist_ok=True)
     with contextlib.suppress(FileNotFoundError):
@@ -87,7 +84,7 @@ async def serve(path: Path, commands: Commands, now: Callable[[], float]) -> Non
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
             line = (await asyncio.wait_for(reader.readline(), timeout=5.0))[:MAX_LINE]
-            reply = commands.handle(line.decode("utf-8", "replace"), now())
+            reply = commands.handle(line.decode("utf-8", "replace"))
             log.warning("operator command", command=line.decode("utf-8", "replace").strip()[:80], reply=reply[:200])
             writer.write(reply.encode() + b"\n")
             await writer.drain()

@@ -9,14 +9,21 @@ since the last Logout is dropped, a new one is echoed with its PossResend flag.
 The echo keeps the body fields and mirrors QuickFIX's encoding of them (ascending tag order, each
 repeating group kept whole after its NumInGroup field), with our own header; routing fields are
 reversed (OnBehalfOf* ↔ DeliverTo*, SenderSubID ↔ TargetSubID) so the echo finds its way back.
+
+:func:`run_reflector` is the command itself: the echo application behind one acceptor, served
+by :mod:`metaorder.serving` until a signal.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
 from metaorder.fix.codec import FieldValue, Message
 from metaorder.fix.dictionary import Dictionary, FieldSet
-from metaorder.fix.session import reverse_route
+from metaorder.fix.session import Role, SessionConfig, reverse_route
 from metaorder.fix.transport import SessionConnection
+from metaorder.serving import load_dictionary, run_acceptor
 
 ECHOED_TYPES = frozenset({"D", "d"})
 _SWAPPED_HEADER = {50: 57, 57: 50, 142: 143, 143: 142}
@@ -89,3 +96,29 @@ def _group_tags(entry: FieldSet) -> frozenset[int]:
     for nested in entry.groups.values():
         tags |= _group_tags(nested.entry)
     return frozenset(tags)
+
+
+async def run_reflector(
+    port: int,
+    sender_comp_id: str,
+    target_comp_ids: Sequence[str],
+    reset_on_logon: bool,
+    dictionary_path: Path | None,
+    store_path: Path | None,
+    host: str = "127.0.0.1",
+    on_started: Callable[[int], None] | None = None,
+) -> None:
+    """``metaorder reflector``: one acceptor, one session per counterparty, until SIGINT/SIGTERM."""
+    dictionary = load_dictionary(dictionary_path)
+    configs = [
+        SessionConfig(
+            sender_comp_id=sender_comp_id,
+            target_comp_id=target,
+            role=Role.ACCEPTOR,
+            begin_string=dictionary.begin_string,
+            reset_on_logon=reset_on_logon,
+            supported_app_types=ECHOED_TYPES,
+        )
+        for target in target_comp_ids
+    ]
+    await run_acceptor(configs, Reflector, host, port, dictionary, store_path, on_started=on_started)

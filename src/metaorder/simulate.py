@@ -22,6 +22,7 @@ from metaorder.orders.intake import Intake, Outgoing
 from metaorder.orders.journal import Journal, MemoryJournal
 from metaorder.venues.runtime import SimulatedVenues
 from metaorder.venues.venue import Outbound, VenueStatus
+from metaorder.wiring import start_pipeline, venue_infos
 
 _Body = Sequence[tuple[int, FieldValue]]
 
@@ -160,14 +161,8 @@ class Simulation:
 def build_simulation(config: MetaorderConfig, venues_config: VenuesConfig, clock: VirtualClock,
                      journal: Journal | None = None) -> Simulation:
     """The daemon's intake and engine, built the daemon's way, in front of in-process venues."""
-    from metaorder.daemon import build_engine, build_intake, venue_infos  # the composition root's builders
-
     journal = journal if journal is not None else MemoryJournal()
-    intake = build_intake(config, journal)
-    engine = build_engine(config, intake, venue_infos(config, venues_config))
-    intake.recover(also=engine.replay)  # as the daemon does: an earlier run's journal is picked up
-    engine.finish_recovery()
-    intake.start(clock.now())
-    engine.start(intake.boot)
+    # As the daemon does: an earlier run's journal is picked up.
+    pipeline = start_pipeline(config, journal, venue_infos(config, venues_config), clock.now())
     sim = SimulatedVenues.build(venues_config, clock, clock.now())
-    return Simulation(clock, intake, engine, InProcessVenues(sim, config.acceptor.sender_comp_id))
+    return Simulation(clock, pipeline.intake, pipeline.engine, InProcessVenues(sim, config.acceptor.sender_comp_id))

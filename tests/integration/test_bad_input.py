@@ -4,7 +4,7 @@ Two kinds of server:
 
 * a real ``metaorder reflector`` subprocess (ISLD accepting TW44 and TW, reset on logon), whose JSON
   log lines are read back after it has been stopped with SIGTERM (which must exit 0);
-* an in-process :func:`metaorder.daemon.run_acceptor` on the test's own event loop, where small
+* an in-process :func:`metaorder.serving.run_acceptor` on the test's own event loop, where small
   :class:`TransportLimits` make the limits reachable quickly and ``structlog.testing.capture_logs``
   sees every log line.  The blocking test client runs in a worker thread there.
 
@@ -30,8 +30,7 @@ import pytest
 import structlog
 from structlog.testing import capture_logs
 
-from metaorder import daemon
-from metaorder.daemon import run_acceptor
+from metaorder import serving
 from metaorder.fix import transport
 from metaorder.fix.fix44 import builtin_fix44
 from metaorder.fix.session import Role, SessionConfig
@@ -57,7 +56,7 @@ def _uncached_logging(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     saved = structlog.get_config()
     structlog.reset_defaults()
     monkeypatch.setattr(transport, "log", structlog.get_logger("metaorder.fix"))
-    monkeypatch.setattr(daemon, "log", structlog.get_logger("metaorder"))
+    monkeypatch.setattr(serving, "log", structlog.get_logger("metaorder"))
     yield
     structlog.configure(**saved)
 
@@ -145,7 +144,7 @@ async def in_process(limits: TransportLimits) -> AsyncIterator[InProcess]:
     started: asyncio.Future[int] = loop.create_future()
     stop = asyncio.Event()
     with capture_logs() as logs:
-        task = asyncio.create_task(run_acceptor(
+        task = asyncio.create_task(serving.run_acceptor(
             configs, app_factory, "127.0.0.1", 0, builtin_fix44(), None, limits=limits,
             on_started=started.set_result, stop=stop))
         either: list[asyncio.Future[Any]] = [started, task]

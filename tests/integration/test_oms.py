@@ -134,6 +134,22 @@ def test_bad_orders_get_a_reject_naming_what_was_wrong(engine: Engine, body: lis
         assert report(oms1, lambda f: f.msg_type == "9").get(102) == "1"
 
 
+def test_a_cancel_with_the_wrong_symbol_and_side_is_rejected_over_the_wire_and_the_order_stays(
+        engine: Engine) -> None:
+    with FixClient(engine.port, "OMS1", "METAORDER") as oms1:
+        oms1.logon()
+        oms1.send("D", order("W1", "2", 300, "142.40"))
+        report(oms1, er("W1", "0"))
+        oms1.send("F", [(41, "W1"), (11, "W1-X"), (55, "GLOBX"), (54, "1"), (60, utc_timestamp())])
+        reject = report(oms1, lambda f: f.msg_type in ("8", "9") and f.get(11) == "W1-X")
+        assert (reject.msg_type, reject.get(434), reject.get(102), reject.get(39)) == ("9", "1", "99", "0")
+        assert reject.get(58) == "Symbol GLOBX does not match the order's ACME"
+        oms1.send("H", [(11, "W1"), (55, "ACME"), (54, "2")])
+        assert report(oms1, er("W1", "I")).get(151) == "300"
+        oms1.send("F", [(41, "W1"), (11, "W1-X"), (55, "ACME"), (54, "2"), (60, utc_timestamp())])
+        assert report(oms1, er("W1-X", "4")).get(39) == "4"
+
+
 def test_after_a_kill_9_the_engine_rebuilds_open_orders_from_its_journal(engine: Engine) -> None:
     with FixClient(engine.port, "OMS1", "METAORDER") as oms1:
         oms1.logon()

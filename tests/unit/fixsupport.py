@@ -10,7 +10,6 @@ from __future__ import annotations
 import functools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from metaorder.fix.codec import (
@@ -23,13 +22,13 @@ from metaorder.fix.codec import (
     encode,
     format_utc_timestamp,
 )
-from metaorder.fix.dictionary import Dictionary, load_quickfix_xml
+from metaorder.fix.dictionary import Dictionary
+from metaorder.fix.fix44 import builtin_fix44
 from metaorder.fix.session import Event, Role, Session, SessionConfig
 from metaorder.fix.store import MemoryStore, SessionStore
 
 #: 2023-11-14 22:13:20 UTC: a fixed "now" for every test.
 T0 = 1_700_000_000.0
-QUICKFIX_FIX44_XML = Path(__file__).resolve().parents[2].parent / "shared" / "conformance" / "quickfix" / "FIX44.xml"
 
 ACCEPTOR_ID = "ACC"
 INITIATOR_ID = "INI"
@@ -37,13 +36,12 @@ INITIATOR_ID = "INI"
 
 @functools.cache
 def fix44() -> Dictionary:
-    """metaorder's built-in FIX 4.4 dictionary, or QuickFIX's FIX44.xml if that is not usable yet."""
-    try:
-        from metaorder.fix.fix44 import builtin_fix44
+    """metaorder's built-in FIX 4.4 dictionary, the one the daemon runs with.
 
-        return builtin_fix44()
-    except Exception:  # the built-in dictionary is still being written by someone else
-        return load_quickfix_xml(QUICKFIX_FIX44_XML)
+    No fallback to QuickFIX's FIX44.xml: a built-in dictionary that fails to build must fail the
+    session tests loudly, not let them pass against a different dictionary.
+    """
+    return builtin_fix44()
 
 
 def config(role: Role = Role.ACCEPTOR, **overrides: Any) -> SessionConfig:

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+import pytest
+
 from metaorder.execution.children import ChildOrder
 from metaorder.fix.codec import FieldValue, format_utc_timestamp
 from metaorder.orders.journal import MemoryJournal
@@ -140,12 +142,12 @@ def test_cancel_clordids_are_not_reused_after_a_restart() -> None:
     journal = MemoryJournal()
     sim = started(journal)
     child = resting_child(sim)
-    first_id, _ = child.cancel_request(sim.clock.now())
+    first_id = child.next_cancel_id()
     journal.append(sim.clock.now(), "child.cancel_requested", [child.parent_id, child.child_id],
                    {"parent_id": child.parent_id, "child_id": child.child_id, "venue": child.venue, "reason": "t"})
     again = simulation(journal, connect=False)
     [recovered] = [c for c in again.engine.open_children() if c.child_id == child.child_id]
-    second_id, _ = recovered.cancel_request(again.clock.now())
+    second_id = recovered.next_cancel_id()
     assert second_id != first_id
 
 
@@ -155,3 +157,39 @@ def test_an_order_partly_filled_at_the_venue_keeps_exact_average_price_after_rec
     report(sim, child, "F", "1", 100, last=100, price="142.40", exec_id="F1")
     report(sim, child, "I", "1", 300, price="142.45")  # avg of 300 is 142.45: the missing 200 were at 142.475
     assert child.cum_qty == 300 and child.notional == Decimal("142.45") * 300
+
+
+def test_an_unreadable_fill_is_not_counted_nor_closes_the_child_and_its_status_is_asked(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    sim = started()
+    child = resting_child(sim)
+    before = cum_reported(sim)
+    body: list[tuple[int, FieldValue]] = [
+        (37, child.venue_order_id or "V1"), (11, child.child_id), (17, "GARBLED-1"), (150, "F"), (39, "2"),
+        (55, child.symbol), (54, child.side), (38, child.qty), (32, "1e2"), (31, "142.50"), (151, 0),
+        (14, child.qty), (6, "142.50"), (60, format_utc_timestamp(sim.clock.now()))]
+    sent: list[tuple[str, str]] = []
+    send = sim.venues.send
+
+    def recording_send(venue: str, msg_type: str, fields: list[tuple[int, FieldValue]], now: float) -> None:
+        sent.append((venue, msg_type))
+        send(venue, msg_type, fields, now)
+
+    monkeypatch.setattr(sim.venues, "send", recording_send)
+    sim.from_venue(child.venue, on_the_wire("8", body, child.venue, "METAORDER"))
+    assert [a for a in sim.alerts if "unreadable fill" in a and child.child_id in a and "LastQty" in a]
+    assert child.state.open and child.cum_qty == 0 and cum_reported(sim) == before
+    assert sent == [(child.venue, "H")]
+
+
+def test_a_status_report_showing_missed_executions_without_avg_px_is_an_alert_not_a_guess() -> None:
+    sim = started()
+    child = resting_child(sim)
+    before = cum_reported(sim)
+    body: list[tuple[int, FieldValue]] = [
+        (37, child.venue_order_id or "V1"), (11, child.child_id), (17, "S1"), (150, "I"), (39, "1"),
+        (55, child.symbol), (54, child.side), (38, child.qty), (151, child.qty - 100), (14, 100),
+        (60, format_utc_timestamp(sim.clock.now()))]
+    sim.from_venue(child.venue, on_the_wire("8", body, child.venue, "METAORDER"))
+    assert [a for a in sim.alerts if child.child_id in a and "AvgPx" in a]
+    assert child.cum_qty == 0 and cum_reported(sim) == before

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -195,6 +196,29 @@ def test_a_cancel_reusing_a_clordid_is_refused_as_a_duplicate_and_changes_nothin
     assert (taken[150], taken[103]) == ("8", "6")
     [again] = i.on_message("OMS1", cancel("A", "B-X"), T0 + 5)
     assert dict(again.body)[102] == "6"
+
+
+@pytest.mark.parametrize(("symbol", "side", "text"), [
+    ("GLOBX", "2", "Symbol GLOBX does not match the order's ACME"),
+    ("ACME", "1", "Side 1 does not match the order's 2"),
+    ("ACME", "5", "Side 5 does not match the order's 2"),  # sell short is not the sell order's side
+])
+def test_a_cancel_naming_another_symbol_or_side_is_rejected_and_changes_nothing(
+        symbol: str, side: str, text: str) -> None:
+    i = intake()
+    i.on_message("OMS1", nos("S", "2", 100, "101.00"), T0)
+    [reject] = i.on_message("OMS1", fix("F", [(41, "S"), (11, "S-X"), (55, symbol), (54, side),
+                                              (60, "20231114-22:13:20")]), T0 + 1)
+    body = {t: str(v) for t, v in reject.body}
+    assert reject.msg_type == "9"
+    assert (body[434], body[102], body[58], body[39], body[41], body[11]) == ("1", "99", text, "0", "S", "S-X")
+    [status] = ers(i.on_message("OMS1", fix("H", [(11, "S"), (55, "ACME"), (54, "2")]), T0 + 2))
+    assert (status[39], status[151]) == ("0", "100")  # still open, in full
+    [parent] = list(i.book.parents())
+    assert parent.wanted_qty == 100
+    [ok] = ers(i.on_message("OMS1", fix("F", [(41, "S"), (11, "S-X"), (55, "ACME"), (54, "2"),
+                                              (60, "20231114-22:13:20")]), T0 + 3))
+    assert (ok[150], ok[11], ok[41]) == ("4", "S-X", "S")  # the refused request did not take S-X
 
 
 def test_a_replace_reusing_a_clordid_gets_cxlrejreason_duplicate() -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import concurrent.futures
 import json
 import os
+import re
 import select
 import signal
 import sqlite3
@@ -43,6 +44,7 @@ from metaorder.orders.journal import (
 )
 from metaorder.orders.model import Side, Strategy
 from tests.support import implements, pure_python_only, write_locked
+from tests.unit.unwritable import unwritable_directory, unwritable_file
 
 T0 = 1_700_000_000.125
 
@@ -634,27 +636,19 @@ def test_missing_parent_directory_is_a_clear_error(tmp_path: Path) -> None:
     assert not path.parent.exists()
 
 
-@pytest.mark.skipif(hasattr(os, "geteuid") and os.geteuid() == 0, reason="root can write anywhere")
 def test_unwritable_directory_is_a_clear_error(tmp_path: Path) -> None:
-    ro = tmp_path / "ro"
-    ro.mkdir()
-    ro.chmod(0o555)
-    try:
-        with pytest.raises(JournalError, match="is not writable"):
-            SqliteJournal(ro / "journal.db")
-    finally:
-        ro.chmod(0o755)
+    # Runs as root too (CI does): see tests/unit/unwritable.py.
+    with unwritable_directory(tmp_path) as ro:
+        path = ro / "journal.db"
+        with pytest.raises(JournalError, match=re.escape(f"journal {path}: directory {ro} is not writable")):
+            SqliteJournal(path)
+        assert not path.exists()
 
 
-@pytest.mark.skipif(hasattr(os, "geteuid") and os.geteuid() == 0, reason="root can write anything")
 def test_unwritable_file_is_a_clear_error(path: Path) -> None:
     SqliteJournal(path).close()
-    path.chmod(0o444)
-    try:
-        with pytest.raises(JournalError, match="not readable and writable"):
-            SqliteJournal(path)
-    finally:
-        path.chmod(0o644)
+    with unwritable_file(path), pytest.raises(JournalError, match="not readable and writable"):
+        SqliteJournal(path)
 
 
 def test_path_that_is_a_directory_is_a_clear_error(tmp_path: Path) -> None:

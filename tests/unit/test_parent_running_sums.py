@@ -45,7 +45,7 @@ def assert_sums(*parents: ParentOrder) -> None:
             earliest_end = min(o.mandate.end_time or o.arrival + 600.0 for o in orders)
             latest_end = max(o.mandate.end_time or o.arrival + 600.0 for o in orders)
             rates = [o.mandate.participation_rate for o in orders if o.mandate.participation_rate is not None]
-            assert parent.window(600.0) == (start, earliest_end, latest_end)
+            assert parent.window(lambda arrival: arrival + 600.0) == (start, earliest_end, latest_end)
             assert parent.participation_rate == (min(rates) if rates else None)
             expiring = [o.mandate.end_time for o in orders if o.mandate.end_time]
             assert parent.earliest_expire_time == (min(expiring) if expiring else None)
@@ -107,7 +107,7 @@ def test_an_over_filled_order_counts_zero_wanted_and_its_whole_fill() -> None:
 
 def test_a_parent_without_orders_has_no_window() -> None:
     with pytest.raises(ValueError):
-        ParentOrder("P1", KEY, 0.0).window(600.0)
+        ParentOrder("P1", KEY, 0.0).window(lambda arrival: arrival + 600.0)
 
 
 def test_children_cannot_be_repeated() -> None:

@@ -314,7 +314,7 @@ def wal_restarts(wal_file: Path) -> int:
 
 @pytest.mark.parametrize(("synchronous", "redo"), [("NORMAL", True), ("FULL", False)])
 def test_the_daemon_puts_a_redo_log_before_normal_stores_only(tmp_path: Path, synchronous: str, redo: bool) -> None:
-    from metaorder.daemon import open_stores
+    from metaorder.serving import open_stores
 
     db, _ = open_stores(tmp_path / "s.db", synchronous, ["S"])
     assert db is not None

@@ -28,6 +28,7 @@ def order(
     side: Side = Side.BUY,
     session: str = "OMS1",
     cl: str | None = None,
+    account: str | None = None,
 ) -> ClientOrder:
     n = next(_ids)
     return ClientOrder(
@@ -43,6 +44,7 @@ def order(
         mandate=Mandate(),
         arrival=T0,
         arrival_seq=n,
+        account=account,
     )
 
 
@@ -304,7 +306,7 @@ def test_likely_duplicate_inside_the_window_is_refused() -> None:
     assert eng.check(order(100, "10.00"), T0) is None
     text = rejected(eng.check(order(100, "10.00"), T0 + 1.5), 6)
     assert text == (
-        "likely duplicate of an order accepted 1.500 s ago (same symbol, side, qty and price) "
+        "likely duplicate of an order accepted 1.500 s ago (same account, symbol, side, qty and price) "
         "within duplicate_window_s 2.0 for OMS1"
     )
 
@@ -332,6 +334,7 @@ def test_likely_duplicate_compares_prices_by_value() -> None:
         {"side": Side.SELL},
         {"symbol": "WIDG"},
         {"session": "OMS2"},
+        {"account": "ACC-2"},
     ],
 )
 def test_orders_differing_in_one_term_are_not_likely_duplicates(other: dict[str, object]) -> None:
@@ -339,6 +342,14 @@ def test_orders_differing_in_one_term_are_not_likely_duplicates(other: dict[str,
     assert eng.check(order(100, "10.00"), T0) is None
     terms: dict[str, object] = {"qty": 100, "limit": "10.00"} | other
     assert eng.check(order(**terms), T0 + 1) is None  # type: ignore[arg-type]
+
+
+def test_many_accounts_buying_the_same_quantity_at_once_are_not_likely_duplicates() -> None:
+    eng = engine(duplicate_window_s=2.0)
+    for n in range(50):
+        assert eng.check(order(100, "10.00", account=f"ACC-{n}"), T0) is None
+    text = rejected(eng.check(order(100, "10.00", account="ACC-7"), T0 + 1), 6)  # the same account again
+    assert "likely duplicate" in text
 
 
 def test_reused_clordid_is_refused_for_the_rest_of_the_day_even_after_the_order_is_done() -> None:

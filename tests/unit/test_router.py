@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from metaorder.execution.router import BestPriceRouter, FeeLatencyCosts, Router, fit_lots, latency_cost
+from metaorder.execution.router import BestPriceRouter, FeeLatencyCosts, Router, latency_cost, odd_lot_venue
 from metaorder.execution.types import (
     Intent,
     Level,
@@ -68,8 +68,8 @@ def vbook(venue: str, bids: list[Level] | None = None, asks: list[Level] | None 
     return VenueBook(venue, "ACME", bids or [], asks or [], NOW)
 
 
-def lit(name: str, maker: str = "0", taker: str = "0", latency_ms: float = 0.0) -> VenueInfo:
-    return VenueInfo(name, VenueKind.LIT, D(maker), D(taker), latency_ms)
+def lit(name: str, maker: str = "0", taker: str = "0", latency_ms: float = 0.0, odd_lots: bool = True) -> VenueInfo:
+    return VenueInfo(name, VenueKind.LIT, D(maker), D(taker), latency_ms, odd_lots=odd_lots)
 
 
 def intent(qty: int, direction: int = BUY, limit: str | None = None, style: Style = Style.AGGRESSIVE) -> Intent:
@@ -197,11 +197,51 @@ def test_the_intents_own_odd_remainder_goes_out_once_on_the_cheapest_venue_with_
     ]
 
 
-def test_fit_lots_never_adds_shares_and_sends_the_odd_remainder_at_most_once() -> None:
-    assert fit_lots([150, 150], 300, 100) == [100, 100]
-    assert fit_lots([1000, 50], 1050, 100) == [1000, 50]
-    assert fit_lots([1030, 20], 1050, 100) == [1000, 0]  # no venue has room for the 50 odd shares
-    assert fit_lots([70, 70], 140, 100) == [40, 0]  # 100 is no whole lot; 40 is the intent's odd part
+def test_the_odd_remainder_goes_only_to_a_venue_that_accepts_odd_lots() -> None:
+    # A is cheaper but takes whole lots only: the lots go to A, the 50 odd shares to B
+    market = FakeMarket([vbook("A", asks=levels(("10.00", 5000))), vbook("B", asks=levels(("10.01", 1000)))])
+    vs = venues(lit("A", odd_lots=False), lit("B"))
+    assert route(NO_LATENCY, intent(1050), market, vs, lot=100) == [
+        ("A", 1000, D("10.00"), True),
+        ("B", 50, D("10.01"), True),
+    ]
+    # an odd remainder alone (a parent's last shares) likewise
+    assert route(NO_LATENCY, intent(5), market, vs, lot=10) == [("B", 5, D("10.01"), True)]
+    # on an odd-lot venue the lots and the odd shares are one order
+    both = venues(lit("A"), lit("B"))
+    assert route(NO_LATENCY, intent(1050), market, both, lot=100) == [("A", 1050, D("10.00"), True)]
+
+
+def test_without_a_venue_that_accepts_odd_lots_the_odd_remainder_is_not_sent() -> None:
+    market = FakeMarket([vbook("A", asks=levels(("10.00", 5000))), vbook("B", asks=levels(("10.01", 1000)))])
+    vs = venues(lit("A", odd_lots=False), lit("B", odd_lots=False))
+    assert route(NO_LATENCY, intent(1050), market, vs, lot=100) == [("A", 1000, D("10.00"), True)]
+    assert route(NO_LATENCY, intent(5), market, vs, lot=10) == []
+    assert route(NO_LATENCY, intent(1005, style=Style.PASSIVE), FakeMarket(
+        [vbook("A", bids=levels(("9.99", 100)), asks=levels(("10.00", 100)))]), vs, lot=10) == [
+        ("A", 1000, D("9.99"), False)]
+
+
+def test_the_odd_remainder_takes_depth_the_whole_lots_left_and_is_priced_to_reach_it() -> None:
+    # the lots take A's first level whole; the odd 5 shares need A's second level
+    market = FakeMarket([vbook("A", asks=levels(("10.00", 100), ("10.02", 100)))])
+    assert route(NO_LATENCY, intent(105), market, venues(lit("A")), lot=10) == [("A", 105, D("10.02"), True)]
+
+
+def test_a_passive_odd_remainder_rests_on_the_cheapest_venue_that_accepts_odd_lots() -> None:
+    market = FakeMarket([vbook("A", bids=levels(("9.99", 100)), asks=levels(("10.01", 100))),
+                         vbook("B", bids=levels(("9.99", 100)), asks=levels(("10.01", 100)))])
+    vs = venues(lit("A", maker="-0.003", odd_lots=False), lit("B", maker="0.001"))
+    assert route(NO_LATENCY, intent(1005, style=Style.PASSIVE), market, vs, lot=10) == [
+        ("A", 1000, D("9.99"), False),
+        ("B", 5, D("9.99"), False),
+    ]
+
+
+def test_odd_lot_venue_is_the_first_odd_lot_venue_with_room() -> None:
+    a, b = VenueInfo("A", VenueKind.LIT), VenueInfo("B", VenueKind.LIT, odd_lots=True)
+    assert odd_lot_venue([(a, 100), (b, 3), (b, 8)], 5) == "B"
+    assert odd_lot_venue([(a, 100), (b, 3)], 5) is None
 
 
 @pytest.mark.parametrize("status", [VenueStatus.HALTED, VenueStatus.CLOSED, VenueStatus.DISCONNECTED])
@@ -346,7 +386,8 @@ def markets(draw: st.DrawFn) -> tuple[FakeMarket, dict[str, VenueInfo]]:
             )
         )
         fee = st.integers(-30, 30).map(lambda n: D(n) / 10_000)
-        infos[name] = VenueInfo(name, VenueKind.LIT, draw(fee), draw(fee), draw(st.sampled_from([0.0, 0.3, 0.6, 1.2])))
+        infos[name] = VenueInfo(name, VenueKind.LIT, draw(fee), draw(fee), draw(st.sampled_from([0.0, 0.3, 0.6, 1.2])),
+                                odd_lots=draw(st.booleans()))
         statuses[name] = draw(st.sampled_from([VenueStatus.OPEN, VenueStatus.OPEN, VenueStatus.HALTED]))
     return FakeMarket(books, statuses), infos
 
@@ -377,7 +418,7 @@ def test_orders_never_add_up_to_more_than_the_intent_and_respect_venues_lots_and
     assert sum(o.qty for o in orders) <= it.qty
     assert len({o.venue for o in orders}) == len(orders)
     odd = [o for o in orders if o.qty % lot]
-    assert len(odd) <= 1 and all(o.qty % lot == it.qty % lot for o in odd)
+    assert len(odd) <= 1 and all(o.qty % lot == it.qty % lot and vs[o.venue].odd_lots for o in odd)
     for o in orders:
         assert o.qty > 0 and o.price is not None and o.direction == it.direction and o.symbol == it.symbol
         assert o.venue not in excluded and market.status(o.venue) is VenueStatus.OPEN
@@ -387,7 +428,7 @@ def test_orders_never_add_up_to_more_than_the_intent_and_respect_venues_lots_and
         if it.style is Style.AGGRESSIVE:
             assert o.ioc and o.qty <= _displayed(book, it.direction, o.price)
         else:
-            assert not o.ioc and o.qty == it.qty
+            assert not o.ioc
             open_far = [
                 lv.price
                 for b in market.venue_books
@@ -396,6 +437,8 @@ def test_orders_never_add_up_to_more_than_the_intent_and_respect_venues_lots_and
                 if lv.size > 0
             ]
             assert all(it.direction * (o.price - p) < 0 for p in open_far)
+    if it.style is Style.PASSIVE and orders:  # everything rests, but an odd remainder only where it may
+        assert sum(o.qty for o in orders) in (it.qty, it.qty - it.qty % lot)
 
 
 @settings(max_examples=300, deadline=None)

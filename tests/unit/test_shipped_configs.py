@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
 import pytest
@@ -25,23 +26,47 @@ def test_the_default_and_the_docker_configs_load_and_agree_but_for_listening_add
 
 
 def test_every_execution_setting_reaches_the_engine_under_its_own_name() -> None:
-    from metaorder.daemon import build_engine, build_intake
     from metaorder.orders.journal import MemoryJournal
+    from metaorder.wiring import build_engine, build_intake
 
     config = load_config(ROOT / "configs" / "metaorder.toml")
     execution = config.execution.model_copy(update={"seed": 42, "expiry_grace_s": 3.5, "stale_market_s": 7.0,
                                                     "passive_max_age_s": 11.0, "reject_cooldown_s": 2.5,
-                                                    "max_idle_s": 0.75, "default_window_s": 99.0})
-    config = config.model_copy(update={"execution": execution})
+                                                    "max_idle_s": 0.75, "market_close": dt.time(20, 30)})
+    intake = config.intake.model_copy(update={"trading_day_start": dt.time(22, 0)})
+    config = config.model_copy(update={"execution": execution, "intake": intake})
     engine = build_engine(config, build_intake(config, MemoryJournal()), {})
     s = engine.settings
     assert (s.seed, s.expiry_grace_s, s.stale_market_s, s.passive_max_age_s, s.reject_cooldown_s, s.max_idle_s,
-            s.default_window_s) == (42, 3.5, 7.0, 11.0, 2.5, 0.75, 99.0)
+            s.market_close_s, s.trading_day_start_s) == (42, 3.5, 7.0, 11.0, 2.5, 0.75, 20 * 3600 + 1800, 22 * 3600)
+
+
+def test_an_order_without_expire_time_is_worked_until_the_end_of_the_trading_day_by_default() -> None:
+    """The README's "end of day", not a fixed few minutes: the shipped config has no market_close, so
+    the window ends at the next trading_day_start (00:00 UTC)."""
+    from metaorder.orders.journal import MemoryJournal
+    from metaorder.wiring import build_engine, build_intake
+
+    config = load_config(ROOT / "configs" / "metaorder.toml")
+    assert config.execution.market_close is None
+    s = build_engine(config, build_intake(config, MemoryJournal()), {}).settings
+    nine_am = 1_767_258_000.0  # 2026-01-01 09:00 UTC
+    assert s.default_end(nine_am) == 1_767_312_000.0  # 2026-01-02 00:00 UTC
+
+
+def test_a_bad_market_close_is_refused_in_one_line(tmp_path: Path) -> None:
+    text = (ROOT / "configs" / "metaorder.toml").read_text()
+    assert '# market_close = "20:00"' in text
+    bad = tmp_path / "bad.toml"
+    bad.write_text(text.replace('# market_close = "20:00"', 'market_close = "24:30"'))
+    with pytest.raises(ConfigError, match=r"execution\.market_close") as info:
+        load_config(bad)
+    assert "\n" not in str(info.value)
 
 
 def test_the_trading_day_start_reaches_the_intake_and_a_bad_one_is_refused_in_one_line(tmp_path: Path) -> None:
-    from metaorder.daemon import build_intake
     from metaorder.orders.journal import MemoryJournal
+    from metaorder.wiring import build_intake
 
     text = (ROOT / "configs" / "metaorder.toml").read_text()
     assert 'trading_day_start = "00:00"' in text
@@ -54,3 +79,21 @@ def test_the_trading_day_start_reaches_the_intake_and_a_bad_one_is_refused_in_on
     with pytest.raises(ConfigError, match=r"intake\.trading_day_start") as info:
         load_config(bad)
     assert "\n" not in str(info.value)
+
+
+def test_the_shipped_venues_say_which_take_odd_lots_and_the_router_learns_it() -> None:
+    """ATLX and CYGX take odd lots, BORX and the dark pools do not (configs/venues.toml)."""
+    from metaorder.wiring import venue_infos
+
+    config = load_config(ROOT / "configs" / "metaorder.toml")
+    venues = load_venues_config(ROOT / "configs" / "venues.toml")
+    assert {v.name: v.odd_lots for v in venues.venue} == {
+        "ATLX": True, "BORX": False, "CYGX": True, "UMBRA": False, "NOCT": False}
+    infos = venue_infos(config, venues)
+    assert {name: info.odd_lots for name, info in infos.items()} == {v.name: v.odd_lots for v in venues.venue}
+    from metaorder.config import ExternalVenue
+
+    external = [ExternalVenue(name="X", port=9999, comp_id="X", odd_lots=True),
+                ExternalVenue(name="Y", port=9998, comp_id="Y")]
+    config = config.model_copy(update={"execution": config.execution.model_copy(update={"venue": external})})
+    assert {n: i.odd_lots for n, i in venue_infos(config, None).items()} == {"X": True, "Y": False}

@@ -143,6 +143,41 @@ def test_children_are_whole_lots_on_the_tick_grid(symbol: str, lot: int) -> None
     assert reports_by_order(sim)["O1"][-1][39] == "2"
 
 
+def test_odd_lot_orders_complete_their_odd_remainder_going_only_to_venues_that_take_odd_lots() -> None:
+    journal = MemoryJournal()
+    sim = simulation(journal)
+    now = sim.clock.now()
+    for n, qty in enumerate((15, 23, 7, 101)):  # NOVA trades in lots of 10: the parent wants 146
+        sim.submit("OMS1", "D", [*order(f"N{n}", "NOVA", "1", qty, 40, now), (1, f"ACC{n}")])
+    sim.run_until(now + 45)
+    by_order = reports_by_order(sim)
+    assert [(by_order[f"O{n + 1}"][-1][39], by_order[f"O{n + 1}"][-1][14]) for n in range(4)] == [
+        ("2", "15"), ("2", "23"), ("2", "7"), ("2", "101")]
+    placed = [e.data for e in journal.replay() if e.kind == "child.placed"]
+    odd = [p for p in placed if int(p["qty"]) % 10]
+    assert odd and all(p["venue"] in ("ATLX", "CYGX") for p in odd)
+    assert not [e.data for e in journal.replay() if e.kind == "child.rejected"]
+    for fill in (r for rs in by_order.values() for r in rs if r[150] == "F"):  # allocated in lots but tails
+        assert int(fill[32]) % 10 == 0 or fill[151] == "0" or int(fill[32]) < 10
+    assert not sim.alerts
+
+
+def test_without_a_venue_that_takes_odd_lots_the_odd_remainder_ends_at_the_window_end_saying_why() -> None:
+    config = load_config(ROOT / "configs" / "metaorder.toml")
+    venues = load_venues_config(ROOT / "configs" / "venues.toml")
+    venues = venues.model_copy(update={"venue": [v.model_copy(update={"odd_lots": False}) for v in venues.venue]})
+    sim = build_simulation(config, venues, VirtualClock(T0), None)
+    sim.connect()
+    sim.run_until(T0 + 5)
+    now = sim.clock.now()
+    sim.submit("OMS1", "D", order("N", "NOVA", "1", 45, 30, now))
+    sim.run_until(now + 40)
+    reports = reports_by_order(sim)["O1"]
+    assert (reports[-1][150], reports[-1][39], reports[-1][14]) == ("C", "C", "40")
+    assert "5 shares odd-lot remainder" in reports[-1][58] and "no venue accepts odd lots" in reports[-1][58]
+    assert not list(sim.intake.book.parents()) and not sim.engine.open_children()
+
+
 def test_orders_with_different_expire_times_in_one_parent_each_finish_within_their_own_window() -> None:
     sim = simulation()
     now = sim.clock.now()

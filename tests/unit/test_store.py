@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import os
+import re
 import select
 import signal
 import sqlite3
@@ -34,6 +35,7 @@ from metaorder.fix.store import (
     StoreError,
 )
 from tests.support import implements, write_locked
+from tests.unit.unwritable import unwritable_directory, unwritable_file
 
 KEY = "FIX.4.4:ISLD->TW44"
 HUGE = 10**30  # beyond any 64-bit sequence number: FIX "to infinity"
@@ -412,16 +414,20 @@ def test_missing_parent_directory_is_a_clear_error(tmp_path: Path) -> None:
     assert not path.parent.exists()
 
 
-@pytest.mark.skipif(hasattr(os, "geteuid") and os.geteuid() == 0, reason="root can write anywhere")
 def test_unwritable_directory_is_a_clear_error(tmp_path: Path) -> None:
-    ro = tmp_path / "ro"
-    ro.mkdir()
-    ro.chmod(0o555)
-    try:
-        with pytest.raises(StoreError, match="not writable"):
-            SqliteStoreDatabase(ro / "store.db")
-    finally:
-        ro.chmod(0o755)
+    # Runs as root too (CI does): see tests/unit/unwritable.py.
+    with unwritable_directory(tmp_path) as ro:
+        path = ro / "store.db"
+        with pytest.raises(StoreError, match=re.escape(f"FIX store {path}: directory {ro} is not writable")):
+            SqliteStoreDatabase(path)
+        assert not path.exists()
+
+
+def test_unwritable_file_is_a_clear_error(tmp_path: Path) -> None:
+    path = tmp_path / "store.db"
+    SqliteStoreDatabase(path).close()
+    with unwritable_file(path), pytest.raises(StoreError, match="not readable and writable"):
+        SqliteStoreDatabase(path)
 
 
 def test_path_is_a_directory(tmp_path: Path) -> None:

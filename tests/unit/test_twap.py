@@ -21,7 +21,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from metaorder.execution.strategy import Decision, make_strategy
+from metaorder.execution.strategies import make_strategy
+from metaorder.execution.strategy import Decision
 from metaorder.execution.twap import Twap, TwapSettings, cumulative_target, slice_count
 from metaorder.execution.types import ParentState, Style, VenueBook, VenueStatus
 
@@ -180,19 +181,74 @@ def test_cumulative_targets_are_whole_lots_rising_to_exactly_the_quantity(qty: i
     lot=st.sampled_from([1, 100]),
     window=st.floats(0.0, 30_000.0),
     interval=st.floats(1.0, 600.0),
+    min_slices=st.integers(1, 10),
+    extra=st.integers(0, 200),
+    min_interval=st.floats(0.1, 5.0),
 )
-def test_slice_count_is_at_least_one_and_never_more_than_lots(
-    qty: int, lot: int, window: float, interval: float
+def test_slice_count_scales_with_the_window_within_its_bounds_and_never_exceeds_the_lots(
+    qty: int, lot: int, window: float, interval: float, min_slices: int, extra: int, min_interval: float
 ) -> None:
+    """The old bound "n ≤ window / slice_interval" is gone on purpose: a short window now gets
+    min_slices slices instead of collapsing into one."""
     parent = replace(BASE, target_qty=qty, lot_size=lot, end_time=START + window)
-    n = slice_count(parent, TwapSettings(slice_interval=interval))
-    assert 1 <= n <= max(1, qty // lot)
-    assert n <= max(1, math.ceil((parent.end_time - parent.start_time) / interval))
+    s = TwapSettings(slice_interval=interval, min_slices=min_slices, max_slices=min_slices + extra,
+                     min_slice_interval=min_interval)
+    n = slice_count(parent, s)
+    duration = parent.end_time - parent.start_time
+    lots = max(1, qty // lot)
+    assert 1 <= n <= min(lots, s.max_slices)
+    assert n == 1 or duration / n >= min_interval * (1 - 1e-9)  # no slice shorter than the minimum
+    by_time = math.floor(duration / interval + 0.5)  # about one slice per interval ...
+    fit = min(lots, math.floor((duration + 1e-6) / min_interval))
+    assert n == max(1, min(max(by_time, min_slices), s.max_slices, fit))  # ... clamped, in that order
 
 
 def test_ten_minutes_at_30_seconds_is_twenty_slices() -> None:
     assert slice_count(BASE, TwapSettings()) == 20
     assert slice_count(replace(BASE, target_qty=700), TwapSettings()) == 7  # never more slices than lots
+
+
+def test_a_25_second_window_is_worked_in_several_slices_spread_over_it() -> None:
+    """Issue 13: with a fixed 30 s interval a 25 s window was one immediate slice."""
+    parent = replace(BASE, end_time=START + 25.0)
+    sim = Sim(parent, passive_fill=Fraction(1))
+    times = twap_of(sim).schedule
+    assert len(times) == TwapSettings().min_slices == 5
+    step = 25.0 / 5
+    assert all(abs(t - (START + i * step)) <= 0.2 * step for i, t in enumerate(times))
+    assert times[-1] - times[0] >= 3 * step  # spread over the window, not bunched at its start
+    sim.run()
+    sent = [(now, qty) for now, _, _, qty in sim.intents()]
+    assert sorted({now for now, _ in sent}) == list(times)
+    assert sum(qty for _, qty in sent) == 10_000
+    assert sim.finished_at is not None and sim.finished_at < START + 25.0
+
+
+def test_a_short_window_gets_no_slice_shorter_than_the_minimum_interval() -> None:
+    assert slice_count(replace(BASE, end_time=START + 3.0), TwapSettings()) == 3
+    assert slice_count(replace(BASE, end_time=START + 3.0), TwapSettings(min_slice_interval=2.0)) == 1
+
+
+def test_a_trading_day_window_gets_a_bounded_number_of_slices_that_add_up_exactly() -> None:
+    day = 6.5 * 3600  # 780 slices of 30 s would be 780 child orders of a dozen lots
+    parent = replace(BASE, target_qty=123_456, lot_size=1, end_time=START + day)
+    assert slice_count(parent, TwapSettings()) == TwapSettings().max_slices == 100
+    sim = Sim(parent, passive_fill=Fraction(1))
+    times = twap_of(sim).schedule
+    assert len(times) == 100
+    assert times[1] - times[0] >= 0.6 * day / 100  # about 4 minutes apart (± jitter)
+    sim.run()
+    assert sum(qty for *_, qty in sim.intents()) == 123_456
+    assert sim.parent.filled_qty == 123_456
+
+
+@given(qty=st.integers(1, 100_000), lot=st.sampled_from([1, 10, 100]), window=st.floats(0.0, 86_400.0))
+def test_the_targets_of_any_window_add_up_to_exactly_the_quantity(qty: int, lot: int, window: float) -> None:
+    n = slice_count(replace(BASE, target_qty=qty, lot_size=lot, end_time=START + window), TwapSettings())
+    targets = [cumulative_target(qty, lot, n, i) for i in range(n)]
+    assert targets[-1] == qty
+    steps = [b - a for a, b in itertools.pairwise([0, *targets])]
+    assert all(step >= 0 for step in steps) and sum(steps) == qty
 
 
 def test_same_seed_gives_the_same_schedule_and_another_seed_other_times() -> None:
@@ -520,6 +576,10 @@ def test_strategy_kind_is_case_insensitive() -> None:
         ({"slice_interval": 0.0}, "slice_interval must be > 0"),
         ({"jitter": 0.5}, "jitter must be in"),
         ({"retry_interval": "5"}, "must be a number"),
+        ({"min_slices": 0}, "min_slices must be at least 1"),
+        ({"min_slices": 2.5}, "min_slices must be a whole number"),
+        ({"min_slices": 10, "max_slices": 5}, "max_slices must be at least min_slices"),
+        ({"min_slice_interval": 0.0}, "min_slice_interval must be > 0"),
     ],
 )
 def test_bad_twap_settings_raise_value_error(settings_: dict[str, object], message: str) -> None:

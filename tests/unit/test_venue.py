@@ -134,7 +134,7 @@ def test_ioc_remainder_is_cancelled_and_market_order_on_an_empty_side_is_cancell
     [
         (new_order("x", "1", 100, "10.00", symbol="NOPE"), "1", "unknown symbol"),
         (new_order("x", "1", 100, "99.995"), "99", "tick size 0.01"),
-        (new_order("x", "1", 150, "20.00", symbol="LOTS"), "13", "lot size 100"),
+        (new_order("x", "1", 150, "20.00", symbol="LOTS"), "13", "lot size 100: ATLX does not accept odd lots"),
         (new_order("x", "1", 0, "99.00"), "13", "must be positive"),
         (new_order("x", "1", -5, "99.00"), "13", "must be positive"),
         (new_order("x", "1", "12.5", "99.00"), "13", "whole number"),
@@ -165,6 +165,17 @@ def test_a_halted_venue_rejects_orders_and_announces_its_status() -> None:
     assert (status.msg_type, body(status)[340]) == ("h", "1")
     [out] = v.new_order("A", new_order("x", "1", 100, "99.00"), T0)
     assert body(out)[103] == "2" and "halted" in body(out)[58]
+
+
+def test_a_venue_that_accepts_odd_lots_trades_them_against_round_lots() -> None:
+    v = venue(rules=Rules(odd_lots=True))
+    v.new_order("A", new_order("s1", "2", 200, "20.00", symbol="LOTS"), T0)
+    out = v.new_order("B", new_order("b1", "1", 37, "20.00", symbol="LOTS", tif="3"), T0)
+    fill = next(r for r in reports(out, "B") if r[150] == "F")
+    assert (fill[32], fill[39]) == ("37", "2")
+    assert v.books["LOTS"].best_ask() == (400, 163)  # 20.00 in ticks of 0.05: the odd residue of the round lot rests on
+    out = v.new_order("B", new_order("b2", "1", 150, "19.00", symbol="LOTS"), T0)  # a mixed lot rests
+    assert [r[150] for r in reports(out, "B")] == ["0"]
 
 
 def test_rules_of_engagement_restrict_order_types_and_time_in_force() -> None:

@@ -37,9 +37,10 @@ from __future__ import annotations
 import dataclasses
 import heapq
 import itertools
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
+from typing import Final
 
 import structlog
 
@@ -47,9 +48,26 @@ from metaorder.execution.children import ChildOrder, ChildState, Fields
 from metaorder.execution.control import ParentGuard
 from metaorder.execution.marketview import ConsolidatedMarket
 from metaorder.execution.router import Router
-from metaorder.execution.strategy import Decision, Strategy, make_strategy
-from metaorder.execution.types import ParentState, Style, VenueInfo, VenueKind, VenueOrder
+from metaorder.execution.strategies import StrategyRegistry
+from metaorder.execution.strategy import Decision, Strategy
+from metaorder.execution.tradingday import end_of_day
+from metaorder.execution.types import ParentState, Style, VenueInfo, VenueKind, VenueOrder, VenueStatus
+from metaorder.execution.venue_fix import (
+    CancelRejectReason,
+    ExecKind,
+    OrderState,
+    UnreadableReport,
+    VenueCancelReject,
+    VenueExecutionReport,
+    cancel_request,
+    execution_copy,
+    market_data_request,
+    new_order_single,
+    read_venue_message,
+    status_request,
+)
 from metaorder.fix.codec import Message
+from metaorder.fix.tags import MsgType
 from metaorder.orders.allocation import AllocationError
 from metaorder.orders.book import BookError
 from metaorder.orders.intake import Intake, Outgoing
@@ -60,13 +78,6 @@ log = structlog.get_logger("metaorder.execution")
 
 MIN_RESCHEDULE_S = 1e-3  # a parent is never queued for less than this ahead (no busy loop on one instant)
 
-StrategyFactory = Callable[[str, ParentState, int], Strategy]
-
-
-def default_strategy_factory(kind: str, parent: ParentState, seed: int) -> Strategy:
-    return make_strategy(kind, parent, seed)
-
-
 @dataclass(frozen=True, slots=True)
 class InstrumentRules:
     symbol: str
@@ -76,13 +87,19 @@ class InstrumentRules:
 
 @dataclass(frozen=True, slots=True)
 class ExecutionSettings:
-    default_window_s: float = 300.0  # an order without ExpireTime (126) is worked over this long
+    # An order without ExpireTime (126) is worked until the end of its trading day (execution/tradingday.py):
+    trading_day_start_s: int = 0  # [intake] trading_day_start, seconds after UTC midnight
+    market_close_s: int | None = None  # [execution] market_close, seconds after UTC midnight (None: none)
     passive_max_age_s: float = 20.0  # a resting passive child older than this is pulled and re-decided
     reject_cooldown_s: float = 5.0  # a venue that rejected a child is not used for that parent meanwhile
     max_idle_s: float = 1.0  # a parent is looked at at least this often
     stale_market_s: float = 30.0  # a lit venue whose market data is older than this is not routed to
     expiry_grace_s: float = 2.0  # an order is expired this long after its ExpireTime if still unfilled
     seed: int = 1  # strategies' random timing: the same seed gives the same schedule
+
+    def default_end(self, arrival: float) -> float:
+        """The end of the window of an order without ExpireTime that arrived at ``arrival``."""
+        return end_of_day(arrival, self.trading_day_start_s, self.market_close_s)
 
 
 @dataclass(slots=True)
@@ -121,7 +138,7 @@ class ExecutionEngine:
         guard: ParentGuard,
         instruments: Mapping[str, InstrumentRules],
         settings: ExecutionSettings = ExecutionSettings(),
-        strategies: StrategyFactory = default_strategy_factory,
+        strategies: StrategyRegistry | None = None,  # the strategies and their tunables (default: defaults)
     ) -> None:
         self.intake = intake
         self.market = market
@@ -130,7 +147,7 @@ class ExecutionEngine:
         self.guard = guard
         self.instruments = instruments
         self.settings = settings
-        self._strategies = strategies
+        self._strategies = strategies if strategies is not None else StrategyRegistry()
         self._worked: dict[str, _Worked] = {}
         self._children: dict[str, ChildOrder] = {}  # every child of the run by any ClOrdID it carried
         self._ids = itertools.count(1)
@@ -221,22 +238,28 @@ class ExecutionEngine:
         info = self.venues.get(venue)
         if info is not None and info.kind.value == "lit":
             symbols = sorted(self.instruments)
-            request: Fields = list(self.market.subscription_request(f"MD{self._boot}.{next(self._md_ids)}", symbols))
-            actions.venue.append((venue, "V", request))
+            req_id = f"MD{self._boot}.{next(self._md_ids)}"
+            self.market.subscribe(req_id, symbols)
+            actions.venue.append((venue, MsgType.MARKET_DATA_REQUEST, market_data_request(req_id, symbols)))
         for worked in self._worked.values():
             for child in worked.children.values():
                 if child.venue == venue and child.state.open:
-                    actions.venue.append((venue, "H", child.status_request()))
+                    actions.venue.append((venue, MsgType.ORDER_STATUS_REQUEST, status_request(child)))
         return actions
 
     def on_venue_message(self, venue: str, msg: Message, now: float) -> Actions:
-        mt = msg.msg_type
-        if mt == "8":
-            return self._on_execution_report(venue, msg, now)
-        if mt == "9":
-            return self._on_cancel_reject(venue, msg)
+        """One message from a venue session, read by the venue adapter (``venue_fix.py``)."""
+        report = read_venue_message(msg)
+        if isinstance(report, VenueExecutionReport):
+            return self._on_execution_report(venue, report, now)
+        if isinstance(report, VenueCancelReject):
+            return self._on_cancel_reject(venue, report)
+        if isinstance(report, UnreadableReport):
+            return self._on_unreadable(venue, report)
+        if report is None:
+            return Actions()
         before = self.market.status(venue)
-        self.market.on_message(venue, msg, now)
+        self.market.apply(venue, report, now)
         after = self.market.status(venue)
         if after is not before:
             log.warning("venue trading status changed", venue=venue, status=after.value, was=before.value)
@@ -345,8 +368,23 @@ class ExecutionEngine:
         Expiring while children are out would let a late fill find no order to go to; so the
         children are canceled first and the orders expire once nothing is working (or, if a venue
         never answers the cancels, ``expiry_grace_s`` later still).
+
+        An odd-lot remainder that no open venue accepts (see :meth:`_stranded_odd`) is said so in
+        the Text; and once it is all a parent has left, its orders end at the parent's window end
+        (+ the grace) even without an ExpireTime: it is never left working silently.  Until then
+        internal crossing may still fill it.
         """
         grace = self.settings.expiry_grace_s
+        odd = self._stranded_odd(parent)
+        if odd and parent.wanted_qty == odd and not worked.working():
+            _, window_end, _ = parent.window(self.settings.default_end)
+            if now >= window_end + grace:
+                why = self._odd_lot_text(parent.key.symbol, odd)
+                log.warning("odd-lot remainder ended", parent_id=parent.parent_id, qty=odd, text=why)
+                for order in [o for o in parent.children if o.leaves_qty]:
+                    text = f"execution window ended with {order.leaves_qty} of {order.qty} unfilled: {why}"
+                    actions.client.append(self.intake.expire(order, now, text))
+                return "expired"
         first_end = parent.earliest_expire_time
         if first_end is None or now < first_end + grace:
             return ""
@@ -358,9 +396,30 @@ class ExecutionEngine:
                 self._cancel(child, now, actions, "execution window ended")
             worked.wake_at = now + min(grace, self.settings.max_idle_s)
             return "waiting"
+        why = self._odd_lot_text(parent.key.symbol, odd) if odd else ""
         for order in due:
-            actions.client.append(self.intake.expire(order, now))
+            text = f"ExpireTime passed with {order.leaves_qty} of {order.qty} unfilled: {why}" if why else ""
+            actions.client.append(self.intake.expire(order, now, text))
         return "expired"
+
+    def _stranded_odd(self, parent: ParentOrder) -> int:
+        """The part of the parent's remainder that is not whole lots (``wanted % lot``), when no
+        connected, open venue accepts odd lots; 0 otherwise.  Such shares cannot be sent anywhere."""
+        lot = self.instruments[parent.key.symbol].lot_size
+        odd = parent.wanted_qty % lot if lot > 1 else 0
+        if not odd:
+            return 0
+        for name, info in self.venues.items():
+            if info.odd_lots and name in self.connected and self.market.status(name) is VenueStatus.OPEN:
+                return 0
+        return odd
+
+    def _odd_lot_text(self, symbol: str, odd: int) -> str:
+        """The Text of an order ended with a stranded odd-lot remainder: what and why."""
+        what = f"{odd} shares odd-lot remainder ({symbol} trades in lots of {self.instruments[symbol].lot_size})"
+        if any(info.odd_lots for info in self.venues.values()):
+            return f"{what}: no venue accepting odd lots is open"
+        return f"{what}: no venue accepts odd lots"
 
     def _decide(self, parent: ParentOrder, worked: _Worked, wanted: int, now: float, actions: Actions) -> None:
         state = self._state(parent, worked, wanted)
@@ -423,7 +482,7 @@ class ExecutionEngine:
         # The parent finishes by its most urgent order's end (the earliest): allocation is pro-rata,
         # so a parent worked to a later end would leave the earliest order partly filled at its
         # ExpireTime; orders with later ends finish early instead, which their windows allow.
-        start, end, _ = parent.window(self.settings.default_window_s)
+        start, end, _ = parent.window(self.settings.default_end)
         first = orders[0].mandate
         return ParentState(
             parent_id=parent.parent_id, symbol=parent.key.symbol, direction=parent.key.direction,
@@ -436,21 +495,24 @@ class ExecutionEngine:
     def _make_strategy(self, parent: ParentOrder, state: ParentState) -> Strategy:
         kind = parent.key.strategy.name
         seed = self.settings.seed * 1_000_003 + sum(map(ord, parent.parent_id))
-        try:
-            return self._strategies(kind, state, seed)
-        except ValueError:
+        if kind not in self._strategies:
             log.warning("strategy not available yet: worked as TWAP", parent_id=parent.parent_id, strategy=kind)
             self.intake.journal.append(state.start_time, "parent.strategy", [parent.parent_id], {
                 "parent_id": parent.parent_id, "requested": kind, "used": "TWAP",
                 "text": f"{kind} is not available yet; worked as TWAP"})
-            return self._strategies("TWAP", state, seed)
+            kind = "TWAP"
+        return self._strategies.make(kind, state, seed)
 
     # ---- children -------------------------------------------------------------------------------
 
     def _place(self, worked: _Worked, order: VenueOrder, now: float, actions: Actions, reason: str) -> int:
-        """Create, journal and send one child; returns its quantity (0 when the guard refused it)."""
+        """Create, journal and send one child; returns its quantity (0 when the guard refused it).
+
+        Whole lots, except at a venue that accepts odd lots, where the router sends a parent's odd
+        remainder (any other venue would reject it, or the remainder would never leave)."""
         rules = self.instruments[order.symbol]
-        qty = order.qty - order.qty % rules.lot_size
+        info = self.venues.get(order.venue)
+        qty = order.qty if info is not None and info.odd_lots else order.qty - order.qty % rules.lot_size
         if qty <= 0:
             return 0
         price = _on_tick(order.price, rules.tick_size, order.direction) if order.price is not None else None
@@ -466,18 +528,19 @@ class ExecutionEngine:
             "side": child.side, "qty": qty, "price": price, "ioc": child.ioc, "reason": reason,
             "expected_cost": order.expected_cost,
         })
-        actions.venue.append((child.venue, "D", child.new_order_single(now)))
+        actions.venue.append((child.venue, MsgType.NEW_ORDER_SINGLE, new_order_single(child, now)))
         return qty
 
     def _cancel(self, child: ChildOrder, now: float, actions: Actions, reason: str) -> None:
         if child.cancel_requested or not child.state.open or child.venue not in self.connected:
             return
         child.cancel_requested = True
-        cancel_id, body = child.cancel_request(now)
+        cancel_id = child.next_cancel_id()
+        body = cancel_request(child, cancel_id, now)
         self._children[cancel_id] = child
         self.intake.journal.append(now, "child.cancel_requested", [child.parent_id, child.child_id], {
             "parent_id": child.parent_id, "child_id": child.child_id, "venue": child.venue, "reason": reason})
-        actions.venue.append((child.venue, "F", body))
+        actions.venue.append((child.venue, MsgType.ORDER_CANCEL_REQUEST, body))
 
     def _fit_to_wanted(self, worked: _Worked, wanted: int, now: float, actions: Actions) -> None:
         """Cancel the newest children while more is out at venues than the parent's orders want."""
@@ -509,50 +572,66 @@ class ExecutionEngine:
 
     # ---- venue reports --------------------------------------------------------------------------
 
-    def _on_execution_report(self, venue: str, msg: Message, now: float) -> Actions:
+    def _child_of(self, cl_ord_id: str | None, other_id: str | None) -> ChildOrder | None:
+        """The child a venue message is about: by the ClOrdID it names, else by the other one."""
+        return self._children.get(cl_ord_id or "") or self._children.get(other_id or "")
+
+    def _on_execution_report(self, venue: str, report: VenueExecutionReport, now: float) -> Actions:
         actions = Actions()
-        child = self._children.get(msg.get(11) or "") or self._children.get(msg.get(41) or "")
+        child = self._child_of(report.cl_ord_id, report.orig_cl_ord_id)
         if child is None:
-            log.warning("execution report for an unknown child", venue=venue, cl_ord_id=msg.get(11),
-                        exec_type=msg.get(150))
+            log.warning("execution report for an unknown child", venue=venue, cl_ord_id=report.cl_ord_id,
+                        exec_type=report.kind.value)
             return actions
         worked = self._worked_for(child.parent_id)
-        exec_type = msg.get(150)
-        if exec_type == "0" and child.state is ChildState.PENDING_NEW:
+        kind = report.kind
+        if kind is ExecKind.ACK and child.state is ChildState.PENDING_NEW:
             child.state = ChildState.NEW
-            child.venue_order_id = msg.get(37)
+            child.venue_order_id = report.venue_order_id
             self.intake.journal.append(now, "child.acked", [child.parent_id, child.child_id], {
                 "parent_id": child.parent_id, "child_id": child.child_id, "venue": venue,
                 "venue_order_id": child.venue_order_id})
-        elif exec_type in ("F", "1", "2"):
-            self._on_fill(worked, child, venue, msg, now, actions)
-            self._close_if_final(worked, child, venue, msg, now, actions)
-        elif exec_type in ("I", "4", "C", "8", "3"):
-            self._recover_missing(worked, child, venue, msg, now, actions)
-            self._close_if_final(worked, child, venue, msg, now, actions)
-        elif exec_type in ("H", "G", "D"):
-            what = {"H": "trade cancel", "G": "trade correction", "D": "restatement"}[exec_type]
-            text = (f"{venue} sent a {what} (150={exec_type}) for {child.child_id}: not applied automatically, "
+        elif kind is ExecKind.FILL:
+            self._on_fill(worked, child, venue, report, now, actions)
+            self._close_if_final(worked, child, venue, report, now, actions)
+        elif kind in _STATUS_OR_CLOSING:
+            self._recover_missing(worked, child, venue, report, now, actions)
+            self._close_if_final(worked, child, venue, report, now, actions)
+        elif kind in _NOT_APPLIED:
+            text = (f"{venue} sent a {_NOT_APPLIED[kind]} for {child.child_id}: not applied automatically, "
                     f"parent {child.parent_id} halted for an operator to reconcile")
             self.guard.halt(child.parent_id, text, now)
             self._alerts_from_guard(actions, now)
         self._sync_parent(child.parent_id)
         return actions
 
-    def _on_fill(self, worked: _Worked, child: ChildOrder, venue: str, msg: Message, now: float,
+    def _on_unreadable(self, venue: str, report: UnreadableReport) -> Actions:
+        """An execution the adapter could not read (see ``venue_fix.py``): nothing is counted or
+        closed on a guess.  The operator is told, and the venue is asked for the child's status,
+        whose CumQty and AvgPx recover the execution if it was real."""
+        actions = Actions()
+        child = self._child_of(report.cl_ord_id, report.orig_cl_ord_id)
+        if child is None:
+            log.warning("unreadable report for an unknown child", venue=venue, cl_ord_id=report.cl_ord_id,
+                        reason=report.reason)
+            return actions
+        if report.exec_id is not None and report.exec_id in child.exec_ids:
+            return actions  # a resend of an execution already counted
+        actions.alerts.append(f"{venue}: unreadable fill for {child.child_id} ({report.reason}): {report.message}")
+        if child.state.open:
+            actions.venue.append((venue, MsgType.ORDER_STATUS_REQUEST, status_request(child)))
+        return actions
+
+    def _on_fill(self, worked: _Worked, child: ChildOrder, venue: str, report: VenueExecutionReport, now: float,
                  actions: Actions) -> None:
         """Count a fill once: by ExecID, and by the venue's CumQty (a report resent under another
         ExecID, or a fill already recovered from a status report, adds nothing)."""
-        exec_id = msg.get(17) or ""
+        exec_id = report.exec_id or ""
         if exec_id in child.exec_ids:
             return
-        try:
-            qty = int(Decimal(msg.get(32) or "0"))
-            price = Decimal(msg.get(31) or "0")
-            venue_cum = int(Decimal(msg[14])) if 14 in msg else None
-        except ArithmeticError:
-            actions.alerts.append(f"{venue}: unreadable fill for {child.child_id}: {msg!r}")
-            return
+        qty = report.last_qty or 0
+        price = report.last_px if report.last_px is not None else Decimal(0)
+        venue_cum = report.cum_qty
         if qty <= 0 or price <= 0:
             actions.alerts.append(f"{venue}: fill for {child.child_id} without quantity or price")
             return
@@ -563,8 +642,8 @@ class ExecutionEngine:
                 log.info("fill already counted (by CumQty)", venue=venue, child_id=child.child_id, exec_id=exec_id)
                 return
         over = qty - (child.qty - child.cum_qty)
-        self._execution(worked, child, venue, exec_id, qty, price, msg.get(851) or "", now, actions,
-                        fee=msg.get(12))
+        liquidity = report.liquidity.value if report.liquidity is not None else ""
+        self._execution(worked, child, venue, exec_id, qty, price, liquidity, now, actions, fee=report.fee)
         if over > 0:
             self.guard.halt(child.parent_id, f"{venue} filled {child.child_id} {over} shares beyond its "
                             f"{child.qty}: over-fill", now)
@@ -573,20 +652,26 @@ class ExecutionEngine:
             child.state = ChildState.FILLED
             worked.children.pop(child.child_id, None)
 
-    def _recover_missing(self, worked: _Worked, child: ChildOrder, venue: str, msg: Message, now: float,
-                         actions: Actions) -> None:
+    def _recover_missing(self, worked: _Worked, child: ChildOrder, venue: str, report: VenueExecutionReport,
+                         now: float, actions: Actions) -> None:
         """A status or final report whose CumQty is above ours: executions we never heard of."""
-        missing = child.missing_fill(msg)
+        if report.cum_qty is None or report.cum_qty <= child.cum_qty:
+            return
+        if report.avg_px is None:
+            actions.alerts.append(f"{venue}: {child.child_id} executed {report.cum_qty - child.cum_qty} shares "
+                                  "never reported, at a price its report does not say (no readable AvgPx)")
+            return
+        missing = child.missing_fill(report.cum_qty, report.avg_px)
         if missing is not None:
             qty, price = missing
-            self._execution(worked, child, venue, f"{venue}:reconciled:{msg.get(17)}", qty, price, "", now,
+            self._execution(worked, child, venue, f"{venue}:reconciled:{report.exec_id}", qty, price, "", now,
                             actions)
             if child.cum_qty >= child.qty:
                 child.state = ChildState.FILLED
                 worked.children.pop(child.child_id, None)
 
     def _execution(self, worked: _Worked, child: ChildOrder, venue: str, exec_id: str, qty: int, price: Decimal,
-                   liquidity: str, now: float, actions: Actions, fee: str | None = None) -> None:
+                   liquidity: str, now: float, actions: Actions, fee: Decimal | None = None) -> None:
         """Count one venue execution and allocate it to the parent's client orders."""
         child.exec_ids.add(exec_id)
         child.cum_qty += qty
@@ -597,7 +682,7 @@ class ExecutionEngine:
         self.intake.journal.append(now, "venue.execution", [child.parent_id, child.child_id], {
             "parent_id": child.parent_id, "child_id": child.child_id, "venue": venue, "exec_id": exec_id,
             "qty": qty, "price": price, "liquidity": liquidity, "fee": fee})
-        actions.street.append((venue, child.execution_copy(exec_id, qty, price, liquidity, fee, now)))
+        actions.street.append((venue, execution_copy(child, exec_id, qty, price, liquidity, fee, now)))
         self.guard.on_fill(child.parent_id, qty)
         parent = self.intake.book.parent(child.parent_id)
         eligible = 0 if parent is None else sum(o.leaves_qty for o in parent.children if o.accepts_price(price))
@@ -618,14 +703,13 @@ class ExecutionEngine:
         self._alerts_from_guard(actions, now)  # a fill beyond what was working halts the parent at once
         self._mark(worked.parent_id)  # recalibrate after every fill
 
-    def _close_if_final(self, worked: _Worked, child: ChildOrder, venue: str, msg: Message, now: float,
-                        actions: Actions) -> None:
-        status = msg.get(39)
-        final = status in ("2", "3", "4", "8", "C") or msg.get(151) == "0"
-        if final and msg.get(150) in ("F", "1", "2") and child.cum_qty < _int(msg.get(14)):
+    def _close_if_final(self, worked: _Worked, child: ChildOrder, venue: str, report: VenueExecutionReport,
+                        now: float, actions: Actions) -> None:
+        final = report.final
+        if final and report.kind is ExecKind.FILL and child.cum_qty < (report.cum_qty or 0):
             final = False  # the venue counts executions we have not seen yet: they close it when they come
         if not final:
-            if msg.get(150) == "I":  # the venue still has it working: a fresh cancel may be sent again
+            if report.kind is ExecKind.STATUS:  # the venue still has it working: a fresh cancel may be sent again
                 child.cancel_requested = False
             return
         if not child.state.open:
@@ -635,30 +719,31 @@ class ExecutionEngine:
             worked.children.pop(child.child_id, None)
             return
         leaves = child.leaves_qty
-        rejected = status == "8"
+        rejected = report.state is OrderState.REJECTED
         kind = "child.rejected" if rejected else "child.canceled"
         child.state = ChildState.REJECTED if rejected else ChildState.CANCELED
         worked.children.pop(child.child_id, None)
         self.guard.on_child_closed(child.parent_id, leaves)
-        text = msg.get(58) or ""
+        text = report.text
         self.intake.journal.append(now, kind, [child.parent_id, child.child_id], {
             "parent_id": child.parent_id, "child_id": child.child_id, "venue": venue, "reason": text, "text": text,
             "leaves_qty": leaves})
-        if rejected and msg.get(150) == "8":
+        if rejected and report.kind is ExecKind.REJECTED:
             worked.excluded[venue] = now + self.settings.reject_cooldown_s
             log.info("venue rejected a child: re-routing", venue=venue, child_id=child.child_id, text=text)
         self._alerts_from_guard(actions, now)
         self._mark(worked.parent_id)
 
-    def _on_cancel_reject(self, venue: str, msg: Message) -> Actions:
+    def _on_cancel_reject(self, venue: str, reject: VenueCancelReject) -> Actions:
         """A cancel was refused: too late (it filled or is gone) or unknown there.  Ask for the
         child's true state instead of cancelling again and again; its answer decides."""
         actions = Actions()
-        child = self._children.get(msg.get(41) or "") or self._children.get(msg.get(11) or "")
+        child = self._child_of(reject.orig_cl_ord_id, reject.cl_ord_id)
         if child is None or not child.state.open:
             return actions
-        if msg.get(102) == "1" or msg.get(39) in ("2", "3", "4", "8", "C"):
-            actions.venue.append((venue, "H", child.status_request()))  # cancel_requested stays set meanwhile
+        if reject.reason is CancelRejectReason.UNKNOWN_ORDER or (reject.state is not None and reject.state.final):
+            # cancel_requested stays set meanwhile
+            actions.venue.append((venue, MsgType.ORDER_STATUS_REQUEST, status_request(child)))
         else:
             child.cancel_requested = False
         return actions
@@ -703,11 +788,13 @@ class ExecutionEngine:
         return [c for w in self._worked.values() for c in w.children.values()]
 
 
-def _int(text: str | None) -> int:
-    try:
-        return int(Decimal(text or "0"))
-    except ArithmeticError:
-        return 0
+
+#: Reports that may show executions we missed, and may close the child.
+_STATUS_OR_CLOSING: Final = frozenset({ExecKind.STATUS, ExecKind.CANCELED, ExecKind.EXPIRED, ExecKind.REJECTED,
+                                       ExecKind.DONE_FOR_DAY})
+#: Corrections of past executions: never applied automatically (an operator reconciles them).
+_NOT_APPLIED: Final = {ExecKind.TRADE_CANCEL: "trade cancel", ExecKind.TRADE_CORRECT: "trade correction",
+                       ExecKind.RESTATED: "restatement"}
 
 
 def _on_tick(price: Decimal, tick: Decimal, direction: int) -> Decimal:

@@ -1,8 +1,11 @@
 """The consolidated market: every venue's FIX 4.4 market data rebuilt into one :class:`MarketView`.
 
-Each venue is its own FIX session; the engine hands this object the venue's name and each decoded
-message (plus ``now``), and strategies and routers query it.  Sans-IO: no clock, no sockets — the
-time of every event is the ``now`` the caller passes, so a replay gives the same answers.
+Each venue is its own FIX session; the venue adapter (``venue_fix.py``) reads each market data
+message into a domain update, the engine hands this object the venue's name and the update (plus
+``now``, :meth:`ConsolidatedMarket.apply`), and strategies and routers query it.  Sans-IO: no clock,
+no sockets — the time of every event is the ``now`` the caller passes, so a replay gives the same
+answers.  No FIX tag is read here; :meth:`ConsolidatedMarket.on_message` and
+:meth:`ConsolidatedMarket.subscription_request` are conveniences that go through the adapter.
 
 What it understands, and why:
 
@@ -19,52 +22,40 @@ What it understands, and why:
 * **MarketDataRequestReject (Y)** is recorded per venue; no book changes (a rejected duplicate
   request leaves the first subscription working).
 * **TradingSessionStatus (h)** sets the venue's status from TradSesStatus (340), see
-  :data:`TRAD_SES_STATUS`.
+  :data:`metaorder.execution.venue_fix.TRAD_SES_STATUS`.
 * **The session** (:meth:`ConsolidatedMarket.on_session`): a disconnect drops the venue's books; after
   a reconnect a book exists again only once a new snapshot arrives, because increments sent while we
   were away are lost and any book patched across the gap would be wrong.
 
 A malformed entry (a price or size that is not a FIX number, a fractional or negative size, an
 unknown action, no side or no symbol) is skipped and counted in ``bad_entries``; the rest of its
-message is applied.  FIX numbers are read strictly (digits, one optional point, optional leading
-minus: no exponent, NaN, infinity or underscores, which :class:`Decimal` would otherwise accept).
+message is applied.  The adapter reads FIX numbers strictly (digits, one optional point, optional
+leading minus: no exponent, NaN, infinity or underscores, which :class:`Decimal` would otherwise accept).
 """
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Context, Decimal
 from typing import Final
 
+from metaorder.execution.children import Fields
 from metaorder.execution.types import Level, VenueBook, VenueInfo, VenueKind, VenueStatus
+from metaorder.execution.venue_fix import (
+    BookChangeKind,
+    BookIncrement,
+    BookSnapshot,
+    MarketDataRejected,
+    MarketDataUpdate,
+    TradingStatus,
+    market_data_request,
+    read_venue_message,
+)
 from metaorder.fix.codec import Message
+from metaorder.fix.tags import MDEntryType, MDUpdateAction
 
-# MDEntryType (269), MDUpdateAction (279)
-BID: Final = "0"
-OFFER: Final = "1"
-TRADE: Final = "2"
-NEW: Final = "0"
-CHANGE: Final = "1"
-DELETE: Final = "2"
-
-#: TradSesStatus (340) → our status.  Pre-open (4) and pre-close (5) are call phases: orders may be
-#: accepted but nothing executes continuously, so a router must not treat the quote as takeable —
-#: CLOSED, not OPEN.  Unknown (0) and Request Rejected (6, the answer to a status request we could
-#: not have) say nothing about the venue, so they leave its status alone.
-TRAD_SES_STATUS: Final[Mapping[str, VenueStatus]] = {
-    "1": VenueStatus.HALTED,
-    "2": VenueStatus.OPEN,
-    "3": VenueStatus.CLOSED,
-    "4": VenueStatus.CLOSED,
-    "5": VenueStatus.CLOSED,
-}
-
-#: A FIX 4.4 float/Qty/Price: optional minus, digits, optional point.  The length cap keeps every
-#: product and sum below the precision of ``_EXACT``, so notional and midpoints are always exact.
-_FIX_NUMBER: Final = re.compile(r"-?(?:[0-9]+\.?[0-9]*|\.[0-9]+)")
-_MAX_NUMBER_LEN: Final = 32
+_MARKET_DATA: Final = (BookSnapshot, BookIncrement, MarketDataRejected, TradingStatus)
 _EXACT: Final = Context(prec=100)  # exact for any product/sum of the capped numbers above
 _QUOTIENT: Final = Context(prec=28)  # the VWAP: exact when the division terminates, else 28 digits
 
@@ -89,20 +80,20 @@ class _Book:
     updated: float = 0.0
     view: VenueBook | None = None  # the last VenueBook handed out, until the next change
 
-    def side(self, entry_type: str) -> dict[Decimal, int]:
-        return self.bids if entry_type == BID else self.asks
+    def side(self, bid: bool) -> dict[Decimal, int]:
+        return self.bids if bid else self.asks
 
-    def ordered(self, entry_type: str) -> list[Decimal]:
+    def ordered(self, bid: bool) -> list[Decimal]:
         """Prices best first: bids descending, offers ascending."""
-        return sorted(self.side(entry_type), reverse=entry_type == BID)
+        return sorted(self.side(bid), reverse=bid)
 
     def truncate(self) -> None:
         if self.depth <= 0:
             return
-        for entry_type in (BID, OFFER):
-            levels = self.side(entry_type)
+        for bid in (True, False):
+            levels = self.side(bid)
             if len(levels) > self.depth:
-                for price in self.ordered(entry_type)[self.depth :]:
+                for price in self.ordered(bid)[self.depth :]:
                     del levels[price]
 
 
@@ -114,10 +105,6 @@ class _Venue:
     last_update: float | None = None
     reject: MarketDataReject | None = None
     volume: dict[str, int] = field(default_factory=dict)
-
-
-class _BadEntry(Exception):
-    """An entry that cannot be applied; caught per entry, never escapes the module."""
 
 
 @dataclass(slots=True)
@@ -148,23 +135,19 @@ class ConsolidatedMarket:
 
     # ---- requests ------------------------------------------------------------------------------
 
-    def subscription_request(self, req_id: str, symbols: Sequence[str], depth: int = 0) -> list[tuple[int, str | int]]:
-        """The body of a MarketDataRequest (V): bids, offers and trades; snapshot, then increments.
-
-        263=1 (snapshot + updates), 264 MarketDepth (0 = full book), 265=1 (incremental refresh),
-        266=Y (one entry per price: the books here are keyed by price).  Field order follows the
-        FIX 4.4 message layout, which a validating venue checks.  The request is remembered so the
-        answers can be read: its depth for truncation, its symbol for entries that omit Symbol.
-        """
+    def subscribe(self, req_id: str, symbols: Sequence[str], depth: int = 0) -> None:
+        """Remember a MarketDataRequest about to be sent, so its answers can be read: its depth for
+        truncation, its symbol for entries that omit Symbol.  Depth 0 is the full book."""
         if not symbols:
             raise ValueError("a MarketDataRequest needs at least one symbol")
         if depth < 0:
             raise ValueError(f"MarketDepth {depth} must be 0 (full book) or positive")
         self._requests[req_id] = (list(symbols), depth)
-        body: list[tuple[int, str | int]] = [(262, req_id), (263, "1"), (264, depth), (265, "1"), (266, "Y")]
-        body += [(267, 3), (269, BID), (269, OFFER), (269, TRADE), (146, len(symbols))]
-        body += [(55, symbol) for symbol in symbols]
-        return body
+
+    def subscription_request(self, req_id: str, symbols: Sequence[str], depth: int = 0) -> Fields:
+        """:meth:`subscribe`, and the MarketDataRequest (V) body the venue adapter builds for it."""
+        self.subscribe(req_id, symbols, depth)
+        return market_data_request(req_id, symbols, depth)
 
     # ---- events --------------------------------------------------------------------------------
 
@@ -180,25 +163,29 @@ class ConsolidatedMarket:
         state.books.clear()
 
     def on_message(self, venue: str, msg: Message, now: float) -> None:
-        """Apply one application message from ``venue``; types other than W, X, Y, h are ignored.
+        """Read one message from ``venue`` with the venue adapter and :meth:`apply` it if it is
+        market data (W, X, Y, h); other types are ignored."""
+        update = read_venue_message(msg)
+        if isinstance(update, _MARKET_DATA):
+            self.apply(venue, update, now)
 
-        Nothing can arrive on a session that is down, so messages for a DISCONNECTED venue are
+    def apply(self, venue: str, update: MarketDataUpdate, now: float) -> None:
+        """Apply one market data update from ``venue``.
+
+        Nothing can arrive on a session that is down, so updates for a DISCONNECTED venue are
         dropped rather than allowed to resurrect its books without a reconnect.
         """
         state = self._venue(venue)
         if state.status is VenueStatus.DISCONNECTED:
             return
-        kind = msg.msg_type
-        if kind == "W":
-            self._on_snapshot(state, msg, now)
-        elif kind == "X":
-            self._on_increment(state, msg, now)
-        elif kind == "Y":
-            state.reject = MarketDataReject(msg.get(262) or "", msg.get(281), msg.get(58) or "", now)
-        elif kind == "h":
-            status = TRAD_SES_STATUS.get(msg.get(340) or "")
-            if status is not None:
-                state.status = status
+        if isinstance(update, BookSnapshot):
+            self._on_snapshot(state, update, now)
+        elif isinstance(update, BookIncrement):
+            self._on_increment(state, update, now)
+        elif isinstance(update, MarketDataRejected):
+            state.reject = MarketDataReject(update.req_id, update.reason, update.text, now)
+        elif update.status is not None:
+            state.status = update.status
 
     # ---- MarketView ----------------------------------------------------------------------------
 
@@ -304,69 +291,58 @@ class ConsolidatedMarket:
     @staticmethod
     def _view(venue: str, symbol: str, book: _Book) -> VenueBook:
         if book.view is None:
-            bids = [Level(p, book.bids[p]) for p in book.ordered(BID)]
-            asks = [Level(p, book.asks[p]) for p in book.ordered(OFFER)]
+            bids = [Level(p, book.bids[p]) for p in book.ordered(True)]
+            asks = [Level(p, book.asks[p]) for p in book.ordered(False)]
             book.view = VenueBook(venue, symbol, bids, asks, book.updated)
         return book.view
 
-    def _request(self, msg: Message) -> tuple[list[str], int]:
-        return self._requests.get(msg.get(262) or "", ([], 0))
+    def _request(self, req_id: str | None) -> tuple[list[str], int]:
+        return self._requests.get(req_id or "", ([], 0))
 
-    def _on_snapshot(self, state: _Venue, msg: Message, now: float) -> None:
-        head, entries = _split(msg.fields, 269)
-        symbols, depth = self._request(msg)
-        symbol = head.get(55) or (symbols[0] if len(symbols) == 1 else None)
+    def _on_snapshot(self, state: _Venue, snapshot: BookSnapshot, now: float) -> None:
+        symbols, depth = self._request(snapshot.req_id)
+        symbol = snapshot.symbol or (symbols[0] if len(symbols) == 1 else None)
         if symbol is None:
             self.bad_messages += 1
             return
         if state.info.kind is VenueKind.DARK:
             return  # a dark venue has no book, whatever it sends
         state.last_update = now
+        self.bad_entries += snapshot.bad_entries
         book = _Book(depth, updated=now)
-        for entry in entries:
-            entry_type = entry[269]
-            if entry_type not in (BID, OFFER):
-                continue  # trades in a snapshot are history; other types (open, close...) unused
-            try:
-                price = _decimal(entry.get(270))
-                size = _size(entry.get(271))
-            except _BadEntry:
-                self.bad_entries += 1
-                continue
-            if size:
-                levels = book.side(entry_type)
-                levels[price] = levels.get(price, 0) + size
+        for level in snapshot.levels:
+            if level.size:
+                levels = book.side(level.side is MDEntryType.BID)
+                levels[level.price] = levels.get(level.price, 0) + level.size
         book.truncate()
         state.books[symbol] = book
 
-    def _on_increment(self, state: _Venue, msg: Message, now: float) -> None:
-        _, entries = _split(msg.fields, 279)
-        symbols, _ = self._request(msg)
-        symbol = symbols[0] if len(symbols) == 1 else None
+    def _on_increment(self, state: _Venue, increment: BookIncrement, now: float) -> None:
+        symbols, _ = self._request(increment.req_id)
+        only = symbols[0] if len(symbols) == 1 else None
         touched: set[str] = set()
         lit = state.info.kind is VenueKind.LIT
         if lit:
             state.last_update = now
-        for entry in entries:
-            symbol = entry.get(55) or symbol
-            try:
-                if symbol is None:
-                    raise _BadEntry("no symbol")
-                action = entry[279]
-                entry_type = entry.get(269)
-                if action not in (NEW, CHANGE, DELETE) or entry_type is None:
-                    raise _BadEntry("unknown action or no side")
-                if entry_type == TRADE:
-                    if action == NEW:
-                        self._trade(state, symbol, _decimal(entry.get(270)), _size(entry.get(271)), now)
-                elif entry_type in (BID, OFFER) and lit:
-                    book = state.books.get(symbol)
-                    parsed = _parse_level(action, entry)
-                    if book is not None:
-                        _apply(book, entry_type, action, *parsed)
-                        touched.add(symbol)
-            except _BadEntry:
-                self.bad_entries += 1
+        for change in increment.changes:
+            symbol = change.symbol or only
+            kind = change.kind
+            if symbol is None or change.action is None or kind is None:
+                self.bad_entries += 1  # no symbol, an unknown action or no side
+            elif kind is BookChangeKind.TRADE:
+                if change.action is MDUpdateAction.NEW:
+                    if change.error is not None or change.price is None or change.size is None:
+                        self.bad_entries += 1
+                    else:
+                        self._trade(state, symbol, change.price, change.size, now)
+            elif kind in (BookChangeKind.BID, BookChangeKind.OFFER) and lit:
+                if change.error is not None:
+                    self.bad_entries += 1
+                    continue
+                book = state.books.get(symbol)
+                if book is not None:
+                    _apply(book, kind is BookChangeKind.BID, change.action, change.price, change.size, change.position)
+                    touched.add(symbol)
         for name in touched:
             book = state.books[name]
             book.truncate()
@@ -374,8 +350,6 @@ class ConsolidatedMarket:
             book.view = None
 
     def _trade(self, state: _Venue, symbol: str, price: Decimal, size: int, now: float) -> None:
-        if size <= 0:
-            raise _BadEntry("a trade of no shares")
         tape = self._tape.setdefault(symbol, _Tape())
         tape.volume += size
         tape.notional = _EXACT.add(tape.notional, _EXACT.multiply(price, Decimal(size)))
@@ -383,68 +357,15 @@ class ConsolidatedMarket:
         state.volume[symbol] = state.volume.get(symbol, 0) + size
 
 
-def _split(fields: Iterable[tuple[int, str]], first_tag: int) -> tuple[dict[int, str], list[dict[int, str]]]:
-    """The fields before NoMDEntries (268), and its entries (each starts at ``first_tag``).
-
-    Within an entry the first occurrence of a tag wins, like :meth:`Message.get`.  Fields between
-    268 and the first entry start belong to no entry and are dropped.
-    """
-    head: dict[int, str] = {}
-    entries: list[dict[int, str]] = []
-    in_group = False
-    for tag, value in fields:
-        if not in_group:
-            if tag == 268:
-                in_group = True
-            else:
-                head.setdefault(tag, value)
-        elif tag == first_tag:
-            entries.append({tag: value})
-        elif entries:
-            entries[-1].setdefault(tag, value)
-    return head, entries
-
-
-def _decimal(text: str | None) -> Decimal:
-    if text is None or len(text) > _MAX_NUMBER_LEN or not _FIX_NUMBER.fullmatch(text):
-        raise _BadEntry(f"not a FIX number: {text!r}")
-    return Decimal(text)
-
-
-def _size(text: str | None) -> int:
-    """A size in whole shares: "100" and "100.0" are the same; "100.5" and "-1" are malformed."""
-    value = _decimal(text)
-    if value < 0 or value != value.to_integral_value():
-        raise _BadEntry(f"not a whole number of shares: {text!r}")
-    return int(value)
-
-
-def _parse_level(action: str, entry: Mapping[int, str]) -> tuple[Decimal | None, int | None, int]:
-    """(price, size, position) of a bid/offer entry, checked before anything is applied.
-
-    New needs a price and a size; Change a size and a price or position; Delete a price or position.
-    """
-    price = _decimal(entry[270]) if 270 in entry else None
-    position = 0
-    if 290 in entry:
-        text = entry[290]
-        if not (text.isascii() and text.isdigit()) or int(text) < 1:
-            raise _BadEntry(f"bad MDEntryPositionNo {text!r}")
-        position = int(text)
-    if price is None and (action == NEW or not position):
-        raise _BadEntry("no price")
-    size = None if action == DELETE else _size(entry.get(271))
-    return price, size, position
-
-
-def _apply(book: _Book, entry_type: str, action: str, price: Decimal | None, size: int | None, position: int) -> None:
-    levels = book.side(entry_type)
+def _apply(book: _Book, bid: bool, action: MDUpdateAction, price: Decimal | None, size: int | None,
+           position: int) -> None:
+    levels = book.side(bid)
     if price is None:  # by position (Change or Delete)
-        ordered = book.ordered(entry_type)
+        ordered = book.ordered(bid)
         if position > len(ordered):
             return  # nothing there: the venue's book and ours already agree it is gone
         price = ordered[position - 1]
-    if action == DELETE or not size:
+    if action is MDUpdateAction.DELETE or not size:
         levels.pop(price, None)
     else:
         levels[price] = size

@@ -13,7 +13,10 @@ the parent totals independently; this is the router's own half of the Knight Cap
 
 * the quantities it returns add up to at most ``intent.qty`` — never more;
 * no order goes to an excluded venue, or to one whose status is not OPEN;
-* no order is priced beyond ``intent.limit``.
+* no order is priced beyond ``intent.limit``;
+* every order is a whole number of lots, except at most one, which carries the intent's own odd
+  remainder (``intent.qty % lot_size``: a parent's last odd shares) and goes to a venue that accepts
+  odd lots (``VenueInfo.odd_lots``).  With no such venue open, the odd remainder is not sent.
 
 Money is exact: prices and fees ``Decimal``, quantities ``int``.  A venue's latency is configured
 as a float of milliseconds; the cost derived from it goes through ``Decimal(str(ms))``, which is the
@@ -141,21 +144,19 @@ def within_limit(price: Decimal, limit: Decimal | None, direction: int) -> bool:
     return limit is None or direction * (price - limit) <= 0
 
 
-def fit_lots(takes: Sequence[int], total: int, lot_size: int) -> list[int]:
-    """Round each venue's share of ``total`` down to whole lots, never adding shares.
+def odd_lot_venue(ranked: Sequence[tuple[VenueInfo, int]], odd: int) -> str | None:
+    """Where an intent's odd remainder of ``odd`` shares goes: the first venue, in ``ranked`` order
+    (cheapest first), that accepts odd lots and has room for all of it; None when none does.
 
-    Only the intent's own odd remainder (``total % lot_size``: a parent's last odd lot) may go out
-    as an odd quantity, and only once, on the first (cheapest) venue whose take has room for it;
-    any other part-lot is dropped and comes back in the strategy's next intent.
+    ``ranked`` walks the levels in cost order, pairing each level's venue with the room that venue
+    has up to that level (displayed depth the whole lots did not take), so the venue chosen is the
+    one whose worst level needed for the odd shares is the cheapest.  The odd remainder is never
+    split: it goes out as one order, so at most one child of an intent is not a whole number of lots.
     """
-    out = [q - q % lot_size for q in takes]
-    odd = total % lot_size
-    if odd:
-        for i, q in enumerate(takes):
-            if q % lot_size >= odd:
-                out[i] += odd
-                break
-    return out
+    for info, room in ranked:
+        if info.odd_lots and room >= odd:
+            return info.name
+    return None
 
 
 def _check_args(intent: Intent, lot_size: int) -> None:
@@ -201,12 +202,16 @@ class BestPriceRouter:
     come first, and a slow venue loses a near-tie.  One IOC per venue, priced at the worst level it
     needs there.  Displayed depth within the limit short of the intent is NOT chased: the rest is
     left unrouted and the strategy comes back with it (sweeping blind into hidden liquidity is a
-    different policy).  Part-lots are dropped (see :func:`fit_lots`).
+    different policy).  The walk is in whole lots (each venue's take rounded down, the part-lot
+    dropped: it comes back in the strategy's next intent); the intent's own odd remainder then goes,
+    whole, to the cheapest venue that accepts odd lots with displayed depth left for it.
 
     PASSIVE: one DAY order for the whole intent at the consolidated near touch (best bid buying,
     best ask selling), or at the limit when the touch is beyond it, on the venue where resting is
     cheapest: maker fee plus a penalty for the displayed shares already queued at that price there
-    (ties: venue name).  An order that would lock or cross the consolidated far touch is not sent
+    (ties: venue name).  When the intent has an odd remainder and that venue does not take odd lots,
+    the whole lots rest there and the odd remainder rests on the cheapest venue that does.  An
+    order that would lock or cross the consolidated far touch is not sent
     (without a tick size the router cannot step back; the strategy decides).  No near touch at all
     (one-sided or empty market): post at the limit if the intent has one, otherwise send nothing —
     there is no price to join and inventing one is the strategy's call, not the router's.
@@ -236,7 +241,7 @@ class BestPriceRouter:
         if intent.style is Style.AGGRESSIVE:
             orders = self._take(intent, candidates, lot_size)
         else:
-            orders = self._post(intent, candidates)
+            orders = self._post(intent, candidates, lot_size)
         if sum(o.qty for o in orders) > intent.qty:  # cannot happen; a future edit must not make it
             raise RuntimeError(f"router over-allocated {intent.parent_id}: {orders} for {intent.qty}")
         return orders
@@ -251,20 +256,40 @@ class BestPriceRouter:
                     ladder.append((d * level.price + taken.charges, book.venue, i, level, taken))
         ladder.sort(key=lambda step: step[:3])
 
-        need = intent.qty
+        odd = intent.qty % lot_size
+        need = intent.qty - odd  # the whole lots, from any venue
         walked: dict[str, _Taken] = {}  # insertion order: cheapest first level first
-        for _, name, _, level, taken in ladder:
+        used: dict[tuple[str, int], int] = {}  # (venue, level index) -> shares the walk took there
+        for _, name, i, level, taken in ladder:
             if need == 0:
                 break
             q = min(level.size, need)
             taken.levels.append((level.price, q))
             walked.setdefault(name, taken)
+            used[name, i] = q
             need -= q
+        sizes = {name: t.qty - t.qty % lot_size for name, t in walked.items()}
 
-        chosen = list(walked.items())
-        sizes = fit_lots([t.qty for _, t in chosen], intent.qty, lot_size)
+        if odd:  # the odd remainder: whole, to the cheapest odd-lot venue with depth left for it
+            room: dict[str, list[tuple[Decimal, int]]] = {}
+            ranked: list[tuple[VenueInfo, int]] = []
+            for _, name, i, level, taken in ladder:  # depth left, level by level, in cost order
+                free = level.size - used.get((name, i), 0)
+                if free > 0 and taken.info.odd_lots:
+                    room.setdefault(name, []).append((level.price, free))
+                    ranked.append((taken.info, sum(q for _, q in room[name])))
+            target = odd_lot_venue(ranked, odd)
+            if target is not None:
+                taken = next(t for _, n, _, _, t in ladder if n == target)
+                # The levels beyond the walk's continue its prefix of that venue's book, so the
+                # IOC's price below is the level its whole quantity reaches.
+                taken.levels.extend(room[target])
+                walked.setdefault(target, taken)
+                sizes[target] = sizes.get(target, 0) + odd
+
         orders = []
-        for (name, taken), qty in zip(chosen, sizes, strict=True):
+        for name, taken in walked.items():
+            qty = sizes[name]
             if qty <= 0:
                 continue
             price = taken.worst_price_for(qty)
@@ -273,18 +298,30 @@ class BestPriceRouter:
             )
         return orders
 
-    def _post(self, intent: Intent, candidates: list[tuple[VenueInfo, VenueBook]]) -> list[VenueOrder]:
+    def _post(self, intent: Intent, candidates: list[tuple[VenueInfo, VenueBook]], lot_size: int) -> list[VenueOrder]:
         d = intent.direction
         near = _touch([near_side(b, d) for _, b in candidates], -d)
         far = _touch([far_side(b, d) for _, b in candidates], d)
         price = near if near is not None and within_limit(near, intent.limit, d) else intent.limit
         if price is None or (far is not None and d * (price - far) >= 0):
             return []
+        infos = {info.name: info for info, _ in candidates}
         scored = sorted(
             (self.costs.make(info, _displayed_at(near_side(book, d), price)), book.venue) for info, book in candidates
         )
+        odd = intent.qty % lot_size
         score, name = scored[0]
-        return [VenueOrder(name, intent.symbol, d, intent.qty, price, ioc=False, expected_cost=price + d * score)]
+        if not odd or infos[name].odd_lots:
+            return [VenueOrder(name, intent.symbol, d, intent.qty, price, ioc=False, expected_cost=price + d * score)]
+        orders = []
+        if intent.qty > odd:
+            orders.append(VenueOrder(name, intent.symbol, d, intent.qty - odd, price, ioc=False,
+                                     expected_cost=price + d * score))
+        odd_score, odd_name = next(((s, n) for s, n in scored if infos[n].odd_lots), (score, ""))
+        if odd_name:
+            orders.append(VenueOrder(odd_name, intent.symbol, d, odd, price, ioc=False,
+                                     expected_cost=price + d * odd_score))
+        return orders
 
 
 def _touch(sides: list[list[Level]], direction: int) -> Decimal | None:

@@ -23,8 +23,9 @@ Engine contract
   confirm the cancels; the strategy re-sends it then, in the style it now wants.
 * Intents never exceed ``unworked_qty`` (the engine's parent guard enforces it again).
 
-Adding a strategy: write a class with ``decide`` in its own module and add one branch to
-:func:`make_strategy`.
+Adding a strategy: write a class with ``decide`` in its own module and add its line to
+:data:`metaorder.execution.strategies.STRATEGIES` (kind -> settings model and factory).  This module
+imports no strategy, so every strategy can import it.
 """
 
 from __future__ import annotations
@@ -33,8 +34,6 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from metaorder.execution.types import Intent, MarketView, ParentState
-
-KNOWN_KINDS: tuple[str, ...] = ("TWAP",)  # model.Strategy names, as ``parent.key.strategy.name`` gives them
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,18 +55,3 @@ class Strategy(Protocol):
 
     def decide(self, parent: ParentState, market: MarketView, now: float) -> Decision: ...
 
-
-def make_strategy(kind: str, parent: ParentState, seed: int, **settings: object) -> Strategy:
-    """The strategy ``kind`` (a TargetStrategy name: ``"TWAP"``, ...) for ``parent``.
-
-    ``seed`` makes the strategy's randomness reproducible (the simulation replays a day bit for bit);
-    ``settings`` are the strategy's own tunables (for TWAP see ``TwapSettings``).  Unknown kinds and
-    unknown or ill-typed settings raise ``ValueError`` so a misconfiguration fails loudly at the
-    first parent, not as a silently different algorithm.
-    """
-    if kind.upper() == "TWAP":
-        # Imported here because strategy modules import this one (for Decision): no import cycle.
-        from metaorder.execution.twap import Twap, TwapSettings
-
-        return Twap(parent, seed, TwapSettings.from_mapping(settings))
-    raise ValueError(f"unknown strategy kind {kind!r} (known: {', '.join(KNOWN_KINDS)})")

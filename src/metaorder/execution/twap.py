@@ -1,7 +1,12 @@
 """TWAP: execute a parent evenly over its window [start_time, end_time].
 
-Schedule.  The window is cut into N slices of equal length (N from ``slice_interval``, at least 1
-and never more than the parent has lots, so no slice is empty by construction).  Slice i is sent
+Schedule.  The window is cut into N slices of equal length.  N scales with the window: about one
+slice per ``slice_interval`` (the target Δ), but at least ``min_slices`` — a 25 s window is still
+worked in several slices, not sent at once — and at most ``max_slices`` — a day-long window gets
+slices of a few minutes, not thousands of tiny ones that would each be below a venue's useful size
+and leave a trail of child orders anyone can count.  Two bounds come before those: a slice is never
+shorter than ``min_slice_interval`` (a very short window gets fewer slices), and there are never more
+slices than the parent has lots, so no slice is empty by construction.  Slice i is sent
 at its grid point start + i·Δ moved by a uniform random amount within ±``jitter``·Δ (the first
 slice only later, never before the start), so the child orders do not arrive on a detectable
 metronome.  The times are drawn once, from a ``random.Random(seed)``: the same seed gives the
@@ -48,6 +53,7 @@ import random
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from fractions import Fraction
+from typing import Any
 
 from metaorder.execution.strategy import Decision
 from metaorder.execution.types import Intent, MarketView, ParentState, Style
@@ -60,13 +66,22 @@ AGGRESSIVENESS: tuple[str, ...] = ("PASSIVE", "NEUTRAL", "AGGRESSIVE")
 
 @dataclass(frozen=True, slots=True)
 class TwapSettings:
-    slice_interval: float = 30.0  # seconds between slices (the window decides the exact Δ)
+    slice_interval: float = 30.0  # target seconds between slices (the window decides the exact Δ)
+    min_slices: int = 5  # even a short window is worked in this many slices (lots and min_slice_interval allowing)
+    max_slices: int = 100  # a long window gets longer slices instead of more of them (6.5 h: ~4 min each)
+    min_slice_interval: float = 1.0  # seconds: no slice is shorter, whatever min_slices asks
     jitter: float = 0.2  # each slice time moves up to ± this fraction of Δ; < 0.5 keeps slices in order
     retry_interval: float = 5.0  # seconds between checks while completing, capped or waiting for cancels
 
     def __post_init__(self) -> None:
         if not self.slice_interval > 0:
             raise ValueError(f"TWAP slice_interval must be > 0 seconds, not {self.slice_interval}")
+        if not self.min_slice_interval > 0:
+            raise ValueError(f"TWAP min_slice_interval must be > 0 seconds, not {self.min_slice_interval}")
+        if not self.min_slices >= 1:
+            raise ValueError(f"TWAP min_slices must be at least 1, not {self.min_slices}")
+        if not self.max_slices >= self.min_slices:
+            raise ValueError(f"TWAP max_slices must be at least min_slices ({self.min_slices}), not {self.max_slices}")
         if not 0 <= self.jitter < 0.5:
             raise ValueError(f"TWAP jitter must be in [0, 0.5) of a slice, not {self.jitter}")
         if not self.retry_interval > 0:
@@ -84,16 +99,29 @@ class TwapSettings:
             if isinstance(value, bool) or not isinstance(value, int | float):
                 raise ValueError(f"TWAP setting {name} must be a number, not {value!r}")
             values[name] = float(value)
-        return cls(**values)
+        typed: dict[str, Any] = dict(values)  # floats, and the slice counts as ints (checked just below)
+        for name in _COUNTS & set(values):
+            if not values[name].is_integer():
+                raise ValueError(f"TWAP setting {name} must be a whole number, not {values[name]:g}")
+            typed[name] = int(values[name])
+        return cls(**typed)
+
+
+_COUNTS = frozenset({"min_slices", "max_slices"})  # the settings that count slices: whole numbers
 
 
 def slice_count(parent: ParentState, settings: TwapSettings) -> int:
-    """Slices for the window: one per ``slice_interval`` (rounded up), at least 1, at most one per lot."""
+    """Slices for the window (see the module docstring): the window over ``slice_interval``, rounded
+    to the nearest, within [``min_slices``, ``max_slices``]; then no slice shorter than
+    ``min_slice_interval`` and at most one slice per lot; always at least 1."""
     duration = max(parent.end_time - parent.start_time, 0.0)
-    # A microsecond of slack: epoch-second floats are only that exact, and 600 s at 30 s must be 20, not 21.
-    by_time = max(1, math.ceil((duration - 1e-6) / settings.slice_interval))
-    lots = max(1, parent.target_qty // max(parent.lot_size, 1))
-    return min(by_time, lots)
+    # A microsecond of slack: epoch-second floats are only that exact (600 s at 30 s is 20 slices,
+    # 5 s at 1 s is 5).
+    n = math.floor(duration / settings.slice_interval + 0.5)
+    n = min(max(n, settings.min_slices), settings.max_slices)
+    n = min(n, math.floor((duration + 1e-6) / settings.min_slice_interval))
+    lots = parent.target_qty // max(parent.lot_size, 1)
+    return max(1, min(n, lots))
 
 
 def slice_times(start: float, end: float, n: int, jitter: float, rng: random.Random) -> tuple[float, ...]:

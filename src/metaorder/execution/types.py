@@ -73,6 +73,9 @@ class VenueInfo:
     taker_fee: Decimal = Decimal(0)  # per share
     latency_ms: float = 0.0  # expected order-to-ack round trip
     min_qty: int = 0  # a dark pool's minimum size (0: none)
+    # Takes orders that are not whole lots (odd and mixed lots).  Only such venues get a parent's
+    # odd remainder; elsewhere child orders are whole lots.  False unless the configuration says so.
+    odd_lots: bool = False
 
 
 class MarketView(Protocol):

@@ -9,8 +9,9 @@ The rules implemented are the FIX session-layer specification's, and where it le
 choices, because counterparties certify against QuickFIX's acceptance suite:
 
 * sequence numbers: a gap (MsgSeqNum too high) queues the message and sends one ResendRequest
-  (chunked if configured, never duplicated while one is outstanding); too low without PossDupFlag is
-  fatal (Logout, disconnect); too low with PossDupFlag is ignored after the OrigSendingTime checks;
+  (chunked if configured, never duplicated while one is outstanding, asked again for what is still
+  missing when nothing has filled the gap for ``resend_request_timeout``); too low without PossDupFlag
+  is fatal (Logout, disconnect); too low with PossDupFlag is ignored after the OrigSendingTime checks;
 * Logout and ResendRequest are acted on whatever their sequence number, SequenceReset-Reset ignores it;
 * heartbeats: a Heartbeat after HeartBtInt of silence on our side, a TestRequest after 1.2×HeartBtInt
   of silence on theirs (no Heartbeats while it is outstanding), disconnect after 2.4×HeartBtInt;
@@ -84,6 +85,9 @@ class SessionConfig:
     check_latency: bool = True  # CheckLatency
     max_latency: float = 120.0  # MaxLatency
     resend_request_chunk_size: int = 0  # ResendRequestChunkSize (0: ask for everything at once)
+    #: Seconds our ResendRequest may go without any progress before we ask again for what is still
+    #: missing (None: the HeartBtInt in force, 30 s without heartbeats; 0: never ask again).
+    resend_request_timeout: float | None = None
     username: str | None = None  # initiator: sent as Username (553); acceptor: required
     password: str | None = None  # initiator: sent as Password (554); acceptor: required
     #: Application message types the application handles; others get BusinessMessageReject 380=3.
@@ -153,6 +157,8 @@ class Session:
         self._queue: dict[int, Message | None] = {}
         self._resend_target: int | None = None  # highest seq we asked for while a resend is pending
         self._resend_chunk_end = 0
+        self._resend_since = 0.0  # when our ResendRequest went out or last made progress
+        self._connection_id = 0  # how many connections this session has had; the last one owns it
         self._heartbeat = float(config.heartbeat_interval)
         self._last_sent = 0.0
         self._last_received = 0.0
@@ -188,6 +194,21 @@ class Session:
     def heartbeat_interval(self) -> float:
         return self._heartbeat
 
+    @property
+    def connection_id(self) -> int:
+        """The number of the connection the session belongs to (the count of :meth:`connection_made` calls).
+
+        A transport notes it when its connection is made and passes it to :meth:`connection_lost`:
+        the end of a connection the session has since moved on from must not end the newer one.
+        """
+        return self._connection_id
+
+    def _resend_timeout(self) -> float:
+        timeout = self.config.resend_request_timeout
+        if timeout is None:
+            return self._heartbeat if self._heartbeat > 0 else 30.0
+        return timeout
+
     def data_to_send(self) -> bytes:
         out = b"".join(self._out)
         self._out.clear()
@@ -206,6 +227,10 @@ class Session:
         schedule = self.config.schedule
         if schedule is not None:
             candidates.append(schedule.current_end(self._last_received))
+        if self._resend_target is not None:
+            resend_timeout = self._resend_timeout()
+            if resend_timeout > 0:
+                candidates.append(self._resend_since + resend_timeout)
         hb = self._heartbeat
         if hb > 0:
             timeout = self._last_received + 2.4 * hb
@@ -221,6 +246,7 @@ class Session:
         """A transport connected.  An initiator sends its Logon; an acceptor waits for one."""
         if self.connected:
             raise LocalProtocolError("session is already connected")
+        self._connection_id += 1
         self._framer = Framer(self._framer.max_message_size)
         self._queue.clear()
         self._resend_target = None
@@ -239,7 +265,16 @@ class Session:
             self.state = State.AWAITING_LOGON
         return self._take_events()
 
-    def connection_lost(self, now: float) -> list[Event]:
+    def connection_lost(self, now: float, connection_id: int | None = None) -> list[Event]:
+        """The transport's connection ended.
+
+        ``connection_id``: the :attr:`connection_id` noted when that connection was made.  When the
+        session has been connected again since (a client that dropped TCP and logged on again at
+        once, before the old connection's teardown ran), the old connection's end is not this
+        session's any more and changes nothing.
+        """
+        if connection_id is not None and connection_id != self._connection_id:
+            return []
         if self.state is State.DISCONNECTED:
             return self._take_events()
         was_logged_on = self.logged_on
@@ -357,6 +392,10 @@ class Session:
                     self._test_requests += 1
                 elif now - self._last_sent >= hb and not self._test_requests:
                     self._send("0", [], now)
+            if self._resend_target is not None and not self._closing:
+                resend_timeout = self._resend_timeout()
+                if resend_timeout > 0 and now >= self._resend_since + resend_timeout:
+                    self._send_resend_request(self.store.next_target_seq(), now, again_after=resend_timeout)
         return self._take_events()
 
     # ---- output ---------------------------------------------------------------------------------
@@ -649,18 +688,30 @@ class Session:
         self._resend_target = seq - 1
         self._send_resend_request(begin, now)
 
-    def _send_resend_request(self, begin: int, now: float) -> None:
+    def _send_resend_request(self, begin: int, now: float, again_after: float = 0.0) -> None:
+        """Ask for ``begin`` onwards (one chunk of it if chunked).
+
+        ``again_after``: this repeats a request that nothing answered for that many seconds (the
+        counterparty's GapFill or resent messages lost on the way, or garbled and dropped): without
+        asking again the session would queue everything after the gap forever.
+        """
         chunk = self.config.resend_request_chunk_size
         target = self._resend_target or begin
         end = 0 if chunk <= 0 else min(begin + chunk - 1, target)
         self._resend_chunk_end = end
-        self._events.append(Problem("gap", f"requesting resend of {begin}..{end or 'infinity'}"))
+        self._resend_since = now
+        if again_after:
+            self._events.append(Problem("resend-timeout", f"nothing filled the gap for {again_after:g}s; "
+                                        f"requesting resend of {begin}..{end or 'infinity'} again"))
+        else:
+            self._events.append(Problem("gap", f"requesting resend of {begin}..{end or 'infinity'}"))
         self._send("2", [(7, begin), (16, end)], now)
 
     def _note_resend_progress(self, seq: int, now: float) -> None:
         target = self._resend_target
         if target is None:
             return
+        self._resend_since = now  # progress: the timeout counts from the last message that filled some of it
         if seq >= target:
             self._resend_target = None
         elif self._resend_chunk_end and seq >= self._resend_chunk_end:

@@ -3,7 +3,12 @@
 * :class:`Acceptor` serves many sessions on one port: a new connection is identified by the CompIDs
   of its first message, unknown or already-connected identities are refused, connections that never
   log on are dropped after the logon timeout, and at most ``max_pending`` connections may be waiting
-  to log on at once (a Logon flood cannot exhaust the process).
+  to log on at once (a Logon flood cannot exhaust the process).  A session belongs to one
+  connection at a time: a newcomer for a session whose connection the peer has already closed
+  waits for that end to be processed and then takes over; one for a session whose connection is
+  alive is refused (closed).  The end of a connection acts only on the session it still owns: a
+  client that drops TCP and logs on again at once used to find its new connection's session ended
+  by the old connection's teardown, which ran after the new Logon (issue 13).
 * :class:`Initiator` connects out and reconnects with exponential backoff.
 * :class:`SessionConnection` runs one connection: every connection has its own TaskGroup with a reader
   and a writer task.  Outgoing bytes are written only once the store has committed them (durable
@@ -24,7 +29,7 @@ from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
-from typing import Protocol
+from typing import ClassVar, Protocol
 
 import structlog
 
@@ -79,7 +84,17 @@ def session_id(session: Session) -> str:
 
 
 class SessionConnection:
-    """One TCP connection of one session, for as long as it lasts."""
+    """One TCP connection of one session, for as long as it lasts.
+
+    It owns its session from the moment the connection is made until this connection's end has been
+    handed to the session (:meth:`Session.connection_lost` with the session's ``connection_id`` of that
+    moment).  A connection that no longer owns its session never touches its state or its output
+    again: sends an application still makes through it go out on the connection that owns the
+    session now (or are stored for a resend if none does), its logout does nothing.
+    """
+
+    #: id(session) -> the connection that owns it (entries live exactly as long as the ownership).
+    _owners: ClassVar[dict[int, SessionConnection]] = {}
 
     def __init__(
         self,
@@ -108,14 +123,42 @@ class SessionConnection:
         self._closing = False
         self._in_step = False
         self._state_flush_scheduled = False  # a flush of state changes alone is due this loop iteration
+        self._connection_id: int | None = None  # session.connection_id while this connection owns it
+        self._released = asyncio.Event()  # set once this connection has let go of the session
         self._log = log.bind(session=self.id)
 
     # ---- public -------------------------------------------------------------------------------
+
+    @classmethod
+    def owner_of(cls, session: Session) -> SessionConnection | None:
+        """The connection ``session`` belongs to now, if any."""
+        return cls._owners.get(id(session))
+
+    @property
+    def owns_session(self) -> bool:
+        """Whether this connection is the one its session belongs to now."""
+        return self._owners.get(id(self.session)) is self
+
+    @property
+    def peer_closed(self) -> bool:
+        """The connection is ending: closing on our side, or the peer's end of stream has arrived
+        (possibly behind data not processed yet)."""
+        reader = self._reader
+        # StreamReader.at_eof() is False while data is still buffered in front of the end of stream;
+        # its _eof flag says the end has arrived at all (asyncio's attribute since 3.4).
+        return self._closing or reader.at_eof() or bool(getattr(reader, "_eof", False))
+
+    async def released(self) -> None:
+        """Wait until this connection has let go of its session."""
+        await self._released.wait()
 
     def send(
         self, msg_type: str, body: Sequence[tuple[int, FieldValue]], header: Sequence[tuple[int, FieldValue]] = ()
     ) -> int:
         """Send an application message now (from application code, outside or inside a callback)."""
+        owner = self._owners.get(id(self.session))
+        if owner is not None and owner is not self:
+            return owner.send(msg_type, body, header)
         seq = self.session.send(msg_type, body, self._clock.now(), header)
         if not self._in_step:
             self._flush_output()
@@ -131,13 +174,19 @@ class SessionConnection:
         With writer threads both commits then run at the same time instead of one after the other.
         ``header``: extra header fields for every message of the batch (OnBehalfOfCompID of a drop copy).
         """
+        owner = self._owners.get(id(self.session))
+        if owner is not None and owner is not self:
+            owner.send_batch(messages, after, header)
+            return
         now = self._clock.now()
         for msg_type, body in messages:
             self.session.send(msg_type, body, now, header)
         self._flush_output(after)
 
     def logout(self, text: str = "") -> None:
-        self._step(self.session.logout(self._clock.now(), text))
+        """Start the Logout handshake; nothing on a connection that no longer owns its session."""
+        if self.owns_session:
+            self._step(self.session.logout(self._clock.now(), text))
 
     async def run(self, initial: bytes = b"") -> None:
         """Serve the connection until either side closes it."""
@@ -147,18 +196,27 @@ class SessionConnection:
         # Messages after the first are framed by the session: it must obey the same size limit as the
         # acceptor's first read (Session has no public setting for it; connection_made keeps this one).
         session.max_message_size = self._limits.max_message_size
-        self._step(session.connection_made(now))
-        if initial:
-            self._step(session.receive_data(initial, now))
         try:
+            made = session.connection_made(now)  # raises if another connection still owns the session
+        except BaseException:
+            self._released.set()
+            self._writer.transport.abort()
+            raise
+        self._connection_id = session.connection_id
+        self._owners[id(session)] = self
+        try:
+            self._step(made)
+            if initial:
+                self._step(session.receive_data(initial, now))
             async with asyncio.TaskGroup() as tg:
                 tg.create_task(self._read_loop())
                 tg.create_task(self._write_loop())
         finally:
             if self._timer is not None:
                 self._timer.cancel()
-            if session.connected:
-                self._dispatch(session.connection_lost(self._clock.now()))
+            if self.owns_session:
+                self._dispatch(self._release())
+            self._released.set()
             self._writer.transport.abort()
             self._log.info("disconnected")
 
@@ -180,7 +238,7 @@ class SessionConnection:
                 self._log.info("read failed", error=str(exc))
                 data = b""
             if not data:
-                self._step(self.session.connection_lost(self._clock.now()))
+                self._step(self._release())
                 self._request_close()
                 return
             self._step(self.session.receive_data(data, self._clock.now()))
@@ -238,6 +296,14 @@ class SessionConnection:
             else:
                 writer.close()
 
+    def _release(self) -> list[Event]:
+        """Hand this connection's end to the session and let go of it (before a newcomer may take it)."""
+        events = self.session.connection_lost(self._clock.now(), self._connection_id)
+        if self._owners.get(id(self.session)) is self:
+            del self._owners[id(self.session)]
+        self._released.set()
+        return events
+
     def _request_close(self) -> None:
         if not self._closing:
             self._closing = True
@@ -245,6 +311,11 @@ class SessionConnection:
             self._wake_writer.set()
 
     def _flush_output(self, after: Future[None] | None = None) -> None:
+        owner = self._owners.get(id(self.session))
+        if owner is not None and owner is not self:
+            # The session's output is its owner's now: taking it here would lose it with this connection.
+            owner._flush_output(after)
+            return
         out = self.session.data_to_send()
         if not out and after is None:
             # Only state changed (the sequence number of a message that produced no output yet):
@@ -345,7 +416,8 @@ class SessionConnection:
 
     def _on_timer(self) -> None:
         self._timer = None
-        self._step(self.session.handle_timers(self._clock.now()))
+        if self.owns_session:
+            self._step(self.session.handle_timers(self._clock.now()))
 
 
 def _both(first: Future[None], second: Future[None]) -> Future[None]:
@@ -400,7 +472,8 @@ class Acceptor:
         self.app = app
         self.clock = clock
         self.limits = limits or TransportLimits()
-        self.connections: dict[str, SessionConnection] = {}
+        self.connections: dict[str, SessionConnection] = {}  # session id -> its newest connection
+        self._running = 0  # connections being served, including old ones still ending
         self._pending = 0
         self._idle = asyncio.Event()
         self._idle.set()
@@ -450,23 +523,53 @@ class Acceptor:
             _set_nodelay(writer)
             peer = writer.get_extra_info("peername")
             identified = await self._identify(reader, peer)
+            if identified is not None and not await self._session_free(identified[0], peer):
+                identified = None
         finally:
             self._pending -= 1
         if identified is None:
             writer.transport.abort()
             return
+        # No await from the check in _session_free to conn.run() taking the session (connection_made
+        # runs before run() first yields): no other connection can take it in between.
         session, initial = identified
         conn = SessionConnection(session, reader, writer, self.app, self.clock, self.limits)
         self.connections[conn.id] = conn
+        self._running += 1
         self._idle.clear()
         try:
             await conn.run(initial)
         except Exception:
             log.exception("connection failed", session=conn.id)
         finally:
-            self.connections.pop(conn.id, None)
-            if not self.connections:
+            if self.connections.get(conn.id) is conn:  # not a newer connection of the same session
+                del self.connections[conn.id]
+            self._running -= 1
+            if not self._running:
                 self._idle.set()
+
+    async def _session_free(self, session: Session, peer: object) -> bool:
+        """Whether a newcomer may have ``session``; waits for a connection the peer has closed to end.
+
+        A client that drops TCP and logs on again at once can be identified before its old
+        connection has processed its end of stream: that connection is dead, so the newcomer waits
+        (at most the logon timeout) for it to let go and then wins.  A connection that is alive
+        keeps its session and the newcomer is refused, and closed, as before.
+        """
+        if not session.connected:
+            return True
+        owner = SessionConnection.owner_of(session)
+        if owner is not None and owner.peer_closed:
+            log.info("session's previous connection is ending; waiting for it", peer=peer,
+                     session=session_id(session))
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self.limits.logon_timeout):
+                    await owner.released()
+            if not session.connected:
+                return True
+        log.warning("duplicate identity: session already connected; disconnected", peer=peer,
+                    session=session_id(session))
+        return False
 
     async def _identify(self, reader: asyncio.StreamReader, peer: object) -> tuple[Session, bytes] | None:
         """Read up to the first complete frame and find its session; None means refuse."""
@@ -495,10 +598,6 @@ class Acceptor:
         session = self.sessions.get(key)
         if session is None:
             log.warning("unknown session; disconnected", peer=peer, begin_string=key[0], sender=key[2], target=key[1])
-            return None
-        if session.connected:
-            log.warning("duplicate identity: session already connected; disconnected", peer=peer,
-                        session=session_id(session))
             return None
         return session, bytes(received)
 

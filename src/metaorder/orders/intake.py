@@ -121,6 +121,14 @@ class Intake:
         if not order.leaves_qty:
             text = f"too late to cancel: order is {order.status.name.lower()}"
             return [self._cancel_reject(session, msg, order, "1", "0", text)]
+        # A cancel whose Symbol or Side is not the order's was meant for another order (or the OMS's
+        # view of this one is wrong): refuse it, as a replace is refused (CxlRejReason 99), rather than
+        # cancel what the request does not describe.  Side is compared exactly: sell short (5) is not sell (2).
+        for tag, name, mine in ((55, "Symbol", order.symbol), (54, "Side", order.side.value)):
+            theirs = msg.get(tag)
+            if theirs is not None and theirs != mine:
+                text = f"{name} {theirs} does not match the order's {mine}"
+                return [self._cancel_reject(session, msg, order, "1", "99", text)]
         cancel_id = msg.get(11)
         if cancel_id:
             duplicate = self.risk.claim_cl_ord_id(session, cancel_id)
@@ -146,12 +154,10 @@ class Intake:
         try:
             qty_text = msg.get(38) or ""
             new_qty = int(Decimal(qty_text))
-            if (Decimal(qty_text) != new_qty or new_qty <= order.cum_qty
-                    or new_qty % self.defaults.lot_size(order.symbol)):
+            if Decimal(qty_text) != new_qty or new_qty <= order.cum_qty:
                 raise ValueError
         except (ArithmeticError, ValueError):
-            text = (f"OrderQty {msg.get(38)!r} must be a whole number of lots of "
-                    f"{self.defaults.lot_size(order.symbol)} above the {order.cum_qty} filled")
+            text = f"OrderQty {msg.get(38)!r} must be a whole number of shares above the {order.cum_qty} filled"
             return [self._cancel_reject(session, msg, order, "2", "99", text)]
         new_limit: Decimal | None = order.limit
         if order.ord_type is OrderType.LIMIT:
@@ -201,7 +207,9 @@ class Intake:
         parent = self.book.parent(parent_id)
         if parent is None:
             raise BookError(f"fill for unknown or finished parent {parent_id}")
-        allocations = allocate(parent.children, qty, price, market)
+        # Whole lots of the instrument, except an order's completing odd tail and a venue's odd-lot
+        # print residue (the lot rule of orders/allocation.py; README, Execution).
+        allocations = allocate(parent.children, qty, price, market, self.defaults.lot_size(parent.key.symbol))
         apply(allocations)
         self.journal.append(now, "fill", [parent_id, *(a.order.order_id for a in allocations)], {
             "parent_id": parent_id, "qty": qty, "price": price, "market": market,
@@ -226,13 +234,15 @@ class Intake:
             out.append(self._report(order, "4", now, text=reason))
         return out
 
-    def expire(self, order: ClientOrder, now: float) -> Outgoing:
-        """The order's ExpireTime passed with shares unfilled: it is done (ExecType/OrdStatus C)."""
+    def expire(self, order: ClientOrder, now: float, text: str = "") -> Outgoing:
+        """The order's ExpireTime passed with shares unfilled: it is done (ExecType/OrdStatus C).
+
+        ``text``: the engine's own Text when it says more (an odd-lot remainder no venue takes)."""
         self._advance_day(now)
         self.book.cancel(order)
         order.expired = True
         self.risk.on_order_done(order)
-        text = f"ExpireTime passed with {order.qty - order.cum_qty} of {order.qty} unfilled"
+        text = text or f"ExpireTime passed with {order.qty - order.cum_qty} of {order.qty} unfilled"
         self.journal.append(now, "order.expired", [order.order_id], {"order_id": order.order_id, "text": text})
         return self._report(order, "C", now, text=text)
 
@@ -288,8 +298,7 @@ class Intake:
                 self.risk.on_order_done(order)
             elif entry.kind == "order.expired":
                 order = self._orders[data["order_id"]]
-                self.book.cancel(order)
-                order.expired = True
+                self.book.cancel(order)  # MUTANT c
                 self.risk.on_order_done(order)
             elif entry.kind == "order.replaced":
                 order = self._orders[data["order_id"]]

@@ -8,8 +8,10 @@ Two promises of the order engine rest on it:
   acknowledged; after a ``kill -9`` and restart the engine rebuilds every open order and parent
   by replaying the journal.  So an entry must be durable before the engine tells anybody about
   it, and what was durable must come back, in order, after any crash.
-* **Audit.**  Every event (order received, risk decision, aggregation and netting, allocation,
-  fills, cancels, ...) is journaled with the time the engine saw it and the ids of the orders
+* **Audit.**  Every fact (an order accepted into its parent or rejected, a cross, a parent fill
+  and its allocation, a child placed, a venue execution, a cancel, ...: one class each in
+  :mod:`metaorder.events`, turned into ``kind`` and payload by :mod:`metaorder.eventcodec` and
+  nowhere else) is journaled with the time the engine saw it and the ids of the orders
   and parents it concerns, so ``metaorder audit ORDER_ID`` can print one order's life.
 
 The write path mirrors the FIX store (:mod:`metaorder.fix.store`) and for the same reasons;
@@ -215,7 +217,7 @@ class JournalEntry:
 
     seq: int  # global, strictly increasing, assigned at append
     time: float  # epoch seconds, given by the caller
-    kind: str  # e.g. "order.accepted", "parent.created", "fill", "allocation", "cancel"
+    kind: str  # an event kind, e.g. "order.accepted", "fill", "child.placed" (metaorder.eventcodec.KINDS)
     order_ids: tuple[str, ...]  # the orders and parents the event concerns: the audit index
     data: Mapping[str, Any]
 

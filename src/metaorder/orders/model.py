@@ -14,7 +14,7 @@ O(orders) and the daemon's work per order grow with the book).
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, SupportsIndex
@@ -434,19 +434,22 @@ class ParentOrder:
         """What its orders have been filled, in all.  O(1): a running sum."""
         return self._children.cum
 
-    def window(self, default_window_s: float) -> tuple[float, float, float]:
+    def window(self, default_end: Callable[[float], float]) -> tuple[float, float, float]:
         """The parent's execution window over its orders: the earliest start (EffectiveTime, else
-        arrival), and the earliest and the latest end (ExpireTime, else arrival + ``default_window_s``).
+        arrival), and the earliest and the latest end (ExpireTime, else ``default_end(arrival)``: the
+        engine's end of the trading day, :func:`metaorder.execution.tradingday.end_of_day`).
 
         The same as ``min(o.mandate.start_time or o.arrival ...)`` and ``min``/``max(o.mandate.end_time
-        or o.arrival + default_window_s ...)`` over the children, but O(1) while orders only join
-        (recomputed once after an order leaves).  Raises ValueError for a parent without orders.
+        or default_end(o.arrival) ...)`` over the children, but O(1) while orders only join
+        (recomputed once after an order leaves): ``default_end`` must never decrease with the
+        arrival, so the earliest and the latest arrival give the earliest and the latest default end.
+        Raises ValueError for a parent without orders.
         """
         start, end_lo, end_hi, arrival_lo, arrival_hi, _ = self._children.window()
         if start is None:
             raise ValueError(f"parent {self.parent_id} has no orders")
-        lo = [e for e in (end_lo, None if arrival_lo is None else arrival_lo + default_window_s) if e is not None]
-        hi = [e for e in (end_hi, None if arrival_hi is None else arrival_hi + default_window_s) if e is not None]
+        lo = [e for e in (end_lo, None if arrival_lo is None else default_end(arrival_lo)) if e is not None]
+        hi = [e for e in (end_hi, None if arrival_hi is None else default_end(arrival_hi)) if e is not None]
         return start, min(lo), max(hi)
 
     @property

@@ -50,8 +50,9 @@ class IntakeDefaults:
     urgency: Urgency = Urgency.MEDIUM
     aggressiveness: Aggressiveness = Aggressiveness.NEUTRAL
     participation_rate: Decimal | None = None
-    # Shares per lot by symbol: venues only take whole lots, so an order of 150 in a 100-share
-    # instrument could never be completed at a venue and is refused at the door instead.
+    # Shares per lot by symbol.  Client orders are any whole number of shares (odd lots are the
+    # typical small order); lots shape allocation and child orders at venues, never the client's
+    # order (see README, "Sending orders to metaorder").
     lot_sizes: Mapping[str, int] | None = None
     # Seconds after UTC midnight at which a trading day begins (ClOrdIDs are unique per day).
     trading_day_start_s: int = 0
@@ -193,12 +194,6 @@ def normalize_new_order(
         raise NormalizeError(REJ_INCORRECT_QTY, f"OrderQty (38) {qty_value} must be positive")
     if qty_value != qty_value.to_integral_value():
         raise NormalizeError(REJ_INCORRECT_QTY, f"OrderQty (38) {qty_value} is not a whole number of shares")
-    lot = defaults.lot_size(symbol)
-    if int(qty_value) % lot:
-        raise NormalizeError(
-            REJ_INCORRECT_QTY,
-            f"OrderQty (38) {qty_value} is not a whole number of lots: {symbol} trades in lots of {lot}",
-        )
     ord_type = _TYPES.get(get(40) or "")
     if ord_type is None:
         raise NormalizeError(REJ_UNSUPPORTED, f"OrdType (40) {msg.get(40)!r} is not supported (1 market, 2 limit)")

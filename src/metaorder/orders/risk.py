@@ -106,8 +106,10 @@ def _duplicate_cl_ord_id(session: str, cl_ord_id: str) -> RiskReject:
     return RiskReject(RejectReason.DUPLICATE_ORDER, f"duplicate ClOrdID {cl_ord_id} for {session}: already used today")
 
 
-#: (symbol, side's FIX value, qty, limit): plain values, hashed in C (an enum's hash is Python code).
-_DupKey = tuple[str, str, int, Decimal | None]
+#: (symbol, side's FIX value, qty, limit, Account (1)): plain values, hashed in C (an enum's hash is
+#: Python code).  The account is in it because many accounts buying the same quantity at the same
+#: price is ordinary small-order flow, not a duplicate; the same account doing it twice may be one.
+_DupKey = tuple[str, str, int, Decimal | None, str | None]
 
 
 @dataclass(slots=True)
@@ -223,15 +225,15 @@ class RiskEngine:
             if reject is not None:
                 return reject
 
-        dup_key: _DupKey = (order.symbol, order.side._value_, order.qty, order.limit)
+        dup_key: _DupKey = (order.symbol, order.side._value_, order.qty, order.limit, order.account)
         window = limits.duplicate_window_s
         if window is not None and state is not None:
             seen = state.last_seen.get(dup_key)
             if seen is not None and now - seen < window:
                 return RiskReject(
                     RejectReason.DUPLICATE_ORDER,
-                    f"likely duplicate of an order accepted {now - seen:.3f} s ago (same symbol, side, qty "
-                    f"and price) within duplicate_window_s {window} for {session}",
+                    f"likely duplicate of an order accepted {now - seen:.3f} s ago (same account, symbol, side, "
+                    f"qty and price) within duplicate_window_s {window} for {session}",
                 )
 
         self._accept(order, now, limits, dup_key, record, notional)

@@ -25,12 +25,17 @@ can run beside the engine and sees what is committed.  Orders and parents are fo
 journal's audit index (``history``), one range scan each.  A ``SESSION:ClOrdID`` is not in that
 index (only rejections are indexed by it), so that lookup scans the journal once.
 
+Entries are read as typed events through the journal's one codec (:mod:`metaorder.eventcodec`),
+as recovery reads them.  A payload the codec refuses (a missing key, a float where a decimal
+belongs) is a one-line :class:`AuditError` naming the entry; a kind the codec does not know (a
+journal written by a newer version) is shown as stored rather than hidden or refused: an audit
+is for people, and a line they cannot fully read is worth more to them than no answer.
+
 Entries are ordered by their sequence number, not by their stored time: the sequence is the
 order in which the engine did things, and it agrees with the time order unless the wall clock
 was stepped back (then sorting by time would put an effect before its cause).
 
-Money is exact: prices, fees and the average price are ``Decimal`` from the journal's decimal
-strings; a float where a decimal belongs is reported as a malformed entry, never rounded through.
+Money is exact: prices, fees and the average price are ``Decimal``s from the events.
 The average price is ``notional / cum_qty`` evaluated exactly as the intake computes AvgPx (6),
 so the summary matches the client's last ExecutionReport digit for digit.  Times are the
 journal's stored epoch seconds formatted in UTC with milliseconds; this module never reads a clock.
@@ -40,15 +45,16 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
-from functools import partial
 from pathlib import Path
 from typing import Any, Final, TextIO
 
+from metaorder import events as ev
+from metaorder.eventcodec import MalformedEvent, UnknownEventKind, decode, encode_dict
 from metaorder.orders.journal import JournalEntry, JournalReader, json_default
-from metaorder.orders.model import OrderStatus, OrderType, Side, Strategy, TimeInForce
+from metaorder.orders.model import Mandate, OrderStatus, OrderType, Side
 
 __all__ = [
     "AuditError",
@@ -62,16 +68,11 @@ __all__ = [
     "run_audit",
 ]
 
-#: Parent entries that show an order what was done for it at the venues; every other ``child.*``
-#: kind (e.g. ``child.cancel_requested``) is shown too, so a new pipeline event is never hidden.
-FEED_KINDS: Final = frozenset({
-    "child.placed", "child.acked", "child.replaced", "child.canceled", "child.rejected",
-    "venue.execution", "parent.halted",
-})
-
-
-def _is_feed(kind: str) -> bool:
-    return kind in FEED_KINDS or kind.startswith("child.")
+#: Parent events that show an order what was done for it at the venues.
+FEED_TYPES: Final = (ev.ChildPlaced, ev.ChildAcknowledged, ev.ChildCancelRequested, ev.ChildCanceled,
+                     ev.ChildRejected, ev.VenueExecution, ev.ParentHalted)
+_ChildEvent = (ev.ChildPlaced | ev.ChildAcknowledged | ev.ChildCancelRequested | ev.ChildCanceled
+               | ev.ChildRejected | ev.VenueExecution)
 _TIME_WIDTH: Final = 24  # len("2023-11-14T22:13:20.000Z")
 _KIND_WIDTH: Final = 15  # len("venue.execution")
 
@@ -89,7 +90,7 @@ class Event:
     kind: str  # the journal kind ("order.accepted", "fill", "venue.execution", ...)
     subject: str  # the order, parent or SESSION:ClOrdID the line is about
     text: str  # the essentials, for people
-    fields: Mapping[str, Any]  # the essentials, for tools (decimals as strings)
+    fields: Mapping[str, Any]  # the essentials, for tools (the event's payload: decimals as strings)
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,42 +118,22 @@ def format_time(epoch: float) -> str:
     return stamp.removesuffix("+00:00") + "Z"
 
 
-def _decimal(value: object, what: str) -> Decimal:
-    """A decimal as the journal stores it (a string, or an int); a float would already be inexact."""
-    if isinstance(value, str):
-        return Decimal(value)
-    if isinstance(value, int) and not isinstance(value, bool):
-        return Decimal(value)
-    raise ValueError(f"{what} is not a decimal string: {value!r}")
+def _side(side: Side) -> str:
+    return side.name.lower().replace("_", " ")
 
 
-def _int(value: object, what: str) -> int:
-    """A share quantity: an int, or a string of a whole number."""
-    if isinstance(value, int) and not isinstance(value, bool):
-        return value
-    if isinstance(value, str):
-        number = Decimal(value)
-        if number == number.to_integral_value():
-            return int(number)
-    raise ValueError(f"{what} is not a whole number of shares: {value!r}")
+def _price_text(price: Decimal | None) -> str:
+    return "market" if price is None else f"@ {price}"
 
 
-def _side(value: object) -> str:
-    return Side(value).name.lower().replace("_", " ")
-
-
-def _price_text(price: object, what: str) -> str:
-    return "market" if price is None else f"@ {_decimal(price, what)}"
-
-
-def _limit_text(ord_type: object, limit: object) -> str:
-    if ord_type == OrderType.MARKET.value or limit is None:
+def _limit_text(ord_type: OrderType, limit: Decimal | None) -> str:
+    if ord_type is OrderType.MARKET or limit is None:
         return "market"
-    return f"limit {_decimal(limit, 'limit')}"
+    return f"limit {limit}"
 
 
-def _liquidity(value: object) -> str:
-    return {"1": "added", "2": "removed"}.get(str(value), f"liquidity {value}")
+def _liquidity(value: str) -> str:
+    return {"1": "added", "2": "removed"}.get(value, f"liquidity {value}")
 
 
 def _avg_px(notional: Decimal, cum_qty: int) -> Decimal | None:
@@ -160,71 +141,79 @@ def _avg_px(notional: Decimal, cum_qty: int) -> Decimal | None:
     return notional / cum_qty if cum_qty else None
 
 
-# --------------------------------------------------------------------------- describing entries
+# --------------------------------------------------------------------------- describing events
 
 
-def _mandate_text(data: Mapping[str, Any]) -> str:
-    parts = [Strategy(data["strategy"]).name, f"urgency {data['urgency']}", str(data["aggressiveness"])]
-    start, end = data.get("start_time"), data.get("end_time")
+def _mandate_text(m: Mandate) -> str:
+    parts = [m.strategy.name, f"urgency {m.urgency.value}", m.aggressiveness.value]
+    start, end = m.start_time, m.end_time
     if start is not None or end is not None:
         parts.append(f"window {format_time(start) if start is not None else 'now'}"
                      f" to {format_time(end) if end is not None else 'end of day'}")
-    if data.get("participation_rate") is not None:
-        parts.append(f"rate {_decimal(data['participation_rate'], 'participation_rate')}")
+    if m.participation_rate is not None:
+        parts.append(f"rate {m.participation_rate}")
     return ", ".join(parts)
 
 
-def _accepted_text(data: Mapping[str, Any]) -> str:
-    account = f", account {data['account']}" if data.get("account") else ""
-    parent = f"parent {data['parent_id']}" if data.get("parent_id") else "no parent (crossed in full on arrival)"
-    return (f"{data['session']} {data['cl_ord_id']}{account}: {_side(data['side'])} {_int(data['qty'], 'qty')}"
-            f" {data['symbol']} {_limit_text(data['ord_type'], data.get('limit'))}"
-            f" {TimeInForce(data['tif']).name}; {_mandate_text(data)}; {parent}")
+def _accepted_text(e: ev.OrderAccepted) -> str:
+    account = f", account {e.account}" if e.account else ""
+    parent = f"parent {e.parent_id}" if e.parent_id else "no parent (crossed in full on arrival)"
+    return (f"{e.session} {e.cl_ord_id}{account}: {_side(e.side)} {e.qty} {e.symbol} {_limit_text(e.ord_type, e.limit)}"
+            f" {e.tif.name}; {_mandate_text(e.mandate)}; {parent}")
 
 
-def _replaced_text(data: Mapping[str, Any]) -> str:
-    limit = "market" if data.get("limit") is None else f"limit {_decimal(data['limit'], 'limit')}"
-    parent = f"parent {data['parent_id']}" if data.get("parent_id") else "no parent"
-    return (f"{data['cl_ord_id']} (was {data.get('orig_cl_ord_id')}): qty {_int(data['qty'], 'qty')} {limit};"
-            f" {parent}")
+def _replaced_text(e: ev.OrderReplaced) -> str:
+    limit = "market" if e.limit is None else f"limit {e.limit}"
+    parent = f"parent {e.parent_id}" if e.parent_id else "no parent"
+    return f"{e.cl_ord_id} (was {e.orig_cl_ord_id}): qty {e.qty} {limit}; {parent}"
 
 
-def _canceled_text(data: Mapping[str, Any]) -> str:
-    reason = data.get("reason")
-    return f"by {data['cl_ord_id']}" + (f": {reason}" if reason else "")
+def _canceled_text(e: ev.OrderCanceled) -> str:
+    return f"by {e.cl_ord_id}" + (f": {e.reason}" if e.reason else "")
 
 
-def _rejected_text(data: Mapping[str, Any]) -> str:
-    return f"OrdRejReason {data.get('reason')}: {data.get('text')}"
+def _child_text(e: _ChildEvent) -> str:
+    where = f"{e.child_id} on {e.venue}"
+    if isinstance(e, ev.ChildPlaced):
+        ioc = " IOC" if e.ioc else ""
+        reason = f" ({e.reason})" if e.reason else ""
+        return f"{where}: {_side(e.side)} {e.qty} {e.symbol} {_price_text(e.price)}{ioc}{reason}"
+    if isinstance(e, ev.ChildAcknowledged):
+        return f"{where}: venue order id {e.venue_order_id}"
+    if isinstance(e, ev.ChildCanceled):
+        return f"{where}: {e.reason or 'canceled'}"
+    if isinstance(e, ev.ChildRejected):
+        return f"{where}: {e.text or 'rejected'}"
+    if isinstance(e, ev.ChildCancelRequested):
+        return f"{where}" + (f": {e.reason}" if e.reason else "")
+    fee_text = f", fee {e.fee}" if e.fee is not None else ""
+    return f"{where}: {e.qty} @ {e.price} {_liquidity(e.liquidity)}{fee_text}, exec {e.exec_id}"
 
 
-def _child_text(kind: str, data: Mapping[str, Any]) -> str:
-    where = f"{data['child_id']} on {data['venue']}"
-    if kind == "child.placed":
-        ioc = " IOC" if data.get("ioc") else ""
-        reason = f" ({data['reason']})" if data.get("reason") else ""
-        return (f"{where}: {_side(data['side'])} {_int(data['qty'], 'qty')} {data['symbol']}"
-                f" {_price_text(data.get('price'), 'price')}{ioc}{reason}")
-    if kind == "child.acked":
-        return f"{where}: venue order id {data.get('venue_order_id')}"
-    if kind == "child.replaced":
-        return f"{where}: now {_int(data['qty'], 'qty')} {_price_text(data.get('price'), 'price')}"
-    if kind == "child.canceled":
-        return f"{where}: {data.get('reason') or 'canceled'}"
-    if kind == "child.rejected":
-        return f"{where}: {data.get('text') or 'rejected'}"
-    if kind != "venue.execution":  # a child event this module has no words for yet
-        return f"{where}" + (f": {data['reason']}" if data.get("reason") else "")
-    fee = data.get("fee")
-    fee_text = f", fee {_decimal(fee, 'fee')}" if fee is not None else ""
-    return (f"{where}: {_int(data['qty'], 'qty')} @ {_decimal(data['price'], 'price')}"
-            f" {_liquidity(data.get('liquidity'))}{fee_text}, exec {data.get('exec_id')}")
+def _parent_fill_text(e: ev.ParentFilled) -> str:
+    shares = ", ".join(f"{oid} {qty}" for oid, qty in e.allocations)
+    return f"{e.qty} @ {e.price} on {e.market} allocated {shares or 'to nobody'}"
 
 
-def _parent_fill_text(data: Mapping[str, Any]) -> str:
-    shares = ", ".join(f"{oid} {_int(qty, 'allocation')}" for oid, qty in data["allocations"])
-    return (f"{_int(data['qty'], 'qty')} @ {_decimal(data['price'], 'price')} on {data['market']}"
-            f" allocated {shares or 'to nobody'}")
+def _describe(event: ev.Event) -> str:
+    """Words for an event no view has a sentence of its own for; its payload as stored otherwise."""
+    if isinstance(event, ev.OrderAccepted):
+        return _accepted_text(event)
+    if isinstance(event, ev.OrderReplaced):
+        return _replaced_text(event)
+    if isinstance(event, ev.OrderCanceled):
+        return _canceled_text(event)
+    if isinstance(event, ev.OrderRejected):
+        return f"OrdRejReason {event.reason}: {event.text}"
+    if isinstance(event, ev.ParentFilled):
+        return _parent_fill_text(event)
+    if isinstance(event, FEED_TYPES) and not isinstance(event, ev.ParentHalted):
+        return _child_text(event)
+    if isinstance(event, ev.ParentHalted):
+        return event.text or "halted"
+    if isinstance(event, ev.OrderExpired | ev.ParentOverfilled | ev.StrategyChosen):
+        return event.text or event.kind
+    return _generic_text(encode_dict(event))
 
 
 def _generic_text(data: Mapping[str, Any]) -> str:
@@ -234,41 +223,82 @@ def _generic_text(data: Mapping[str, Any]) -> str:
 # --------------------------------------------------------------------------- the journal, read
 
 
+@dataclass(frozen=True, slots=True)
+class _Fact:
+    """A journal entry read as its event; ``event`` None: a kind this version does not know."""
+
+    entry: JournalEntry
+    event: ev.Event | None
+
+    @property
+    def seq(self) -> int:
+        return self.entry.seq
+
+    @property
+    def kind(self) -> str:
+        return self.entry.kind
+
+    @property
+    def parent_id(self) -> str | None:
+        """The parent the event is about or happened in (None: none, or not a parent's event)."""
+        parent_id = getattr(self.event, "parent_id", None)
+        return parent_id if isinstance(parent_id, str) else None
+
+
 class _Journal:
     """The reader plus caches: a parent's history is read once however many of its orders are audited."""
 
     def __init__(self, reader: JournalReader) -> None:
         self.reader = reader
-        self._histories: dict[str, list[JournalEntry]] = {}
+        self._histories: dict[str, list[_Fact]] = {}
 
     @property
     def path(self) -> Path:
         return self.reader.path
 
-    def history(self, oid: str) -> list[JournalEntry]:
+    def history(self, oid: str) -> list[_Fact]:
         if oid not in self._histories:
-            self._histories[oid] = self.reader.history(oid)
+            self._histories[oid] = [self.fact(entry) for entry in self.reader.history(oid)]
         return self._histories[oid]
 
-    def accepted(self, order_id: str) -> JournalEntry | None:
-        for entry in self.history(order_id):
-            if entry.kind == "order.accepted" and entry.data.get("order_id") == order_id:
-                return entry
+    def fact(self, entry: JournalEntry) -> _Fact:
+        """``entry`` as its event; a payload the codec refuses is one clear AuditError."""
+        try:
+            return _Fact(entry, decode(entry.kind, entry.data, entry.seq))
+        except UnknownEventKind:
+            return _Fact(entry, None)
+        except MalformedEvent as exc:
+            raise AuditError(f"journal {self.path}: entry {entry.seq} ({entry.kind}) is malformed:"
+                             f" {exc.detail}") from exc
+
+    def accepted(self, order_id: str) -> ev.OrderAccepted | None:
+        for fact in self.history(order_id):
+            if isinstance(fact.event, ev.OrderAccepted) and fact.event.order_id == order_id:
+                return fact.event
         return None
 
-    def event(self, entry: JournalEntry, subject: str, describe: Callable[[], str],
-              extra: Mapping[str, Any] | None = None) -> Event:
-        """An Event for ``entry``; a payload that does not read as its kind says is one clear error."""
-        try:
-            text = describe()
-        except (KeyError, TypeError, ValueError, ArithmeticError) as exc:
-            raise self.malformed(entry, exc) from exc
-        fields = {**entry.data, **(extra or {})}
-        return Event(entry.seq, entry.time, entry.kind, subject, text, fields)
+    def accepted_fact(self, order_id: str) -> _Fact | None:
+        for fact in self.history(order_id):
+            if isinstance(fact.event, ev.OrderAccepted) and fact.event.order_id == order_id:
+                return fact
+        return None
 
-    def malformed(self, entry: JournalEntry, exc: BaseException) -> AuditError:
-        detail = f"missing {exc}" if isinstance(exc, KeyError) else str(exc)
-        return AuditError(f"journal {self.path}: entry {entry.seq} ({entry.kind}) is malformed: {detail}")
+
+def _line(fact: _Fact, subject: str, text: str | None = None, extra: Mapping[str, Any] | None = None) -> Event:
+    """The timeline line of ``fact``: ``text`` (default: the event's words) and its payload for tools."""
+    entry, event = fact.entry, fact.event
+    if event is None:
+        return Event(entry.seq, entry.time, entry.kind, subject, text or _generic_text(entry.data),
+                     {**entry.data, **(extra or {})})
+    return Event(entry.seq, entry.time, entry.kind, subject, text if text is not None else _describe(event),
+                 {**encode_dict(event), **(extra or {})})
+
+
+def _is_feed(fact: _Fact) -> bool:
+    """Does this parent fact show its orders what was done for them (a newer ``child.*`` kind too)?"""
+    if fact.event is None:
+        return fact.kind.startswith("child.")
+    return isinstance(fact.event, FEED_TYPES)
 
 
 # --------------------------------------------------------------------------- one order
@@ -288,13 +318,14 @@ class _Stay:
 
 @dataclass(slots=True)
 class _Order:
-    """An order's state, folded from its own entries exactly as the intake's recovery folds them."""
+    """An order's state, folded from its own events exactly as the intake's recovery folds them."""
 
     order_id: str
     qty: int
     cum_qty: int = 0
     notional: Decimal = Decimal(0)
     canceled: bool = False
+    expired: bool = False
     done_seq: int | None = None
     stays: list[_Stay] = field(default_factory=list)
     events: list[Event] = field(default_factory=list)
@@ -303,6 +334,8 @@ class _Order:
     def status(self) -> OrderStatus:
         if self.cum_qty >= self.qty:
             return OrderStatus.FILLED
+        if self.expired:
+            return OrderStatus.EXPIRED
         if self.canceled:
             return OrderStatus.CANCELED
         return OrderStatus.PARTIALLY_FILLED if self.cum_qty else OrderStatus.NEW
@@ -328,7 +361,7 @@ class _Order:
 
     def summary(self) -> Summary:
         avg = _avg_px(self.notional, self.cum_qty)
-        leaves = 0 if self.canceled else max(self.qty - self.cum_qty, 0)
+        leaves = 0 if self.canceled or self.expired else max(self.qty - self.cum_qty, 0)
         text = (f"qty {self.qty}  cum qty {self.cum_qty}  leaves {leaves}"
                 f"  avg px {avg if avg is not None else '-'}  status {self.status.name}")
         return Summary(self.order_id, text, {
@@ -338,86 +371,73 @@ class _Order:
         })
 
 
-def _fold_order(journal: _Journal, accepted: JournalEntry) -> _Order:
-    """The order's own entries, in journal order, as events and as state."""
-    order_id = str(accepted.data["order_id"])
-    try:
-        order = _Order(order_id, _int(accepted.data["qty"], "qty"))
-    except (KeyError, ValueError, ArithmeticError) as exc:
-        raise journal.malformed(accepted, exc) from exc
-    for entry in journal.history(order_id):
-        if entry.seq < accepted.seq:
+def _fold_order(journal: _Journal, accepted: _Fact) -> _Order:
+    """The order's own events, in journal order, as timeline lines and as state."""
+    assert isinstance(accepted.event, ev.OrderAccepted)
+    order = _Order(accepted.event.order_id, accepted.event.qty)
+    for fact in journal.history(order.order_id):
+        if fact.seq < accepted.seq:
             continue
-        try:
-            event = _own_event(journal, order, entry)
-        except (KeyError, TypeError, ValueError, ArithmeticError) as exc:
-            raise journal.malformed(entry, exc) from exc
-        if event is not None:
-            order.events.append(event)
+        line = _own_event(journal, order, fact)
+        if line is not None:
+            order.events.append(line)
     return order
 
 
-def _own_event(journal: _Journal, order: _Order, entry: JournalEntry) -> Event | None:
-    """Apply one of the order's entries to its state and describe it (None: not about this order)."""
-    data, oid = entry.data, order.order_id
-    if entry.kind == "order.accepted":
-        if data["order_id"] != oid:
+def _own_event(journal: _Journal, order: _Order, fact: _Fact) -> Event | None:
+    """Apply one of the order's facts to its state and describe it (None: not about this order)."""
+    event, oid, seq = fact.event, order.order_id, fact.seq
+    if isinstance(event, ev.OrderAccepted):
+        if event.order_id != oid:
             return None
-        order.move_to(data.get("parent_id"), entry.seq)
-        return journal.event(entry, oid, partial(_accepted_text, data))
-    if entry.kind == "order.replaced" and data.get("order_id") == oid:
-        order.qty = _int(data["qty"], "qty")
-        order.move_to(data.get("parent_id"), entry.seq)
-        return journal.event(entry, oid, partial(_replaced_text, data))
-    if entry.kind == "order.canceled" and data.get("order_id") == oid:
-        order.canceled = True
+        order.move_to(event.parent_id, seq)
+        return _line(fact, oid)
+    if isinstance(event, ev.OrderReplaced) and event.order_id == oid:
+        order.qty = event.qty
+        order.move_to(event.parent_id, seq)
+        return _line(fact, oid)
+    if isinstance(event, ev.OrderCanceled | ev.OrderExpired) and event.order_id == oid:
+        if isinstance(event, ev.OrderExpired):
+            order.expired = True
+        else:
+            order.canceled = True
         if order.done_seq is None:
-            order.finish(entry.seq)
-        return journal.event(entry, oid, partial(_canceled_text, data))
-    if entry.kind == "cross" and oid in (data.get("incoming"), data.get("resting")):
-        return _cross_event(journal, order, entry)
-    if entry.kind == "fill":
-        share = sum(_int(q, "allocation") for a, q in data["allocations"] if a == oid)
-        price = _decimal(data["price"], "price")
-        order.filled(share, price, entry.seq)
-        parent_fill = f"{_int(data['qty'], 'qty')} @ {price} on {data['market']}"
-        return journal.event(entry, oid, lambda: f"{share} of {data['parent_id']}'s fill of {parent_fill}",
-                             {"order_qty": share})
-    return journal.event(entry, oid, partial(_generic_text, data))
+            order.finish(seq)
+        return _line(fact, oid)
+    if isinstance(event, ev.Crossed) and oid in (event.incoming, event.resting):
+        return _cross_event(journal, order, fact, event)
+    if isinstance(event, ev.ParentFilled):
+        share = sum(qty for a, qty in event.allocations if a == oid)
+        order.filled(share, event.price, seq)
+        parent_fill = f"{event.qty} @ {event.price} on {event.market}"
+        return _line(fact, oid, f"{share} of {event.parent_id}'s fill of {parent_fill}", {"order_qty": share})
+    return _line(fact, oid)
 
 
-def _cross_event(journal: _Journal, order: _Order, entry: JournalEntry) -> Event:
+def _cross_event(journal: _Journal, order: _Order, fact: _Fact, cross: ev.Crossed) -> Event:
     """An internal cross, naming the counter-order the way its OMS knows it."""
-    data, oid = entry.data, order.order_id
-    incoming = data["incoming"] == oid
-    counter = str(data["resting"] if incoming else data["incoming"])
-    qty, price = _int(data["qty"], "qty"), _decimal(data["price"], "price")
-    order.filled(qty, price, entry.seq)
-    counter_entry = journal.accepted(counter)
+    oid = order.order_id
+    incoming = cross.incoming == oid
+    counter = cross.resting if incoming else cross.incoming
+    order.filled(cross.qty, cross.price, fact.seq)
+    counter_accepted = journal.accepted(counter)
     who = counter
-    if counter_entry is not None:
-        cd = counter_entry.data
-        who = f"{counter} ({cd.get('session')} {cd.get('cl_ord_id')}, {_side(cd.get('side'))})"
+    if counter_accepted is not None:
+        c = counter_accepted
+        who = f"{counter} ({c.session} {c.cl_ord_id}, {_side(c.side)})"
     role = "incoming" if incoming else "resting"
-    return journal.event(entry, oid, lambda: f"{qty} @ {price} {data['market']} with {who}; {oid} was {role}",
-                         {"counter_order_id": counter, "role": role})
+    return _line(fact, oid, f"{cross.qty} @ {cross.price} {cross.market} with {who}; {oid} was {role}",
+                 {"counter_order_id": counter, "role": role})
 
 
-def _feed_event(journal: _Journal, entry: JournalEntry, parent_id: str) -> Event:
-    data = entry.data
-    if entry.kind == "parent.halted":
-        return journal.event(entry, parent_id, lambda: str(data.get("text") or "halted"))
-    return journal.event(entry, parent_id, partial(_child_text, entry.kind, data))
-
-
-def _order_life(journal: _Journal, accepted: JournalEntry) -> Life:
+def _order_life(journal: _Journal, accepted: _Fact) -> Life:
     order = _fold_order(journal, accepted)
-    events = {e.seq: e for e in order.events}
+    lines = {e.seq: e for e in order.events}
     for stay in order.stays:
-        for entry in journal.history(stay.parent_id):
-            if _is_feed(entry.kind) and stay.covers(entry.seq) and entry.seq not in events:
-                events[entry.seq] = _feed_event(journal, entry, stay.parent_id)
-    return Life(order.order_id, [events[s] for s in sorted(events)], [order.summary()])
+        for fact in journal.history(stay.parent_id):
+            if _is_feed(fact) and stay.covers(fact.seq) and fact.seq not in lines:
+                lines[fact.seq] = _line(fact, stay.parent_id)
+    return Life(order.order_id, [lines[s] for s in sorted(lines)], [order.summary()])
 
 
 # --------------------------------------------------------------------------- one parent
@@ -430,53 +450,47 @@ def _parent_life(journal: _Journal, parent_id: str) -> Life:
     fill.  An order replaced into the parent is found only once it gets a fill, because
     ``order.replaced`` entries are indexed under the order alone.
     """
-    events: dict[int, Event] = {}
+    lines: dict[int, Event] = {}
     members: dict[str, None] = {}
     venue_qty, venue_notional, fees = 0, Decimal(0), Decimal(0)
     alloc_qty, alloc_notional = 0, Decimal(0)
     halted = False
-    for entry in journal.history(parent_id):
-        data = entry.data
-        try:
-            if entry.kind in ("order.accepted", "order.replaced") and data.get("parent_id") == parent_id:
-                members[str(data["order_id"])] = None
-                describe = _accepted_text if entry.kind == "order.accepted" else _replaced_text
-                events[entry.seq] = journal.event(entry, str(data["order_id"]), partial(describe, data))
-            elif entry.kind == "fill" and data.get("parent_id") == parent_id:
-                members.update((str(oid), None) for oid, _ in data["allocations"])
-                qty, price = _int(data["qty"], "qty"), _decimal(data["price"], "price")
-                alloc_qty += qty
-                alloc_notional += qty * price
-                events[entry.seq] = journal.event(entry, parent_id, partial(_parent_fill_text, data))
-            elif _is_feed(entry.kind):
-                if entry.kind == "venue.execution":
-                    qty, price = _int(data["qty"], "qty"), _decimal(data["price"], "price")
-                    venue_qty += qty
-                    venue_notional += qty * price
-                    fees += _decimal(data["fee"], "fee") if data.get("fee") is not None else 0
-                halted = halted or entry.kind == "parent.halted"
-                events[entry.seq] = _feed_event(journal, entry, parent_id)
-            else:  # a kind this module has no words for yet: shown as stored rather than hidden
-                events[entry.seq] = journal.event(entry, parent_id, partial(_generic_text, data))
-        except (KeyError, TypeError, ValueError, ArithmeticError) as exc:
-            raise journal.malformed(entry, exc) from exc
+    for fact in journal.history(parent_id):
+        event = fact.event
+        if isinstance(event, ev.OrderAccepted | ev.OrderReplaced) and event.parent_id == parent_id:
+            members[event.order_id] = None
+            lines[fact.seq] = _line(fact, event.order_id)
+        elif isinstance(event, ev.ParentFilled) and event.parent_id == parent_id:
+            members.update((oid, None) for oid, _ in event.allocations)
+            alloc_qty += event.qty
+            alloc_notional += event.qty * event.price
+            lines[fact.seq] = _line(fact, parent_id)
+        elif _is_feed(fact):
+            if isinstance(event, ev.VenueExecution):
+                venue_qty += event.qty
+                venue_notional += event.qty * event.price
+                fees += event.fee if event.fee is not None else 0
+            halted = halted or isinstance(event, ev.ParentHalted)
+            lines[fact.seq] = _line(fact, parent_id)
+        else:  # the parent's other facts (over-fills, strategy), and kinds this version cannot read
+            lines[fact.seq] = _line(fact, parent_id)
 
     summaries: list[Summary] = []
     working = False
     for order_id in members:
-        accepted = journal.accepted(order_id)
+        accepted = journal.accepted_fact(order_id)
         if accepted is None:
             continue
         order = _fold_order(journal, accepted)
         stays = [s for s in order.stays if s.parent_id == parent_id]
-        for event in order.events:
-            if event.seq not in events and any(s.covers(event.seq) for s in stays):
-                events[event.seq] = event
+        for line in order.events:
+            if line.seq not in lines and any(s.covers(line.seq) for s in stays):
+                lines[line.seq] = line
         working = working or any(s.end is None for s in stays)
         summaries.append(order.summary())
     summaries.append(_parent_summary(parent_id, len(members), (alloc_qty, alloc_notional),
                                      (venue_qty, venue_notional, fees), halted, working))
-    return Life(parent_id, [events[s] for s in sorted(events)], summaries)
+    return Life(parent_id, [lines[s] for s in sorted(lines)], summaries)
 
 
 def _parent_summary(parent_id: str, orders: int, allocated: tuple[int, Decimal],
@@ -496,38 +510,45 @@ def _parent_summary(parent_id: str, orders: int, allocated: tuple[int, Decimal],
 
 # --------------------------------------------------------------------------- SESSION:ClOrdID
 
+_BY_CL_ORD_ID_KINDS: Final = frozenset({ev.OrderAccepted.kind, ev.OrderReplaced.kind, ev.OrderCanceled.kind,
+                                        ev.OrderRejected.kind})
+
 
 def _by_cl_ord_id(journal: _Journal, target: str) -> list[Life]:
     """Every order the OMS knew as ``SESSION:ClOrdID`` (original, replace or cancel ClOrdID) and its rejections.
 
-    One pass over the journal: accepted and replaced entries are indexed by OrderID only.
+    One pass over the journal, reading only the kinds that name ClOrdIDs: accepted and replaced
+    entries are indexed by OrderID only.
     """
     session, _, cl_ord_id = target.partition(":")
     sessions: dict[str, str] = {}
-    found: dict[str, JournalEntry] = {}
-    rejected: list[JournalEntry] = []
+    found: dict[str, _Fact] = {}
+    rejected: list[_Fact] = []
     for entry in journal.reader.replay():
-        data = entry.data
-        oid = str(data.get("order_id"))
-        if entry.kind == "order.accepted":
-            sessions[oid] = str(data.get("session"))
-            if data.get("session") == session and data.get("cl_ord_id") == cl_ord_id:
-                found.setdefault(oid, entry)
-        elif entry.kind in ("order.replaced", "order.canceled"):
-            names = (data.get("cl_ord_id"), data.get("orig_cl_ord_id"))
+        if entry.kind not in _BY_CL_ORD_ID_KINDS:
+            continue
+        fact = journal.fact(entry)
+        event = fact.event
+        if isinstance(event, ev.OrderAccepted):
+            sessions[event.order_id] = event.session
+            if event.session == session and event.cl_ord_id == cl_ord_id:
+                found.setdefault(event.order_id, fact)
+        elif isinstance(event, ev.OrderReplaced | ev.OrderCanceled):
+            oid = event.order_id
+            names = (event.cl_ord_id, event.orig_cl_ord_id if isinstance(event, ev.OrderReplaced) else None)
             if sessions.get(oid) == session and cl_ord_id in names and oid not in found:
-                accepted = journal.accepted(oid)
+                accepted = journal.accepted_fact(oid)
                 if accepted is not None:
                     found[oid] = accepted
-        elif entry.kind == "order.rejected" and data.get("session") == session and data.get("cl_ord_id") == cl_ord_id:
-            rejected.append(entry)
+        elif isinstance(event, ev.OrderRejected) and event.session == session and event.cl_ord_id == cl_ord_id:
+            rejected.append(fact)
     lives = [_order_life(journal, accepted) for accepted in found.values()]
     if rejected:
-        events = [journal.event(e, target, partial(_rejected_text, e.data)) for e in rejected]
+        lines = [_line(fact, target) for fact in rejected]
         summary = Summary(target, f"{len(rejected)} rejected  status {OrderStatus.REJECTED.name}",
                           {"session": session, "cl_ord_id": cl_ord_id, "rejected": len(rejected),
                            "status": OrderStatus.REJECTED.name})
-        lives.append(Life(target, events, [summary]))
+        lives.append(Life(target, lines, [summary]))
     return lives
 
 
@@ -544,10 +565,10 @@ def audit(reader: JournalReader, target: str) -> list[Life]:
     if ":" in target:
         lives = _by_cl_ord_id(journal, target)
     else:
-        accepted = journal.accepted(target)
+        accepted = journal.accepted_fact(target)
         if accepted is not None:
             lives = [_order_life(journal, accepted)]
-        elif any(e.data.get("parent_id") == target for e in journal.history(target)):
+        elif any(fact.parent_id == target for fact in journal.history(target)):
             lives = [_parent_life(journal, target)]
     if not lives:
         raise AuditError(f"no order {target} in journal {reader.path}")

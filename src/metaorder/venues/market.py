@@ -617,7 +617,7 @@ class Market:
             if deficit >= min_topup:
                 self._place(lp, ladder, price, deficit - deficit % lot, fills)
                 changed = True
-            elif deficit > 0:
+            elif deficit >= lot:  # an odd-lot print's residue (< a lot) is not re-quoted: settled
                 settled = False
             price += step
         ladder.settled = settled

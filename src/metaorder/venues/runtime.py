@@ -19,10 +19,10 @@ import structlog
 
 from metaorder.clock import Clock, LiveClock
 from metaorder.config import InstrumentSettings, VenuesConfig, VenueSettings
-from metaorder.daemon import load_dictionary, open_stores, serve_many, store_key
 from metaorder.fix.session import Role, Session, SessionConfig
 from metaorder.fix.store import SessionStore
 from metaorder.fix.transport import Acceptor
+from metaorder.serving import load_dictionary, open_stores, serve_many, store_key
 from metaorder.venues.dark import DarkPool
 from metaorder.venues.market import EventKind, InstrumentParams, LiquidityParams, Market, MarketEvent, MarketParams
 from metaorder.venues.marketdata import MarketDataPublisher
@@ -61,6 +61,7 @@ def rules(v: VenueSettings) -> Rules:
         ord_types=frozenset(_ORD_TYPES[t] for t in v.order_types),
         tifs=frozenset(_TIFS[t] for t in v.time_in_force),
         allow_min_qty=v.allow_min_qty,
+        odd_lots=v.odd_lots,
     )
 
 

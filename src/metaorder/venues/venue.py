@@ -73,6 +73,9 @@ class Rules:
     ord_types: frozenset[OrdType] = frozenset({OrdType.LIMIT, OrdType.MARKET})
     tifs: frozenset[TimeInForce] = frozenset(TimeInForce)
     allow_min_qty: bool = True
+    # Orders that are not a whole number of lots (odd lots, and mixed lots such as 150 in a 100-share
+    # instrument).  Venues differ on this; one that refuses them says so in the reject's Text.
+    odd_lots: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -343,9 +346,11 @@ class Venue:
         rules = self.rules
         if qty <= 0:
             raise RequestError(REJ_INCORRECT_QTY, f"OrderQty {qty} must be positive")
-        if qty % instrument.lot_size:
+        if qty % instrument.lot_size and not rules.odd_lots:
             raise RequestError(
-                REJ_INCORRECT_QTY, f"OrderQty {qty} is not a multiple of the lot size {instrument.lot_size}"
+                REJ_INCORRECT_QTY,
+                f"OrderQty {qty} is not a multiple of the lot size {instrument.lot_size}: "
+                f"{self.name} does not accept odd lots",
             )
         if qty < rules.min_order_qty:
             raise RequestError(REJ_INCORRECT_QTY, f"OrderQty {qty} is below the minimum {rules.min_order_qty}")

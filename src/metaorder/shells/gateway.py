@@ -4,9 +4,9 @@ The thin asyncio shell around :class:`~metaorder.execution.engine.ExecutionEngin
 
 * :class:`VenueGateway` is the FIX application of every venue session (the engine is their
   initiator): logons, logouts and messages go to the engine; what the engine wants sent goes out
-  — venue messages only once the journal holds the children they concern (the same journal commit
-  the OMS reports wait for), client reports through the OMS application, venue executions also
-  to the drop copy.
+  through the outbox shared with the OMS application (:mod:`metaorder.shells.outbox`) — venue
+  messages at once but only after the journal holds the children they concern, client reports
+  through the OMS application, venue executions also to the drop copy.
 * :meth:`VenueGateway.run` is the decision loop: it sleeps until the engine's next wake-up or
   until something changed (an order arrived, a fill came back), then lets the engine decide.  It
   is one task, owned by the daemon's TaskGroup.
@@ -19,7 +19,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from concurrent.futures import Future
 
 import structlog
 
@@ -28,8 +29,9 @@ from metaorder.execution.children import Fields
 from metaorder.execution.engine import Actions, ExecutionEngine
 from metaorder.fix.codec import Message
 from metaorder.fix.transport import SessionConnection
-from metaorder.orders.oms import OmsApplication
-from metaorder.posttrade.dropcopy import DropCopy
+from metaorder.shells.dropcopy import DropCopy
+from metaorder.shells.oms import OmsApplication
+from metaorder.shells.outbox import Outbox
 
 log = structlog.get_logger("metaorder.execution")
 
@@ -38,14 +40,17 @@ MIN_TICK_S = 0.001  # the loop never spins faster than this when nothing new hap
 
 class VenueGateway:
     def __init__(self, engine: ExecutionEngine, clock: Clock, oms: OmsApplication,
-                 venue_by_comp_id: Mapping[str, str], dropcopy: DropCopy | None = None) -> None:
+                 venue_by_comp_id: Mapping[str, str], dropcopy: DropCopy | None = None,
+                 outbox: Outbox | None = None, wake: asyncio.Event | None = None) -> None:
         self.engine = engine
         self.clock = clock
         self.oms = oms
+        self.outbox = outbox if outbox is not None else oms.outbox  # one journal flush for both
         self.venue_by_comp_id = dict(venue_by_comp_id)  # venue session TargetCompID -> venue name
         self.dropcopy = dropcopy
         self.connections: dict[str, SessionConnection] = {}  # venue name -> live connection
-        self._wake = asyncio.Event()
+        # Set when something changed (also by the OMS application, whose on_change sets it): decide now.
+        self._wake = wake if wake is not None else asyncio.Event()
 
     # ---- Application (venue sessions) -----------------------------------------------------------
 
@@ -87,10 +92,6 @@ class VenueGateway:
         left = len(self.engine.open_children())
         log.info("trading stopped", children_still_open=left)
 
-    def orders_changed(self) -> None:
-        """Called by the OMS application after client orders changed (the book knows which parents)."""
-        self._wake.set()
-
     def wake(self) -> None:
         self._wake.set()
 
@@ -107,25 +108,29 @@ class VenueGateway:
     # ---- shipping ---------------------------------------------------------------------------------
 
     def ship(self, actions: Actions) -> None:
+        """Send what the engine wants: venue messages now, once the journal holds their children."""
         for alert in actions.alerts:
             log.error("parent/child control alert", alert=alert)
+        outbox = self.outbox
+        if self.dropcopy is not None:  # every counted venue execution, once, after its journal commit
+            outbox.put(self.dropcopy, actions.street)
+        outbox.put(self, actions.venue)
         if actions.client:
             self.oms.ship(actions.client)
-        if not actions.venue and not actions.street:
-            return
-        durable = self.engine.intake.journal.flush()  # children are journaled before they leave
-        if self.dropcopy is not None:
-            for venue, body in actions.street:  # every counted venue execution, once, after its journal commit
-                self.dropcopy.venue_execution(venue, body, after=durable)
+        if actions.venue or actions.street:
+            outbox.flush()  # children are journaled before they leave, and leave at once
+
+    def deliver(self, items: Sequence[tuple[str, str, Fields]], after: Future[None]) -> None:
+        """Outbox sink: (venue, MsgType, body) to the venue sessions, one batch per venue."""
         by_venue: dict[str, list[tuple[str, Fields]]] = {}
-        for venue, msg_type, body in actions.venue:
+        for venue, msg_type, body in items:
             by_venue.setdefault(venue, []).append((msg_type, body))
         for venue, batch in by_venue.items():
             conn = self.connections.get(venue)
             if conn is None:  # reconciled by OrderStatusRequest after the next logon
                 log.warning("venue not connected: message not sent", venue=venue, messages=len(batch))
                 continue
-            conn.send_batch(batch, after=durable)
+            conn.send_batch(batch, after=after)
 
     def _venue(self, conn: SessionConnection) -> str:
         target = conn.session.config.target_comp_id

@@ -10,9 +10,11 @@ Two kinds of copies go to the drop-copy session (default counterparty ``DROPCOPY
 
 Copies are handed to the drop-copy FIX session whether or not its counterparty is connected: the
 session stores each message under its sequence number (durable before sent), and a counterparty
-that reconnects gets what it missed by the ordinary FIX resend.  The drop-copy counterparty sends
-no business of its own: any application message from it is answered with BusinessMessageReject
-(the session does that, since the session supports no application types).
+that reconnects gets what it missed by the ordinary FIX resend.  Both kinds arrive through the
+shared :class:`~metaorder.shells.outbox.Outbox`, after the journal commit their originals wait for,
+in the order the engine produced them.  The drop-copy counterparty sends no business of its own:
+any application message from it is answered with BusinessMessageReject (the session does that,
+since the session supports no application types).
 """
 
 from __future__ import annotations
@@ -53,32 +55,25 @@ class DropCopy:
     def on_message(self, conn: SessionConnection, message: Message, now: float) -> None:
         conn.session.business_reject(message, now, 3, "the drop copy session accepts no application messages")
 
-    # ---- copies -----------------------------------------------------------------------------
+    # ---- copies (an outbox sink) -------------------------------------------------------------
 
-    def client_reports(self, reports: Sequence[tuple[str, Body]], after: Future[None] | None = None) -> None:
-        """Copies of ExecutionReports sent to OMS sessions: (OMS CompID, body).
+    def deliver(self, items: Sequence[tuple[str, Body]], after: Future[None]) -> None:
+        """Outbox sink: ExecutionReport copies, each (party for OnBehalfOfCompID, body), in order.
 
         ``after``: the journal commit the originals wait for; the copies wait for it too, so the drop
         copy never sees an execution that a crash could still take back.
         """
-        self._send(reports, after)
-
-    def venue_execution(self, venue: str, body: Body, after: Future[None] | None = None) -> None:
-        """A copy of one venue execution of a child order, as the engine counted it."""
-        self._send([(venue, body)], after)
-
-    def _send(self, copies: Sequence[tuple[str, Body]], after: Future[None] | None) -> None:
-        if not copies:
+        if not items:
             return
         conn = self.connection
         if conn is not None:
             start = 0
-            for end in range(1, len(copies) + 1):  # one batch per run of copies for the same party
-                if end == len(copies) or copies[end][0] != copies[start][0]:
-                    conn.send_batch([("8", body) for _, body in copies[start:end]], after=after,
-                                    header=[(115, copies[start][0])])
+            for end in range(1, len(items) + 1):  # one batch per run of copies for the same party
+                if end == len(items) or items[end][0] != items[start][0]:
+                    conn.send_batch([("8", body) for _, body in items[start:end]], after=after,
+                                    header=[(115, items[start][0])])
                     start = end
             return
         now = self.clock.now()  # stored under its sequence number, delivered by resend after Logon
-        for on_behalf_of, body in copies:
+        for on_behalf_of, body in items:
             self.session.send("8", body, now, [(115, on_behalf_of)])

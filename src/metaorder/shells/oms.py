@@ -1,20 +1,19 @@
 """The OMS sessions' FIX application: intake behind the transport, journal before acknowledgement.
 
 Reports leave in the order the intake produced them, and only once the journal has committed the
-entries written before them: one flush per event-loop iteration covers every report of it (with
-``synchronous = NORMAL`` one write to the journal's redo log, a page-cache write, SQLite committing
-it moments later on its thread; with ``FULL`` a commit on that thread, whose fsyncs the loop must
-not wait for).  If the journal fails, reports already handed
-to a FIX session stay in its message store unsent: a journal failure stops the engine's
-acknowledgements, it never fakes them.  A report for a session that is not connected is handed
-to its FIX session anyway: the session stores it under its sequence number and the OMS receives
-it by resend after its next Logon.
+entries written before them: they go through the :class:`~metaorder.shells.outbox.Outbox`, which
+flushes once per event-loop iteration for every report of it (with ``synchronous = NORMAL`` one
+write to the journal's redo log, a page-cache write, SQLite committing it moments later on its
+thread; with ``FULL`` a commit on that thread, whose fsyncs the loop must not wait for).  A report
+for a session that is not connected is handed to its FIX session anyway: the session stores it
+under its sequence number and the OMS receives it by resend after its next Logon.  Every
+ExecutionReport is also copied to the drop copy, after the same journal commit.
 """
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Future
 
 import structlog
 
@@ -23,7 +22,8 @@ from metaorder.fix.codec import Message
 from metaorder.fix.session import Session
 from metaorder.fix.transport import SessionConnection
 from metaorder.orders.intake import Intake, Outgoing
-from metaorder.posttrade.dropcopy import DropCopy
+from metaorder.shells.dropcopy import DropCopy
+from metaorder.shells.outbox import Outbox
 
 log = structlog.get_logger("metaorder.oms")
 
@@ -31,7 +31,7 @@ log = structlog.get_logger("metaorder.oms")
 class OmsApplication:
     def __init__(self, intake: Intake, sessions: Mapping[str, Session], clock: Clock,
                  cancel_on_disconnect: frozenset[str] = frozenset(), dropcopy: DropCopy | None = None,
-                 on_change: Callable[[], None] | None = None) -> None:
+                 on_change: Callable[[], None] | None = None, outbox: Outbox | None = None) -> None:
         self.intake = intake
         self.dropcopy = dropcopy  # gets a copy of every execution report, after the same journal commit
         self.on_change = on_change  # orders changed: the execution engine should look at its parents
@@ -39,12 +39,10 @@ class OmsApplication:
         self.clock = clock
         self.cancel_on_disconnect = cancel_on_disconnect
         self.connections: dict[str, SessionConnection] = {}
-        self._outbox: list[Outgoing] = []  # reports produced in this loop iteration, not yet journal-flushed
-        self._flush_scheduled = False
-        self._loop: asyncio.AbstractEventLoop | None = None
+        # Shared with the venue gateway in the daemon: one journal flush covers both.
+        self.outbox = outbox if outbox is not None else Outbox(intake.journal)
 
     def on_logon(self, conn: SessionConnection) -> None:
-        self._loop = asyncio.get_running_loop()
         self.connections[conn.session.config.target_comp_id] = conn
 
     def on_logout(self, conn: SessionConnection, reason: str) -> None:
@@ -59,8 +57,6 @@ class OmsApplication:
                 self.on_change()
 
     def on_message(self, conn: SessionConnection, message: Message, now: float) -> None:
-        if self._loop is None:  # on_logon set it; asking per message costs a getpid() syscall each time
-            self._loop = asyncio.get_running_loop()
         self.ship(self.intake.on_message(conn.session.config.target_comp_id, message, now))
         if self.on_change is not None:
             self.on_change()
@@ -73,30 +69,22 @@ class OmsApplication:
         """
         if not outs:
             return
-        self._outbox.extend(outs)
-        if not self._flush_scheduled:
-            self._flush_scheduled = True
-            loop = self._loop or asyncio.get_running_loop()
-            loop.call_soon(self._flush_outbox)
-
-    def _flush_outbox(self) -> None:
-        """Hand the reports to their FIX sessions now; the bytes leave once the journal has committed.
-
-        The transport waits for both the FIX store's commit and the journal's before writing (on
-        writer threads they run at the same time; with redo logs both are done before this returns).
-        """
-        self._flush_scheduled = False
-        outs, self._outbox = self._outbox, []
-        durable = self.intake.journal.flush()
         if self.dropcopy is not None:
-            self.dropcopy.client_reports([(o.session, o.body) for o in outs if o.msg_type == "8"], after=durable)
+            self.outbox.post(self.dropcopy, [(o.session, o.body) for o in outs if o.msg_type == "8"])
+        self.outbox.post(self, outs)
+
+    def deliver(self, items: Sequence[Outgoing], after: Future[None]) -> None:
+        """Outbox sink: hand the reports to their FIX sessions now; the bytes leave after ``after``.
+
+        One batch per session (one store flush, one write); a session not connected stores them.
+        """
         by_session: dict[str, list[Outgoing]] = {}
-        for out in outs:
+        for out in items:
             by_session.setdefault(out.session, []).append(out)
         for session_name, batch in by_session.items():
             conn = self.connections.get(session_name)
             if conn is not None:
-                conn.send_batch([(out.msg_type, out.body) for out in batch], after=durable)
+                conn.send_batch([(out.msg_type, out.body) for out in batch], after=after)
                 continue
             session = self.sessions.get(session_name)
             if session is not None:  # stored now, delivered by resend after the next Logon

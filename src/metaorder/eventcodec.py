@@ -1,0 +1,457 @@
+"""The one translation between typed events (:mod:`metaorder.events`) and journal rows.
+
+Why this module exists
+----------------------
+A journal row is ``(seq, time, kind, order_ids, data)`` with ``data`` a JSON object
+(:mod:`metaorder.orders.journal`).  Writers turn an event into ``(kind, order_ids, data)``
+with :func:`encode` (or append it with :func:`append`); readers turn a row back into an event
+with :func:`decode` / :func:`decode_entry`.  Nobody else reads or writes payload keys, so the
+format cannot drift between a writer and its readers again.
+
+Versions
+--------
+:data:`VERSION` is the payload format.  Version 1 is the format the intake and the engine wrote
+before this module existed: same kinds, same keys, same value encodings (decimals as their exact
+``str``, enums as their values, tuples as lists), so every journal written so far decodes as
+it is, without a migration.  ``tests/unit/test_events.py`` pins rows copied from those writers,
+byte for byte.  A change of format is a new version: the decoder then has to keep reading the
+older ones (the journal records which version wrote it; see the phase 2 notes in the events
+issue), never silently reinterpret them.
+
+Decoding is strict about what it needs and lenient about what it can do without: a key some
+reader has always required (``qty``, ``price``, ...) must be there with the right type, or
+:class:`MalformedEvent` names the entry, the kind and the key; a key that older rows may lack
+takes its field's default (see :mod:`metaorder.events`).  A kind nobody knows is
+:class:`UnknownEventKind` (an entry written by a newer version, or damage), never skipped:
+recovery that skipped a fact would rebuild a wrong state.  Both are :class:`JournalError`\\ s,
+so the daemon reports them in one line and refuses to start.
+
+Types, as in the journal: a decimal is a JSON string (or an integer); a float where a decimal
+belongs is refused, as it has already lost exactness.  A quantity is an integer (or a string of
+a whole number).  A time is a number.
+
+Speed
+-----
+``order.accepted`` is journaled with every order, on the intake's hot path: its payload is written
+as JSON text directly (:func:`order_accepted_json`, an :class:`~metaorder.orders.journal.EncodedData`
+that the journal stores without encoding), the same text as the generic encoder's, at half the cost.
+The other kinds are rare next to it and go through a dict and the journal's encoder.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from decimal import Decimal, InvalidOperation
+from enum import Enum
+from json.encoder import encode_basestring as _json_str  # the journal encoder's string quoting
+from typing import Any, Final, NamedTuple, Protocol, TypeVar
+
+from metaorder.events import (
+    EVENT_TYPES,
+    ChildAcknowledged,
+    ChildCanceled,
+    ChildCancelRequested,
+    ChildPlaced,
+    ChildRejected,
+    Crossed,
+    EngineStarted,
+    Event,
+    KillSwitchChanged,
+    OrderAccepted,
+    OrderCanceled,
+    OrderExpired,
+    OrderRejected,
+    OrderReplaced,
+    ParentFilled,
+    ParentHalted,
+    ParentOverfilled,
+    StrategyChosen,
+    VenueExecution,
+)
+from metaorder.orders.journal import EncodedData, JournalEntry, JournalError, decode_data
+from metaorder.orders.model import Aggressiveness, Mandate, OrderType, Side, Strategy, TimeInForce, Urgency
+
+__all__ = [
+    "KINDS",
+    "VERSION",
+    "EventDecodeError",
+    "MalformedEvent",
+    "Recorded",
+    "UnknownEventKind",
+    "append",
+    "decode",
+    "decode_entry",
+    "encode",
+    "encode_dict",
+    "order_accepted_json",
+]
+
+#: The payload format this module writes and the newest it reads (see the module docstring).
+VERSION: Final = 1
+
+#: Journal kind -> event class: the registry (one class per kind, one kind per class).
+KINDS: Final[Mapping[str, type[Event]]] = {cls.kind: cls for cls in EVENT_TYPES}
+
+_E = TypeVar("_E", bound=Enum)
+
+
+class EventDecodeError(JournalError):
+    """A journal entry cannot be read as an event; the message names the entry and the kind."""
+
+    def __init__(self, message: str, kind: str, seq: int | None) -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.seq = seq
+
+
+class UnknownEventKind(EventDecodeError):
+    """The entry's kind is not in :data:`KINDS` (written by a newer version, or damaged)."""
+
+
+class MalformedEvent(EventDecodeError):
+    """A known kind whose payload lacks a key it needs or holds a value of the wrong type."""
+
+    def __init__(self, message: str, kind: str, seq: int | None, detail: str) -> None:
+        super().__init__(message, kind, seq)
+        self.detail = detail  # e.g. "price is not a decimal string: 100.1", "missing 'qty'"
+
+
+class Recorded(NamedTuple):
+    """An event as the journal recorded it: its sequence number and time come from the row."""
+
+    seq: int
+    time: float
+    event: Event
+
+
+class _Appender(Protocol):
+    def append(self, time: float, kind: str, order_ids: tuple[str, ...],
+               data: Mapping[str, Any] | EncodedData) -> int: ...
+
+
+# --------------------------------------------------------------------------- encoding
+
+
+def _dec(value: Decimal | None) -> str | None:
+    return None if value is None else str(value)
+
+
+def order_accepted_json(e: OrderAccepted) -> EncodedData:
+    """The payload of ``e`` as JSON text, exactly ``encode_data`` of its dict (tests pin the two,
+    and both to the intake's ``order_record_json``), written out directly: the one payload journaled
+    with every order.  Enum values (ASCII digits and words) go in as they are; strings go through the
+    journal encoder's own quoting."""
+    m = e.mandate
+    limit = e.limit
+    rate = m.participation_rate
+    account = e.account
+    start, end = m.start_time, m.end_time
+    parent_id = e.parent_id
+    return EncodedData(
+        f'{{"order_id":{_json_str(e.order_id)},"session":{_json_str(e.session)},'
+        f'"cl_ord_id":{_json_str(e.cl_ord_id)},"symbol":{_json_str(e.symbol)},'
+        f'"side":"{e.side._value_}","qty":{e.qty!r},"ord_type":"{e.ord_type._value_}",'
+        f'"limit":{"null" if limit is None else _json_str(str(limit))},"tif":"{e.tif._value_}",'
+        f'"arrival":{e.arrival!r},"arrival_seq":{e.arrival_seq!r},'
+        f'"account":{"null" if account is None else _json_str(account)},'
+        f'"strategy":"{m.strategy._value_}","urgency":"{m.urgency._value_}",'
+        f'"aggressiveness":"{m.aggressiveness._value_}","start_time":{"null" if start is None else repr(start)},'
+        f'"end_time":{"null" if end is None else repr(end)},'
+        f'"participation_rate":{"null" if rate is None else _json_str(str(rate))},'
+        f'"parent_id":{"null" if parent_id is None else _json_str(parent_id)}}}'
+    )
+
+
+def _order_accepted_dict(e: OrderAccepted) -> dict[str, Any]:
+    """The same payload as a dict (what :func:`order_accepted_json` writes as text)."""
+    m = e.mandate
+    return {
+        "order_id": e.order_id, "session": e.session, "cl_ord_id": e.cl_ord_id, "symbol": e.symbol,
+        "side": e.side._value_, "qty": e.qty, "ord_type": e.ord_type._value_, "limit": _dec(e.limit),
+        "tif": e.tif._value_, "arrival": e.arrival, "arrival_seq": e.arrival_seq, "account": e.account,
+        "strategy": m.strategy._value_, "urgency": m.urgency._value_, "aggressiveness": m.aggressiveness._value_,
+        "start_time": m.start_time, "end_time": m.end_time, "participation_rate": _dec(m.participation_rate),
+        "parent_id": e.parent_id,
+    }
+
+
+def _child_closed_dict(e: ChildCanceled | ChildRejected) -> dict[str, Any]:
+    return {"parent_id": e.parent_id, "child_id": e.child_id, "venue": e.venue, "reason": e.reason,
+            "text": e.text, "leaves_qty": e.leaves_qty}
+
+
+def _order_canceled_dict(e: OrderCanceled) -> dict[str, Any]:
+    data: dict[str, Any] = {"order_id": e.order_id, "cl_ord_id": e.cl_ord_id}
+    if e.reason is not None:  # a client's cancel has no "reason" key (version 1)
+        data["reason"] = e.reason
+    return data
+
+
+# Key order is the order today's (version 1) writers produced, so the text is the same byte for byte.
+_ENCODERS: Final[Mapping[type, Callable[[Any], dict[str, Any]]]] = {
+    OrderAccepted: _order_accepted_dict,
+    OrderRejected: lambda e: {"session": e.session, "cl_ord_id": e.cl_ord_id, "reason": e.reason, "text": e.text},
+    OrderReplaced: lambda e: {"order_id": e.order_id, "cl_ord_id": e.cl_ord_id, "orig_cl_ord_id": e.orig_cl_ord_id,
+                              "qty": e.qty, "limit": _dec(e.limit), "parent_id": e.parent_id},
+    OrderCanceled: _order_canceled_dict,
+    OrderExpired: lambda e: {"order_id": e.order_id, "text": e.text},
+    Crossed: lambda e: {"incoming": e.incoming, "resting": e.resting, "qty": e.qty, "price": str(e.price),
+                        "market": e.market},
+    ParentFilled: lambda e: {"parent_id": e.parent_id, "qty": e.qty, "price": str(e.price), "market": e.market,
+                             "allocations": [[oid, qty] for oid, qty in e.allocations]},
+    EngineStarted: lambda e: {"orders": e.orders},
+    KillSwitchChanged: lambda e: {"session": e.session, "engaged": e.engaged, "reason": e.reason},
+    StrategyChosen: lambda e: {"parent_id": e.parent_id, "requested": e.requested, "used": e.used, "text": e.text},
+    ChildPlaced: lambda e: {"parent_id": e.parent_id, "child_id": e.child_id, "venue": e.venue, "symbol": e.symbol,
+                            "side": e.side._value_, "qty": e.qty, "price": _dec(e.price), "ioc": e.ioc,
+                            "reason": e.reason, "expected_cost": _dec(e.expected_cost)},
+    ChildAcknowledged: lambda e: {"parent_id": e.parent_id, "child_id": e.child_id, "venue": e.venue,
+                                  "venue_order_id": e.venue_order_id},
+    ChildCancelRequested: lambda e: {"parent_id": e.parent_id, "child_id": e.child_id, "venue": e.venue,
+                                     "reason": e.reason},
+    ChildCanceled: _child_closed_dict,
+    ChildRejected: _child_closed_dict,
+    VenueExecution: lambda e: {"parent_id": e.parent_id, "child_id": e.child_id, "venue": e.venue,
+                               "exec_id": e.exec_id, "qty": e.qty, "price": str(e.price), "liquidity": e.liquidity,
+                               "fee": _dec(e.fee)},
+    ParentOverfilled: lambda e: {"parent_id": e.parent_id, "child_id": e.child_id, "venue": e.venue, "qty": e.qty,
+                                 "price": str(e.price), "text": e.text},
+    ParentHalted: lambda e: {"parent_id": e.parent_id, "text": e.text},
+}
+
+
+def encode(event: Event) -> tuple[str, tuple[str, ...], dict[str, Any] | EncodedData]:
+    """``(kind, order_ids, data)`` for :meth:`Journal.append`; ``data`` is JSON-ready (decimals as
+    strings, enums as values), or already JSON text for ``order.accepted``."""
+    if type(event) is OrderAccepted:
+        return OrderAccepted.kind, event.ids, order_accepted_json(event)
+    return event.kind, event.ids, _ENCODERS[type(event)](event)
+
+
+def encode_dict(event: Event) -> dict[str, Any]:
+    """The payload of ``event`` as a dict, ``order.accepted`` included (for readers showing it, e.g. the audit)."""
+    return _ENCODERS[type(event)](event)
+
+
+def append(journal: _Appender, time: float, event: Event) -> int:
+    """Journal ``event`` at ``time`` (the injected clock's); returns its sequence number."""
+    if type(event) is OrderAccepted:
+        return journal.append(time, OrderAccepted.kind, event.ids, order_accepted_json(event))
+    return journal.append(time, event.kind, event.ids, _ENCODERS[type(event)](event))
+
+
+# --------------------------------------------------------------------------- decoding
+
+
+class _Bad(Exception):
+    """A payload value is missing or of the wrong type; ``args[0]`` says which, for MalformedEvent."""
+
+
+_ABSENT: Final = object()
+
+
+class _Data:
+    """Typed reads of one payload; each raises _Bad naming the key."""
+
+    __slots__ = ("_d",)
+
+    def __init__(self, data: Mapping[str, Any]) -> None:
+        self._d = data
+
+    def _get(self, key: str, default: object) -> object:
+        value = self._d.get(key, _ABSENT)
+        if value is _ABSENT:
+            if default is _ABSENT:
+                raise _Bad(f"missing {key!r}")
+            return default
+        return value
+
+    def text(self, key: str, default: object = _ABSENT) -> str:
+        value = self._get(key, default)
+        if type(value) is not str:
+            raise _Bad(f"{key} is not a string: {value!r}")
+        return value
+
+    def opt_text(self, key: str, default: object = _ABSENT) -> str | None:
+        value = self._get(key, default)
+        if value is not None and type(value) is not str:
+            raise _Bad(f"{key} is not a string: {value!r}")
+        return value
+
+    def whole(self, key: str, default: object = _ABSENT) -> int:
+        return _whole(key, self._get(key, default))
+
+    def opt_whole(self, key: str, default: object = _ABSENT) -> int | None:
+        value = self._get(key, default)
+        return None if value is None else _whole(key, value)
+
+    def flag(self, key: str, default: object = _ABSENT) -> bool:
+        value = self._get(key, default)
+        if type(value) is not bool:
+            raise _Bad(f"{key} is not true or false: {value!r}")
+        return value
+
+    def number(self, key: str, default: object = _ABSENT) -> float:
+        return _number(key, self._get(key, default))
+
+    def opt_number(self, key: str, default: object = _ABSENT) -> float | None:
+        value = self._get(key, default)
+        return None if value is None else _number(key, value)
+
+    def dec(self, key: str, default: object = _ABSENT) -> Decimal:
+        return _decimal(key, self._get(key, default))
+
+    def opt_dec(self, key: str, default: object = _ABSENT) -> Decimal | None:
+        value = self._get(key, default)
+        return None if value is None else _decimal(key, value)
+
+    def enum(self, cls: type[_E], key: str) -> _E:
+        value = self._get(key, _ABSENT)
+        try:
+            return cls(value)
+        except ValueError:
+            raise _Bad(f"{key} is not a {cls.__name__}: {value!r}") from None
+
+    def allocations(self, key: str) -> tuple[tuple[str, int], ...]:
+        value = self._get(key, _ABSENT)
+        if not isinstance(value, list):
+            raise _Bad(f"{key} is not a list: {value!r}")
+        out: list[tuple[str, int]] = []
+        for pair in value:
+            if not isinstance(pair, list) or len(pair) != 2 or type(pair[0]) is not str:
+                raise _Bad(f"{key} holds {pair!r}, not [order id, shares]")
+            out.append((pair[0], _whole(key, pair[1])))
+        return tuple(out)
+
+
+def _whole(key: str, value: object) -> int:
+    """A share quantity: an int, or a string of a whole number (never a float or a bool)."""
+    if type(value) is int:
+        return value
+    if type(value) is str:
+        try:
+            number = Decimal(value)
+        except InvalidOperation:
+            number = Decimal("NaN")
+        if number.is_finite() and number == number.to_integral_value():
+            return int(number)
+    raise _Bad(f"{key} is not a whole number: {value!r}")
+
+
+def _number(key: str, value: object) -> float:
+    """A time in epoch seconds: a JSON number."""
+    if type(value) is float:
+        return value
+    if type(value) is int:
+        return float(value)
+    raise _Bad(f"{key} is not a number: {value!r}")
+
+
+def _decimal(key: str, value: object) -> Decimal:
+    """A decimal as the journal stores it: its exact string (or an int); a float has lost exactness."""
+    if type(value) is str:
+        try:
+            number = Decimal(value)
+        except InvalidOperation:
+            raise _Bad(f"{key} is not a decimal string: {value!r}") from None
+        if number.is_finite():
+            return number
+    elif type(value) is int:
+        return Decimal(value)
+    raise _Bad(f"{key} is not a decimal string: {value!r}")
+
+
+def _order_accepted(d: _Data) -> OrderAccepted:
+    mandate = Mandate(d.enum(Strategy, "strategy"), d.enum(Urgency, "urgency"),
+                      d.enum(Aggressiveness, "aggressiveness"), d.opt_number("start_time", None),
+                      d.opt_number("end_time", None), d.opt_dec("participation_rate", None))
+    return OrderAccepted(
+        d.text("order_id"), d.text("session"), d.text("cl_ord_id"), d.text("symbol"), d.enum(Side, "side"),
+        d.whole("qty"), d.enum(OrderType, "ord_type"), d.opt_dec("limit", None), d.enum(TimeInForce, "tif"),
+        d.number("arrival"), d.whole("arrival_seq"), mandate, d.opt_text("account", None),
+        d.opt_text("parent_id", None),
+    )
+
+
+def _child_placed(d: _Data) -> ChildPlaced:
+    return ChildPlaced(d.text("parent_id"), d.text("child_id"), d.text("venue"), d.text("symbol"), d.enum(Side, "side"),
+                       d.whole("qty"), d.opt_dec("price", None), d.flag("ioc"), d.text("reason", ""),
+                       d.opt_dec("expected_cost", None))
+
+
+def _child_canceled(d: _Data) -> ChildCanceled:
+    return ChildCanceled(d.text("parent_id"), d.text("child_id"), d.text("venue"), d.text("reason", ""),
+                         d.text("text", ""), d.opt_whole("leaves_qty", None))
+
+
+def _child_rejected(d: _Data) -> ChildRejected:
+    return ChildRejected(d.text("parent_id"), d.text("child_id"), d.text("venue"), d.text("reason", ""),
+                         d.text("text", ""), d.opt_whole("leaves_qty", None))
+
+
+# What each kind requires is what its readers required before this module (``data[key]`` there is
+# required here, ``data.get(key)`` has a default).
+_DECODERS: Final[Mapping[str, Callable[[_Data], Event]]] = {
+    OrderAccepted.kind: _order_accepted,
+    OrderRejected.kind: lambda d: OrderRejected(d.text("session"), d.opt_text("cl_ord_id", None), d.whole("reason"),
+                                                d.text("text")),
+    OrderReplaced.kind: lambda d: OrderReplaced(d.text("order_id"), d.text("cl_ord_id"), d.whole("qty"),
+                                                d.opt_dec("limit"), d.opt_text("parent_id"),
+                                                d.opt_text("orig_cl_ord_id", None)),
+    OrderCanceled.kind: lambda d: OrderCanceled(d.text("order_id"), d.text("cl_ord_id"), d.opt_text("reason", None)),
+    OrderExpired.kind: lambda d: OrderExpired(d.text("order_id"), d.text("text", "")),
+    Crossed.kind: lambda d: Crossed(d.text("incoming"), d.text("resting"), d.whole("qty"), d.dec("price"),
+                                    d.text("market")),
+    ParentFilled.kind: lambda d: ParentFilled(d.text("parent_id"), d.whole("qty"), d.dec("price"), d.text("market"),
+                                              d.allocations("allocations")),
+    EngineStarted.kind: lambda d: EngineStarted(d.whole("orders", 0)),
+    KillSwitchChanged.kind: lambda d: KillSwitchChanged(d.flag("engaged"), d.text("reason", ""),
+                                                        d.opt_text("session", None)),
+    StrategyChosen.kind: lambda d: StrategyChosen(d.text("parent_id"), d.text("requested"), d.text("used"),
+                                                  d.text("text", "")),
+    ChildPlaced.kind: _child_placed,
+    ChildAcknowledged.kind: lambda d: ChildAcknowledged(d.text("parent_id"), d.text("child_id"), d.text("venue"),
+                                                        d.opt_text("venue_order_id", None)),
+    ChildCancelRequested.kind: lambda d: ChildCancelRequested(d.text("parent_id"), d.text("child_id"),
+                                                              d.text("venue"), d.text("reason", "")),
+    ChildCanceled.kind: _child_canceled,
+    ChildRejected.kind: _child_rejected,
+    VenueExecution.kind: lambda d: VenueExecution(d.text("parent_id"), d.text("child_id"), d.text("venue"),
+                                                  d.text("exec_id"), d.whole("qty"), d.dec("price"),
+                                                  d.text("liquidity", ""), d.opt_dec("fee", None)),
+    ParentOverfilled.kind: lambda d: ParentOverfilled(d.text("parent_id"), d.text("child_id"), d.text("venue"),
+                                                      d.whole("qty"), d.dec("price"), d.text("text", "")),
+    ParentHalted.kind: lambda d: ParentHalted(d.text("parent_id"), d.text("text", "")),
+}
+
+
+def decode(kind: str, data: Mapping[str, Any] | str, seq: int | None = None, version: int = VERSION) -> Event:
+    """The event a journal row records; ``data`` is its payload (decoded, or the stored JSON text).
+
+    ``seq`` only names the entry in errors.  Raises :class:`UnknownEventKind` or
+    :class:`MalformedEvent` (both :class:`JournalError`), and :class:`EventDecodeError` for a
+    ``version`` this code does not read.
+    """
+    where = f"journal entry {seq}" if seq is not None else "journal entry"
+    if version != VERSION:
+        raise EventDecodeError(f"{where} ({kind}): event format version {version} is not readable by this"
+                               f" version of metaorder (it reads version {VERSION})", kind, seq)
+    decoder = _DECODERS.get(kind)
+    if decoder is None:
+        raise UnknownEventKind(f"{where}: unknown event kind {kind!r} (event format version {VERSION} has"
+                               f" {len(_DECODERS)} kinds; was it written by a newer metaorder?)", kind, seq)
+    if isinstance(data, str):
+        data = decode_data(data)
+    elif not isinstance(data, Mapping):
+        detail = f"payload is not an object: {type(data).__name__}"
+        raise MalformedEvent(f"{where} ({kind}) is malformed: {detail}", kind, seq, detail)
+    try:
+        return decoder(_Data(data))
+    except _Bad as exc:
+        detail = str(exc)
+        raise MalformedEvent(f"{where} ({kind}) is malformed: {detail}", kind, seq, detail) from None
+
+
+def decode_entry(entry: JournalEntry) -> Recorded:
+    """A journal entry as its event, with the row's sequence number and time."""
+    return Recorded(entry.seq, entry.time, decode(entry.kind, entry.data, entry.seq))

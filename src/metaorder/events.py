@@ -1,0 +1,439 @@
+"""The engine's facts as typed events: one frozen class per kind of journal entry.
+
+Why this module exists
+----------------------
+Everything the engine must remember is a fact it journals (an order accepted, a child placed,
+a venue execution, ...), and several readers need those facts back: recovery at start-up, the
+audit, the drop copy, TCA, and next the venue scorecard and metrics.  Journal entries used to be
+a kind string and a dict, written in place by each producer and picked apart by each reader, and
+the schema drifted (kinds documented that nothing wrote, kinds read that nothing emitted).  Here
+each fact is a class with typed fields, written in one place and read by everyone; the one
+translation between these classes and journal rows is :mod:`metaorder.eventcodec`.
+
+Conventions
+-----------
+* Frozen and slotted: an event is a value; whoever holds one may keep it.
+* Money and prices are ``Decimal``, quantities ``int`` shares, times epoch seconds as ``float``,
+  ids ``str``; sequences are tuples.  Enums come from :mod:`metaorder.orders.model` where one
+  exists (a venue's liquidity indicator and reject texts stay strings: they are the venue's words).
+* ``kind`` (a class variable) is the journal kind, unchanged from the journals written before these
+  classes existed, so those journals read as they are (codec version 1).
+* ``ids`` are the orders, parents and children the fact concerns: the journal's ``order_ids``
+  (its audit index), exactly as the producers indexed them before.
+* **No time in the event.**  The journal row carries the time of every entry (and its sequence
+  number, the order in which things happened); an event is *what* happened, and recovery and the
+  audit get *when* from the row (:class:`metaorder.eventcodec.Recorded`).  A time inside the
+  payload would repeat the row's, and the journals already written have none.  Times that are
+  part of the fact itself (an order's arrival, its mandate's window) are fields.
+* A field with a default is one that older rows (or rows written by hand in tests) may lack; the
+  default is what its absence means.  Writers always write every field.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import ClassVar
+
+from metaorder.orders.model import ClientOrder, Mandate, OrderType, Side, TimeInForce
+
+__all__ = [
+    "EVENT_TYPES",
+    "ChildAcknowledged",
+    "ChildCancelRequested",
+    "ChildCanceled",
+    "ChildPlaced",
+    "ChildRejected",
+    "Crossed",
+    "EngineStarted",
+    "Event",
+    "KillSwitchChanged",
+    "OrderAccepted",
+    "OrderCanceled",
+    "OrderExpired",
+    "OrderRejected",
+    "OrderReplaced",
+    "ParentFilled",
+    "ParentHalted",
+    "ParentOverfilled",
+    "StrategyChosen",
+    "VenueExecution",
+]
+
+
+# --------------------------------------------------------------------------- client orders (the intake)
+
+
+@dataclass(frozen=True, slots=True)
+class OrderAccepted:
+    """An order passed normalization and risk: a snapshot of it as accepted, and the parent it joined.
+
+    ``parent_id`` is None when the order crossed in full on arrival (it never joined a parent).
+    A snapshot, not the live :class:`~metaorder.orders.model.ClientOrder` (which changes with every
+    fill): the mandate is shared with the order, as it is immutable too.
+    """
+
+    kind: ClassVar[str] = "order.accepted"
+
+    order_id: str
+    session: str
+    cl_ord_id: str
+    symbol: str
+    side: Side
+    qty: int
+    ord_type: OrderType
+    limit: Decimal | None
+    tif: TimeInForce
+    arrival: float
+    arrival_seq: int
+    mandate: Mandate
+    account: str | None = None
+    parent_id: str | None = None
+
+    @property
+    def ids(self) -> tuple[str, ...]:
+        return (self.order_id,) if self.parent_id is None else (self.order_id, self.parent_id)
+
+    @staticmethod
+    def of(order: ClientOrder, parent_id: str | None) -> OrderAccepted:
+        """The event of ``order`` accepted into ``parent_id`` (its fields as they are now)."""
+        return OrderAccepted(order.order_id, order.session, order.cl_ord_id, order.symbol, order.side, order.qty,
+                             order.ord_type, order.limit, order.tif, order.arrival, order.arrival_seq,
+                             order.mandate, order.account, parent_id)
+
+    def to_order(self) -> ClientOrder:
+        """A fresh ClientOrder as it was accepted (nothing filled yet): recovery's starting point."""
+        return ClientOrder(
+            order_id=self.order_id, session=self.session, cl_ord_id=self.cl_ord_id, symbol=self.symbol,
+            side=self.side, qty=self.qty, ord_type=self.ord_type, limit=self.limit, tif=self.tif,
+            mandate=self.mandate, arrival=self.arrival, arrival_seq=self.arrival_seq, account=self.account,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class OrderRejected:
+    """A NewOrderSingle refused (normalization or risk); indexed as ``SESSION:ClOrdID``, as it has no OrderID.
+
+    ``cl_ord_id`` is None when the message had none (that is then the reason).  ``reason`` is the
+    OrdRejReason (103) sent to the client.
+    """
+
+    kind: ClassVar[str] = "order.rejected"
+
+    session: str
+    cl_ord_id: str | None
+    reason: int
+    text: str
+
+    @property
+    def ids(self) -> tuple[str, ...]:
+        return (f"{self.session}:{self.cl_ord_id or ''}",)
+
+
+@dataclass(frozen=True, slots=True)
+class OrderReplaced:
+    """A cancel/replace accepted: the order's new ClOrdID, quantity and limit, and the parent it is in now.
+
+    ``parent_id`` is None when the new terms crossed it in full; when it is the order's parent
+    before the replace, the order kept its place there.
+    """
+
+    kind: ClassVar[str] = "order.replaced"
+
+    order_id: str
+    cl_ord_id: str
+    qty: int
+    limit: Decimal | None
+    parent_id: str | None
+    orig_cl_ord_id: str | None = None
+
+    @property
+    def ids(self) -> tuple[str, ...]:
+        return (self.order_id,) if self.parent_id is None else (self.order_id, self.parent_id)
+
+
+@dataclass(frozen=True, slots=True)
+class OrderCanceled:
+    """An order canceled: by the client (``cl_ord_id`` is the cancel request's ClOrdID, which it
+    now carries) or by the engine (cancel-on-disconnect, kill switch: ``reason`` says which, and
+    ``cl_ord_id`` is the order's own)."""
+
+    kind: ClassVar[str] = "order.canceled"
+
+    order_id: str
+    cl_ord_id: str
+    reason: str | None = None  # None: the client asked (the row then has no "reason")
+
+    @property
+    def ids(self) -> tuple[str, ...]:
+        return (self.order_id,)
+
+
+@dataclass(frozen=True, slots=True)
+class OrderExpired:
+    """An order's ExpireTime passed with shares unfilled; ``text`` is what its report said."""
+
+    kind: ClassVar[str] = "order.expired"
+
+    order_id: str
+    text: str
+
+    @property
+    def ids(self) -> tuple[str, ...]:
+        return (self.order_id,)
+
+
+@dataclass(frozen=True, slots=True)
+class Crossed:
+    """Two client orders crossed internally (``market`` is ``INTERNAL``): both filled ``qty`` at ``price``."""
+
+    kind: ClassVar[str] = "cross"
+
+    incoming: str  # the order whose arrival (or replace) made the cross
+    resting: str
+    qty: int
+    price: Decimal
+    market: str
+
+    @property
+    def ids(self) -> tuple[str, ...]:
+        return (self.incoming, self.resting)
+
+
+@dataclass(frozen=True, slots=True)
+class ParentFilled:
+    """A venue fill of a parent, allocated to its orders: ``allocations`` is (order id, shares) as computed.
+
+    Recovery replays the split as journaled instead of recomputing it from a state that may differ.
+    """
+
+    kind: ClassVar[str] = "fill"
+
+    parent_id: str
+    qty: int
+    price: Decimal
+    market: str  # the venue (LastMkt)
+    allocations: tuple[tuple[str, int], ...]
+
+    @property
+    def ids(self) -> tuple[str, ...]:
+        return (self.parent_id, *(order_id for order_id, _ in self.allocations))
+
+
+@dataclass(frozen=True, slots=True)
+class EngineStarted:
+    """A (re)start; its journal sequence number prefixes this run's ExecIDs and ClOrdIDs."""
+
+    kind: ClassVar[str] = "engine.started"
+
+    orders: int  # orders recovered from the journal
+
+    @property
+    def ids(self) -> tuple[str, ...]:
+        return ()
+
+
+@dataclass(frozen=True, slots=True)
+class KillSwitchChanged:
+    """An operator engaged or released a kill switch: one session's (``session``) or the global one (None).
+
+    Not journaled before codec version 1 was fixed (there are no such rows in older journals).
+    """
+
+    kind: ClassVar[str] = "kill_switch"
+
+    engaged: bool
+    reason: str
+    session: str | None = None
+
+    @property
+    def ids(self) -> tuple[str, ...]:
+        return () if self.session is None else (self.session,)
+
+
+# --------------------------------------------------------------------------- parents and children (the engine)
+
+
+@dataclass(frozen=True, slots=True)
+class StrategyChosen:
+    """The strategy a parent is worked with is not the one its orders asked for (not available yet)."""
+
+    kind: ClassVar[str] = "parent.strategy"
+
+    parent_id: str
+    requested: str  # Strategy names ("VWAP"), as the strategy registry knows them
+    used: str
+    text: str
+
+    @property
+    def ids(self) -> tuple[str, ...]:
+        return (self.parent_id,)
+
+
+@dataclass(frozen=True, slots=True)
+class ChildPlaced:
+    """A child order created for a parent, journaled before its NewOrderSingle leaves.
+
+    ``price`` None is a market order; ``expected_cost`` is the router's per-share estimate, fees
+    included (None: not recorded).
+    """
+
+    kind: ClassVar[str] = "child.placed"
+
+    parent_id: str
+    child_id: str
+    venue: str
+    symbol: str
+    side: Side
+    qty: int
+    price: Decimal | None
+    ioc: bool
+    reason: str = ""
+    expected_cost: Decimal | None = None
+
+    @property
+    def ids(self) -> tuple[str, ...]:
+        return (self.parent_id, self.child_id)
+
+
+@dataclass(frozen=True, slots=True)
+class ChildAcknowledged:
+    """The venue acknowledged a child (ExecType 0), under its own order id."""
+
+    kind: ClassVar[str] = "child.acked"
+
+    parent_id: str
+    child_id: str
+    venue: str
+    venue_order_id: str | None = None
+
+    @property
+    def ids(self) -> tuple[str, ...]:
+        return (self.parent_id, self.child_id)
+
+
+@dataclass(frozen=True, slots=True)
+class ChildCancelRequested:
+    """The engine asked a venue to cancel a child (each request has its own ClOrdID, never reused)."""
+
+    kind: ClassVar[str] = "child.cancel_requested"
+
+    parent_id: str
+    child_id: str
+    venue: str
+    reason: str
+
+    @property
+    def ids(self) -> tuple[str, ...]:
+        return (self.parent_id, self.child_id)
+
+
+@dataclass(frozen=True, slots=True)
+class ChildCanceled:
+    """A child is done at its venue with ``leaves_qty`` unexecuted (None: not recorded).
+
+    ``reason`` and ``text`` are both the venue's Text (58), as journaled since codec version 1.
+    """
+
+    kind: ClassVar[str] = "child.canceled"
+
+    parent_id: str
+    child_id: str
+    venue: str
+    reason: str = ""
+    text: str = ""
+    leaves_qty: int | None = None
+
+    @property
+    def ids(self) -> tuple[str, ...]:
+        return (self.parent_id, self.child_id)
+
+
+@dataclass(frozen=True, slots=True)
+class ChildRejected:
+    """The venue rejected a child (OrdStatus 8); fields as :class:`ChildCanceled`."""
+
+    kind: ClassVar[str] = "child.rejected"
+
+    parent_id: str
+    child_id: str
+    venue: str
+    reason: str = ""
+    text: str = ""
+    leaves_qty: int | None = None
+
+    @property
+    def ids(self) -> tuple[str, ...]:
+        return (self.parent_id, self.child_id)
+
+
+@dataclass(frozen=True, slots=True)
+class VenueExecution:
+    """One execution of a child at its venue, counted once (by ExecID and by the venue's CumQty).
+
+    ``exec_id`` is the venue's, or ``VENUE:reconciled:ID`` for executions learned from a status
+    report.  ``liquidity`` is LastLiquidityInd (851) as sent ("" when absent); ``fee`` the venue's
+    Commission (12), None when it sent none.
+    """
+
+    kind: ClassVar[str] = "venue.execution"
+
+    parent_id: str
+    child_id: str
+    venue: str
+    exec_id: str
+    qty: int
+    price: Decimal
+    liquidity: str = ""
+    fee: Decimal | None = None
+
+    @property
+    def ids(self) -> tuple[str, ...]:
+        return (self.parent_id, self.child_id)
+
+
+@dataclass(frozen=True, slots=True)
+class ParentOverfilled:
+    """A venue execution beyond what the parent's orders still wanted: ``qty`` shares were not allocated."""
+
+    kind: ClassVar[str] = "parent.overfill"
+
+    parent_id: str
+    child_id: str
+    venue: str
+    qty: int
+    price: Decimal
+    text: str
+
+    @property
+    def ids(self) -> tuple[str, ...]:
+        return (self.parent_id, self.child_id)
+
+
+@dataclass(frozen=True, slots=True)
+class ParentHalted:
+    """The parent/child control halted a parent: no new children until an operator looks."""
+
+    kind: ClassVar[str] = "parent.halted"
+
+    parent_id: str
+    text: str
+
+    @property
+    def ids(self) -> tuple[str, ...]:
+        return (self.parent_id,)
+
+
+#: Any event (match on it: mypy checks the cases are exhaustive).
+Event = (
+    OrderAccepted | OrderRejected | OrderReplaced | OrderCanceled | OrderExpired | Crossed | ParentFilled
+    | EngineStarted | KillSwitchChanged | StrategyChosen | ChildPlaced | ChildAcknowledged
+    | ChildCancelRequested | ChildCanceled | ChildRejected | VenueExecution | ParentOverfilled | ParentHalted
+)
+
+#: Every event class, in the order above (the codec's registry is built from it).
+EVENT_TYPES: tuple[type[Event], ...] = (
+    OrderAccepted, OrderRejected, OrderReplaced, OrderCanceled, OrderExpired, Crossed, ParentFilled,
+    EngineStarted, KillSwitchChanged, StrategyChosen, ChildPlaced, ChildAcknowledged,
+    ChildCancelRequested, ChildCanceled, ChildRejected, VenueExecution, ParentOverfilled, ParentHalted,
+)

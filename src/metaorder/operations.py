@@ -1,0 +1,87 @@
+"""What an operator can do to a running engine: kill switches and their release, and status.
+
+One :class:`Operator` per daemon, used by every operator surface: ``metaorder ctl`` (through the
+control socket, :mod:`metaorder.ctl`), the signals (SIGUSR1 pulls the global kill switch, SIGUSR2
+releases it) and any later one (a console, metrics).  The surfaces only translate; what a kill
+switch does, and what gets logged when it does, is decided here once, so a switch pulled by a
+signal and one pulled over the socket cannot differ.
+
+Effects go through the shells: reports to the OMS sessions through the OMS application, cancels
+of child orders through the venue gateway (both after the journal commit, as everything else).
+Every switch is logged at WARNING.
+"""
+
+from __future__ import annotations
+
+import structlog
+
+from metaorder.clock import Clock
+from metaorder.execution.engine import ExecutionEngine
+from metaorder.orders.intake import Intake
+from metaorder.shells.gateway import VenueGateway
+from metaorder.shells.oms import OmsApplication
+
+log = structlog.get_logger("metaorder")
+
+
+class Operator:
+    """Kill switches (per OMS session and global), their release, and a status snapshot."""
+
+    def __init__(self, intake: Intake, engine: ExecutionEngine, oms: OmsApplication, gateway: VenueGateway,
+                 sessions: frozenset[str], clock: Clock) -> None:
+        self.intake = intake
+        self.engine = engine
+        self.oms = oms
+        self.gateway = gateway
+        self.sessions = sessions  # the OMS sessions' CompIDs: what a session switch may name
+        self.clock = clock
+
+    def kill_all(self) -> None:
+        """Global kill switch: every new order is refused and every working child order is canceled.
+
+        Open client orders stay open, to be worked again after :meth:`revive_all`.
+        """
+        now = self.clock.now()
+        self.intake.risk.kill(None, now)
+        actions = self.engine.suspend(True, now)
+        self.gateway.ship(actions)
+        log.warning("global kill switch engaged: new orders are refused",
+                    child_cancels_sent=sum(1 for a in actions.venue if a[1] == "F"))
+
+    def revive_all(self) -> None:
+        """Release the global kill switch: orders are accepted and parents worked again."""
+        now = self.clock.now()
+        self.intake.risk.revive(None)
+        self.engine.suspend(False, now)
+        self.gateway.wake()
+        log.warning("global kill switch released")
+
+    def kill_session(self, session: str) -> int:
+        """One session's kill switch: its new orders are refused and its open orders canceled.
+
+        Returns how many orders were canceled.  Their parents shrink, so the engine cancels child
+        orders as needed; other sessions are not touched.
+        """
+        now = self.clock.now()
+        self.intake.risk.kill(session, now)
+        outs = self.intake.cancel_all(session, now, f"kill switch for {session} engaged")
+        self.oms.ship(outs)
+        self.gateway.wake()  # their parents shrank: the engine cancels child orders as needed
+        log.warning("session kill switch engaged: its orders are refused and canceled", session=session,
+                    orders_canceled=len(outs))
+        return len(outs)
+
+    def revive_session(self, session: str) -> None:
+        self.intake.risk.revive(session)
+        log.warning("session kill switch released", session=session)
+
+    def status(self) -> dict[str, object]:
+        """Kill switches, open orders and parents, open child orders, venues connected."""
+        risk, book, engine = self.intake.risk, self.intake.book, self.engine
+        return {
+            "global_kill": risk.global_killed,
+            "killed_sessions": sorted(s for s in self.sessions if risk.session_killed(s)),
+            "open_orders": len(book), "parents": sum(1 for _ in book.parents()),
+            "open_child_orders": len(engine.open_children()), "venues_connected": sorted(engine.connected),
+            "trading_suspended": engine.suspended,
+        }
