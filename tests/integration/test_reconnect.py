@@ -39,7 +39,7 @@ from metaorder.fix.session import Role, Session, SessionConfig
 from metaorder.fix.store import MemoryStore
 from metaorder.fix.transport import Acceptor, SessionConnection, TransportLimits
 from metaorder.reflector import ECHOED_TYPES, Reflector
-from tests.integration.fixclient import Closed, FixClient, new_order_fields
+from tests.integration.fixclient import Closed, FixClient
 from tests.support import start_reflector
 
 TW44 = "FIX.4.4:ISLD->TW44"
@@ -170,10 +170,12 @@ async def acceptor(limits: TransportLimits | None = None) -> AsyncIterator[Serve
 
 async def until(condition: Callable[[], bool], what: str, timeout: float = 10.0) -> None:
     """Wait for a condition the server's event loop makes true (checked every few milliseconds)."""
-    async with asyncio.timeout(timeout):
-        while not condition():
-            await asyncio.sleep(0.005)
-    assert condition(), what
+    try:
+        async with asyncio.timeout(timeout):
+            while not condition():
+                await asyncio.sleep(0.005)
+    except TimeoutError:
+        raise AssertionError(f"timed out waiting for {what}") from None
 
 
 def thread(fn: Callable[..., Any], *args: Any) -> Any:
@@ -191,7 +193,7 @@ async def test_the_old_connections_teardown_after_a_new_logon_leaves_the_new_ses
             # Something to write is still waiting for its store flush when the client drops TCP: the
             # old connection cannot finish (its writer waits), only its reader sees the end.
             srv.store.holding = True
-            old.send("D", new_order_fields("HELD-1"))
+            old.send("B", [(148, "held back")])  # News
             srv.store.holding = False
             old_client.close()
             await asyncio.wait_for(old.released(), 10)
@@ -284,7 +286,9 @@ def test_reconnecting_at_once_after_dropping_tcp_always_gets_a_live_session(
                     new.test_request(f"try {attempt}")
                 except (Closed, TimeoutError, AssertionError) as exc:
                     failures.append(f"try {attempt}: {exc!r}")
-        assert failures == [], f"{len(failures)} of {TRIES} reconnects got no live session: {failures[:5]}"
+                    if len(failures) >= 3:  # enough to see it; each costs a read timeout
+                        break
+        assert failures == [], f"reconnects that got no live session (stopped at 3): {failures}"
         assert proc.proc.poll() is None, "the reflector died:\n" + proc.log()
         assert proc.stop() == 0, proc.log()
     finally:

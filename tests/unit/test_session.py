@@ -670,6 +670,68 @@ def test_reject_from_the_counterparty_is_reported_and_consumes_its_seqnum() -> N
     assert acc.data_to_send() == b""
 
 
+def test_an_unanswered_resend_request_is_asked_again_after_the_resend_timeout() -> None:
+    """Issue 13: the counterparty's GapFill never arrives (garbled on the way and dropped): the
+    session asks again for what is still missing instead of queueing everything after the gap
+    forever, and once the gap is filled the queued messages are delivered in order."""
+    ini, acc = initiator(resend_request_timeout=5), acceptor()
+    connect(ini, acc, T0)
+    acc.handle_timers(T0 + 30)
+    assert types(sent(acc)) == ["0"]  # Heartbeat #2, lost on the way
+    acc.send("8", execution_report("E3"), T0 + 31)
+    assert app_seqs(ini.receive_data(acc.data_to_send(), T0 + 31)) == []  # #3: queued behind a gap
+    request = ini.data_to_send()
+    rr = only(messages(request), "2")
+    assert (rr[7], rr[16]) == ("2", "0")
+    acc.receive_data(request, T0 + 31)
+    assert types(sent(acc)) == ["4", "8"]  # the GapFill 2->3 and #3 again: lost as well
+    acc.send("8", execution_report("E4"), T0 + 32)
+    acc.send("8", execution_report("E5"), T0 + 33)
+    assert app_seqs(ini.receive_data(acc.data_to_send(), T0 + 33)) == []  # queued too
+    assert ini.data_to_send() == b""  # the request is outstanding: not repeated for every message
+
+    assert ini.next_deadline() == T0 + 36
+    assert ini.handle_timers(T0 + 35.999) == []
+    assert ini.data_to_send() == b""
+    events = ini.handle_timers(T0 + 36)
+    assert [p.kind for p in of_type(events, Problem)] == ["resend-timeout"]
+    result = pump(ini, acc, T0 + 36)
+    again = only(result.a_to_b, "2")
+    assert (again[7], again[16]) == ("2", "0")  # from the first message still missing
+    delivered = [e.message for e in of_type(result.a_events, AppMessage)]
+    assert [(m[34], m[17]) for m in delivered] == [("3", "E3"), ("4", "E4"), ("5", "E5")]
+    assert ini.store.next_target_seq() == 6
+    ini.handle_timers(T0 + 50)  # the gap is closed: nothing is asked again
+    assert ini.data_to_send() == b""
+
+
+def test_a_resend_request_being_answered_is_not_asked_again_and_then_only_for_what_is_missing() -> None:
+    acc = logged_on_acceptor(resend_request_timeout=5)
+    acc.receive_data(order(5), T0)
+    assert types(sent(acc)) == ["2"]
+    events = acc.receive_data(order(2, now=T0 + 4, header=poss_dup()), T0 + 4)  # some of the gap, late
+    assert app_seqs(events) == [2]
+    assert acc.next_deadline() == T0 + 9  # the timeout counts from the last progress
+    acc.handle_timers(T0 + 5)
+    assert acc.data_to_send() == b""
+    acc.handle_timers(T0 + 9)
+    rr = only(sent(acc), "2")
+    assert (rr[7], rr[16]) == ("3", "0")
+
+
+def test_the_resend_timeout_defaults_to_the_heartbeat_interval_and_zero_turns_it_off() -> None:
+    acc = logged_on_acceptor()  # HeartBtInt 30
+    acc.receive_data(order(5), T0)
+    sent(acc)
+    acc.handle_timers(T0 + 30)
+    assert types(sent(acc)) == ["0", "2"]  # the Heartbeat due anyway, and the request again
+    off = logged_on_acceptor(resend_request_timeout=0)
+    off.receive_data(order(5), T0)
+    sent(off)
+    off.handle_timers(T0 + 30)
+    assert types(sent(off)) == ["0"]
+
+
 # --------------------------------------------------------------------------------------------
 # credentials and resets
 
@@ -862,6 +924,34 @@ def test_input_after_a_disconnect_decision_is_ignored() -> None:
     sent(acc)
     assert acc.receive_data(order(3), T0) == []
     assert acc.data_to_send() == b""
+
+
+# --------------------------------------------------------------------------------------------
+# connections coming and going
+
+
+@pytest.mark.parametrize("pending_gap", [False, True], ids=["in-sequence", "pending-gap"])
+def test_the_end_of_a_connection_the_session_has_moved_on_from_changes_nothing(pending_gap: bool) -> None:
+    """Issue 13: a client drops TCP and logs on again at once, and the transport hands the session
+    the old connection's end only after the new Logon: that end must not log the new one out."""
+    acc = logged_on_acceptor(reset_on_logon=True)
+    old = acc.connection_id
+    if pending_gap:
+        acc.receive_data(order(5), T0)
+        assert types(sent(acc)) == ["2"]
+    assert acc.connection_lost(T0 + 1, old) == [LoggedOut("connection lost")]  # the old reader's EOF
+    acc.connection_made(T0 + 2)
+    assert acc.connection_id != old
+    assert of_type(acc.receive_data(logon(1, now=T0 + 2, extra=[(141, "Y")]), T0 + 2), LoggedOn)
+    assert types(sent(acc)) == ["A"]
+
+    assert acc.connection_lost(T0 + 3, old) == []  # the old connection's teardown, late
+    assert acc.state is State.ACTIVE
+    acc.receive_data(frame("1", 2, [(112, "ALIVE")], T0 + 3), T0 + 3)
+    heartbeat = only(sent(acc), "0")
+    assert heartbeat[112] == "ALIVE"
+    assert acc.connection_lost(T0 + 4, acc.connection_id) == [LoggedOut("connection lost")]
+    assert not acc.connected
 
 
 # --------------------------------------------------------------------------------------------

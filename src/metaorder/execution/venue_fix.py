@@ -307,6 +307,8 @@ def fix_decimal(text: str | None) -> Decimal:
 
 def fix_shares(text: str | None) -> int:
     """A quantity in whole shares: "100" and "100.0" are 100; "100.5" and "-1" are unreadable."""
+    if text is not None and text.isascii() and text.isdigit() and len(text) <= _MAX_NUMBER_LEN:
+        return int(text)  # the usual case, without a regex or a Decimal
     value = fix_decimal(text)
     if value < 0 or value != value.to_integral_value():
         raise Unreadable(f"not a whole number of shares: {text!r}")

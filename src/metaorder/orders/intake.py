@@ -207,8 +207,8 @@ class Intake:
         parent = self.book.parent(parent_id)
         if parent is None:
             raise BookError(f"fill for unknown or finished parent {parent_id}")
-        # Whole lots of the instrument, except an order's completing odd tail and a venue's odd-lot
-        # print residue (the lot rule of orders/allocation.py; README, Execution).
+        # Whole lots of the instrument, except an order's completing odd tail and at most one residue
+        # per fill (the lot rule of orders/allocation.py; README, "Lots").
         allocations = allocate(parent.children, qty, price, market, self.defaults.lot_size(parent.key.symbol))
         apply(allocations)
         self.journal.append(now, "fill", [parent_id, *(a.order.order_id for a in allocations)], {
@@ -298,7 +298,8 @@ class Intake:
                 self.risk.on_order_done(order)
             elif entry.kind == "order.expired":
                 order = self._orders[data["order_id"]]
-                self.book.cancel(order)  # MUTANT c
+                self.book.cancel(order)
+                order.expired = True
                 self.risk.on_order_done(order)
             elif entry.kind == "order.replaced":
                 order = self._orders[data["order_id"]]

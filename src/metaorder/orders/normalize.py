@@ -213,5 +213,5 @@ def normalize_new_order(
         raise NormalizeError(REJ_OTHER, "TimeInForce GTD (59=6) needs an ExpireTime (126)")
     order = ClientOrder(order_id, session, cl_ord_id, symbol, side, int(qty_value), ord_type, limit, tif, mandate,
                         now, arrival_seq)
-    order.account = get(1)
+    order.account = get(1) or None  # an empty Account (1) is no account, as absent: not an account named ''
     return order

@@ -41,6 +41,7 @@ class OmsApplication:
         self.connections: dict[str, SessionConnection] = {}
         # Shared with the venue gateway in the daemon: one journal flush covers both.
         self.outbox = outbox if outbox is not None else Outbox(intake.journal)
+        self._post = self.outbox.post  # bound once: ship runs once per order on the intake path
 
     def on_logon(self, conn: SessionConnection) -> None:
         self.connections[conn.session.config.target_comp_id] = conn
@@ -70,8 +71,8 @@ class OmsApplication:
         if not outs:
             return
         if self.dropcopy is not None:
-            self.outbox.post(self.dropcopy, [(o.session, o.body) for o in outs if o.msg_type == "8"])
-        self.outbox.post(self, outs)
+            self._post(self.dropcopy, [(o.session, o.body) for o in outs if o.msg_type == "8"])
+        self._post(self, outs)
 
     def deliver(self, items: Sequence[Outgoing], after: Future[None]) -> None:
         """Outbox sink: hand the reports to their FIX sessions now; the bytes leave after ``after``.

@@ -62,9 +62,13 @@ class Outbox:
 
     def post(self, sink: Sink[T], items: Sequence[T]) -> None:
         """Queue ``items`` for ``sink`` and flush once at the end of this event-loop iteration."""
-        if not items:
-            return
-        self.put(sink, items)
+        pending = self._pending.get(sink)  # put() inlined: this runs once per order on the intake path
+        if pending is None:
+            if not items:
+                return
+            self._pending[sink] = list(items)
+        else:
+            pending.extend(items)
         if not self._scheduled:
             self._scheduled = True
             loop = self._loop
