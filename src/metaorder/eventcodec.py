@@ -15,8 +15,9 @@ before this module existed: same kinds, same keys, same value encodings (decimal
 ``str``, enums as their values, tuples as lists), so every journal written so far decodes as
 it is, without a migration.  ``tests/unit/test_events.py`` pins rows copied from those writers,
 byte for byte.  A change of format is a new version: the decoder then has to keep reading the
-older ones (the journal records which version wrote it; see the phase 2 notes in the events
-issue), never silently reinterpret them.
+older ones, never silently reinterpret them.  The journal records the version it was written in
+(``meta.event_version``; a journal from before that is version 1) and refuses at open one newer
+than this build reads; recovery and the audit pass it on to :func:`decode_entry`.
 
 Decoding is strict about what it needs and lenient about what it can do without: a key some
 reader has always required (``qty``, ``price``, ...) must be there with the right type, or
@@ -68,7 +69,7 @@ from metaorder.events import (
     StrategyChosen,
     VenueExecution,
 )
-from metaorder.orders.journal import EncodedData, JournalEntry, JournalError, decode_data
+from metaorder.orders.journal import EVENT_VERSION, EncodedData, JournalEntry, JournalError, decode_data
 from metaorder.orders.model import Aggressiveness, Mandate, OrderType, Side, Strategy, TimeInForce, Urgency
 
 __all__ = [
@@ -86,8 +87,11 @@ __all__ = [
     "order_accepted_json",
 ]
 
-#: The payload format this module writes and the newest it reads (see the module docstring).
-VERSION: Final = 1
+#: The payload format this module writes and the newest it reads (see the module docstring).  Each
+#: journal records the version it was written in (``meta.event_version``, see
+#: :data:`metaorder.orders.journal.EVENT_VERSION`, which is this value: defined there, as the journal
+#: writes it at creation and refuses newer ones at open).
+VERSION: Final = EVENT_VERSION
 
 #: Journal kind -> event class: the registry (one class per kind, one kind per class).
 KINDS: Final[Mapping[str, type[Event]]] = {cls.kind: cls for cls in EVENT_TYPES}
@@ -137,8 +141,8 @@ def _dec(value: Decimal | None) -> str | None:
 
 
 def order_accepted_json(e: OrderAccepted) -> EncodedData:
-    """The payload of ``e`` as JSON text, exactly ``encode_data`` of its dict (tests pin the two,
-    and both to the intake's ``order_record_json``), written out directly: the one payload journaled
+    """The payload of ``e`` as JSON text, exactly ``encode_data`` of its dict (tests pin the two, and
+    both to rows written before this module existed), written out directly: the one payload journaled
     with every order.  Enum values (ASCII digits and words) go in as they are; strings go through the
     journal encoder's own quoting."""
     m = e.mandate
@@ -452,6 +456,8 @@ def decode(kind: str, data: Mapping[str, Any] | str, seq: int | None = None, ver
         raise MalformedEvent(f"{where} ({kind}) is malformed: {detail}", kind, seq, detail) from None
 
 
-def decode_entry(entry: JournalEntry) -> Recorded:
-    """A journal entry as its event, with the row's sequence number and time."""
-    return Recorded(entry.seq, entry.time, decode(entry.kind, entry.data, entry.seq))
+def decode_entry(entry: JournalEntry, version: int = VERSION) -> Recorded:
+    """A journal entry as its event, with the row's sequence number and time.
+
+    ``version``: the event format version of the journal it comes from (``journal.event_version``)."""
+    return Recorded(entry.seq, entry.time, decode(entry.kind, entry.data, entry.seq, version))

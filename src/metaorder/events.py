@@ -10,6 +10,13 @@ the schema drifted (kinds documented that nothing wrote, kinds read that nothing
 each fact is a class with typed fields, written in one place and read by everyone; the one
 translation between these classes and journal rows is :mod:`metaorder.eventcodec`.
 
+Producers record events through narrow interfaces, never by writing journal rows: the intake's
+:meth:`~metaorder.orders.intake.Intake.record` (which the execution engine and the operator's
+actions use too).  Recovery is a fold: start-up decodes the journal once and hands each recorded
+event to :meth:`Intake.apply <metaorder.orders.intake.Intake.apply>` and then
+:meth:`ExecutionEngine.apply <metaorder.execution.engine.ExecutionEngine.apply>`, which match on
+its class.
+
 Conventions
 -----------
 * Frozen and slotted: an event is a value; whoever holds one may keep it.
@@ -17,7 +24,10 @@ Conventions
   ids ``str``; sequences are tuples.  Enums come from :mod:`metaorder.orders.model` where one
   exists (a venue's liquidity indicator and reject texts stay strings: they are the venue's words).
 * ``kind`` (a class variable) is the journal kind, unchanged from the journals written before these
-  classes existed, so those journals read as they are (codec version 1).
+  classes existed, so those journals read as they are (codec version 1).  It lives in a small
+  slotted base of its own (``_OrderAcceptedKind``, ...) rather than in the dataclass: this module
+  is compiled with mypyc (the intake records an event with every order), and mypyc cannot compile
+  a ``ClassVar`` inside a dataclass (mypyc issues 740 and 1122).
 * ``ids`` are the orders, parents and children the fact concerns: the journal's ``order_ids``
   (its audit index), exactly as the producers indexed them before.
 * **No time in the event.**  The journal row carries the time of every entry (and its sequence
@@ -64,16 +74,19 @@ __all__ = [
 # --------------------------------------------------------------------------- client orders (the intake)
 
 
+class _OrderAcceptedKind:
+    __slots__ = ()
+    kind: ClassVar[str] = "order.accepted"
+
+
 @dataclass(frozen=True, slots=True)
-class OrderAccepted:
+class OrderAccepted(_OrderAcceptedKind):
     """An order passed normalization and risk: a snapshot of it as accepted, and the parent it joined.
 
     ``parent_id`` is None when the order crossed in full on arrival (it never joined a parent).
     A snapshot, not the live :class:`~metaorder.orders.model.ClientOrder` (which changes with every
     fill): the mandate is shared with the order, as it is immutable too.
     """
-
-    kind: ClassVar[str] = "order.accepted"
 
     order_id: str
     session: str
@@ -110,15 +123,18 @@ class OrderAccepted:
         )
 
 
+class _OrderRejectedKind:
+    __slots__ = ()
+    kind: ClassVar[str] = "order.rejected"
+
+
 @dataclass(frozen=True, slots=True)
-class OrderRejected:
+class OrderRejected(_OrderRejectedKind):
     """A NewOrderSingle refused (normalization or risk); indexed as ``SESSION:ClOrdID``, as it has no OrderID.
 
     ``cl_ord_id`` is None when the message had none (that is then the reason).  ``reason`` is the
     OrdRejReason (103) sent to the client.
     """
-
-    kind: ClassVar[str] = "order.rejected"
 
     session: str
     cl_ord_id: str | None
@@ -130,15 +146,18 @@ class OrderRejected:
         return (f"{self.session}:{self.cl_ord_id or ''}",)
 
 
+class _OrderReplacedKind:
+    __slots__ = ()
+    kind: ClassVar[str] = "order.replaced"
+
+
 @dataclass(frozen=True, slots=True)
-class OrderReplaced:
+class OrderReplaced(_OrderReplacedKind):
     """A cancel/replace accepted: the order's new ClOrdID, quantity and limit, and the parent it is in now.
 
     ``parent_id`` is None when the new terms crossed it in full; when it is the order's parent
     before the replace, the order kept its place there.
     """
-
-    kind: ClassVar[str] = "order.replaced"
 
     order_id: str
     cl_ord_id: str
@@ -152,13 +171,16 @@ class OrderReplaced:
         return (self.order_id,) if self.parent_id is None else (self.order_id, self.parent_id)
 
 
+class _OrderCanceledKind:
+    __slots__ = ()
+    kind: ClassVar[str] = "order.canceled"
+
+
 @dataclass(frozen=True, slots=True)
-class OrderCanceled:
+class OrderCanceled(_OrderCanceledKind):
     """An order canceled: by the client (``cl_ord_id`` is the cancel request's ClOrdID, which it
     now carries) or by the engine (cancel-on-disconnect, kill switch: ``reason`` says which, and
     ``cl_ord_id`` is the order's own)."""
-
-    kind: ClassVar[str] = "order.canceled"
 
     order_id: str
     cl_ord_id: str
@@ -169,11 +191,14 @@ class OrderCanceled:
         return (self.order_id,)
 
 
-@dataclass(frozen=True, slots=True)
-class OrderExpired:
-    """An order's ExpireTime passed with shares unfilled; ``text`` is what its report said."""
-
+class _OrderExpiredKind:
+    __slots__ = ()
     kind: ClassVar[str] = "order.expired"
+
+
+@dataclass(frozen=True, slots=True)
+class OrderExpired(_OrderExpiredKind):
+    """An order's ExpireTime passed with shares unfilled; ``text`` is what its report said."""
 
     order_id: str
     text: str
@@ -183,11 +208,14 @@ class OrderExpired:
         return (self.order_id,)
 
 
-@dataclass(frozen=True, slots=True)
-class Crossed:
-    """Two client orders crossed internally (``market`` is ``INTERNAL``): both filled ``qty`` at ``price``."""
-
+class _CrossedKind:
+    __slots__ = ()
     kind: ClassVar[str] = "cross"
+
+
+@dataclass(frozen=True, slots=True)
+class Crossed(_CrossedKind):
+    """Two client orders crossed internally (``market`` is ``INTERNAL``): both filled ``qty`` at ``price``."""
 
     incoming: str  # the order whose arrival (or replace) made the cross
     resting: str
@@ -200,14 +228,17 @@ class Crossed:
         return (self.incoming, self.resting)
 
 
+class _ParentFilledKind:
+    __slots__ = ()
+    kind: ClassVar[str] = "fill"
+
+
 @dataclass(frozen=True, slots=True)
-class ParentFilled:
+class ParentFilled(_ParentFilledKind):
     """A venue fill of a parent, allocated to its orders: ``allocations`` is (order id, shares) as computed.
 
     Recovery replays the split as journaled instead of recomputing it from a state that may differ.
     """
-
-    kind: ClassVar[str] = "fill"
 
     parent_id: str
     qty: int
@@ -220,11 +251,14 @@ class ParentFilled:
         return (self.parent_id, *(order_id for order_id, _ in self.allocations))
 
 
-@dataclass(frozen=True, slots=True)
-class EngineStarted:
-    """A (re)start; its journal sequence number prefixes this run's ExecIDs and ClOrdIDs."""
-
+class _EngineStartedKind:
+    __slots__ = ()
     kind: ClassVar[str] = "engine.started"
+
+
+@dataclass(frozen=True, slots=True)
+class EngineStarted(_EngineStartedKind):
+    """A (re)start; its journal sequence number prefixes this run's ExecIDs and ClOrdIDs."""
 
     orders: int  # orders recovered from the journal
 
@@ -233,14 +267,17 @@ class EngineStarted:
         return ()
 
 
+class _KillSwitchChangedKind:
+    __slots__ = ()
+    kind: ClassVar[str] = "kill_switch"
+
+
 @dataclass(frozen=True, slots=True)
-class KillSwitchChanged:
+class KillSwitchChanged(_KillSwitchChangedKind):
     """An operator engaged or released a kill switch: one session's (``session``) or the global one (None).
 
     Not journaled before codec version 1 was fixed (there are no such rows in older journals).
     """
-
-    kind: ClassVar[str] = "kill_switch"
 
     engaged: bool
     reason: str
@@ -254,11 +291,14 @@ class KillSwitchChanged:
 # --------------------------------------------------------------------------- parents and children (the engine)
 
 
-@dataclass(frozen=True, slots=True)
-class StrategyChosen:
-    """The strategy a parent is worked with is not the one its orders asked for (not available yet)."""
-
+class _StrategyChosenKind:
+    __slots__ = ()
     kind: ClassVar[str] = "parent.strategy"
+
+
+@dataclass(frozen=True, slots=True)
+class StrategyChosen(_StrategyChosenKind):
+    """The strategy a parent is worked with is not the one its orders asked for (not available yet)."""
 
     parent_id: str
     requested: str  # Strategy names ("VWAP"), as the strategy registry knows them
@@ -270,15 +310,18 @@ class StrategyChosen:
         return (self.parent_id,)
 
 
+class _ChildPlacedKind:
+    __slots__ = ()
+    kind: ClassVar[str] = "child.placed"
+
+
 @dataclass(frozen=True, slots=True)
-class ChildPlaced:
+class ChildPlaced(_ChildPlacedKind):
     """A child order created for a parent, journaled before its NewOrderSingle leaves.
 
     ``price`` None is a market order; ``expected_cost`` is the router's per-share estimate, fees
     included (None: not recorded).
     """
-
-    kind: ClassVar[str] = "child.placed"
 
     parent_id: str
     child_id: str
@@ -296,11 +339,14 @@ class ChildPlaced:
         return (self.parent_id, self.child_id)
 
 
-@dataclass(frozen=True, slots=True)
-class ChildAcknowledged:
-    """The venue acknowledged a child (ExecType 0), under its own order id."""
-
+class _ChildAcknowledgedKind:
+    __slots__ = ()
     kind: ClassVar[str] = "child.acked"
+
+
+@dataclass(frozen=True, slots=True)
+class ChildAcknowledged(_ChildAcknowledgedKind):
+    """The venue acknowledged a child (ExecType 0), under its own order id."""
 
     parent_id: str
     child_id: str
@@ -312,11 +358,14 @@ class ChildAcknowledged:
         return (self.parent_id, self.child_id)
 
 
-@dataclass(frozen=True, slots=True)
-class ChildCancelRequested:
-    """The engine asked a venue to cancel a child (each request has its own ClOrdID, never reused)."""
-
+class _ChildCancelRequestedKind:
+    __slots__ = ()
     kind: ClassVar[str] = "child.cancel_requested"
+
+
+@dataclass(frozen=True, slots=True)
+class ChildCancelRequested(_ChildCancelRequestedKind):
+    """The engine asked a venue to cancel a child (each request has its own ClOrdID, never reused)."""
 
     parent_id: str
     child_id: str
@@ -328,15 +377,18 @@ class ChildCancelRequested:
         return (self.parent_id, self.child_id)
 
 
+class _ChildCanceledKind:
+    __slots__ = ()
+    kind: ClassVar[str] = "child.canceled"
+
+
 @dataclass(frozen=True, slots=True)
-class ChildCanceled:
+class ChildCanceled(_ChildCanceledKind):
     """A child is done at its venue with ``leaves_qty`` unexecuted (None: not recorded).
 
     ``reason`` and ``text`` are both the venue's Text (58), as journaled since codec version 1.
     """
 
-    kind: ClassVar[str] = "child.canceled"
-
     parent_id: str
     child_id: str
     venue: str
@@ -349,12 +401,15 @@ class ChildCanceled:
         return (self.parent_id, self.child_id)
 
 
-@dataclass(frozen=True, slots=True)
-class ChildRejected:
-    """The venue rejected a child (OrdStatus 8); fields as :class:`ChildCanceled`."""
-
+class _ChildRejectedKind:
+    __slots__ = ()
     kind: ClassVar[str] = "child.rejected"
 
+
+@dataclass(frozen=True, slots=True)
+class ChildRejected(_ChildRejectedKind):
+    """The venue rejected a child (OrdStatus 8); fields as :class:`ChildCanceled`."""
+
     parent_id: str
     child_id: str
     venue: str
@@ -367,16 +422,19 @@ class ChildRejected:
         return (self.parent_id, self.child_id)
 
 
+class _VenueExecutionKind:
+    __slots__ = ()
+    kind: ClassVar[str] = "venue.execution"
+
+
 @dataclass(frozen=True, slots=True)
-class VenueExecution:
+class VenueExecution(_VenueExecutionKind):
     """One execution of a child at its venue, counted once (by ExecID and by the venue's CumQty).
 
     ``exec_id`` is the venue's, or ``VENUE:reconciled:ID`` for executions learned from a status
     report.  ``liquidity`` is LastLiquidityInd (851) as sent ("" when absent); ``fee`` the venue's
     Commission (12), None when it sent none.
     """
-
-    kind: ClassVar[str] = "venue.execution"
 
     parent_id: str
     child_id: str
@@ -392,11 +450,14 @@ class VenueExecution:
         return (self.parent_id, self.child_id)
 
 
-@dataclass(frozen=True, slots=True)
-class ParentOverfilled:
-    """A venue execution beyond what the parent's orders still wanted: ``qty`` shares were not allocated."""
-
+class _ParentOverfilledKind:
+    __slots__ = ()
     kind: ClassVar[str] = "parent.overfill"
+
+
+@dataclass(frozen=True, slots=True)
+class ParentOverfilled(_ParentOverfilledKind):
+    """A venue execution beyond what the parent's orders still wanted: ``qty`` shares were not allocated."""
 
     parent_id: str
     child_id: str
@@ -410,11 +471,14 @@ class ParentOverfilled:
         return (self.parent_id, self.child_id)
 
 
-@dataclass(frozen=True, slots=True)
-class ParentHalted:
-    """The parent/child control halted a parent: no new children until an operator looks."""
-
+class _ParentHaltedKind:
+    __slots__ = ()
     kind: ClassVar[str] = "parent.halted"
+
+
+@dataclass(frozen=True, slots=True)
+class ParentHalted(_ParentHaltedKind):
+    """The parent/child control halted a parent: no new children until an operator looks."""
 
     parent_id: str
     text: str

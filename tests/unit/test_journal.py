@@ -591,6 +591,43 @@ def test_unknown_schema_version_is_a_clear_error(path: Path) -> None:
         SqliteJournal(path)
 
 
+def test_a_new_journal_records_the_event_format_version_it_is_written_in(path: Path) -> None:
+    SqliteJournal(path).close()
+    conn = sqlite3.connect(path)
+    [(stored,)] = conn.execute("SELECT value FROM meta WHERE name = 'event_version'").fetchall()
+    conn.close()
+    assert stored == str(journal_module.EVENT_VERSION) == "1"
+    with SqliteJournal(path) as journal, JournalReader(path) as reader:
+        assert journal.event_version == reader.event_version == 1
+    assert MemoryJournal().event_version == journal_module.EVENT_VERSION
+
+
+def test_a_journal_written_before_the_event_version_was_recorded_is_version_1(path: Path) -> None:
+    with SqliteJournal(path) as journal:
+        journal.append(T0, "engine.started", [], {"orders": 0})
+    conn = sqlite3.connect(path)
+    conn.execute("DELETE FROM meta WHERE name = 'event_version'")
+    conn.commit()
+    conn.close()
+    with SqliteJournal(path) as journal, JournalReader(path) as reader:
+        assert journal.event_version == reader.event_version == 1
+        assert [e.kind for e in journal.replay()] == ["engine.started"]
+
+
+@pytest.mark.parametrize("stored", ["2", "0", "one", ""])
+def test_an_event_version_this_build_does_not_read_is_refused_at_open(path: Path, stored: str) -> None:
+    SqliteJournal(path).close()
+    conn = sqlite3.connect(path)
+    conn.execute("UPDATE meta SET value = ? WHERE name = 'event_version'", (stored,))
+    conn.commit()
+    conn.close()
+    message = rf"journal\.db: its events are in format version '{stored}', which this build does not read"
+    with pytest.raises(JournalError, match=message):
+        SqliteJournal(path)
+    with pytest.raises(JournalError, match=message):
+        JournalReader(path)
+
+
 def test_missing_table_is_a_clear_error(path: Path) -> None:
     SqliteJournal(path).close()
     conn = sqlite3.connect(path)

@@ -4,10 +4,14 @@ For each NewOrderSingle: normalize (meaning, mandate) → pre-trade risk → the
 (internal crossing, then aggregation) → journal → execution reports.  Cancel, replace and status
 requests act on the client order and, through the book, on its parent.
 
-Every accepted order and every change to it is appended to the journal *before* any report about
+Every accepted order and every change to it is recorded in the journal *before* any report about
 it is produced; the caller sends the reports only once the journal's flush has completed, so a
-kill -9 can lose nothing that a counterparty was told.  :meth:`Intake.recover` rebuilds every open
-order and parent from the journal at start-up.
+kill -9 can lose nothing that a counterparty was told.  What is recorded is a typed event
+(:mod:`metaorder.events`: ``OrderAccepted``, ``Crossed``, ``ParentFilled``, ...), written through
+:meth:`Intake.record` and the journal's one codec (:mod:`metaorder.eventcodec`); the execution
+engine and the operator's actions record theirs through the same method instead of reaching into
+the journal.  :meth:`Intake.recover` rebuilds every open order and parent at start-up by decoding
+the journal once and folding each event into :meth:`Intake.apply` (and the engine's ``apply``).
 """
 
 from __future__ import annotations
@@ -15,24 +19,36 @@ from __future__ import annotations
 import itertools
 from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal
-from json.encoder import encode_basestring as _json_str  # the journal encoder's string quoting
-from typing import Any, NamedTuple
+from typing import NamedTuple, assert_never
 
+from metaorder.eventcodec import Recorded, decode_entry
+from metaorder.eventcodec import append as record_event
+from metaorder.events import (
+    ChildAcknowledged,
+    ChildCanceled,
+    ChildCancelRequested,
+    ChildPlaced,
+    ChildRejected,
+    Crossed,
+    EngineStarted,
+    Event,
+    KillSwitchChanged,
+    OrderAccepted,
+    OrderCanceled,
+    OrderExpired,
+    OrderRejected,
+    OrderReplaced,
+    ParentFilled,
+    ParentHalted,
+    ParentOverfilled,
+    StrategyChosen,
+    VenueExecution,
+)
 from metaorder.fix.codec import FieldValue, Message, format_utc_timestamp
 from metaorder.orders.allocation import allocate, apply
 from metaorder.orders.book import INTERNAL, BookError, Cross, ParentBook
-from metaorder.orders.journal import EncodedData, Journal, JournalEntry
-from metaorder.orders.model import (
-    Aggressiveness,
-    ClientOrder,
-    Mandate,
-    OrderStatus,
-    OrderType,
-    Side,
-    Strategy,
-    TimeInForce,
-    Urgency,
-)
+from metaorder.orders.journal import Journal
+from metaorder.orders.model import ClientOrder, OrderStatus, OrderType
 from metaorder.orders.normalize import IntakeDefaults, NormalizeError, normalize_new_order
 from metaorder.orders.risk import RejectReason, RiskEngine
 
@@ -75,6 +91,8 @@ class Intake:
         self._boot = 0
         self._day: int | None = None  # the trading day of the last event (see _advance_day)
         self.crossed_qty = 0
+        # Recovery only (see apply): the highest OrderID, arrival and parent numbers replayed.
+        self._top_id = self._top_arrival = self._top_parent = 0
 
     # ---- requests ---------------------------------------------------------------------------
 
@@ -105,11 +123,7 @@ class Intake:
         crosses, parent = self.book.add(order, now)
         self._orders[order.order_id] = order
         self._by_cl[(session, order.cl_ord_id)] = order
-        if parent is not None:
-            self.journal.append(now, "order.accepted", (order.order_id, parent.parent_id),
-                                order_record_json(order, parent.parent_id))
-        else:
-            self.journal.append(now, "order.accepted", (order.order_id,), order_record_json(order, None))
+        self.record(OrderAccepted.of(order, parent.parent_id if parent is not None else None), now)
         if crosses:
             return [ack, *self._crossed(crosses, now)]
         return [ack]
@@ -137,8 +151,7 @@ class Intake:
         self.book.cancel(order)
         self.risk.on_order_done(order)
         self._rename(order, cancel_id)
-        self.journal.append(now, "order.canceled", [order.order_id], {"order_id": order.order_id,
-                                                                      "cl_ord_id": order.cl_ord_id})
+        self.record(OrderCanceled(order.order_id, order.cl_ord_id), now)
         return [self._report(order, "4", now)]
 
     def replace(self, session: str, msg: Message, now: float) -> list[Outgoing]:
@@ -178,10 +191,8 @@ class Intake:
         except BookError as exc:
             return [self._cancel_reject(session, msg, order, "2", "99", str(exc))]
         self._rename(order, msg.get(11))
-        self.journal.append(now, "order.replaced", [order.order_id, *([parent.parent_id] if parent else [])], {
-            "order_id": order.order_id, "cl_ord_id": order.cl_ord_id, "orig_cl_ord_id": order.orig_cl_ord_id,
-            "qty": order.qty, "limit": order.limit, "parent_id": parent.parent_id if parent else None,
-        })
+        self.record(OrderReplaced(order.order_id, order.cl_ord_id, order.qty, order.limit,
+                                  parent.parent_id if parent else None, order.orig_cl_ord_id), now)
         if not crosses:
             return [self._report(order, "5", now)]
         # The replace is reported as of before the crosses it made possible, each cross after it.
@@ -211,10 +222,8 @@ class Intake:
         # per fill (the lot rule of orders/allocation.py; README, "Lots").
         allocations = allocate(parent.children, qty, price, market, self.defaults.lot_size(parent.key.symbol))
         apply(allocations)
-        self.journal.append(now, "fill", [parent_id, *(a.order.order_id for a in allocations)], {
-            "parent_id": parent_id, "qty": qty, "price": price, "market": market,
-            "allocations": [[a.order.order_id, a.qty] for a in allocations],
-        })
+        self.record(ParentFilled(parent_id, qty, price, market, tuple((a.order.order_id, a.qty) for a in allocations)),
+                    now)
         out: list[Outgoing] = []
         for a in allocations:
             self.risk.on_fill(a.order, a.qty)
@@ -229,8 +238,7 @@ class Intake:
         for order in [o for o in self._orders.values() if o.session == session and o.leaves_qty]:
             self.book.cancel(order)
             self.risk.on_order_done(order)
-            self.journal.append(now, "order.canceled", [order.order_id],
-                                {"order_id": order.order_id, "cl_ord_id": order.cl_ord_id, "reason": reason})
+            self.record(OrderCanceled(order.order_id, order.cl_ord_id, reason), now)
             out.append(self._report(order, "4", now, text=reason))
         return out
 
@@ -243,87 +251,102 @@ class Intake:
         order.expired = True
         self.risk.on_order_done(order)
         text = text or f"ExpireTime passed with {order.qty - order.cum_qty} of {order.qty} unfilled"
-        self.journal.append(now, "order.expired", [order.order_id], {"order_id": order.order_id, "text": text})
+        self.record(OrderExpired(order.order_id, text), now)
         return self._report(order, "C", now, text=text)
 
     # ---- recovery -----------------------------------------------------------------------------
 
-    def recover(self, also: Callable[[JournalEntry], None] | None = None) -> int:
+    def recover(self, also: Callable[[Recorded], None] | None = None) -> int:
         """Rebuild orders and parents from the journal; returns the number of entries replayed.
 
-        ``also`` sees every entry too (the execution engine rebuilds its children from the same
-        pass), so start-up reads the journal once.
+        The journal is read and decoded once: each recorded event is folded into the intake
+        (:meth:`apply`) and then handed to ``also`` (the execution engine's :meth:`apply`, which
+        rebuilds its children from the same pass).  An entry that does not decode stops recovery
+        with its :class:`~metaorder.eventcodec.EventDecodeError` (a JournalError): a fact skipped
+        would rebuild a wrong state.
         """
         count = 0
-        top_id = 0
-        top_arrival = 0
-        top_parent = 0
+        version = self.journal.event_version
         for entry in self.journal.replay():
             count += 1
+            rec = decode_entry(entry, version)
+            self.apply(rec)
             if also is not None:
-                also(entry)
-            self._advance_day(entry.time)  # day boundaries replayed where they happened
-            data = entry.data
-            if entry.kind == "order.accepted":
-                order = order_from_record(data)
+                also(rec)
+        self._ids = itertools.count(self._top_id + 1)
+        self._arrivals = itertools.count(self._top_arrival + 1)  # over every order replayed, not only those kept
+        # A parent id is never reused, even after its parent finished: the execution engine and the
+        # audit key a parent's children and history by it.
+        self.book.continue_parent_ids_after(self._top_parent)
+        return count
+
+    def apply(self, rec: Recorded) -> None:
+        """Recovery: fold one recorded event into the orders, the parents and risk, as it happened live.
+
+        Events the intake did not record (the engine's, the operator's) change nothing here.
+        """
+        self._advance_day(rec.time)  # day boundaries replayed where they happened
+        event = rec.event
+        match event:
+            case OrderAccepted():
+                order = event.to_order()
                 self._orders[order.order_id] = order
                 self._by_cl[(order.session, order.cl_ord_id)] = order
-                self.book.restore(order, data.get("parent_id"), entry.time)
+                self.book.restore(order, event.parent_id, rec.time)
                 self.risk.restore(order)
-                top_id = max(top_id, int(order.order_id[1:]))
-                top_arrival = max(top_arrival, order.arrival_seq)
-            elif entry.kind == "cross":
-                qty, price = int(data["qty"]), Decimal(data["price"])
-                for order_id in (data["incoming"], data["resting"]):
+                self._top_id = max(self._top_id, int(order.order_id[1:]))
+                self._top_arrival = max(self._top_arrival, order.arrival_seq)
+                self._top_parent = max(self._top_parent, _parent_number(event.parent_id))
+            case Crossed():
+                qty, price = event.qty, event.price
+                for order_id in (event.incoming, event.resting):
                     order = self._orders[order_id]
                     order.cum_qty += qty
                     order.notional += qty * price
                     self.risk.on_fill(order, qty)
                     self.book.remove_if_done(order)
                 self.crossed_qty += qty
-            elif entry.kind == "fill":
-                price = Decimal(data["price"])
-                for order_id, qty in data["allocations"]:
+            case ParentFilled():
+                price = event.price
+                for order_id, qty in event.allocations:
                     order = self._orders[order_id]
-                    order.cum_qty += int(qty)
-                    order.notional += int(qty) * price
-                    self.risk.on_fill(order, int(qty))
+                    order.cum_qty += qty
+                    order.notional += qty * price
+                    self.risk.on_fill(order, qty)
                     self.book.remove_if_done(order)
-            elif entry.kind == "order.canceled":
-                order = self._orders[data["order_id"]]
-                if data["cl_ord_id"] != order.cl_ord_id:  # the cancel request's own ClOrdID
-                    self.risk.claim_cl_ord_id(order.session, data["cl_ord_id"])
-                self._rename(order, data["cl_ord_id"])
+            case OrderCanceled():
+                order = self._orders[event.order_id]
+                if event.cl_ord_id != order.cl_ord_id:  # the cancel request's own ClOrdID
+                    self.risk.claim_cl_ord_id(order.session, event.cl_ord_id)
+                self._rename(order, event.cl_ord_id)
                 self.book.cancel(order)
                 self.risk.on_order_done(order)
-            elif entry.kind == "order.expired":
-                order = self._orders[data["order_id"]]
+            case OrderExpired():
+                order = self._orders[event.order_id]
                 self.book.cancel(order)
                 order.expired = True
                 self.risk.on_order_done(order)
-            elif entry.kind == "order.replaced":
-                order = self._orders[data["order_id"]]
-                self._rename(order, data["cl_ord_id"])
-                limit = Decimal(data["limit"]) if data["limit"] is not None else None
-                if data["parent_id"] is not None and data["parent_id"] == order.parent_id:
+            case OrderReplaced():
+                order = self._orders[event.order_id]
+                self._rename(order, event.cl_ord_id)
+                if event.parent_id is not None and event.parent_id == order.parent_id:
                     # Amended within its parent: live, it kept its place there (the crossing
                     # order) and the parent its start, even when it was the parent's only order.
-                    order.qty, order.limit = int(data["qty"]), limit
-                    self.book.changed.add(data["parent_id"])
+                    order.qty, order.limit = event.qty, event.limit
+                    self.book.changed.add(event.parent_id)
                 else:
                     self.book.cancel(order)
                     order.canceled = False
-                    order.qty, order.limit = int(data["qty"]), limit
-                    self.book.restore(order, data["parent_id"], entry.time)
+                    order.qty, order.limit = event.qty, event.limit
+                    self.book.restore(order, event.parent_id, rec.time)
                 self.risk.restore(order)
-            if entry.kind in ("order.accepted", "order.replaced"):
-                top_parent = max(top_parent, _parent_number(data.get("parent_id")))
-        self._ids = itertools.count(top_id + 1)
-        self._arrivals = itertools.count(top_arrival + 1)  # over every order replayed, not only those kept
-        # A parent id is never reused, even after its parent finished: the execution engine and the
-        # audit key a parent's children and history by it.
-        self.book.continue_parent_ids_after(top_parent)
-        return count
+                self._top_parent = max(self._top_parent, _parent_number(event.parent_id))
+            case (OrderRejected() | EngineStarted() | KillSwitchChanged() | StrategyChosen() | ChildPlaced()
+                  | ChildAcknowledged() | ChildCancelRequested() | ChildCanceled() | ChildRejected()
+                  | VenueExecution() | ParentOverfilled() | ParentHalted()):
+                pass  # nothing of the intake's state: a rejected order never existed, the rest is not the intake's
+            case _:
+                assert_never(event)
 
     # ---- reports ------------------------------------------------------------------------------
 
@@ -334,10 +357,7 @@ class Intake:
         state = _before(crosses)
         for cross in crosses:
             self.crossed_qty += cross.qty
-            self.journal.append(now, "cross", [cross.incoming.order_id, cross.resting.order_id], {
-                "incoming": cross.incoming.order_id, "resting": cross.resting.order_id, "qty": cross.qty,
-                "price": cross.price, "market": INTERNAL,
-            })
+            self.record(Crossed(cross.incoming.order_id, cross.resting.order_id, cross.qty, cross.price, INTERNAL), now)
             for order in (cross.incoming, cross.resting):
                 cum, notional = state[order.order_id]
                 state[order.order_id] = cum, notional = cum + cross.qty, notional + cross.qty * cross.price
@@ -349,7 +369,13 @@ class Intake:
     def start(self, now: float) -> None:
         """Mark a (re)start in the journal; its sequence number makes this run's ExecIDs unique."""
         self._advance_day(now)  # restarted on a later trading day: yesterday's finished ClOrdIDs are free
-        self._boot = self.journal.append(now, "engine.started", [], {"orders": len(self._orders)})
+        self._boot = self.record(EngineStarted(len(self._orders)), now)
+
+    def record(self, event: Event, now: float) -> int:
+        """Journal ``event`` at ``now`` and return its sequence number: the one way anything is written
+        to the journal, by the intake and by those working its orders (the execution engine, the
+        operator's actions), so none of them reaches into the journal itself."""
+        return record_event(self.journal, now, event)
 
     def _advance_day(self, now: float) -> None:
         """ClOrdIDs are unique per session and trading day: at the first event of a new day those of
@@ -429,8 +455,7 @@ class Intake:
         return out._replace(body=[(tag, replaced.get(tag, value)) for tag, value in out.body])
 
     def _reject(self, session: str, msg: Message, reason: int, text: str, now: float) -> Outgoing:
-        self.journal.append(now, "order.rejected", [f"{session}:{msg.get(11) or ''}"],
-                            {"session": session, "cl_ord_id": msg.get(11), "reason": reason, "text": text})
+        self.record(OrderRejected(session, msg.get(11), reason, text), now)
         body: Fields = [(37, "NONE"), (11, msg.get(11) or ""), (17, self._exec_id()), (150, "8"), (39, "8"),
                         (55, msg.get(55) or ""), (54, msg.get(54) or "1"), (151, 0), (14, 0), (6, 0),
                         (103, reason), (58, text), (60, format_utc_timestamp(now))]
@@ -458,58 +483,3 @@ def _parent_number(parent_id: object) -> int:
     if isinstance(parent_id, str) and parent_id[1:].isdigit():
         return int(parent_id[1:])
     return 0
-
-
-def order_record(order: ClientOrder, parent_id: str | None = None) -> dict[str, Any]:
-    """The journal payload of an accepted order.  Decimals are given as the strings the journal
-    would store them as (``str(d)``), so encoding never calls back into Python."""
-    m = order.mandate
-    limit = order.limit
-    rate = m.participation_rate
-    return {
-        "order_id": order.order_id, "session": order.session, "cl_ord_id": order.cl_ord_id, "symbol": order.symbol,
-        "side": order.side._value_, "qty": order.qty, "ord_type": order.ord_type._value_,
-        "limit": str(limit) if limit is not None else None, "tif": order.tif._value_, "arrival": order.arrival,
-        "arrival_seq": order.arrival_seq, "account": order.account, "strategy": m.strategy._value_,
-        "urgency": m.urgency._value_, "aggressiveness": m.aggressiveness._value_, "start_time": m.start_time,
-        "end_time": m.end_time, "participation_rate": str(rate) if rate is not None else None,
-        "parent_id": parent_id,
-    }
-
-
-def order_record_json(order: ClientOrder, parent_id: str | None = None) -> EncodedData:
-    """``encode_data(order_record(order, parent_id))``, written out directly: the same text (a
-    hypothesis test pins the two together) at half the cost, for the one payload journaled with
-    every order.  Enum values (plain ASCII digits and words) go in as they are; strings go through the
-    journal encoder's own quoting function."""
-    m = order.mandate
-    limit = order.limit
-    rate = m.participation_rate
-    account = order.account
-    start, end = m.start_time, m.end_time
-    return EncodedData(
-        f'{{"order_id":{_json_str(order.order_id)},"session":{_json_str(order.session)},'
-        f'"cl_ord_id":{_json_str(order.cl_ord_id)},"symbol":{_json_str(order.symbol)},'
-        f'"side":"{order.side._value_}","qty":{order.qty!r},"ord_type":"{order.ord_type._value_}",'
-        f'"limit":{"null" if limit is None else _json_str(str(limit))},"tif":"{order.tif._value_}",'
-        f'"arrival":{order.arrival!r},"arrival_seq":{order.arrival_seq!r},'
-        f'"account":{"null" if account is None else _json_str(account)},'
-        f'"strategy":"{m.strategy._value_}","urgency":"{m.urgency._value_}",'
-        f'"aggressiveness":"{m.aggressiveness._value_}","start_time":{"null" if start is None else repr(start)},'
-        f'"end_time":{"null" if end is None else repr(end)},'
-        f'"participation_rate":{"null" if rate is None else _json_str(str(rate))},'
-        f'"parent_id":{"null" if parent_id is None else _json_str(parent_id)}}}'
-    )
-
-
-def order_from_record(data: Mapping[str, Any]) -> ClientOrder:
-    rate = data.get("participation_rate")
-    mandate = Mandate(Strategy(data["strategy"]), Urgency(data["urgency"]), Aggressiveness(data["aggressiveness"]),
-                      data.get("start_time"), data.get("end_time"), Decimal(rate) if rate is not None else None)
-    limit = data.get("limit")
-    return ClientOrder(
-        order_id=data["order_id"], session=data["session"], cl_ord_id=data["cl_ord_id"], symbol=data["symbol"],
-        side=Side(data["side"]), qty=int(data["qty"]), ord_type=OrderType(data["ord_type"]),
-        limit=Decimal(limit) if limit is not None else None, tif=TimeInForce(data["tif"]), mandate=mandate,
-        arrival=float(data["arrival"]), arrival_seq=int(data["arrival_seq"]), account=data.get("account"),
-    )

@@ -94,7 +94,9 @@ data TEXT)`` holds the entries; ``order_ids`` (a JSON array) is kept beside the 
 so that replay is one sequential scan without a join.  ``entry_orders(order_id, seq)``, a
 ``WITHOUT ROWID`` table keyed by (order_id, seq), *is* the audit index: one order's history
 is one range scan.  ``meta`` names the format and the schema version, so that neither a FIX
-store nor a future schema is ever mistaken for a journal.
+store nor a future schema is ever mistaken for a journal, and the event format version the
+payloads are written in (``event_version``, :data:`EVENT_VERSION`; absent from journals written
+before it was recorded, which are version 1).
 
 Opening validates the file (``PRAGMA quick_check``, which reads the whole file: start-up time
 grows with the journal; format; version) and fails with a one-line
@@ -144,6 +146,7 @@ from metaorder.wal import (
 
 __all__ = [
     "CHECKPOINT_ROWS",
+    "EVENT_VERSION",
     "FORMAT",
     "REPLAY_CHUNK",
     "SCHEMA_VERSION",
@@ -163,6 +166,11 @@ __all__ = [
 SCHEMA_VERSION: Final = 1
 #: Value of ``meta.format``: tells a journal apart from any other SQLite file (a FIX store too).
 FORMAT: Final = "metaorder-journal"
+#: The event payload format this build writes, and the newest it reads (``meta.event_version``).  The
+#: format is :mod:`metaorder.eventcodec`'s (its ``VERSION`` is this value); the journal only records
+#: which one wrote the file, so a journal written by a newer format is refused at open instead of
+#: being misread entry by entry.  A journal without the value predates it: version 1.
+EVENT_VERSION: Final = 1
 #: Rows (plus one per commit) written between two WAL checkpoints.  Small checkpoints often
 #: rather than big ones rarely: a checkpoint's fsync stalls the commits writing beside it for
 #: as long as it runs, and that grows with the WAL written since the last (at 5,000 orders/s:
@@ -381,6 +389,11 @@ class Journal(Protocol):
         """Make everything appended durable, then release the journal."""
         ...
 
+    @property
+    def event_version(self) -> int:
+        """The event format version of the entries (:data:`EVENT_VERSION`; older files may be older)."""
+        ...
+
 
 # --------------------------------------------------------------------------- MemoryJournal
 
@@ -429,6 +442,11 @@ class MemoryJournal:
     def close(self) -> None:
         self._closed = True
 
+    @property
+    def event_version(self) -> int:
+        """Always this build's: a memory journal holds only what this process wrote."""
+        return EVENT_VERSION
+
 
 # --------------------------------------------------------------------------- opening helpers
 
@@ -472,8 +490,10 @@ def _integrity_check(conn: sqlite3.Connection, path: Path) -> None:
         raise JournalError(f"journal {path}: integrity check failed: {problem}")
 
 
-def _check_schema(conn: sqlite3.Connection, path: Path, tables: set[str]) -> None:
-    """The file is a journal of this schema version, or a JournalError says what it is instead."""
+def _check_schema(conn: sqlite3.Connection, path: Path, tables: set[str]) -> int:
+    """The file is a journal of this schema version, or a JournalError says what it is instead.
+
+    Returns the event format version its entries were written in (see :data:`EVENT_VERSION`)."""
     if "meta" not in tables:
         raise JournalError(f"journal {path}: SQLite database is not a metaorder journal (no meta table)")
     meta = dict(conn.execute("SELECT name, value FROM meta").fetchall())
@@ -489,6 +509,13 @@ def _check_schema(conn: sqlite3.Connection, path: Path, tables: set[str]) -> Non
     missing = _TABLES - tables
     if missing:
         raise JournalError(f"journal {path}: missing tables {sorted(missing)}")
+    event_version = meta.get("event_version", "1")
+    if not (event_version.isdigit() and 1 <= int(event_version) <= EVENT_VERSION):
+        raise JournalError(
+            f"journal {path}: its events are in format version {event_version!r}, which this build does not"
+            f" read (it reads versions 1 to {EVENT_VERSION}; was it written by a newer metaorder?)"
+        )
+    return int(event_version)
 
 
 def _tables(conn: sqlite3.Connection) -> set[str]:
@@ -543,6 +570,7 @@ class SqliteJournal:
         _check_file(self._path, create=True)
         self._lock_fd = _lock(self._path)
         self._redo: RedoLog | None = None
+        self._event_version = EVENT_VERSION  # the file's, read by _open_and_validate
         try:
             self._conn, last_seq = self._open_and_validate()
             self._redo, recovered = open_redo_log(self._conn, self._path, redo, apply_redo_payloads,
@@ -593,6 +621,11 @@ class SqliteJournal:
     def path(self) -> Path:
         """The database file."""
         return self._path
+
+    @property
+    def event_version(self) -> int:
+        """The event format version the file's entries are written in (see :data:`EVENT_VERSION`)."""
+        return self._event_version
 
     @property
     def commits(self) -> int:
@@ -835,11 +868,12 @@ class SqliteJournal:
                     conn.execute(stmt)
                 conn.executemany(
                     "INSERT INTO meta (name, value) VALUES (?, ?)",
-                    [("format", FORMAT), ("schema_version", str(SCHEMA_VERSION))],
+                    [("format", FORMAT), ("schema_version", str(SCHEMA_VERSION)),
+                     ("event_version", str(EVENT_VERSION))],
                 )
                 conn.execute("COMMIT")
                 tables = set(_TABLES)
-            _check_schema(conn, path, tables)
+            self._event_version = _check_schema(conn, path, tables)
             mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
             if str(mode).lower() != "wal":
                 raise JournalError(f"journal {path}: cannot switch to WAL mode (got {mode!r})")
@@ -939,7 +973,7 @@ class JournalReader:
             raise JournalError(f"journal {self._path}: cannot open: {exc}") from exc
         try:
             self._conn.execute("PRAGMA query_only = ON")
-            _check_schema(self._conn, self._path, _tables(self._conn))
+            self._event_version = _check_schema(self._conn, self._path, _tables(self._conn))
         except JournalError:
             self._conn.close()
             raise
@@ -950,6 +984,11 @@ class JournalReader:
     @property
     def path(self) -> Path:
         return self._path
+
+    @property
+    def event_version(self) -> int:
+        """The event format version the file's entries are written in (see :data:`EVENT_VERSION`)."""
+        return self._event_version
 
     def replay(self) -> Iterator[JournalEntry]:
         """Every entry, in seq order, committed ones read lazily in chunks."""

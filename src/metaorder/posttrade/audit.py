@@ -264,7 +264,7 @@ class _Journal:
     def fact(self, entry: JournalEntry) -> _Fact:
         """``entry`` as its event; a payload the codec refuses is one clear AuditError."""
         try:
-            return _Fact(entry, decode(entry.kind, entry.data, entry.seq))
+            return _Fact(entry, decode(entry.kind, entry.data, entry.seq, self.reader.event_version))
         except UnknownEventKind:
             return _Fact(entry, None)
         except MalformedEvent as exc:
