@@ -45,6 +45,7 @@ from metaorder.fix.codec import FieldValue, format_utc_timestamp
 from metaorder.orders.book import INTERNAL
 from metaorder.orders.intake import Outgoing
 from metaorder.orders.journal import MemoryJournal
+from metaorder.orders.oms_fix import EXECUTION_REPORT, render
 from metaorder.posttrade.tca import CostSummary, OrderTca, TcaRecorder, aggregate, by_symbol
 from metaorder.simulate import Simulation, build_simulation, on_the_wire
 
@@ -228,9 +229,10 @@ class _Run:
     reject_texts: dict[str, int] = field(default_factory=dict)
 
     def on_report(self, out: Outgoing) -> None:
-        if out.msg_type != "8":
+        msg_type, body = render(out.report)  # as the OMS session would send it
+        if msg_type != EXECUTION_REPORT:
             return
-        fields = on_the_wire(out.msg_type, out.body, self.sender, out.session).first_values()
+        fields = on_the_wire(msg_type, body, self.sender, out.session).first_values()
         if fields.get(150) == "8":
             text = fields.get(58, "")
             self.reject_texts[text] = self.reject_texts.get(text, 0) + 1

@@ -38,6 +38,7 @@ COMPILED: Final = (
     "metaorder.orders.journal",
     "metaorder.orders.model",
     "metaorder.orders.normalize",
+    "metaorder.orders.oms_fix",
     "metaorder.orders.risk",
     "metaorder.redo",
 )

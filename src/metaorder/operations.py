@@ -6,6 +6,11 @@ releases it) and any later one (a console, metrics).  The surfaces only translat
 switch does, and what gets logged when it does, is decided here once, so a switch pulled by a
 signal and one pulled over the socket cannot differ.
 
+Every switch and release is recorded in the journal as a ``KillSwitchChanged`` event (through the
+intake's :meth:`~metaorder.orders.intake.Intake.record`, before its effects), for the audit and the
+later readers of the event stream.  Recovery does not fold it: a restart starts with every switch
+released, as before.
+
 Effects go through the shells: reports to the OMS sessions through the OMS application, cancels
 of child orders through the venue gateway (both after the journal commit, as everything else).
 Every switch is logged at WARNING.
@@ -16,6 +21,7 @@ from __future__ import annotations
 import structlog
 
 from metaorder.clock import Clock
+from metaorder.events import KillSwitchChanged
 from metaorder.execution.engine import ExecutionEngine
 from metaorder.orders.intake import Intake
 from metaorder.shells.gateway import VenueGateway
@@ -42,6 +48,7 @@ class Operator:
         Open client orders stay open, to be worked again after :meth:`revive_all`.
         """
         now = self.clock.now()
+        self.intake.record(KillSwitchChanged(True, "global kill switch engaged"), now)
         self.intake.risk.kill(None, now)
         actions = self.engine.suspend(True, now)
         self.gateway.ship(actions)
@@ -51,6 +58,7 @@ class Operator:
     def revive_all(self) -> None:
         """Release the global kill switch: orders are accepted and parents worked again."""
         now = self.clock.now()
+        self.intake.record(KillSwitchChanged(False, "global kill switch released"), now)
         self.intake.risk.revive(None)
         self.engine.suspend(False, now)
         self.gateway.wake()
@@ -63,6 +71,7 @@ class Operator:
         orders as needed; other sessions are not touched.
         """
         now = self.clock.now()
+        self.intake.record(KillSwitchChanged(True, f"kill switch for {session} engaged", session), now)
         self.intake.risk.kill(session, now)
         outs = self.intake.cancel_all(session, now, f"kill switch for {session} engaged")
         self.oms.ship(outs)
@@ -72,6 +81,7 @@ class Operator:
         return len(outs)
 
     def revive_session(self, session: str) -> None:
+        self.intake.record(KillSwitchChanged(False, f"kill switch for {session} released", session), self.clock.now())
         self.intake.risk.revive(session)
         log.warning("session kill switch released", session=session)
 

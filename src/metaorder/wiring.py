@@ -102,7 +102,7 @@ def start_pipeline(config: MetaorderConfig, journal: Journal, venues: Mapping[st
     """Build the intake and the engine, rebuild both from the journal in one pass, and start them at ``now``."""
     intake = build_intake(config, journal)
     engine = build_engine(config, intake, venues)
-    replayed = intake.recover(also=engine.replay)  # one pass over the journal rebuilds both
+    replayed = intake.recover(also=engine.apply)  # one pass over the journal, decoded once, rebuilds both
     open_children = engine.finish_recovery()
     intake.start(now)
     engine.start(intake.boot)

@@ -1,8 +1,8 @@
 """FIX at the edges only: apart from the adapters, no module of the core reads or writes a FIX tag number.
 
 A tag number in the engine (``msg.get(150)``, ``(38, qty)``) means a new report field is an edit in
-many places; the venue adapter (``execution/venue_fix.py``) and, in phase 2, the OMS adapter are where
-FIX ends.  The scan is syntactic (``ast``), so it looks for the shapes FIX access takes:
+many places; the venue adapter (``execution/venue_fix.py``) and the OMS adapter (``orders/oms_fix.py``)
+are where FIX ends.  The scan is syntactic (``ast``), so it looks for the shapes FIX access takes:
 
 * ``x.get(N)``, ``x.pop(N)`` and ``x.setdefault(N, ...)``;
 * ``x[N]`` (``N`` of 4 and above: smaller constants are taken as sequence indices, ``pair[1]``);
@@ -29,7 +29,7 @@ SMALLEST_INDEX_TAG = 4  # below this, x[N] and (N, v) are far more often indices
 #: The adapters, where FIX is spoken on purpose, per package.
 ADAPTERS = {
     "execution": {"venue_fix.py"},
-    "orders": set(),  # phase 2: the OMS adapter
+    "orders": {"oms_fix.py"},
 }
 
 
@@ -84,10 +84,7 @@ def _modules(package: str) -> list[Path]:
     return sorted(p for p in (SRC / package).glob("*.py") if p.name not in ADAPTERS[package])
 
 
-@pytest.mark.parametrize("package", [
-    "execution",
-    pytest.param("orders", marks=pytest.mark.xfail(strict=True, reason="OMS adapter: phase 2")),
-])
+@pytest.mark.parametrize("package", ["execution", "orders"])
 def test_no_module_outside_the_adapters_reads_a_fix_tag_number(package: str) -> None:
     offenders = {
         str(path.relative_to(SRC)): hits

@@ -18,8 +18,10 @@ from metaorder.fix.codec import (
 )
 from metaorder.fix.dictionary import ValidationOptions
 from metaorder.fix.fix44 import builtin_fix44
+from metaorder.orders.messages import NewOrderRequest
 from metaorder.orders.model import Strategy, Urgency
 from metaorder.orders.normalize import IntakeDefaults, _mandate_of, mandate_of
+from metaorder.orders.oms_fix import read_oms_message
 
 HEADER = [(34, 5), (49, "OMS1"), (52, "20261123-10:00:00.123"), (56, "METAORDER")]
 BODY = [(11, "C1"), (1, "ACC"), (55, "ACME"), (54, "1"), (60, "20261123-10:00:00.123"), (38, "100"), (40, "2"),
@@ -110,6 +112,8 @@ def test_the_shared_default_mandate_is_the_one_the_full_reading_makes() -> None:
     for defaults in (IntakeDefaults(), IntakeDefaults(Strategy.VWAP, Urgency.HIGH)):
         msg = decode(encode("FIX.4.4", "D", HEADER, BODY[:9]))
         assert isinstance(msg, Message)
-        first = mandate_of(msg, defaults, 1.0)
-        assert first == _mandate_of(msg, defaults, 1.0)
-        assert mandate_of(msg, defaults, 2.0) is first  # shared: a Mandate is immutable
+        request = read_oms_message(msg)
+        assert isinstance(request, NewOrderRequest)
+        first = mandate_of(request, defaults, 1.0)
+        assert first == _mandate_of(request, defaults, 1.0)
+        assert mandate_of(request, defaults, 2.0) is first  # shared: a Mandate is immutable

@@ -13,6 +13,7 @@ from metaorder.orders.book import ParentBook
 from metaorder.orders.intake import Intake, Outgoing
 from metaorder.orders.journal import MemoryJournal
 from metaorder.orders.normalize import IntakeDefaults
+from metaorder.orders.oms_fix import render
 from metaorder.orders.risk import RiskEngine, RiskLimits
 
 T0 = 1_700_000_000.0
@@ -43,8 +44,8 @@ def nos(cl: str, side: str, qty: int, price: str | None = None, symbol: str = "A
 
 
 def ers(outs: list[Outgoing], session: str | None = None) -> list[dict[int, str]]:
-    return [{t: str(v) for t, v in o.body} for o in outs
-            if o.msg_type == "8" and (session is None or o.session == session)]
+    return [{t: str(v) for t, v in render(o.report)[1]} for o in outs
+            if render(o.report)[0] == "8" and (session is None or o.session == session)]
 
 
 def test_an_accepted_order_is_journaled_before_its_acknowledgement_is_produced() -> None:
@@ -78,7 +79,7 @@ def test_cancel_replace_and_status_act_on_the_order_and_its_parent() -> None:
     [side_change] = [o for o in i.on_message("OMS1", fix("G", [(41, "A2"), (11, "A3"), (55, "ACME"), (54, "2"),
                                                               (60, "20231114-22:13:20"), (38, 150), (40, "2"),
                                                               (44, "98.00")]), T0)]
-    assert side_change.msg_type == "9"
+    assert render(side_change.report)[0] == "9"
     [status] = ers(i.on_message("OMS1", fix("H", [(11, "A2"), (55, "ACME"), (54, "1")]), T0))
     assert (status[150], status[39], status[151]) == ("I", "0", "150")
     [cancel] = ers(i.on_message("OMS1", fix("F", [(41, "A2"), (11, "A4"), (55, "ACME"), (54, "1"),
@@ -86,7 +87,7 @@ def test_cancel_replace_and_status_act_on_the_order_and_its_parent() -> None:
     assert (cancel[150], cancel[39]) == ("4", "4") and list(i.book.parents()) == []
     [late] = i.on_message("OMS1", fix("F", [(41, "A4"), (11, "A5"), (55, "ACME"), (54, "1"),
                                             (60, "20231114-22:13:20")]), T0)
-    assert late.msg_type == "9" and dict(late.body)[102] == "0"
+    assert render(late.report)[0] == "9" and dict(render(late.report)[1])[102] == "0"
 
 
 def test_recovery_from_the_journal_rebuilds_orders_parents_crosses_and_cancels() -> None:
@@ -187,7 +188,8 @@ def test_a_cancel_reusing_a_clordid_is_refused_as_a_duplicate_and_changes_nothin
     i.on_message("OMS1", nos("A", "1", 100, "99.00"), T0)
     i.on_message("OMS1", nos("B", "1", 100, "99.00"), T0 + 1)
     [dup] = i.on_message("OMS1", cancel("B", "A"), T0 + 2)  # "A" is an order's ClOrdID
-    assert dup.msg_type == "9" and dict(dup.body)[102] == "6" and "duplicate ClOrdID A" in str(dict(dup.body)[58])
+    msg_type, dup_body = render(dup.report)
+    assert msg_type == "9" and dict(dup_body)[102] == "6" and "duplicate ClOrdID A" in str(dict(dup_body)[58])
     [status] = ers(i.on_message("OMS1", fix("H", [(11, "B"), (55, "ACME"), (54, "1")]), T0))
     assert (status[39], status[151]) == ("0", "100")  # B still open, under its own ClOrdID
     [ok] = ers(i.on_message("OMS1", cancel("B", "B-X"), T0 + 3))
@@ -195,7 +197,7 @@ def test_a_cancel_reusing_a_clordid_is_refused_as_a_duplicate_and_changes_nothin
     [taken] = ers(i.on_message("OMS1", nos("B-X", "1", 100, "98.00"), T0 + 4))  # the cancel's id is taken now
     assert (taken[150], taken[103]) == ("8", "6")
     [again] = i.on_message("OMS1", cancel("A", "B-X"), T0 + 5)
-    assert dict(again.body)[102] == "6"
+    assert dict(render(again.report)[1])[102] == "6"
 
 
 @pytest.mark.parametrize(("symbol", "side", "text"), [
@@ -209,8 +211,8 @@ def test_a_cancel_naming_another_symbol_or_side_is_rejected_and_changes_nothing(
     i.on_message("OMS1", nos("S", "2", 100, "101.00"), T0)
     [reject] = i.on_message("OMS1", fix("F", [(41, "S"), (11, "S-X"), (55, symbol), (54, side),
                                               (60, "20231114-22:13:20")]), T0 + 1)
-    body = {t: str(v) for t, v in reject.body}
-    assert reject.msg_type == "9"
+    body = {t: str(v) for t, v in render(reject.report)[1]}
+    assert render(reject.report)[0] == "9"
     assert (body[434], body[102], body[58], body[39], body[41], body[11]) == ("1", "99", text, "0", "S", "S-X")
     [status] = ers(i.on_message("OMS1", fix("H", [(11, "S"), (55, "ACME"), (54, "2")]), T0 + 2))
     assert (status[39], status[151]) == ("0", "100")  # still open, in full
@@ -227,7 +229,7 @@ def test_a_replace_reusing_a_clordid_gets_cxlrejreason_duplicate() -> None:
     i.on_message("OMS1", nos("B", "1", 100, "99.00"), T0 + 1)
     [dup] = i.on_message("OMS1", fix("G", [(41, "B"), (11, "A"), (55, "ACME"), (54, "1"),
                                            (60, "20231114-22:13:20"), (38, 200), (40, "2"), (44, "99.00")]), T0 + 2)
-    assert dup.msg_type == "9" and dict(dup.body)[102] == "6"
+    assert render(dup.report)[0] == "9" and dict(render(dup.report)[1])[102] == "6"
 
 
 def test_a_cancel_requests_clordid_stays_taken_after_a_restart() -> None:

@@ -16,6 +16,7 @@ from metaorder.orders.book import ParentBook
 from metaorder.orders.intake import Intake
 from metaorder.orders.journal import MemoryJournal
 from metaorder.orders.normalize import IntakeDefaults
+from metaorder.orders.oms_fix import render
 from metaorder.orders.risk import RiskEngine, RiskLimits
 from tests.unit.test_intake import T0, ers, fix, nos
 from tests.unit.test_normalize import norm
@@ -48,7 +49,7 @@ def test_a_replace_to_an_odd_lot_is_accepted_and_a_fractional_quantity_refused()
     [reject] = intake.on_message("OMS1", fix("G", [(41, "A2"), (11, "A3"), (55, "ACME"), (54, "1"),
                                                    (60, "20231114-22:13:20"), (38, "250.5"), (40, "2"),
                                                    (44, "99.00")]), T0)
-    assert reject.msg_type == "9" and "whole number of shares" in dict(reject.body)[58]  # type: ignore[operator]
+    assert render(reject.report)[0] == "9" and "whole number of shares" in dict(render(reject.report)[1])[58]  # type: ignore[operator]
     order = intake.book.order("O1")
     assert order is not None and order.qty == 250
 

@@ -7,8 +7,10 @@ from decimal import Decimal
 import pytest
 
 from metaorder.fix.codec import FieldValue, Message, decode, encode
+from metaorder.orders.messages import NewOrderRequest
 from metaorder.orders.model import Aggressiveness, OrderType, Side, Strategy, TimeInForce, Urgency
 from metaorder.orders.normalize import IntakeDefaults, NormalizeError, normalize_new_order, parse_strategy_parameters
+from metaorder.orders.oms_fix import read_oms_message
 
 NOW = 1_700_000_000.0  # 2023-11-14 22:13:20 UTC
 SYMBOLS = {"ACME": Decimal("100")}
@@ -24,8 +26,15 @@ def nos(extra: list[tuple[int, FieldValue]] = (), **override: FieldValue) -> Mes
     return msg
 
 
+def request(msg: Message) -> NewOrderRequest:
+    """``msg`` as the OMS adapter reads it for the intake, which hands it to normalization."""
+    req = read_oms_message(msg)
+    assert isinstance(req, NewOrderRequest), req
+    return req
+
+
 def norm(msg: Message, defaults: IntakeDefaults = IntakeDefaults()):  # type: ignore[no-untyped-def]
-    return normalize_new_order(msg, "OMS1", NOW, "O1", 1, SYMBOLS, defaults)
+    return normalize_new_order(request(msg), "OMS1", NOW, "O1", 1, SYMBOLS, defaults)
 
 
 def test_a_plain_limit_order_gets_the_default_mandate() -> None:

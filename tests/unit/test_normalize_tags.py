@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 
 from metaorder.fix.codec import FieldValue, Message, decode, encode
+from metaorder.orders.messages import NewOrderRequest
 from metaorder.orders.model import (
     Aggressiveness,
     ClientOrder,
@@ -30,6 +31,7 @@ from metaorder.orders.model import (
     Urgency,
 )
 from metaorder.orders.normalize import IntakeDefaults, NormalizeError, normalize_new_order
+from metaorder.orders.oms_fix import read_oms_message
 
 NOW = 1_700_000_000.0  # 2023-11-14 22:13:20 UTC
 SYMBOLS = {"ACME": Decimal("100"), "ZETA": Decimal("20")}
@@ -49,8 +51,15 @@ def nos(fields: dict[int, FieldValue | None]) -> Message:
     return msg
 
 
+def request(msg: Message) -> NewOrderRequest:
+    """``msg`` as the OMS adapter reads it for the intake, which hands it to normalization."""
+    req = read_oms_message(msg)
+    assert isinstance(req, NewOrderRequest), req
+    return req
+
+
 def norm(fields: dict[int, FieldValue | None]) -> ClientOrder:
-    return normalize_new_order(nos(fields), "OMS1", NOW, "O7", 42, SYMBOLS, DEFAULTS)
+    return normalize_new_order(request(nos(fields)), "OMS1", NOW, "O7", 42, SYMBOLS, DEFAULTS)
 
 
 def test_every_tag_read_lands_in_its_own_field() -> None:
@@ -207,8 +216,8 @@ def test_each_bad_tag_value_is_refused_with_its_reason_and_a_text_naming_the_tag
 @pytest.mark.parametrize("rate", ["", ABSENT], ids=["849 empty", "849 absent"])
 def test_a_pov_order_without_849_takes_the_configured_rate_and_is_refused_without_one(rate: str | None) -> None:
     msg = nos({847: "2", 849: rate})
-    assert normalize_new_order(msg, "OMS1", NOW, "O7", 42, SYMBOLS, DEFAULTS).mandate.participation_rate == (
+    assert normalize_new_order(request(msg), "OMS1", NOW, "O7", 42, SYMBOLS, DEFAULTS).mandate.participation_rate == (
         Decimal("0.05"))
     with pytest.raises(NormalizeError) as info:
-        normalize_new_order(msg, "OMS1", NOW, "O7", 42, SYMBOLS, IntakeDefaults())
+        normalize_new_order(request(msg), "OMS1", NOW, "O7", 42, SYMBOLS, IntakeDefaults())
     assert info.value.reason == 11 and "a POV order (847=2) needs a ParticipationRate (849)" in info.value.text

@@ -1,4 +1,9 @@
-"""The accepted order's journal payload, written out directly, is exactly what the encoder writes."""
+"""The accepted order's journal payload, written out directly by the codec, is exactly what the encoder writes.
+
+(The intake's own ``order_record*`` functions are gone: it records an ``OrderAccepted`` event, and the
+codec's :func:`~metaorder.eventcodec.order_accepted_json` is the fast path.  ``orders`` is shared with
+``test_events.py``.)
+"""
 
 from __future__ import annotations
 
@@ -7,7 +12,8 @@ from decimal import Decimal
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from metaorder.orders.intake import order_from_record, order_record, order_record_json
+from metaorder.eventcodec import append, decode_entry, encode_dict, order_accepted_json
+from metaorder.events import OrderAccepted
 from metaorder.orders.journal import EncodedData, MemoryJournal, decode_data, encode_data
 from metaorder.orders.model import (
     Aggressiveness,
@@ -43,17 +49,21 @@ def orders(draw: st.DrawFn) -> ClientOrder:
 @settings(max_examples=400, deadline=None)
 @given(orders(), st.none() | texts)
 def test_the_direct_text_is_the_encoders_text_of_the_same_record(order: ClientOrder, parent_id: str | None) -> None:
-    text = order_record_json(order, parent_id)
+    event = OrderAccepted.of(order, parent_id)
+    text = order_accepted_json(event)
     assert type(text) is EncodedData
-    assert text == encode_data(order_record(order, parent_id))
+    assert text == encode_data(encode_dict(event))
 
 
 @settings(max_examples=100, deadline=None)
 @given(orders(), st.none() | texts)
 def test_a_journaled_direct_text_replays_into_the_same_order(order: ClientOrder, parent_id: str | None) -> None:
     journal = MemoryJournal()
-    journal.append(1.0, "order.accepted", ["O1"], order_record_json(order, parent_id))
+    event = OrderAccepted.of(order, parent_id)
+    append(journal, 1.0, event)  # the fast path: the text goes in as it is
     [entry] = journal.replay()
-    assert entry.data == decode_data(encode_data(order_record(order, parent_id)))
-    again = order_from_record(entry.data)
-    assert order_record(again, parent_id) == order_record(order, parent_id)
+    assert entry.kind == "order.accepted" and entry.data == decode_data(encode_data(encode_dict(event)))
+    again = decode_entry(entry).event
+    assert again == event
+    assert isinstance(again, OrderAccepted)
+    assert OrderAccepted.of(again.to_order(), parent_id) == event

@@ -27,6 +27,7 @@ from metaorder.orders.book import ParentBook
 from metaorder.orders.intake import Intake, Outgoing
 from metaorder.orders.journal import MemoryJournal
 from metaorder.orders.model import ClientOrder, OrderType
+from metaorder.orders.oms_fix import render
 from metaorder.orders.risk import RiskEngine, RiskLimits
 
 T0 = 1_700_000_000.0  # 2023-11-14 22:13:20 UTC: less than two hours before a day boundary
@@ -91,7 +92,7 @@ def snapshot(i: Intake) -> dict[str, Any]:
 
 def comparable(outs: list[Outgoing]) -> list[tuple[str, str, list[tuple[int, str]]]]:
     """Reports without ExecID (17), which carries the run's boot number by design."""
-    return [(o.session, o.msg_type, [(t, str(v)) for t, v in o.body if t != 17]) for o in outs]
+    return [(o.session, render(o.report)[0], [(t, str(v)) for t, v in render(o.report)[1] if t != 17]) for o in outs]
 
 
 # ---- random flows ----------------------------------------------------------------------------
@@ -147,7 +148,7 @@ def run_flow(i: Intake, flow: list[tuple[Any, ...]]) -> tuple[float, list[tuple[
                 body.append((847, strategy))
             used.append((session, cl))
             [ack, *_] = i.on_message(session, fix("D", body, now), now)
-            assert dict(ack.body)[150] == "0", ack  # flows are built of acceptable orders
+            assert dict(render(ack.report)[1])[150] == "0", ack  # flows are built of acceptable orders
         elif kind == "cancel" and known:
             _, pick, with_id = op
             o = known[pick % len(known)]

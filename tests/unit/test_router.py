@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from metaorder.execution.router import BestPriceRouter, FeeLatencyCosts, Router, latency_cost, odd_lot_venue
+from metaorder.execution.router import BestPriceRouter, FeeLatencyCosts, latency_cost, odd_lot_venue
 from metaorder.execution.types import (
     Intent,
     Level,
@@ -84,7 +84,7 @@ NO_LATENCY = BestPriceRouter(FeeLatencyCosts(latency_cost_per_ms=D(0), queue_cos
 
 
 def route(
-    router: Router,
+    router: BestPriceRouter,
     it: Intent,
     market: FakeMarket,
     vs: Mapping[str, VenueInfo],

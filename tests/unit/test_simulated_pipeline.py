@@ -17,6 +17,7 @@ from metaorder.clock import VirtualClock
 from metaorder.config import load_config, load_venues_config
 from metaorder.fix.codec import FieldValue, format_utc_timestamp
 from metaorder.orders.journal import MemoryJournal
+from metaorder.orders.oms_fix import render
 from metaorder.simulate import Simulation, build_simulation
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -47,8 +48,8 @@ def order(cl: str, symbol: str, side: str, qty: int, window_s: float, now: float
 def reports_by_order(sim: Simulation) -> dict[str, list[dict[int, str]]]:
     out: dict[str, list[dict[int, str]]] = defaultdict(list)
     for r in sim.reports:
-        if r.msg_type == "8":
-            fields = {t: str(v) for t, v in r.body}
+        if render(r.report)[0] == "8":
+            fields = {t: str(v) for t, v in render(r.report)[1]}
             out[fields[37]].append(fields)
     return out
 
@@ -57,7 +58,7 @@ def test_a_single_twap_order_is_sliced_and_completely_filled_within_its_window()
     sim = simulation()
     now = sim.clock.now()
     [ack] = sim.submit("OMS1", "D", order("A1", "ACME", "1", 3000, 120, now))
-    assert ack.body[0] == (37, "O1")
+    assert render(ack.report)[1][0] == (37, "O1")
     sim.run_until(now + 125)
     reports = reports_by_order(sim)["O1"]
     fills = [r for r in reports if r[150] == "F"]
@@ -85,7 +86,7 @@ def test_many_orders_both_sides_are_netted_then_worked_and_every_order_completes
         qty = 10 * (n + 1)  # distinct: equal orders within 2 s would be refused as likely duplicates
         gross += qty
         [ack, *_] = sim.submit(f"OMS{1 + n % 2}", "D", order(f"C{n}", symbol, side, qty, 90, now))
-        wanted[dict(ack.body)[37]] = qty  # type: ignore[index]
+        wanted[dict(render(ack.report)[1])[37]] = qty  # type: ignore[index]
     sim.run_until(now + 100)
     by_order = reports_by_order(sim)
     for order_id, qty in wanted.items():
@@ -107,8 +108,8 @@ def test_the_same_seeds_give_the_same_day() -> None:
         now = sim.clock.now()
         sim.submit("OMS1", "D", order("A", "GLOBX", "2", 2000, 60, now))
         sim.run_until(now + 65)
-        return [(dict(r.body)[37], str(dict(r.body).get(32)), str(dict(r.body).get(31)))  # type: ignore[index]
-                for r in sim.reports]
+        bodies = [dict(render(r.report)[1]) for r in sim.reports]
+        return [(str(b[37]), str(b.get(32)), str(b.get(31))) for b in bodies]
 
     assert run() == run()
 

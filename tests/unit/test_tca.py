@@ -14,6 +14,7 @@ import pytest
 from metaorder.clock import VirtualClock
 from metaorder.config import load_config, load_venues_config
 from metaorder.demo import plan_burst
+from metaorder.orders.oms_fix import render
 from metaorder.posttrade.tca import (
     Fill,
     OrderTca,
@@ -156,8 +157,9 @@ def test_a_simulated_burst_records_the_market_mid_at_acceptance_and_avg_prices_e
     def feed() -> None:
         nonlocal seen
         for out in sim.reports[seen:]:
-            if out.msg_type == "8":
-                rec.on_report(on_the_wire("8", out.body, "METAORDER", out.session).first_values(), sim.clock.now(),
+            msg_type, body = render(out.report)
+            if msg_type == "8":
+                rec.on_report(on_the_wire("8", body, "METAORDER", out.session).first_values(), sim.clock.now(),
                               out.session)
         seen = len(sim.reports)
 

@@ -14,44 +14,80 @@ ExpireTime); the others cost nothing:
 2. **Decide.**  When the parent's strategy is due (its ``wake_at``, after a fill, or when orders
    joined), it gets the parent's :class:`ParentState`, the market view and ``now`` and answers with
    intents — or with nothing.
-3. **Route.**  Each intent goes to the router, which answers with venue orders; each one passes the
-   guard (filled + working + new ≤ limit, independently of strategy and router code) before a child
-   is created and journaled — *before* its NewOrderSingle leaves, so a crash can never leave an order
-   at a venue that the engine does not know about.
+3. **Route.**  Each intent goes to the router, which starts a *placement* for it
+   (``placement.py``): routing with memory.  The engine keeps the parent's placements until they
+   are done, tells each one what its children did (a fill, an IOC's remainder canceled, a reject)
+   and, if it asks, every market change, and sends whatever it asks for next — so the engine does
+   not change when a routing logic is added.  Every order a placement asks for passes the guard
+   (filled + working + new ≤ limit, independently of strategy, router and placement code) before a
+   child is created and journaled — *before* its NewOrderSingle leaves, so a crash can never leave
+   an order at a venue that the engine does not know about.  A cancel the engine asks for (the
+   strategy re-decides, the parent shrank, ended or was halted, the kill switch) supersedes the
+   child's placement: the remainder is the strategy's again.
 
+The engine talks to the order side only through :class:`~metaorder.execution.ports.IntakePort`
+(read parents, say what is working at venues, hand over fills, expire orders, record events).
 Venue ExecutionReports update the child, and fills go through
-:meth:`~metaorder.orders.intake.Intake.on_parent_fill` (pro-rata allocation and one report per client
-order).  A fill that exceeds what the parent's orders still want — a venue over-fill, or a cancel
-that raced a fill — is never allocated beyond any order's leaves: the excess is journaled as
-``parent.overfill``, the guard halts the parent and an alert is raised.
+:meth:`~metaorder.execution.ports.IntakePort.on_parent_fill` (pro-rata allocation and one report per
+client order).  A fill that exceeds what the parent's orders still want — a venue over-fill, or a cancel
+that raced a fill — is never allocated beyond any order's leaves: the excess is recorded as a
+``ParentOverfilled`` event, the guard halts the parent and an alert is raised.
 
 Resting passive children are re-posted when they are older than ``passive_max_age_s`` (a quote
 that the market walked away from should not hold the schedule hostage).  A venue that rejects a
 child is excluded for that parent for ``reject_cooldown_s``; one that disconnects, halts or closes
 drops out of the market view and so out of routing, and after its next logon every open child
 there is reconciled with an OrderStatusRequest before the engine trusts its state again.
+
+What the engine journals are typed events (:mod:`metaorder.events`: ``ChildPlaced``,
+``VenueExecution``, ``ParentHalted``, ...), recorded through the intake's one narrow method,
+:meth:`~metaorder.orders.intake.Intake.record`; the engine never touches the journal itself.  At
+start-up the same events come back: the intake's recovery decodes the journal once and hands each
+one, after folding it itself, to :meth:`ExecutionEngine.apply`.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import heapq
 import itertools
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
-from typing import Final
+from typing import Final, assert_never
 
 import structlog
 
+from metaorder.eventcodec import Recorded
+from metaorder.events import (
+    ChildAcknowledged,
+    ChildCanceled,
+    ChildCancelRequested,
+    ChildPlaced,
+    ChildRejected,
+    Crossed,
+    EngineStarted,
+    KillSwitchChanged,
+    OrderAccepted,
+    OrderCanceled,
+    OrderExpired,
+    OrderRejected,
+    OrderReplaced,
+    ParentFilled,
+    ParentHalted,
+    ParentOverfilled,
+    StrategyChosen,
+    VenueExecution,
+)
 from metaorder.execution.children import ChildOrder, ChildState, Fields
 from metaorder.execution.control import ParentGuard
 from metaorder.execution.marketview import ConsolidatedMarket
+from metaorder.execution.placement import ChildOutcome, ChildResult, Placement, limit_out_of_reach
+from metaorder.execution.ports import IntakePort
 from metaorder.execution.router import Router
 from metaorder.execution.strategies import StrategyRegistry
 from metaorder.execution.strategy import Decision, Strategy
 from metaorder.execution.tradingday import end_of_day
-from metaorder.execution.types import ParentState, Style, VenueInfo, VenueKind, VenueOrder, VenueStatus
+from metaorder.execution.types import ParentState, VenueInfo, VenueKind, VenueOrder, VenueStatus
 from metaorder.execution.venue_fix import (
     CancelRejectReason,
     ExecKind,
@@ -70,9 +106,8 @@ from metaorder.fix.codec import Message
 from metaorder.fix.tags import MsgType
 from metaorder.orders.allocation import AllocationError
 from metaorder.orders.book import BookError
-from metaorder.orders.intake import Intake, Outgoing
-from metaorder.orders.journal import JournalEntry
-from metaorder.orders.model import ParentOrder
+from metaorder.orders.intake import Outgoing
+from metaorder.orders.model import ParentOrder, Side
 
 log = structlog.get_logger("metaorder.execution")
 
@@ -123,15 +158,21 @@ class _Worked:
     wake_at: float = 0.0  # when its strategy wants to decide again (0: at the next tick)
     scheduled: float = -1.0  # the time it is queued under in the engine's wake-up heap
     excluded: dict[str, float] = field(default_factory=dict)  # venue -> until
+    placements: list[Placement] = field(default_factory=list)  # its intents' placements not yet done, oldest first
+    placement_of: dict[str, Placement] = field(default_factory=dict)  # open child's ClOrdID -> its placement
 
     def working(self) -> int:
         return sum(c.leaves_qty for c in self.children.values())
+
+    def held(self) -> int:
+        """Shares its placements hold back to place later themselves (not the strategy's to send)."""
+        return sum(p.held for p in self.placements)
 
 
 class ExecutionEngine:
     def __init__(
         self,
-        intake: Intake,
+        intake: IntakePort,
         market: ConsolidatedMarket,
         venues: Mapping[str, VenueInfo],
         router: Router,
@@ -162,6 +203,8 @@ class ExecutionEngine:
         self._heap: list[tuple[float, str]] = []  # (when, parent id): parents by the time they are due
         self._dirty: set[str] = set()  # parents to attend to at the next tick, whatever their time
         self._halted_in_journal: set[str] = set()  # recovery: parents halted before the restart
+        # Placements that asked to hear of market changes: id -> (parent id, placement), oldest first.
+        self._watching: dict[int, tuple[str, Placement]] = {}
 
     # ---- lifecycle ----------------------------------------------------------------------------
 
@@ -169,42 +212,45 @@ class ExecutionEngine:
         """``boot``: this run's journal sequence of ``engine.started``, the prefix of unique ClOrdIDs."""
         self._boot = boot
 
-    def replay(self, entry: JournalEntry) -> None:
-        """Recovery, one journal entry at a time (the intake's replay hands each one on, so the
-        journal is read once at start-up): children, their executions and halts."""
-        data = entry.data
-        kind = entry.kind
-        if kind == "child.placed":
-            price = data.get("price")
-            child = ChildOrder(
-                data["child_id"], data["parent_id"], data["venue"], data["symbol"],
-                1 if data["side"] == "1" else -1, int(data["qty"]),
-                Decimal(price) if price is not None else None, bool(data["ioc"]), entry.time,
-                data.get("reason", ""),
-            )
-            self._children[child.child_id] = child
-            self._worked_for(child.parent_id).children[child.child_id] = child
-        elif kind == "child.acked":
-            child = self._children[data["child_id"]]
-            child.venue_order_id = data.get("venue_order_id")
-            child.state = ChildState.NEW
-        elif kind == "venue.execution":
-            child = self._children[data["child_id"]]
-            qty, price = int(data["qty"]), Decimal(data["price"])
-            child.exec_ids.add(data["exec_id"])
-            child.cum_qty += qty
-            child.notional += qty * price
-            self._worked_for(child.parent_id).filled += qty
-            self.executed_qty += qty
-            if child.cum_qty >= child.qty:
-                child.state = ChildState.FILLED
-        elif kind in ("child.canceled", "child.rejected"):
-            child = self._children[data["child_id"]]
-            child.state = ChildState.CANCELED if kind == "child.canceled" else ChildState.REJECTED
-        elif kind == "child.cancel_requested":
-            self._children[data["child_id"]].cancels_sent += 1  # cancel ClOrdIDs never repeat
-        elif kind == "parent.halted":
-            self._halted_in_journal.add(data["parent_id"])
+    def apply(self, rec: Recorded) -> None:
+        """Recovery, one recorded event at a time (the intake's recovery hands each one on after
+        folding it, so the journal is read and decoded once at start-up): children, their
+        executions and halts.  Events about client orders are the intake's, and change nothing here."""
+        event = rec.event
+        match event:
+            case ChildPlaced():
+                child = ChildOrder(event.child_id, event.parent_id, event.venue, event.symbol,
+                                   1 if event.side is Side.BUY else -1, event.qty, event.price, event.ioc, rec.time,
+                                   event.reason)
+                self._children[child.child_id] = child
+                self._worked_for(child.parent_id).children[child.child_id] = child
+            case ChildAcknowledged():
+                child = self._children[event.child_id]
+                child.venue_order_id = event.venue_order_id
+                child.state = ChildState.NEW
+            case VenueExecution():
+                child = self._children[event.child_id]
+                qty = event.qty
+                child.exec_ids.add(event.exec_id)
+                child.cum_qty += qty
+                child.notional += qty * event.price
+                self._worked_for(child.parent_id).filled += qty
+                self.executed_qty += qty
+                if child.cum_qty >= child.qty:
+                    child.state = ChildState.FILLED
+            case ChildCanceled():
+                self._children[event.child_id].state = ChildState.CANCELED
+            case ChildRejected():
+                self._children[event.child_id].state = ChildState.REJECTED
+            case ChildCancelRequested():
+                self._children[event.child_id].cancels_sent += 1  # cancel ClOrdIDs never repeat
+            case ParentHalted():
+                self._halted_in_journal.add(event.parent_id)
+            case (OrderAccepted() | OrderRejected() | OrderReplaced() | OrderCanceled() | OrderExpired() | Crossed()
+                  | ParentFilled() | EngineStarted() | KillSwitchChanged() | StrategyChosen() | ParentOverfilled()):
+                pass  # the intake's, or nothing to rebuild (an over-fill halted its parent: that is its own event)
+            case _:
+                assert_never(event)
 
     def finish_recovery(self) -> int:
         """After the replay (and the intake's): the guard's counts; returns open children found.
@@ -263,13 +309,16 @@ class ExecutionEngine:
         after = self.market.status(venue)
         if after is not before:
             log.warning("venue trading status changed", venue=venue, status=after.value, was=before.value)
-        return Actions()
+        actions = Actions()
+        if self._watching:
+            self._market_changed(now, actions)
+        return actions
 
     # ---- the decision loop ----------------------------------------------------------------------
 
     def next_wakeup(self) -> float | None:
         """The earliest time a parent wants attention (None: nothing is being worked)."""
-        if self._dirty or self.intake.book.changed:
+        if self._dirty or self.intake.has_changes:
             return 0.0
         heap = self._heap
         while heap:
@@ -294,7 +343,7 @@ class ExecutionEngine:
 
     def touch(self) -> None:
         """Look at every parent at the next tick (orders changes are noticed without it)."""
-        for parent in self.intake.book.parents():
+        for parent in self.intake.parents():
             self._mark(parent.parent_id)
 
     def on_tick(self, now: float) -> Actions:
@@ -302,7 +351,7 @@ class ExecutionEngine:
         whose own time came (strategy wake-up, a passive child to re-post, an ExpireTime).  Parents
         with nothing due cost nothing, however many there are."""
         actions = Actions()
-        due = self._dirty | self.intake.book.take_changed()
+        due = self._dirty | self.intake.take_changed()
         self._dirty = set()
         heap = self._heap
         while heap and heap[0][0] <= now:
@@ -318,11 +367,11 @@ class ExecutionEngine:
 
     def _attend(self, parent_id: str, now: float, actions: Actions) -> None:
         worked = self._worked_for(parent_id)
-        parent = self.intake.book.parent(parent_id)
+        parent = self.intake.parent(parent_id)
         if parent is not None:
             expiring = self._expire_due(parent, worked, now, actions)
             if expiring == "expired":
-                parent = self.intake.book.parent(parent_id)
+                parent = self.intake.parent(parent_id)
         else:
             expiring = ""
         if parent is None:
@@ -430,41 +479,27 @@ class ExecutionEngine:
                      strategy=parent.key.strategy.name, limit=str(state.limit) if state.limit else "market",
                      window_s=round(state.end_time - max(state.start_time, now), 1))
         decision: Decision = worked.strategy.decide(state, self.market, now)
-        limit_bound = self._limit_out_of_reach(parent)
+        limit_bound = limit_out_of_reach(self.market, parent.key.symbol, parent.key.direction, parent.key.limit)
         if decision.cancel_working:
             for child in list(worked.children.values()):
                 # A child resting at the limit while the market is beyond it is as aggressive as the
                 # clients allow: pulling it would only lose its place in the queue.
                 if not child.ioc and not (limit_bound and child.price == parent.key.limit):
                     self._cancel(child, now, actions, "strategy pulled resting children")
-        exclude = frozenset(v for v, until in worked.excluded.items() if until > now)
-        exclude |= frozenset(v for v in self.venues if v not in self.connected)
-        exclude |= self._stale_venues(now)
+        exclude = self._exclude(worked, now)
         lot = self.instruments[parent.key.symbol].lot_size
         for intent in decision.intents:
-            routed = 0
-            for order in self.router.route(intent, self.market, self.venues, lot, now, exclude):
-                routed += self._place(worked, order, now, actions, intent.reason)
-            if limit_bound and intent.style is Style.AGGRESSIVE and routed < intent.qty:
-                # Nothing to take within the limit: rest the remainder at the limit instead, so the
-                # order is there when the market comes back to it.
-                rest = dataclasses.replace(intent, qty=intent.qty - routed, style=Style.PASSIVE,
-                                           reason=f"{intent.reason}; market beyond the limit: rest at the limit")
-                for order in self.router.route(rest, self.market, self.venues, lot, now, exclude):
-                    self._place(worked, order, now, actions, rest.reason)
+            placement = self.router.start(intent, self.market, self.venues, lot, now, exclude)
+            self._send(worked, placement, placement.orders(), now, actions)
         wake = decision.wake_at if decision.wake_at is not None else now + self.settings.max_idle_s
         worked.wake_at = min(max(wake, now), now + self.settings.max_idle_s)
 
-    def _limit_out_of_reach(self, parent: ParentOrder) -> bool:
-        """Is the far touch beyond the parent's limit (nothing can be taken at an acceptable price)?"""
-        limit = parent.key.limit
-        if limit is None:
-            return False
-        if parent.key.direction > 0:
-            ask = self.market.best_ask(parent.key.symbol)
-            return ask is None or ask > limit
-        bid = self.market.best_bid(parent.key.symbol)
-        return bid is None or bid < limit
+    def _exclude(self, worked: _Worked, now: float) -> frozenset[str]:
+        """The venues not to route this parent to now: it rejected one of its children lately, or
+        it is disconnected, or its market data stopped."""
+        exclude = frozenset(v for v, until in worked.excluded.items() if until > now)
+        exclude |= frozenset(v for v in self.venues if v not in self.connected)
+        return exclude | self._stale_venues(now)
 
     def _stale_venues(self, now: float) -> frozenset[str]:
         """Lit venues whose market data stopped: their quotes cannot be trusted for routing."""
@@ -486,7 +521,7 @@ class ExecutionEngine:
         first = orders[0].mandate
         return ParentState(
             parent_id=parent.parent_id, symbol=parent.key.symbol, direction=parent.key.direction,
-            target_qty=worked.filled + wanted, filled_qty=worked.filled, working_qty=worked.working(),
+            target_qty=worked.filled + wanted, filled_qty=worked.filled, working_qty=worked.working() + worked.held(),
             limit=parent.key.limit, start_time=start, end_time=max(end, start),
             participation_rate=parent.participation_rate, urgency=parent.key.urgency.value,
             aggressiveness=first.aggressiveness.value, lot_size=self.instruments[parent.key.symbol].lot_size,
@@ -497,16 +532,16 @@ class ExecutionEngine:
         seed = self.settings.seed * 1_000_003 + sum(map(ord, parent.parent_id))
         if kind not in self._strategies:
             log.warning("strategy not available yet: worked as TWAP", parent_id=parent.parent_id, strategy=kind)
-            self.intake.journal.append(state.start_time, "parent.strategy", [parent.parent_id], {
-                "parent_id": parent.parent_id, "requested": kind, "used": "TWAP",
-                "text": f"{kind} is not available yet; worked as TWAP"})
+            text = f"{kind} is not available yet; worked as TWAP"
+            self.intake.record(StrategyChosen(parent.parent_id, kind, "TWAP", text), state.start_time)
             kind = "TWAP"
         return self._strategies.make(kind, state, seed)
 
     # ---- children -------------------------------------------------------------------------------
 
-    def _place(self, worked: _Worked, order: VenueOrder, now: float, actions: Actions, reason: str) -> int:
-        """Create, journal and send one child; returns its quantity (0 when the guard refused it).
+    def _place(self, worked: _Worked, order: VenueOrder, now: float, actions: Actions,
+               reason: str) -> ChildOrder | None:
+        """Create, journal and send one child; returns it (None when the guard refused it).
 
         Whole lots, except at a venue that accepts odd lots, where the router sends a parent's odd
         remainder (any other venue would reject it, or the remainder would never leave)."""
@@ -514,32 +549,98 @@ class ExecutionEngine:
         info = self.venues.get(order.venue)
         qty = order.qty if info is not None and info.odd_lots else order.qty - order.qty % rules.lot_size
         if qty <= 0:
-            return 0
+            return None
         price = _on_tick(order.price, rules.tick_size, order.direction) if order.price is not None else None
         if not self.guard.allow(worked.parent_id, qty, now):
             self._alerts_from_guard(actions, now)
-            return 0
+            return None
         child = ChildOrder(f"C{self._boot}.{next(self._ids)}", worked.parent_id, order.venue, order.symbol,
                            order.direction, qty, price, order.ioc, now, reason)
         self._children[child.child_id] = child
         worked.children[child.child_id] = child
-        self.intake.journal.append(now, "child.placed", [worked.parent_id, child.child_id], {
-            "parent_id": worked.parent_id, "child_id": child.child_id, "venue": child.venue, "symbol": child.symbol,
-            "side": child.side, "qty": qty, "price": price, "ioc": child.ioc, "reason": reason,
-            "expected_cost": order.expected_cost,
-        })
+        self.intake.record(ChildPlaced(worked.parent_id, child.child_id, child.venue, child.symbol,
+                                       Side.BUY if child.direction > 0 else Side.SELL, qty, price, child.ioc, reason,
+                                       order.expected_cost), now)
         actions.venue.append((child.venue, MsgType.NEW_ORDER_SINGLE, new_order_single(child, now)))
-        return qty
+        return child
+
+    def _send(self, worked: _Worked, placement: Placement, orders: list[VenueOrder], now: float,
+              actions: Actions) -> None:
+        """Place what a placement asked for, tell it what was placed, and keep it until it is done.
+
+        Nothing leaves while the kill switch is engaged, the parent is halted or gone: the
+        placement is superseded instead (its remainder is the strategy's again, once released)."""
+        if orders and (self.suspended or self.guard.halted(worked.parent_id)
+                       or self.intake.parent(worked.parent_id) is None):
+            placement.supersede()
+            for order in orders:
+                placement.on_placed(order, None, 0)
+            orders = []
+        for order in orders:
+            child = self._place(worked, order, now, actions, order.reason or placement.intent.reason)
+            if child is None:
+                placement.on_placed(order, None, 0)
+            else:
+                placement.on_placed(order, child.child_id, child.qty)
+                worked.placement_of[child.child_id] = placement
+        kept = any(p is placement for p in worked.placements)
+        if placement.done:
+            if kept:
+                self._prune(worked)
+        elif not kept:
+            worked.placements.append(placement)
+            if placement.watches_market:
+                self._watching[id(placement)] = (worked.parent_id, placement)
+
+    def _prune(self, worked: _Worked) -> None:
+        """Forget the parent's placements that are done."""
+        for placement in worked.placements:
+            if placement.done:
+                self._watching.pop(id(placement), None)
+        worked.placements = [p for p in worked.placements if not p.done]
+
+    def _child_result(self, worked: _Worked, child: ChildOrder, was_open: bool, cum_before: int, now: float,
+                      actions: Actions) -> None:
+        """Tell the child's placement what a venue report did to it (a fill, or its end), and send
+        what the placement asks for next."""
+        placement = worked.placement_of.get(child.child_id)
+        if placement is None or not was_open:
+            return
+        closed = not child.state.open
+        if not closed and child.cum_qty == cum_before:
+            return  # an ack, a status that changed nothing: nothing to tell
+        if closed:
+            del worked.placement_of[child.child_id]
+        outcome = _OUTCOMES.get(child.state, ChildOutcome.CANCELED) if closed else ChildOutcome.WORKING
+        result = ChildResult(child.venue, child.child_id, child.qty, child.cum_qty, outcome, now,
+                             child.cancel_requested, self._exclude(worked, now))
+        self._send(worked, placement, placement.on_child_result(result), now, actions)
+
+    def _market_changed(self, now: float, actions: Actions) -> None:
+        """Tell the placements that asked for it that the market changed; send what they ask for."""
+        for key, (parent_id, placement) in list(self._watching.items()):
+            worked = self._worked.get(parent_id)
+            if worked is None:
+                del self._watching[key]
+                continue
+            orders = placement.on_market(self.market, now, self._exclude(worked, now))
+            self._send(worked, placement, orders, now, actions)
+            self._sync_parent(parent_id)
 
     def _cancel(self, child: ChildOrder, now: float, actions: Actions, reason: str) -> None:
+        """Ask the venue to cancel ``child``; its placement, if any, is superseded (the engine took
+        the remainder back: it must not re-route it)."""
+        worked = self._worked.get(child.parent_id)
+        placement = worked.placement_of.get(child.child_id) if worked is not None else None
+        if placement is not None:
+            placement.supersede()
         if child.cancel_requested or not child.state.open or child.venue not in self.connected:
             return
         child.cancel_requested = True
         cancel_id = child.next_cancel_id()
         body = cancel_request(child, cancel_id, now)
         self._children[cancel_id] = child
-        self.intake.journal.append(now, "child.cancel_requested", [child.parent_id, child.child_id], {
-            "parent_id": child.parent_id, "child_id": child.child_id, "venue": child.venue, "reason": reason})
+        self.intake.record(ChildCancelRequested(child.parent_id, child.child_id, child.venue, reason), now)
         actions.venue.append((child.venue, MsgType.ORDER_CANCEL_REQUEST, body))
 
     def _fit_to_wanted(self, worked: _Worked, wanted: int, now: float, actions: Actions) -> None:
@@ -561,8 +662,11 @@ class ExecutionEngine:
 
     def _close_parent(self, worked: _Worked, now: float, actions: Actions) -> None:
         """The parent is done or gone: pull what is still out; forget it once nothing is."""
+        for placement in worked.placements:
+            placement.supersede()
         for child in list(worked.children.values()):
             self._cancel(child, now, actions, "parent is done")
+        self._prune(worked)
         if not worked.children:
             del self._worked[worked.parent_id]
             if worked.strategy is not None:
@@ -584,13 +688,12 @@ class ExecutionEngine:
                         exec_type=report.kind.value)
             return actions
         worked = self._worked_for(child.parent_id)
+        was_open, cum_before = child.state.open, child.cum_qty
         kind = report.kind
         if kind is ExecKind.ACK and child.state is ChildState.PENDING_NEW:
             child.state = ChildState.NEW
             child.venue_order_id = report.venue_order_id
-            self.intake.journal.append(now, "child.acked", [child.parent_id, child.child_id], {
-                "parent_id": child.parent_id, "child_id": child.child_id, "venue": venue,
-                "venue_order_id": child.venue_order_id})
+            self.intake.record(ChildAcknowledged(child.parent_id, child.child_id, venue, child.venue_order_id), now)
         elif kind is ExecKind.FILL:
             self._on_fill(worked, child, venue, report, now, actions)
             self._close_if_final(worked, child, venue, report, now, actions)
@@ -602,6 +705,7 @@ class ExecutionEngine:
                     f"parent {child.parent_id} halted for an operator to reconcile")
             self.guard.halt(child.parent_id, text, now)
             self._alerts_from_guard(actions, now)
+        self._child_result(worked, child, was_open, cum_before, now, actions)
         self._sync_parent(child.parent_id)
         return actions
 
@@ -679,12 +783,11 @@ class ExecutionEngine:
         worked.filled += qty
         self.executed_qty += qty
         self.venue_fills += 1
-        self.intake.journal.append(now, "venue.execution", [child.parent_id, child.child_id], {
-            "parent_id": child.parent_id, "child_id": child.child_id, "venue": venue, "exec_id": exec_id,
-            "qty": qty, "price": price, "liquidity": liquidity, "fee": fee})
+        self.intake.record(VenueExecution(child.parent_id, child.child_id, venue, exec_id, qty, price, liquidity, fee),
+                           now)
         actions.street.append((venue, execution_copy(child, exec_id, qty, price, liquidity, fee, now)))
         self.guard.on_fill(child.parent_id, qty)
-        parent = self.intake.book.parent(child.parent_id)
+        parent = self.intake.parent(child.parent_id)
         eligible = 0 if parent is None else sum(o.leaves_qty for o in parent.children if o.accepts_price(price))
         allocated = min(qty, eligible)
         if allocated:
@@ -696,9 +799,8 @@ class ExecutionEngine:
         if allocated < qty:
             text = (f"{child.parent_id}: {venue} executed {qty} at {price} but its orders wanted only {allocated}: "
                     f"{qty - allocated} shares over-filled, parent halted")
-            self.intake.journal.append(now, "parent.overfill", [child.parent_id, child.child_id], {
-                "parent_id": child.parent_id, "child_id": child.child_id, "venue": venue, "qty": qty - allocated,
-                "price": price, "text": text})
+            self.intake.record(ParentOverfilled(child.parent_id, child.child_id, venue, qty - allocated, price, text),
+                               now)
             actions.alerts.append(text)
         self._alerts_from_guard(actions, now)  # a fill beyond what was working halts the parent at once
         self._mark(worked.parent_id)  # recalibrate after every fill
@@ -720,14 +822,14 @@ class ExecutionEngine:
             return
         leaves = child.leaves_qty
         rejected = report.state is OrderState.REJECTED
-        kind = "child.rejected" if rejected else "child.canceled"
         child.state = ChildState.REJECTED if rejected else ChildState.CANCELED
         worked.children.pop(child.child_id, None)
         self.guard.on_child_closed(child.parent_id, leaves)
         text = report.text
-        self.intake.journal.append(now, kind, [child.parent_id, child.child_id], {
-            "parent_id": child.parent_id, "child_id": child.child_id, "venue": venue, "reason": text, "text": text,
-            "leaves_qty": leaves})
+        if rejected:
+            self.intake.record(ChildRejected(child.parent_id, child.child_id, venue, text, text, leaves), now)
+        else:
+            self.intake.record(ChildCanceled(child.parent_id, child.child_id, venue, text, text, leaves), now)
         if rejected and report.kind is ExecKind.REJECTED:
             worked.excluded[venue] = now + self.settings.reject_cooldown_s
             log.info("venue rejected a child: re-routing", venue=venue, child_id=child.child_id, text=text)
@@ -757,28 +859,25 @@ class ExecutionEngine:
         return worked
 
     def _wanted(self, parent_id: str) -> int:
-        parent = self.intake.book.parent(parent_id)
+        parent = self.intake.parent(parent_id)
         return parent.wanted_qty if parent is not None else 0
 
     def _sync_parent(self, parent_id: str) -> None:
-        parent = self.intake.book.parent(parent_id)
-        if parent is not None:
-            worked = self._worked.get(parent_id)
-            parent.working_qty = worked.working() if worked is not None else 0
+        worked = self._worked.get(parent_id)
+        self.intake.set_working(parent_id, worked.working() if worked is not None else 0)
 
     def _sync_working(self) -> None:
         """Tell the parent book what is out at venues, so internal crossing never double-fills it."""
-        for parent in self.intake.book.parents():
+        for parent in list(self.intake.parents()):
             worked = self._worked.get(parent.parent_id)
-            parent.working_qty = worked.working() if worked is not None else 0
+            self.intake.set_working(parent.parent_id, worked.working() if worked is not None else 0)
 
     def _alerts_from_guard(self, actions: Actions, now: float) -> None:
         alerts = self.guard.alerts[self._alerts_seen:]
         self._alerts_seen = len(self.guard.alerts)
         for alert in alerts:
             actions.alerts.append(alert.text)
-            self.intake.journal.append(now, "parent.halted", [alert.parent_id], {
-                "parent_id": alert.parent_id, "text": alert.text})
+            self.intake.record(ParentHalted(alert.parent_id, alert.text), now)
             worked = self._worked.get(alert.parent_id)
             if worked is not None:
                 for child in list(worked.children.values()):
@@ -792,6 +891,9 @@ class ExecutionEngine:
 #: Reports that may show executions we missed, and may close the child.
 _STATUS_OR_CLOSING: Final = frozenset({ExecKind.STATUS, ExecKind.CANCELED, ExecKind.EXPIRED, ExecKind.REJECTED,
                                        ExecKind.DONE_FOR_DAY})
+#: A closed child's state as its placement is told it.
+_OUTCOMES: Final = {ChildState.FILLED: ChildOutcome.FILLED, ChildState.CANCELED: ChildOutcome.CANCELED,
+                    ChildState.REJECTED: ChildOutcome.REJECTED}
 #: Corrections of past executions: never applied automatically (an operator reconciles them).
 _NOT_APPLIED: Final = {ExecKind.TRADE_CANCEL: "trade cancel", ExecKind.TRADE_CORRECT: "trade correction",
                        ExecKind.RESTATED: "restatement"}

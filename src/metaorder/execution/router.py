@@ -1,17 +1,24 @@
 """Smart order routing: which venues get the child orders of one :class:`Intent`, at what price.
 
-A router is a pure function of (intent, market view, venue facts, ``now``): it never sends anything
-and keeps no state, so the engine can call it again with what is left after a reject or a partial
-fill (``exclude`` names the venues that just rejected or went down).  Policies share the
-:class:`Router` interface; the costs a policy ranks venues by come from a :class:`VenueCosts`, so a
-venue scorecard (fill rates, mark-outs, reject history) plugs in by supplying its own costs, and
-sequential / parallel / liquidity-seeking (dark, midpoint) policies are further implementations
-of the same interface.
+Routing has two layers.  A *routing pass* (:meth:`BestPriceRouter.route`) is a pure function of
+(intent, market view, venue facts, ``now``): it never sends anything and keeps no state.  A
+*placement* (``placement.py``) is routing with memory: the engine asks the router to
+:meth:`~Router.start` one for each intent, keeps it per parent, tells it what each of its children
+did and how the market moved, and sends what it asks for next — so sequential, parallel and
+liquidity-seeking (dark, midpoint) logics are further placements on the same :class:`Router`
+interface, and the engine does not change for them.  The best-price router's placement
+(:class:`~metaorder.execution.placement.OnePassPlacement`) makes one pass and is done when its
+children close: an unfilled remainder goes back to the strategy, which decides again with the
+rejecting venue excluded (``exclude``) for a while.  The costs a policy ranks venues by come from
+a :class:`VenueCosts`, so a venue scorecard (fill rates, mark-outs, reject history) plugs in by
+supplying its own costs.
 
-Contract of every router (the engine's :class:`~metaorder.execution.control.ParentGuard` checks
-the parent totals independently; this is the router's own half of the Knight Capital lesson):
+Contract of every routing pass and placement (the engine's
+:class:`~metaorder.execution.control.ParentGuard` checks the parent totals independently; this is
+the router's own half of the Knight Capital lesson):
 
-* the quantities it returns add up to at most ``intent.qty`` — never more;
+* the quantities it returns add up to at most ``intent.qty`` — never more; a placement's fills,
+  open children and new orders together never exceed it at any moment of its life;
 * no order goes to an excluded venue, or to one whose status is not OPEN;
 * no order is priced beyond ``intent.limit``;
 * every order is a whole number of lots, except at most one, which carries the intent's own odd
@@ -30,6 +37,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Protocol
 
+from metaorder.execution.placement import OnePassPlacement, Placement
 from metaorder.execution.types import (
     Intent,
     Level,
@@ -44,9 +52,9 @@ from metaorder.execution.types import (
 
 
 class Router(Protocol):
-    """Turns one intent into child orders for venues (see the module docstring for the contract)."""
+    """Starts the placement of one intent (see the module docstring for the contract)."""
 
-    def route(
+    def start(
         self,
         intent: Intent,
         market: MarketView,
@@ -54,7 +62,7 @@ class Router(Protocol):
         lot_size: int,
         now: float,
         exclude: frozenset[str] = frozenset(),
-    ) -> list[VenueOrder]: ...
+    ) -> Placement: ...
 
 
 class VenueCosts(Protocol):
@@ -222,6 +230,19 @@ class BestPriceRouter:
     """
 
     costs: VenueCosts = field(default_factory=FeeLatencyCosts)
+
+    def start(
+        self,
+        intent: Intent,
+        market: MarketView,
+        venues: Mapping[str, VenueInfo],
+        lot_size: int,
+        now: float,
+        exclude: frozenset[str] = frozenset(),
+    ) -> Placement:
+        """One routing pass (and, with the limit out of reach, a passive one for the rest)."""
+        _check_args(intent, lot_size)
+        return OnePassPlacement(self, intent, market, venues, lot_size, now, exclude)
 
     def route(
         self,

@@ -162,3 +162,4 @@ class VenueOrder:
     ioc: bool  # True: immediate-or-cancel; False: rests (DAY)
     min_qty: int = 0
     expected_cost: Decimal = Decimal(0)  # the router's estimate, per share, fees included (for the audit)
+    reason: str = ""  # why this order, when it says more than its intent's reason (journaled with the child)

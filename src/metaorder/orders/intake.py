@@ -17,9 +17,9 @@ the journal once and folding each event into :meth:`Intake.apply` (and the engin
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from decimal import Decimal
-from typing import NamedTuple, assert_never
+from typing import Final, assert_never
 
 from metaorder.eventcodec import Recorded, decode_entry
 from metaorder.eventcodec import append as record_event
@@ -44,29 +44,47 @@ from metaorder.events import (
     StrategyChosen,
     VenueExecution,
 )
-from metaorder.fix.codec import FieldValue, Message, format_utc_timestamp
+from metaorder.fix.codec import Message
 from metaorder.orders.allocation import allocate, apply
 from metaorder.orders.book import INTERNAL, BookError, Cross, ParentBook
 from metaorder.orders.journal import Journal
-from metaorder.orders.model import ClientOrder, OrderStatus, OrderType
+from metaorder.orders.messages import (
+    CancelReject,
+    CancelRejectReason,
+    CancelRejectTo,
+    CancelRequest,
+    ExecutionReport,
+    NewOrderRequest,
+    NoOrderReport,
+    OmsRequest,
+    Outgoing,
+    ReplaceRequest,
+    ReportKind,
+    StatusRequest,
+)
+from metaorder.orders.model import ClientOrder, OrderStatus, OrderType, ParentOrder
 from metaorder.orders.normalize import IntakeDefaults, NormalizeError, normalize_new_order
+from metaorder.orders.oms_fix import read_oms_message
 from metaorder.orders.risk import RejectReason, RiskEngine
 
-Fields = list[tuple[int, FieldValue]]
+__all__ = ["Intake", "Outgoing"]  # Outgoing lives in orders.messages; imported from here by the shells
 
 _ZERO = Decimal(0)
-#: CxlRejReason (102) 6: the cancel or replace request reuses a ClOrdID.
-_DUPLICATE_CL_ORD_ID = "6"
 _DAY_S = 86400
-
-
-class Outgoing(NamedTuple):
-    """One message for a client session.  A NamedTuple rather than a frozen dataclass: one is made
-    per report, and a frozen dataclass pays a Python-level ``object.__setattr__`` per field."""
-
-    session: str
-    msg_type: str
-    body: Fields
+# Report kinds and reasons bound once: an enum member looked up on its class costs ~0.1 us in Python.
+_NEW: Final = ReportKind.NEW
+_CANCELED: Final = ReportKind.CANCELED
+_REPLACED: Final = ReportKind.REPLACED
+_FILL: Final = ReportKind.FILL
+_EXPIRED: Final = ReportKind.EXPIRED
+_STATUS: Final = ReportKind.STATUS
+_REJECTED: Final = ReportKind.REJECTED
+_TO_CANCEL: Final = CancelRejectTo.CANCEL
+_TO_REPLACE: Final = CancelRejectTo.REPLACE
+_TOO_LATE: Final = CancelRejectReason.TOO_LATE
+_UNKNOWN_ORDER: Final = CancelRejectReason.UNKNOWN_ORDER
+_DUPLICATE_CL_ORD_ID: Final = CancelRejectReason.DUPLICATE_CL_ORD_ID
+_OTHER: Final = CancelRejectReason.OTHER
 
 
 class Intake:
@@ -97,29 +115,34 @@ class Intake:
     # ---- requests ---------------------------------------------------------------------------
 
     def on_message(self, session: str, msg: Message, now: float) -> list[Outgoing]:
+        """An OMS message, read by the OMS adapter (FIX ends there)."""
+        return self.on_request(session, read_oms_message(msg), now)
+
+    def on_request(self, session: str, request: OmsRequest | None, now: float) -> list[Outgoing]:
+        """A client's request; ``None`` (a message the intake does not handle) gets no report."""
         self._advance_day(now)
-        if msg.msg_type == "D":
-            return self.new_order(session, msg, now)
-        if msg.msg_type == "F":
-            return self.cancel(session, msg, now)
-        if msg.msg_type == "G":
-            return self.replace(session, msg, now)
-        if msg.msg_type == "H":
-            return self.status(session, msg, now)
+        if isinstance(request, NewOrderRequest):
+            return self.new_order(session, request, now)
+        if isinstance(request, CancelRequest):
+            return self.cancel(session, request, now)
+        if isinstance(request, ReplaceRequest):
+            return self.replace(session, request, now)
+        if isinstance(request, StatusRequest):
+            return self.status(session, request, now)
         return []
 
-    def new_order(self, session: str, msg: Message, now: float) -> list[Outgoing]:
+    def new_order(self, session: str, request: NewOrderRequest, now: float) -> list[Outgoing]:
         order_id = f"O{next(self._ids)}"
         try:
-            order = normalize_new_order(msg, session, now, order_id, next(self._arrivals), self.symbols,
+            order = normalize_new_order(request, session, now, order_id, next(self._arrivals), self.symbols,
                                         self.defaults)
         except NormalizeError as exc:
-            return [self._reject(session, msg, exc.reason, exc.text, now)]
+            return [self._reject(session, request, exc.reason, exc.text, now)]
         verdict = self.risk.check(order, now)
         if verdict is not None:
-            return [self._reject(session, msg, verdict.reason, verdict.text, now)]
+            return [self._reject(session, request, verdict.reason, verdict.text, now)]
         # Acknowledged as it arrived: crossing below fills it, and each fill gets its own report.
-        ack = self._report(order, "0", now)
+        ack = self._report(order, _NEW, now)
         crosses, parent = self.book.add(order, now)
         self._orders[order.order_id] = order
         self._by_cl[(session, order.cl_ord_id)] = order
@@ -128,85 +151,88 @@ class Intake:
             return [ack, *self._crossed(crosses, now)]
         return [ack]
 
-    def cancel(self, session: str, msg: Message, now: float) -> list[Outgoing]:
-        order = self._by_cl.get((session, msg.get(41) or ""))
+    def cancel(self, session: str, request: CancelRequest, now: float) -> list[Outgoing]:
+        order = self._by_cl.get((session, request.orig_cl_ord_id or ""))
         if order is None:
-            return [self._cancel_reject(session, msg, None, "1", "1", f"unknown order {msg.get(41)!r}")]
+            text = f"unknown order {request.orig_cl_ord_id!r}"
+            return [self._cancel_reject(session, request, None, _TO_CANCEL, _UNKNOWN_ORDER, text)]
         if not order.leaves_qty:
             text = f"too late to cancel: order is {order.status.name.lower()}"
-            return [self._cancel_reject(session, msg, order, "1", "0", text)]
+            return [self._cancel_reject(session, request, order, _TO_CANCEL, _TOO_LATE, text)]
         # A cancel whose Symbol or Side is not the order's was meant for another order (or the OMS's
         # view of this one is wrong): refuse it, as a replace is refused (CxlRejReason 99), rather than
         # cancel what the request does not describe.  Side is compared exactly: sell short (5) is not sell (2).
-        for tag, name, mine in ((55, "Symbol", order.symbol), (54, "Side", order.side.value)):
-            theirs = msg.get(tag)
+        for name, theirs, mine in (("Symbol", request.symbol, order.symbol), ("Side", request.side, order.side.value)):
             if theirs is not None and theirs != mine:
                 text = f"{name} {theirs} does not match the order's {mine}"
-                return [self._cancel_reject(session, msg, order, "1", "99", text)]
-        cancel_id = msg.get(11)
+                return [self._cancel_reject(session, request, order, _TO_CANCEL, _OTHER, text)]
+        cancel_id = request.cl_ord_id
         if cancel_id:
             duplicate = self.risk.claim_cl_ord_id(session, cancel_id)
             if duplicate is not None:
-                return [self._cancel_reject(session, msg, order, "1", _DUPLICATE_CL_ORD_ID, duplicate.text)]
+                return [self._cancel_reject(session, request, order, _TO_CANCEL, _DUPLICATE_CL_ORD_ID, duplicate.text)]
         self.book.cancel(order)
         self.risk.on_order_done(order)
         self._rename(order, cancel_id)
         self.record(OrderCanceled(order.order_id, order.cl_ord_id), now)
-        return [self._report(order, "4", now)]
+        return [self._report(order, _CANCELED, now)]
 
-    def replace(self, session: str, msg: Message, now: float) -> list[Outgoing]:
-        order = self._by_cl.get((session, msg.get(41) or ""))
+    def replace(self, session: str, request: ReplaceRequest, now: float) -> list[Outgoing]:
+        order = self._by_cl.get((session, request.orig_cl_ord_id or ""))
         if order is None:
-            return [self._cancel_reject(session, msg, None, "2", "1", f"unknown order {msg.get(41)!r}")]
+            text = f"unknown order {request.orig_cl_ord_id!r}"
+            return [self._cancel_reject(session, request, None, _TO_REPLACE, _UNKNOWN_ORDER, text)]
         if not order.leaves_qty:
-            return [self._cancel_reject(session, msg, order, "2", "0", "too late to replace: the order is done")]
-        if msg.get(54) != order.side.value:
-            return [self._cancel_reject(session, msg, order, "2", "99", "Side cannot be changed by a replace")]
-        if msg.get(55) not in (None, order.symbol):
-            return [self._cancel_reject(session, msg, order, "2", "99", "Symbol cannot be changed by a replace")]
+            text = "too late to replace: the order is done"
+            return [self._cancel_reject(session, request, order, _TO_REPLACE, _TOO_LATE, text)]
+        if request.side != order.side.value:
+            text = "Side cannot be changed by a replace"
+            return [self._cancel_reject(session, request, order, _TO_REPLACE, _OTHER, text)]
+        if request.symbol not in (None, order.symbol):
+            text = "Symbol cannot be changed by a replace"
+            return [self._cancel_reject(session, request, order, _TO_REPLACE, _OTHER, text)]
         try:
-            qty_text = msg.get(38) or ""
+            qty_text = request.order_qty or ""
             new_qty = int(Decimal(qty_text))
             if Decimal(qty_text) != new_qty or new_qty <= order.cum_qty:
                 raise ValueError
         except (ArithmeticError, ValueError):
-            text = f"OrderQty {msg.get(38)!r} must be a whole number of shares above the {order.cum_qty} filled"
-            return [self._cancel_reject(session, msg, order, "2", "99", text)]
+            text = f"OrderQty {request.order_qty!r} must be a whole number of shares above the {order.cum_qty} filled"
+            return [self._cancel_reject(session, request, order, _TO_REPLACE, _OTHER, text)]
         new_limit: Decimal | None = order.limit
         if order.ord_type is OrderType.LIMIT:
             try:
-                new_limit = Decimal(msg.get(44) or "")
+                new_limit = Decimal(request.price or "")
                 if new_limit <= 0:
                     raise ValueError
             except (ArithmeticError, ValueError):
                 text = "a limit order needs a positive Price (44)"
-                return [self._cancel_reject(session, msg, order, "2", "99", text)]
-        verdict = self.risk.check_replace(order, new_qty, new_limit, now, new_cl_ord_id=msg.get(11))
+                return [self._cancel_reject(session, request, order, _TO_REPLACE, _OTHER, text)]
+        verdict = self.risk.check_replace(order, new_qty, new_limit, now, new_cl_ord_id=request.cl_ord_id)
         if verdict is not None:
             # A replace is refused as a duplicate only for its ClOrdID (no likely-duplicate window).
-            reason = _DUPLICATE_CL_ORD_ID if verdict.reason == RejectReason.DUPLICATE_ORDER else "99"
-            return [self._cancel_reject(session, msg, order, "2", reason, verdict.text)]
+            reason = _DUPLICATE_CL_ORD_ID if verdict.reason == RejectReason.DUPLICATE_ORDER else _OTHER
+            return [self._cancel_reject(session, request, order, _TO_REPLACE, reason, verdict.text)]
         try:
             crosses, parent = self.book.replace(order, new_qty, new_limit, now)
         except BookError as exc:
-            return [self._cancel_reject(session, msg, order, "2", "99", str(exc))]
-        self._rename(order, msg.get(11))
+            return [self._cancel_reject(session, request, order, _TO_REPLACE, _OTHER, str(exc))]
+        self._rename(order, request.cl_ord_id)
         self.record(OrderReplaced(order.order_id, order.cl_ord_id, order.qty, order.limit,
                                   parent.parent_id if parent else None, order.orig_cl_ord_id), now)
         if not crosses:
-            return [self._report(order, "5", now)]
+            return [self._report(order, _REPLACED, now)]
         # The replace is reported as of before the crosses it made possible, each cross after it.
-        replaced = self._report(order, "5", now, as_of=_before(crosses)[order.order_id])
+        replaced = self._report(order, _REPLACED, now, as_of=_before(crosses)[order.order_id])
         return [replaced, *self._crossed(crosses, now)]
 
-    def status(self, session: str, msg: Message, now: float) -> list[Outgoing]:
-        order = self._by_cl.get((session, msg.get(11) or ""))
+    def status(self, session: str, request: StatusRequest, now: float) -> list[Outgoing]:
+        order = self._by_cl.get((session, request.cl_ord_id or ""))
         if order is None:
-            body: Fields = [(37, "NONE"), (11, msg.get(11) or ""), (17, self._exec_id()), (150, "I"), (39, "8"),
-                            (55, msg.get(55) or ""), (54, msg.get(54) or "1"), (151, 0), (14, 0), (6, 0),
-                            (58, f"unknown order {msg.get(11)!r}"), (60, format_utc_timestamp(now))]
-            return [Outgoing(session, "8", body)]
-        return [self._report(order, "I", now)]
+            return [Outgoing(session, NoOrderReport(_STATUS, request.cl_ord_id, request.symbol, request.side,
+                                                    self._exec_id(), None, f"unknown order {request.cl_ord_id!r}",
+                                                    now))]
+        return [self._report(order, _STATUS, now)]
 
     def on_parent_fill(self, parent_id: str, qty: int, price: Decimal, market: str, now: float) -> list[Outgoing]:
         """A parent was filled at a venue: allocate pro-rata to its orders and report each share.
@@ -227,7 +253,7 @@ class Intake:
         out: list[Outgoing] = []
         for a in allocations:
             self.risk.on_fill(a.order, a.qty)
-            out.append(self._report(a.order, "F", now, fill=(a.qty, a.price, a.market)))
+            out.append(self._report(a.order, _FILL, now, fill=(a.qty, a.price, a.market)))
             self.book.remove_if_done(a.order)
         return out
 
@@ -239,7 +265,7 @@ class Intake:
             self.book.cancel(order)
             self.risk.on_order_done(order)
             self.record(OrderCanceled(order.order_id, order.cl_ord_id, reason), now)
-            out.append(self._report(order, "4", now, text=reason))
+            out.append(self._report(order, _CANCELED, now, text=reason))
         return out
 
     def expire(self, order: ClientOrder, now: float, text: str = "") -> Outgoing:
@@ -252,7 +278,30 @@ class Intake:
         self.risk.on_order_done(order)
         text = text or f"ExpireTime passed with {order.qty - order.cum_qty} of {order.qty} unfilled"
         self.record(OrderExpired(order.order_id, text), now)
-        return self._report(order, "C", now, text=text)
+        return self._report(order, _EXPIRED, now, text=text)
+
+    # ---- the execution engine's view (execution/ports.py's IntakePort) --------------------------
+
+    def parent(self, parent_id: str) -> ParentOrder | None:
+        """A working parent, for the engine (which reads it and changes it only through these methods)."""
+        return self.book.parent(parent_id)
+
+    def parents(self) -> Iterator[ParentOrder]:
+        return self.book.parents()
+
+    @property
+    def has_changes(self) -> bool:
+        """Whether some parent's orders joined, left or changed since the engine last took them."""
+        return bool(self.book.changed)
+
+    def take_changed(self) -> set[str]:
+        return self.book.take_changed()
+
+    def set_working(self, parent_id: str, qty: int) -> None:
+        """The engine has ``qty`` of the parent out at venues: crossing leaves that part alone."""
+        parent = self.book.parent(parent_id)
+        if parent is not None:
+            parent.working_qty = qty
 
     # ---- recovery -----------------------------------------------------------------------------
 
@@ -362,7 +411,7 @@ class Intake:
                 cum, notional = state[order.order_id]
                 state[order.order_id] = cum, notional = cum + cross.qty, notional + cross.qty * cross.price
                 self.risk.on_fill(order, cross.qty)
-                out.append(self._report(order, "F", now, fill=(cross.qty, cross.price, INTERNAL),
+                out.append(self._report(order, _FILL, now, fill=(cross.qty, cross.price, INTERNAL),
                                         as_of=(cum, notional)))
         return out
 
@@ -417,55 +466,44 @@ class Intake:
             self._by_cl[(order.session, new_cl_ord_id)] = order
 
     def _report(
-        self, order: ClientOrder, exec_type: str, now: float, fill: tuple[int, Decimal, str] | None = None,
+        self, order: ClientOrder, kind: ReportKind, now: float, fill: tuple[int, Decimal, str] | None = None,
         text: str = "", as_of: tuple[int, Decimal] | None = None,
     ) -> Outgoing:
-        """The order's ExecutionReport; ``as_of`` = (CumQty, notional) reports an earlier moment of
-        an order that is not canceled (between crosses applied together)."""
-        if as_of is not None:
-            return self._report_as_of(order, exec_type, now, fill, as_of)
-        # Enum values through ``_value_`` (a plain attribute; ``.value`` is a Python-level property).
-        body: Fields = [(37, order.order_id), (11, order.cl_ord_id)]
-        if order.orig_cl_ord_id and exec_type in ("4", "5"):
-            body.append((41, order.orig_cl_ord_id))
-        if order.account:
-            body.append((1, order.account))
-        body += [(17, f"E{self._boot}.{next(self._exec_ids)}"), (150, exec_type), (39, order.status._value_),
-                 (55, order.symbol), (54, order.side._value_), (38, order.qty), (40, order.ord_type._value_)]
-        if order.limit is not None:
-            body.append((44, order.limit))
-        body.append((59, order.tif._value_))
-        if fill is not None:
-            body += [(32, fill[0]), (31, fill[1]), (30, fill[2])]
-        cum_qty = order.cum_qty
-        body += [(151, order.leaves_qty), (14, cum_qty), (6, order.notional / cum_qty if cum_qty else _ZERO),
-                 (60, format_utc_timestamp(now))]
-        if text:
-            body.append((58, text))
-        return Outgoing(order.session, "8", body)
+        """The order's execution report, a snapshot; ``as_of`` = (CumQty, notional) reports an
+        earlier moment of an order that is not canceled (between crosses applied together)."""
+        if as_of is None:
+            cum_qty = order.cum_qty
+            status = order.status
+            leaves_qty = order.leaves_qty
+            avg_px = order.notional / cum_qty if cum_qty else _ZERO
+        else:
+            cum_qty, notional = as_of
+            status = (OrderStatus.FILLED if cum_qty >= order.qty
+                      else OrderStatus.PARTIALLY_FILLED if cum_qty else OrderStatus.NEW)
+            leaves_qty = max(order.qty - cum_qty, 0)
+            avg_px = notional / cum_qty if cum_qty else _ZERO
+        if fill is None:
+            last_qty: int | None = None
+            last_px: Decimal | None = None
+            last_mkt: str | None = None
+        else:
+            last_qty, last_px, last_mkt = fill
+        return Outgoing(order.session, ExecutionReport(
+            order.order_id, order.cl_ord_id, order.orig_cl_ord_id, order.account,
+            f"E{self._boot}.{next(self._exec_ids)}", kind, status, order.symbol, order.side, order.qty,
+            order.ord_type, order.limit, order.tif, last_qty, last_px, last_mkt, leaves_qty, cum_qty, avg_px,
+            now, text))
 
-    def _report_as_of(self, order: ClientOrder, exec_type: str, now: float, fill: tuple[int, Decimal, str] | None,
-                      as_of: tuple[int, Decimal]) -> Outgoing:
-        cum_qty, notional = as_of
-        status = (OrderStatus.FILLED if cum_qty >= order.qty
-                  else OrderStatus.PARTIALLY_FILLED if cum_qty else OrderStatus.NEW)
-        out = self._report(order, exec_type, now, fill)
-        replaced = {39: status._value_, 151: max(order.qty - cum_qty, 0), 14: cum_qty,
-                    6: notional / cum_qty if cum_qty else _ZERO}
-        return out._replace(body=[(tag, replaced.get(tag, value)) for tag, value in out.body])
+    def _reject(self, session: str, request: NewOrderRequest, reason: int, text: str, now: float) -> Outgoing:
+        self.record(OrderRejected(session, request.cl_ord_id, reason, text), now)
+        return Outgoing(session, NoOrderReport(_REJECTED, request.cl_ord_id, request.symbol, request.side,
+                                               self._exec_id(), reason, text, now))
 
-    def _reject(self, session: str, msg: Message, reason: int, text: str, now: float) -> Outgoing:
-        self.record(OrderRejected(session, msg.get(11), reason, text), now)
-        body: Fields = [(37, "NONE"), (11, msg.get(11) or ""), (17, self._exec_id()), (150, "8"), (39, "8"),
-                        (55, msg.get(55) or ""), (54, msg.get(54) or "1"), (151, 0), (14, 0), (6, 0),
-                        (103, reason), (58, text), (60, format_utc_timestamp(now))]
-        return Outgoing(session, "8", body)
-
-    def _cancel_reject(self, session: str, msg: Message, order: ClientOrder | None, response_to: str,
-                       reason: str, text: str) -> Outgoing:
-        body: Fields = [(37, order.order_id if order else "NONE"), (11, msg.get(11) or ""), (41, msg.get(41) or ""),
-                        (39, order.status.value if order else "8"), (434, response_to), (102, reason), (58, text)]
-        return Outgoing(session, "9", body)
+    def _cancel_reject(self, session: str, request: CancelRequest | ReplaceRequest, order: ClientOrder | None,
+                       response_to: CancelRejectTo, reason: CancelRejectReason, text: str) -> Outgoing:
+        return Outgoing(session, CancelReject(order.order_id if order else None, request.cl_ord_id,
+                                              request.orig_cl_ord_id, order.status if order else None,
+                                              response_to, reason, text))
 
 
 def _before(crosses: Sequence[Cross]) -> dict[str, tuple[int, Decimal]]:

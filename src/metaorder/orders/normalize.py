@@ -1,8 +1,10 @@
-"""From a FIX 4.4 NewOrderSingle to the engine's :class:`ClientOrder`, or a clear refusal.
+"""From a NewOrderSingle to the engine's :class:`ClientOrder`, or a clear refusal.
 
-The data dictionary has already checked formats and enums at the session layer; this module checks
-meaning (known symbol, positive whole quantity, a price where one is needed, a coherent execution
-window) and reads the strategy mandate from the FIX 4.4 algorithmic-trading tags:
+The OMS adapter (:mod:`metaorder.orders.oms_fix`) has read the fields into a
+:class:`~metaorder.orders.messages.NewOrderRequest`, values as the client sent them, and the data
+dictionary has already checked formats and enums at the session layer; this module checks meaning
+(known symbol, positive whole quantity, a price where one is needed, a coherent execution window)
+and reads the strategy mandate from the FIX 4.4 algorithmic-trading tags:
 
 * TargetStrategy (847): 1 = VWAP, 2 = POV (Participate), 1000 = TWAP, 1001 = IS; absent → default;
 * EffectiveTime (168) / ExpireTime (126): the execution window;
@@ -19,7 +21,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
-from metaorder.fix.codec import Message, parse_utc_timestamp
+from metaorder.fix.codec import parse_utc_timestamp
+from metaorder.orders.messages import NewOrderRequest
 from metaorder.orders.model import (
     Aggressiveness,
     ClientOrder,
@@ -81,26 +84,25 @@ def parse_strategy_parameters(text: str) -> dict[str, str]:
     return params
 
 
-def _decimal(msg: Message, tag: int, name: str) -> Decimal | None:
-    text = msg.get(tag)
+def _decimal(text: str | None, field: str) -> Decimal | None:
+    """``text`` as a finite decimal; ``None`` when absent or empty.  ``field``: "Name (tag)" for the Text."""
     if text is None or text == "":
         return None
     try:
         value = Decimal(text)
     except InvalidOperation:
-        raise NormalizeError(REJ_OTHER, f"{name} ({tag}) {text!r} is not a number") from None
+        raise NormalizeError(REJ_OTHER, f"{field} {text!r} is not a number") from None
     if not value.is_finite():
-        raise NormalizeError(REJ_OTHER, f"{name} ({tag}) {text!r} is not a number")
+        raise NormalizeError(REJ_OTHER, f"{field} {text!r} is not a number")
     return value
 
 
-def _time(msg: Message, tag: int, name: str) -> float | None:
-    text = msg.get(tag)
+def _time(text: str | None, field: str) -> float | None:
     if not text:
         return None
     when = parse_utc_timestamp(text)
     if when is None:
-        raise NormalizeError(REJ_OTHER, f"{name} ({tag}) {text!r} is not a UTC timestamp")
+        raise NormalizeError(REJ_OTHER, f"{field} {text!r} is not a UTC timestamp")
     return when
 
 
@@ -108,21 +110,22 @@ def _time(msg: Message, tag: int, name: str) -> float | None:
 _default_mandate: list[tuple[IntakeDefaults, Mandate] | None] = [None]  # last defaults -> their mandate
 
 
-def mandate_of(msg: Message, defaults: IntakeDefaults, now: float) -> Mandate:
-    values = msg.first_values()
-    if not (847 in values or 848 in values or 849 in values or 168 in values or 126 in values):
-        # The common case: no algorithmic tags.  A Mandate is immutable, so one is shared.
+def mandate_of(request: NewOrderRequest, defaults: IntakeDefaults, now: float) -> Mandate:
+    if (request.target_strategy is None and request.target_strategy_parameters is None
+            and request.participation_rate is None and request.effective_time is None
+            and request.expire_time is None):
+        # The common case: no algorithmic tags (not even empty ones).  A Mandate is immutable, so one is shared.
         cached = _default_mandate[0]
         if cached is not None and cached[0] is defaults:
             return cached[1]
-        mandate = _mandate_of(msg, defaults, now)
+        mandate = _mandate_of(request, defaults, now)
         _default_mandate[0] = (defaults, mandate)
         return mandate
-    return _mandate_of(msg, defaults, now)
+    return _mandate_of(request, defaults, now)
 
 
-def _mandate_of(msg: Message, defaults: IntakeDefaults, now: float) -> Mandate:
-    strategy_text = msg.get(847)
+def _mandate_of(request: NewOrderRequest, defaults: IntakeDefaults, now: float) -> Mandate:
+    strategy_text = request.target_strategy
     if strategy_text is None:
         strategy = defaults.strategy
     else:
@@ -133,7 +136,7 @@ def _mandate_of(msg: Message, defaults: IntakeDefaults, now: float) -> Mandate:
                 f"TargetStrategy (847) {strategy_text!r} is not supported (1 VWAP, 2 POV, 1000 TWAP, 1001 IS)",
             )
         strategy = found
-    params = parse_strategy_parameters(msg.get(848) or "")
+    params = parse_strategy_parameters(request.target_strategy_parameters or "")
     unknown = set(params) - {"Urgency", "Aggressiveness"}
     if unknown:
         raise NormalizeError(
@@ -151,22 +154,22 @@ def _mandate_of(msg: Message, defaults: IntakeDefaults, now: float) -> Mandate:
             REJ_UNSUPPORTED, "TargetStrategyParameters (848): Urgency must be LOW|MEDIUM|HIGH and "
             "Aggressiveness PASSIVE|NEUTRAL|AGGRESSIVE"
         ) from None
-    rate = _decimal(msg, 849, "ParticipationRate")
+    rate = _decimal(request.participation_rate, "ParticipationRate (849)")
     if rate is not None and not Decimal(0) < rate <= Decimal(1):
         raise NormalizeError(REJ_UNSUPPORTED, f"ParticipationRate (849) {rate} must be a fraction in (0, 1]")
     if rate is None:
         rate = defaults.participation_rate
     if strategy is Strategy.POV and rate is None:
         raise NormalizeError(REJ_UNSUPPORTED, "a POV order (847=2) needs a ParticipationRate (849)")
-    start = _time(msg, 168, "EffectiveTime")
-    end = _time(msg, 126, "ExpireTime")
+    start = _time(request.effective_time, "EffectiveTime (168)")
+    end = _time(request.expire_time, "ExpireTime (126)")
     if end is not None and end <= max(now, start or now):
         raise NormalizeError(REJ_OTHER, "ExpireTime (126) must be after EffectiveTime (168) and after now")
     return Mandate(strategy, urgency, aggressiveness, start, end, rate)
 
 
 def normalize_new_order(
-    msg: Message,
+    request: NewOrderRequest,
     session: str,
     now: float,
     order_id: str,
@@ -174,30 +177,29 @@ def normalize_new_order(
     symbols: Mapping[str, object],
     defaults: IntakeDefaults = IntakeDefaults(),
 ) -> ClientOrder:
-    """The engine's order for ``msg``; raises :class:`NormalizeError` with what is wrong."""
-    get = msg.first_values().get
-    cl_ord_id = get(11) or ""
+    """The engine's order for ``request``; raises :class:`NormalizeError` with what is wrong."""
+    cl_ord_id = request.cl_ord_id or ""
     if not cl_ord_id:
         raise NormalizeError(REJ_OTHER, "ClOrdID (11) is required")
-    symbol = get(55) or ""
+    symbol = request.symbol or ""
     if symbol not in symbols:
         raise NormalizeError(REJ_UNKNOWN_SYMBOL, f"unknown symbol {symbol!r}")
-    side = _SIDES.get(get(54) or "")
+    side = _SIDES.get(request.side or "")
     if side is None:
         raise NormalizeError(
-            REJ_UNSUPPORTED, f"Side (54) {msg.get(54)!r} is not supported (1 buy, 2 sell, 5 sell short)"
+            REJ_UNSUPPORTED, f"Side (54) {request.side!r} is not supported (1 buy, 2 sell, 5 sell short)"
         )
-    qty_value = _decimal(msg, 38, "OrderQty")
+    qty_value = _decimal(request.order_qty, "OrderQty (38)")
     if qty_value is None:
         raise NormalizeError(REJ_INCORRECT_QTY, "OrderQty (38) is required")
     if qty_value <= 0:
         raise NormalizeError(REJ_INCORRECT_QTY, f"OrderQty (38) {qty_value} must be positive")
     if qty_value != qty_value.to_integral_value():
         raise NormalizeError(REJ_INCORRECT_QTY, f"OrderQty (38) {qty_value} is not a whole number of shares")
-    ord_type = _TYPES.get(get(40) or "")
+    ord_type = _TYPES.get(request.ord_type or "")
     if ord_type is None:
-        raise NormalizeError(REJ_UNSUPPORTED, f"OrdType (40) {msg.get(40)!r} is not supported (1 market, 2 limit)")
-    limit = _decimal(msg, 44, "Price")
+        raise NormalizeError(REJ_UNSUPPORTED, f"OrdType (40) {request.ord_type!r} is not supported (1 market, 2 limit)")
+    limit = _decimal(request.price, "Price (44)")
     if ord_type is OrderType.LIMIT:
         if limit is None:
             raise NormalizeError(REJ_OTHER, "a limit order (40=2) needs a Price (44)")
@@ -205,13 +207,13 @@ def normalize_new_order(
             raise NormalizeError(REJ_OTHER, f"Price (44) {limit} must be positive")
     else:
         limit = None
-    tif = _TIFS.get(get(59) or "0")
+    tif = _TIFS.get(request.time_in_force or "0")
     if tif is None:
-        raise NormalizeError(REJ_UNSUPPORTED, f"TimeInForce (59) {msg.get(59)!r} is not supported")
-    mandate = mandate_of(msg, defaults, now)
+        raise NormalizeError(REJ_UNSUPPORTED, f"TimeInForce (59) {request.time_in_force!r} is not supported")
+    mandate = mandate_of(request, defaults, now)
     if tif is TimeInForce.GTD and mandate.end_time is None:
         raise NormalizeError(REJ_OTHER, "TimeInForce GTD (59=6) needs an ExpireTime (126)")
     order = ClientOrder(order_id, session, cl_ord_id, symbol, side, int(qty_value), ord_type, limit, tif, mandate,
                         now, arrival_seq)
-    order.account = get(1) or None  # an empty Account (1) is no account, as absent: not an account named ''
+    order.account = request.account or None  # an empty Account (1) is no account, as absent: not an account named ''
     return order

@@ -22,6 +22,7 @@ from metaorder.fix.codec import Message
 from metaorder.fix.session import Session
 from metaorder.fix.transport import SessionConnection
 from metaorder.orders.intake import Intake, Outgoing
+from metaorder.orders.oms_fix import EXECUTION_REPORT, Fields, render_all
 from metaorder.shells.dropcopy import DropCopy
 from metaorder.shells.outbox import Outbox
 
@@ -66,29 +67,33 @@ class OmsApplication:
         """Send ``outs`` once everything journaled so far is durable, after anything shipped before.
 
         Reports of one loop iteration (a whole read of pipelined orders) share one journal flush:
-        one commit and one wake-up for all of them, instead of one per order.
+        one commit and one wake-up for all of them, instead of one per order.  The intake's domain
+        reports become FIX here, once, through the OMS adapter (the drop copy gets the same bodies).
         """
         if not outs:
             return
+        messages = render_all(outs)
         if self.dropcopy is not None:
-            self._post(self.dropcopy, [(o.session, o.body) for o in outs if o.msg_type == "8"])
-        self._post(self, outs)
+            self._post(self.dropcopy, [(session, body) for session, msg_type, body in messages
+                                       if msg_type == EXECUTION_REPORT])
+        self._post(self, messages)
 
-    def deliver(self, items: Sequence[Outgoing], after: Future[None]) -> None:
-        """Outbox sink: hand the reports to their FIX sessions now; the bytes leave after ``after``.
+    def deliver(self, items: Sequence[tuple[str, str, Fields]], after: Future[None]) -> None:
+        """Outbox sink: hand the (session, MsgType, body) messages to their FIX sessions now; the
+        bytes leave after ``after``.
 
         One batch per session (one store flush, one write); a session not connected stores them.
         """
-        by_session: dict[str, list[Outgoing]] = {}
-        for out in items:
-            by_session.setdefault(out.session, []).append(out)
+        by_session: dict[str, list[tuple[str, Fields]]] = {}
+        for session_name, msg_type, body in items:
+            by_session.setdefault(session_name, []).append((msg_type, body))
         for session_name, batch in by_session.items():
             conn = self.connections.get(session_name)
             if conn is not None:
-                conn.send_batch([(out.msg_type, out.body) for out in batch], after=after)
+                conn.send_batch(batch, after=after)
                 continue
             session = self.sessions.get(session_name)
             if session is not None:  # stored now, delivered by resend after the next Logon
                 now = self.clock.now()
-                for out in batch:
-                    session.send(out.msg_type, out.body, now)
+                for msg_type, body in batch:
+                    session.send(msg_type, body, now)
