@@ -41,6 +41,8 @@ from typing import Any, SupportsIndex
 
 from metaorder.clock import VirtualClock
 from metaorder.config import ConfigError, MetaorderConfig, TradableInstrument, load_config, load_venues_config
+from metaorder.eventcodec import decode_entry
+from metaorder.events import VenueExecution
 from metaorder.fix.codec import FieldValue, format_utc_timestamp
 from metaorder.orders.book import INTERNAL
 from metaorder.orders.intake import Outgoing
@@ -304,12 +306,14 @@ def _venue_use(journal: MemoryJournal, kinds: Mapping[str, str], results: list[O
     fills = dict.fromkeys(kinds, 0)
     fees = dict.fromkeys(kinds, Decimal(0))
     for entry in journal.replay():
-        if entry.kind == "venue.execution":
-            venue = entry.data["venue"]
-            shares[venue] = shares.get(venue, 0) + int(entry.data["qty"])
+        if entry.kind != VenueExecution.kind:
+            continue  # only the venue executions count here: the rest need not be decoded
+        execution = decode_entry(entry, journal.event_version).event
+        if isinstance(execution, VenueExecution):
+            venue = execution.venue
+            shares[venue] = shares.get(venue, 0) + execution.qty
             fills[venue] = fills.get(venue, 0) + 1
-            fee = entry.data.get("fee")
-            fees[venue] = fees.get(venue, Decimal(0)) + (Decimal(fee) if fee else Decimal(0))
+            fees[venue] = fees.get(venue, Decimal(0)) + (execution.fee if execution.fee is not None else Decimal(0))
     client: dict[str, int] = {}
     for o in results:
         for f in o.fills:

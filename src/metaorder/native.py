@@ -29,6 +29,8 @@ from typing import Final
 
 #: The compiled modules: the order path, from bytes in to acknowledgement out.
 COMPILED: Final = (
+    "metaorder.eventcodec",
+    "metaorder.events",
     "metaorder.fix.codec",
     "metaorder.fix.dictionary",
     "metaorder.fix.session",
