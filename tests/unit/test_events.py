@@ -7,9 +7,12 @@ the event back to the same bytes, so a later change of any writer cannot change 
 
 from __future__ import annotations
 
+import ast
 import dataclasses
 import enum
+import functools
 import inspect
+import sys
 import types
 import typing
 from decimal import Decimal
@@ -34,6 +37,7 @@ from metaorder.eventcodec import (
     order_accepted_json,
 )
 from metaorder.events import EVENT_TYPES, ChildRejected, Event, OrderAccepted, OrderCanceled, VenueExecution
+from metaorder.native import source_path
 from metaorder.orders.journal import EncodedData, JournalError, MemoryJournal, decode_data, encode_data
 from metaorder.orders.model import ClientOrder, Mandate, Side
 from tests.unit.test_order_record_json import orders
@@ -180,7 +184,7 @@ def test_every_event_class_of_the_module_has_one_kind_of_its_own_in_the_registry
 def test_events_are_frozen_slotted_values_without_the_time() -> None:
     for cls in EVENT_TYPES:
         names = {f.name for f in dataclasses.fields(cls)}
-        assert "__slots__" in cls.__dict__, cls
+        assert cls.__dictoffset__ == 0, cls  # slotted: no instance __dict__ (as Python slots or mypyc's native class)
         assert "time" not in names and "kind" not in names, cls
         assert getattr(cls, "__dataclass_params__").frozen, cls  # noqa: B009 (a dataclass internal)
     event = OrderCanceled("O1", "A")
@@ -306,14 +310,26 @@ def _strategy(tp: Any, name: str) -> st.SearchStrategy[Any]:
     if inspect.isclass(tp) and issubclass(tp, enum.Enum):
         return st.sampled_from(tp)
     if tp is Mandate:
-        return st.builds(Mandate, *(_strategy(t, "") for t in typing.get_type_hints(Mandate).values()))
+        return st.builds(Mandate, *(_strategy(t, "") for t in field_types(Mandate).values()))
     if typing.get_origin(tp) is tuple:
         return st.lists(st.tuples(ids_text, st.integers(0, 10**9)), max_size=4).map(tuple)
     raise AssertionError(f"no strategy for {tp!r} ({name})")
 
 
+@functools.cache
+def field_types(cls: type) -> dict[str, Any]:
+    """Field name -> type, as the class's source writes it.  Read from the source, not from
+    ``typing.get_type_hints``: mypyc, which compiles events.py and model.py, leaves a union as ``type``
+    in the compiled classes' annotations."""
+    tree = ast.parse(source_path(cls.__module__).read_text())
+    [node] = [n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == cls.__name__]
+    namespace = vars(sys.modules[cls.__module__])
+    return {item.target.id: eval(ast.unparse(item.annotation), namespace)
+            for item in node.body if isinstance(item, ast.AnnAssign) and isinstance(item.target, ast.Name)}
+
+
 def event_strategy(cls: type[Event]) -> st.SearchStrategy[Event]:
-    hints = typing.get_type_hints(cls)
+    hints = field_types(cls)
     fields = {f.name: _strategy(hints[f.name], f.name) for f in dataclasses.fields(cls)}
     return st.builds(cls, **fields)
 

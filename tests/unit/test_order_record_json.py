@@ -12,7 +12,7 @@ from decimal import Decimal
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from metaorder.eventcodec import append, decode_entry, encode_dict, order_accepted_json
+from metaorder.eventcodec import append, append_order_accepted, decode_entry, encode_dict, order_accepted_json
 from metaorder.events import OrderAccepted
 from metaorder.orders.journal import EncodedData, MemoryJournal, decode_data, encode_data
 from metaorder.orders.model import (
@@ -67,3 +67,13 @@ def test_a_journaled_direct_text_replays_into_the_same_order(order: ClientOrder,
     assert again == event
     assert isinstance(again, OrderAccepted)
     assert OrderAccepted.of(again.to_order(), parent_id) == event
+
+
+@settings(max_examples=200, deadline=None)
+@given(orders(), st.none() | texts)
+def test_the_intakes_hot_path_appends_the_same_row_as_the_accepted_event(order: ClientOrder,
+                                                                         parent_id: str | None) -> None:
+    by_event, direct = MemoryJournal(), MemoryJournal()
+    append(by_event, 1.0, OrderAccepted.of(order, parent_id))
+    append_order_accepted(direct, 1.0, order, parent_id)  # without making the event object
+    assert list(direct.replay()) == list(by_event.replay())

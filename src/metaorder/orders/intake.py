@@ -8,7 +8,8 @@ Every accepted order and every change to it is recorded in the journal *before* 
 it is produced; the caller sends the reports only once the journal's flush has completed, so a
 kill -9 can lose nothing that a counterparty was told.  What is recorded is a typed event
 (:mod:`metaorder.events`: ``OrderAccepted``, ``Crossed``, ``ParentFilled``, ...), written through
-:meth:`Intake.record` and the journal's one codec (:mod:`metaorder.eventcodec`); the execution
+:meth:`Intake.record` and the journal's one codec (:mod:`metaorder.eventcodec`; the accepted order,
+on the hot path, through its ``append_order_accepted``: the same row without the event object); the execution
 engine and the operator's actions record theirs through the same method instead of reaching into
 the journal.  :meth:`Intake.recover` rebuilds every open order and parent at start-up by decoding
 the journal once and folding each event into :meth:`Intake.apply` (and the engine's ``apply``).
@@ -21,7 +22,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from decimal import Decimal
 from typing import Final, assert_never
 
-from metaorder.eventcodec import Recorded, decode_entry
+from metaorder.eventcodec import Recorded, append_order_accepted, decode_entry
 from metaorder.eventcodec import append as record_event
 from metaorder.events import (
     ChildAcknowledged,
@@ -146,7 +147,8 @@ class Intake:
         crosses, parent = self.book.add(order, now)
         self._orders[order.order_id] = order
         self._by_cl[(session, order.cl_ord_id)] = order
-        self.record(OrderAccepted.of(order, parent.parent_id if parent is not None else None), now)
+        # OrderAccepted.of(order, parent id), written without making the event object (the hot path).
+        append_order_accepted(self.journal, now, order, parent.parent_id if parent is not None else None)
         if crosses:
             return [ack, *self._crossed(crosses, now)]
         return [ack]
