@@ -39,6 +39,9 @@ class SessionSettings(_Strict):
     check_latency: bool = True  # CheckLatency
     max_latency: float = Field(120.0, gt=0)  # MaxLatency
     resend_request_chunk_size: int = Field(0, ge=0)  # ResendRequestChunkSize
+    # Our ResendRequest unanswered this long (no progress on the gap): ask again for what is missing.
+    # None: the HeartBtInt in force (30 s without heartbeats); 0: never ask again.
+    resend_request_timeout: float | None = Field(None, ge=0)
     username: str | None = None  # (Username 553)
     password: str | None = None  # (Password 554)
     start_time: dt.time | None = None  # StartTime (UTC)
@@ -71,6 +74,7 @@ class SessionSettings(_Strict):
             check_latency=self.check_latency,
             max_latency=self.max_latency,
             resend_request_chunk_size=self.resend_request_chunk_size,
+            resend_request_timeout=self.resend_request_timeout,
             username=self.username,
             password=self.password,
             supported_app_types=supported,

@@ -18,14 +18,15 @@ from metaorder.orders.model import (
     Strategy,
     TimeInForce,
     Urgency,
+    end_of,
 )
 
 KEY = ParentKey("ACME", 1, Strategy.TWAP, Urgency.MEDIUM, None)
 
 
 def order(n: int, qty: int, cum: int = 0, canceled: bool = False, side: Side = Side.BUY,
-          mandate: Mandate | None = None, arrival: float = 1.0) -> ClientOrder:
-    return ClientOrder(f"O{n}", "OMS1", f"C{n}", "ACME", side, qty, OrderType.MARKET, None, TimeInForce.DAY,
+          mandate: Mandate | None = None, arrival: float = 1.0, tif: TimeInForce = TimeInForce.DAY) -> ClientOrder:
+    return ClientOrder(f"O{n}", "OMS1", f"C{n}", "ACME", side, qty, OrderType.MARKET, None, tif,
                        mandate or Mandate(), arrival, n, cum_qty=cum, canceled=canceled)
 
 
@@ -49,12 +50,19 @@ def assert_sums(*parents: ParentOrder) -> None:
             assert parent.participation_rate == (min(rates) if rates else None)
             expiring = [o.mandate.end_time for o in orders if o.mandate.end_time]
             assert parent.earliest_expire_time == (min(expiring) if expiring else None)
+            # DAY (and IOC, FOK) orders without ExpireTime end with their day; GTC ones never.
+            ends = [e for o in orders if (e := end_of(o, lambda arrival: arrival + 600.0)) is not None]
+            assert parent.earliest_end(lambda arrival: arrival + 600.0) == (min(ends) if ends else None)
+            gtc = [o.arrival for o in orders if not o.mandate.end_time and o.tif is TimeInForce.GTC]
+            assert parent.earliest_gtc_arrival() == (min(gtc) if gtc else None)
+        else:
+            assert parent.earliest_end(lambda arrival: arrival + 600.0) is None
 
 
 def test_sums_follow_every_list_operation_and_every_order_change_after_random_operations() -> None:
     rng = random.Random(20261201)
     pool = [order(n, rng.randint(1, 500), canceled=rng.random() < 0.1, mandate=random_mandate(rng),
-                  arrival=rng.uniform(0, 200)) for n in range(40)]
+                  arrival=rng.uniform(0, 200), tif=rng.choice(list(TimeInForce))) for n in range(40)]
     parents = [ParentOrder("P1", KEY, 0.0, pool[:5]), ParentOrder("P2", KEY, 0.0)]
     assert_sums(*parents)
     for _ in range(5000):

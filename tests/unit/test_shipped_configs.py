@@ -97,3 +97,18 @@ def test_the_shipped_venues_say_which_take_odd_lots_and_the_router_learns_it() -
                 ExternalVenue(name="Y", port=9998, comp_id="Y")]
     config = config.model_copy(update={"execution": config.execution.model_copy(update={"venue": external})})
     assert {n: i.odd_lots for n, i in venue_infos(config, None).items()} == {"X": True, "Y": False}
+
+
+def test_every_session_setting_reaches_the_fix_session_config_under_its_own_name() -> None:
+    """A setting in ``[[acceptor.sessions]]`` that never reached the session would be silently ignored."""
+    from metaorder.config import SessionSettings
+    from metaorder.fix.session import Role
+
+    settings = SessionSettings(target_comp_id="OMS9", heartbeat_interval=7, resend_request_chunk_size=3,
+                               resend_request_timeout=4.5, logon_timeout=3.0, max_latency=9.0)
+    config = settings.session_config("METAORDER", Role.ACCEPTOR)
+    assert (config.target_comp_id, config.heartbeat_interval, config.resend_request_chunk_size) == ("OMS9", 7, 3)
+    assert (config.resend_request_timeout, config.logon_timeout, config.max_latency) == (4.5, 3.0, 9.0)
+    assert SessionSettings(target_comp_id="X").session_config("M", Role.ACCEPTOR).resend_request_timeout is None
+    with pytest.raises(ValueError, match="resend_request_timeout"):
+        SessionSettings(target_comp_id="X", resend_request_timeout=-1)

@@ -62,3 +62,22 @@ def test_a_simulated_order_without_expire_time_is_scheduled_over_the_rest_of_the
     schedule: tuple[float, ...] = strategy.schedule  # type: ignore[union-attr]
     assert len(schedule) == 100  # ~15 h at the default TWAP settings: max_slices, each ~9 minutes
     assert schedule[-1] > MIDNIGHT + 23 * H
+
+
+def test_an_order_ends_at_its_expire_time_else_a_day_order_with_its_day_and_a_gtc_order_never() -> None:
+    from decimal import Decimal
+
+    from metaorder.orders.model import ClientOrder, Mandate, OrderType, Side, TimeInForce, end_of
+
+    settings = ExecutionSettings(market_close_s=20 * H)
+    arrival = MIDNIGHT + 10 * H
+
+    def make(tif: TimeInForce, expire: float | None = None) -> ClientOrder:
+        return ClientOrder("O1", "OMS1", "C1", "ACME", Side.BUY, 100, OrderType.LIMIT, Decimal("10"), tif,
+                           Mandate(end_time=expire), arrival, 1)
+
+    assert end_of(make(TimeInForce.DAY), settings.default_end) == MIDNIGHT + 20 * H
+    assert end_of(make(TimeInForce.IOC), settings.default_end) == MIDNIGHT + 20 * H  # worked like a DAY order
+    assert end_of(make(TimeInForce.GTC), settings.default_end) is None  # good till canceled
+    assert end_of(make(TimeInForce.GTC, MIDNIGHT + 11 * H), settings.default_end) == MIDNIGHT + 11 * H
+    assert end_of(make(TimeInForce.GTD, MIDNIGHT + 30 * H), settings.default_end) == MIDNIGHT + 30 * H

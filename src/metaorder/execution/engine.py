@@ -107,7 +107,7 @@ from metaorder.fix.tags import MsgType
 from metaorder.orders.allocation import AllocationError
 from metaorder.orders.book import BookError
 from metaorder.orders.intake import Outgoing
-from metaorder.orders.model import ParentOrder, Side
+from metaorder.orders.model import ClientOrder, ParentOrder, Side, end_of
 
 log = structlog.get_logger("metaorder.execution")
 
@@ -391,14 +391,16 @@ class ExecutionEngine:
 
     def _schedule(self, worked: _Worked, parent: ParentOrder | None, now: float) -> None:
         """Queue the parent for the earliest of: its strategy's wake-up, its oldest resting passive
-        child's re-post time, its earliest ExpireTime (plus the grace)."""
+        child's re-post time, the earliest end of one of its orders (plus the grace): an ExpireTime,
+        or the end of a DAY order's trading day."""
         when = worked.wake_at
         age = self.settings.passive_max_age_s
         for child in worked.children.values():
             if not child.ioc and not child.cancel_requested:
                 when = min(when, child.sent_at + age)
-        if parent is not None and parent.earliest_expire_time is not None:
-            expiry = parent.earliest_expire_time + self.settings.expiry_grace_s
+        first_end = parent.earliest_end(self.settings.default_end) if parent is not None else None
+        if first_end is not None:
+            expiry = first_end + self.settings.expiry_grace_s
             if expiry > now:
                 when = min(when, expiry)
         when = max(when, now + MIN_RESCHEDULE_S)
@@ -412,42 +414,56 @@ class ExecutionEngine:
         self._dirty.add(parent_id)
 
     def _expire_due(self, parent: ParentOrder, worked: _Worked, now: float, actions: Actions) -> str:
-        """Orders past their ExpireTime: pull the parent's children first, then expire the orders.
+        """Orders past their end: pull the parent's children first, then end the orders unfilled.
 
-        Expiring while children are out would let a late fill find no order to go to; so the
-        children are canceled first and the orders expire once nothing is working (or, if a venue
+        An order's end (:func:`~metaorder.orders.model.end_of`) is its ExpireTime (126), or, for a
+        DAY order without one, the end of its trading day (``settings.default_end(arrival)``): an
+        OMS that sends a DAY order expects it done at the end of the day with its unfilled shares
+        reported, not worked on (TWAP would otherwise keep sending the remainder aggressively after
+        the window, and a limit the market is beyond would rest for ever).  GTC orders without
+        ExpireTime are never ended here.  Both kinds end alike, with ExecutionReport 150=C/39=C
+        (Expired) and a Text saying why and how much was unfilled ("ExpireTime passed with 40 of
+        100 unfilled", "end of trading day with 40 of 100 unfilled"): FIX defines Expired as
+        canceled "due to time in force instructions", which is what the end of a DAY order's day
+        is, and C is final for every OMS.  Done for day (150=3/39=3) is not used: it says "no more
+        executions today" and leaves the order open for the next day (what a broker sends for a
+        multi-day GTC order), so an OMS could not tell that a DAY order is over.
+
+        Ending while children are out would let a late fill find no order to go to; so the
+        children are canceled first and the orders end once nothing is working (or, if a venue
         never answers the cancels, ``expiry_grace_s`` later still).
 
         An odd-lot remainder that no open venue accepts (see :meth:`_stranded_odd`) is said so in
         the Text; and once it is all a parent has left, its orders end at the parent's window end
-        (+ the grace) even without an ExpireTime: it is never left working silently.  Until then
-        internal crossing may still fill it.
+        (+ the grace) even if theirs is later, or, GTC, never comes: it is never left working
+        silently.  Until then internal crossing may still fill it.
         """
         grace = self.settings.expiry_grace_s
+        default_end = self.settings.default_end
         odd = self._stranded_odd(parent)
         if odd and parent.wanted_qty == odd and not worked.working():
-            _, window_end, _ = parent.window(self.settings.default_end)
+            _, window_end, _ = parent.window(default_end)
             if now >= window_end + grace:
                 why = self._odd_lot_text(parent.key.symbol, odd)
                 log.warning("odd-lot remainder ended", parent_id=parent.parent_id, qty=odd, text=why)
                 for order in [o for o in parent.children if o.leaves_qty]:
-                    text = f"execution window ended with {order.leaves_qty} of {order.qty} unfilled: {why}"
+                    text = f"{_end_reason(order, end_of(order, default_end), now - grace)}{_unfilled(order)}: {why}"
                     actions.client.append(self.intake.expire(order, now, text))
                 return "expired"
-        first_end = parent.earliest_expire_time
+        first_end = parent.earliest_end(default_end)
         if first_end is None or now < first_end + grace:
             return ""
-        due = [o for o in parent.children if o.mandate.end_time is not None and now >= o.mandate.end_time + grace]
+        due = [(o, e) for o in parent.children if (e := end_of(o, default_end)) is not None and now >= e + grace]
         if not due:
             return ""
-        if worked.working() and now < max(o.mandate.end_time or now for o in due) + 2 * grace:
+        if worked.working() and now < max(e for _, e in due) + 2 * grace:
             for child in list(worked.children.values()):
                 self._cancel(child, now, actions, "execution window ended")
             worked.wake_at = now + min(grace, self.settings.max_idle_s)
             return "waiting"
-        why = self._odd_lot_text(parent.key.symbol, odd) if odd else ""
-        for order in due:
-            text = f"ExpireTime passed with {order.leaves_qty} of {order.qty} unfilled: {why}" if why else ""
+        why = f": {self._odd_lot_text(parent.key.symbol, odd)}" if odd else ""
+        for order, end in due:
+            text = f"{_end_reason(order, end, now)}{_unfilled(order)}{why}"
             actions.client.append(self.intake.expire(order, now, text))
         return "expired"
 
@@ -897,6 +913,18 @@ _OUTCOMES: Final = {ChildState.FILLED: ChildOutcome.FILLED, ChildState.CANCELED:
 #: Corrections of past executions: never applied automatically (an operator reconciles them).
 _NOT_APPLIED: Final = {ExecKind.TRADE_CANCEL: "trade cancel", ExecKind.TRADE_CORRECT: "trade correction",
                        ExecKind.RESTATED: "restatement"}
+
+
+def _end_reason(order: ClientOrder, end: float | None, now: float) -> str:
+    """Why an order is ended unfilled at ``now``: its ExpireTime or its trading day passed, or (an
+    odd-lot remainder ended with its parent's window, before its own end) the window ended."""
+    if end is None or now < end:
+        return "execution window ended"
+    return "ExpireTime passed" if order.mandate.end_time else "end of trading day"
+
+
+def _unfilled(order: ClientOrder) -> str:
+    return f" with {order.leaves_qty} of {order.qty} unfilled"
 
 
 def _on_tick(price: Decimal, tick: Decimal, direction: int) -> Decimal:

@@ -78,7 +78,7 @@ class OrderStatus(enum.Enum):
     PARTIALLY_FILLED = "1"
     FILLED = "2"
     CANCELED = "4"
-    EXPIRED = "C"  # its ExpireTime (126) passed before it was filled
+    EXPIRED = "C"  # its ExpireTime (126), or a DAY order's trading day, ended before it was filled
     REJECTED = "8"
 
 
@@ -165,7 +165,7 @@ class ClientOrder:
         self.orig_cl_ord_id = orig_cl_ord_id
         self.account = account
         self._counted_in: list[Children] = []  # one entry per occurrence in a parent's children
-        self.expired = False  # canceled because its ExpireTime passed (OrdStatus C rather than 4)
+        self.expired = False  # ended because its ExpireTime or trading day passed (OrdStatus C rather than 4)
 
     def __repr__(self) -> str:
         return (f"ClientOrder(order_id={self.order_id!r}, session={self.session!r}, cl_ord_id={self.cl_ord_id!r}, "
@@ -258,6 +258,7 @@ class Children(list[ClientOrder]):
         self.wanted = 0
         self.cum = 0
         # (min start, min and max explicit end, min and max arrival of those without an end, min
+        # arrival of those among them that end with their trading day and of the GTC ones, min
         # participation rate) over the members, kept up to date by additions; None after a
         # removal: recomputed when asked.
         self._window: _Window | None = _EMPTY_WINDOW
@@ -278,7 +279,8 @@ class Children(list[ClientOrder]):
 
     def window(self) -> _Window:
         """Over the members: (min start, min and max explicit end, min and max arrival of those
-        without an end, min participation rate)."""
+        without an end, min arrival of those without an end that are not GTC and of those that are,
+        min participation rate)."""
         window = self._window
         if window is None:
             window = _EMPTY_WINDOW
@@ -354,12 +356,14 @@ class Children(list[ClientOrder]):
 
 
 #: See :meth:`Children.window`.
-_Window = tuple[float | None, float | None, float | None, float | None, float | None, Decimal | None]
-_EMPTY_WINDOW: _Window = (None, None, None, None, None, None)
+_Window = tuple[float | None, float | None, float | None, float | None, float | None, float | None, float | None,
+                Decimal | None]
+_EMPTY_WINDOW: _Window = (None, None, None, None, None, None, None, None)
+_GTC = TimeInForce.GTC
 
 
 def _widen(window: _Window, order: ClientOrder) -> _Window:
-    start, end_lo, end_hi, arrival_lo, arrival_hi, rate = window
+    start, end_lo, end_hi, arrival_lo, arrival_hi, day_lo, gtc_lo, rate = window
     m = order.mandate
     s = m.start_time or order.arrival  # ``or``, as the engine reads it: a start of 0.0 means none
     if start is None or s < start:
@@ -376,10 +380,31 @@ def _widen(window: _Window, order: ClientOrder) -> _Window:
             arrival_lo = a
         if arrival_hi is None or a > arrival_hi:
             arrival_hi = a
+        if order.tif is _GTC:
+            if gtc_lo is None or a < gtc_lo:
+                gtc_lo = a
+        elif day_lo is None or a < day_lo:
+            day_lo = a
     r = m.participation_rate
     if r is not None and (rate is None or r < rate):
         rate = r
-    return start, end_lo, end_hi, arrival_lo, arrival_hi, rate
+    return start, end_lo, end_hi, arrival_lo, arrival_hi, day_lo, gtc_lo, rate
+
+
+def end_of(order: ClientOrder, default_end: Callable[[float], float]) -> float | None:
+    """When ``order`` is to be ended if still unfilled (None: not by time).
+
+    Its ExpireTime (126) if it has one.  Without one, a GTC (59=1) order is good till canceled:
+    never.  Any other — a DAY order (59=0 or no 59), and IOC/FOK, which metaorder works like DAY
+    orders — is for its trading day: ``default_end(arrival)`` (the engine's
+    :meth:`~metaorder.execution.engine.ExecutionSettings.default_end`).  Computed from what the
+    client sent and the settings, never stored: the journal keeps the order as it came, and a
+    restarted engine finds the same end.
+    """
+    end = order.mandate.end_time
+    if end:  # ``or``-like, as _widen: an ExpireTime of 0.0 counts as none
+        return end
+    return None if order.tif is _GTC else default_end(order.arrival)
 
 
 @dataclass(frozen=True, slots=True)
@@ -445,7 +470,7 @@ class ParentOrder:
         arrival, so the earliest and the latest arrival give the earliest and the latest default end.
         Raises ValueError for a parent without orders.
         """
-        start, end_lo, end_hi, arrival_lo, arrival_hi, _ = self._children.window()
+        start, end_lo, end_hi, arrival_lo, arrival_hi, _, _, _ = self._children.window()
         if start is None:
             raise ValueError(f"parent {self.parent_id} has no orders")
         lo = [e for e in (end_lo, None if arrival_lo is None else default_end(arrival_lo)) if e is not None]
@@ -454,16 +479,33 @@ class ParentOrder:
 
     @property
     def earliest_expire_time(self) -> float | None:
-        """The earliest ExpireTime (126) among its orders (None: none has one); O(1) like :meth:`window`,
-        so "is any order past its ExpireTime?" costs nothing while none is.  (An ExpireTime of 0.0, which
-        normalization never accepts, counts as none.)"""
+        """The earliest ExpireTime (126) among its orders (None: none has one); O(1) like :meth:`window`.
+        (An ExpireTime of 0.0, which normalization never accepts, counts as none.)"""
         return self._children.window()[1]
+
+    def earliest_end(self, default_end: Callable[[float], float]) -> float | None:
+        """The earliest instant at which one of its orders is to be ended unfilled (None: never, as far
+        as the orders say): its ExpireTime (126), or for an order without one that is not GTC (59=1),
+        ``default_end(arrival)``, the end of its trading day (see :func:`end_of`).  O(1) like
+        :meth:`window`, so "is any order past its end?" costs nothing while none is; the engine
+        wakes the parent up for it.  ``default_end`` must not decrease with the arrival."""
+        _, end_lo, _, _, _, day_lo, _, _ = self._children.window()
+        if day_lo is None:
+            return end_lo
+        day_end = default_end(day_lo)
+        return day_end if end_lo is None or day_end < end_lo else end_lo
+
+    def earliest_gtc_arrival(self) -> float | None:
+        """The earliest arrival among its GTC orders without ExpireTime (None: it has none); O(1)."""
+        _, _, _, _, _, _, gtc_lo, _ = self._children.window()
+        return gtc_lo
 
     @property
     def participation_rate(self) -> Decimal | None:
         """The smallest ParticipationRate (849) among its orders (None: none gave one); O(1) like
         :meth:`window`."""
-        return self._children.window()[5]
+        _, _, _, _, _, _, _, rate = self._children.window()
+        return rate
 
     @property
     def done(self) -> bool:
