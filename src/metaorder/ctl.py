@@ -85,6 +85,8 @@ async def serve(path: Path, commands: Commands) -> None:
         try:
             line = (await asyncio.wait_for(reader.readline(), timeout=5.0))[:MAX_LINE]
             reply = commands.handle(line.decode("utf-8", "replace"))
+            # Durable before acknowledged: the switch's journal record is on disk before "ok" leaves.
+            await asyncio.wrap_future(commands.operator.recorded())
             log.warning("operator command", command=line.decode("utf-8", "replace").strip()[:80], reply=reply[:200])
             writer.write(reply.encode() + b"\n")
             await writer.drain()

@@ -8,7 +8,8 @@ signal and one pulled over the socket cannot differ.
 
 Every switch and release is recorded in the journal as a ``KillSwitchChanged`` event (through the
 intake's :meth:`~metaorder.orders.intake.Intake.record`, before its effects), for the audit and the
-later readers of the event stream.  Recovery does not fold it: a restart starts with every switch
+later readers of the event stream; :meth:`Operator.recorded` tells a surface when that record is
+durable, so that ``metaorder ctl`` never says "ok" about a switch a kill -9 could erase.  Recovery does not fold it: a restart starts with every switch
 released, as before.
 
 Effects go through the shells: reports to the OMS sessions through the OMS application, cancels
@@ -17,6 +18,8 @@ Every switch is logged at WARNING.
 """
 
 from __future__ import annotations
+
+import concurrent.futures
 
 import structlog
 
@@ -84,6 +87,11 @@ class Operator:
         self.intake.record(KillSwitchChanged(False, f"kill switch for {session} released", session), self.clock.now())
         self.intake.risk.revive(session)
         log.warning("session kill switch released", session=session)
+
+    def recorded(self) -> concurrent.futures.Future[None]:
+        """Resolves once every action taken so far is durable in the journal: an operator surface
+        answers "ok" only then, as an OMS is told of an order only once it is journaled."""
+        return self.intake.journal.flush()
 
     def status(self) -> dict[str, object]:
         """Kill switches, open orders and parents, open child orders, venues connected."""

@@ -93,3 +93,19 @@ def test_bad_commands_and_no_daemon_are_one_line_errors(daemon: Daemon, tmp_path
     daemon.proc.stop(signal.SIGTERM)
     gone = daemon.ctl("status")
     assert gone.returncode == 2 and gone.stderr.startswith("metaorder: no metaorder listening on")
+
+
+def test_a_switch_acknowledged_by_ctl_is_in_the_journal_even_after_a_kill_9(daemon: Daemon) -> None:
+    """Durable before acknowledged holds for operators too: a release makes no report and no venue
+    message that would flush the journal, so only the control channel's own wait makes it durable."""
+    from metaorder.eventcodec import decode_entry
+    from metaorder.events import KillSwitchChanged
+    from metaorder.orders.journal import JournalReader
+
+    assert daemon.ctl("kill", "OMS2").returncode == 0
+    assert daemon.ctl("revive", "OMS2").returncode == 0
+    daemon.proc.stop(signal.SIGKILL)
+    with JournalReader(daemon.config.parent / "journal.db") as journal:
+        switches = [rec.event for rec in map(decode_entry, journal.replay())
+                    if isinstance(rec.event, KillSwitchChanged)]
+    assert [(s.engaged, s.session) for s in switches] == [(True, "OMS2"), (False, "OMS2")]

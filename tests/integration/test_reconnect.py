@@ -6,10 +6,14 @@ open and nothing on it was answered.  Three tests pin it down:
 
 * the teardown of the old connection is held back (its last write waits for a store flush the test
   controls) until the new connection has logged on, then let go: the new session must survive it;
-* the old connection's end of stream is still unread (the connection is not reading: back-pressure)
-  when the newcomer logs on: the newcomer waits for that end and then wins instead of being refused;
+* the old connection's end is still unread (the connection is not reading: back-pressure) when the
+  newcomer logs on: the newcomer waits for that end and then wins instead of being refused;
 * hundreds of real drop-and-reconnect cycles against ``metaorder reflector`` (uvloop, its own
   process), with and without a pending sequence gap on the old connection.
+
+The client drops TCP with a FIN (a plain close) or with a reset (SO_LINGER 0, as gateways do, or a
+close with unread data): asyncio hands the reader an end of stream for the one and an exception
+(ConnectionResetError) for the other, and both must count as the old connection's end.
 
 The servers bind 127.0.0.1 on a free port; the blocking test client runs in a worker thread while the
 in-process server runs on the test's event loop.  Every wait is on an event or a read with a timeout.
@@ -21,6 +25,8 @@ import asyncio
 import concurrent.futures
 import contextlib
 import signal
+import socket
+import struct
 from collections.abc import AsyncIterator, Callable, Iterator, MutableMapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -183,6 +189,16 @@ def thread(fn: Callable[..., Any], *args: Any) -> Any:
     return asyncio.to_thread(fn, *args)
 
 
+CLOSE_STYLES = pytest.mark.parametrize("reset", [False, True], ids=["fin", "rst"])
+
+
+def drop(client: FixClient, reset: bool) -> None:
+    """Drop TCP without a Logout: a plain close (FIN) or, with ``reset``, a reset (RST)."""
+    if reset:
+        client.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    client.close()
+
+
 async def test_the_old_connections_teardown_after_a_new_logon_leaves_the_new_session_alive() -> None:
     async with acceptor() as srv:
         old_client = FixClient(srv.port, "TW44")
@@ -221,7 +237,8 @@ async def test_the_old_connections_teardown_after_a_new_logon_leaves_the_new_ses
         assert srv.problems() == [], srv.problems()
 
 
-async def test_a_newcomer_waits_for_the_end_of_a_connection_the_peer_closed_and_then_wins() -> None:
+@CLOSE_STYLES
+async def test_a_newcomer_waits_for_the_end_of_a_connection_the_peer_closed_and_then_wins(reset: bool) -> None:
     # One write queued is enough to stop reading from a peer: the old connection stops reading right
     # after the TestRequest whose Heartbeat is held, so its end of stream stays unread.
     async with acceptor(TransportLimits(max_pending_writes=1)) as srv:
@@ -233,8 +250,8 @@ async def test_a_newcomer_waits_for_the_end_of_a_connection_the_peer_closed_and_
             srv.store.holding = True
             old_client.send("1", [(112, "held")])
             await asyncio.wait_for(srv.store.held_one.wait(), 10)
-            old_client.close()
-            await until(lambda: old.peer_closed, "the old connection's end of stream to arrive")
+            drop(old_client, reset)
+            await until(lambda: old.peer_closed, "the old connection's end to arrive")
             assert old.owns_session  # arrived, not processed: nothing reads it
 
             new_client.send("A", [(98, 0), (108, 30), (141, "Y")])
@@ -266,11 +283,12 @@ async def test_a_newcomer_for_a_session_whose_connection_is_alive_is_refused_and
             ("duplicate identity: session already connected; disconnected", TW44)], srv.problems()
 
 
+@CLOSE_STYLES
 @pytest.mark.parametrize("pending_gap", [False, True], ids=["in-sequence", "pending-gap"])
 def test_reconnecting_at_once_after_dropping_tcp_always_gets_a_live_session(
-    tmp_path: Path, pending_gap: bool
+    tmp_path: Path, pending_gap: bool, reset: bool
 ) -> None:
-    """Connect, Logon 141=Y, (a message too far ahead,) close without Logout, reconnect at once,
+    """Connect, Logon 141=Y, (a message too far ahead,) close (FIN or RST) without Logout, reconnect at once,
     Logon, TestRequest: the Heartbeat must come every time, against the real ``metaorder reflector``."""
     proc, port = start_reflector(tmp_path / "reflector.db", targets=("TW44",))
     try:
@@ -280,6 +298,7 @@ def test_reconnecting_at_once_after_dropping_tcp_always_gets_a_live_session(
                 old.logon()
                 if pending_gap:
                     old.send("1", [(112, "ahead")], seq=old.next_seq + 5)  # queued behind a ResendRequest
+                drop(old, reset)
             with FixClient(port, "TW44") as new:
                 try:
                     new.logon()

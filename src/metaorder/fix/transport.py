@@ -141,12 +141,17 @@ class SessionConnection:
 
     @property
     def peer_closed(self) -> bool:
-        """The connection is ending: closing on our side, or the peer's end of stream has arrived
-        (possibly behind data not processed yet)."""
+        """The connection is ending: closing on our side, or the peer's end has arrived (possibly
+        behind data not processed yet), as an end of stream (FIN) or as an error such as a reset (RST)."""
         reader = self._reader
-        # StreamReader.at_eof() is False while data is still buffered in front of the end of stream;
-        # its _eof flag says the end has arrived at all (asyncio's attribute since 3.4).
-        return self._closing or reader.at_eof() or bool(getattr(reader, "_eof", False))
+        if self._closing or self._writer.is_closing() or reader.exception() is not None or reader.at_eof():
+            # A reset (or any other transport error) is set as the reader's exception, not as an end
+            # of stream, and the transport is closing from then on.
+            return True
+        # StreamReader.at_eof() is False while data is still buffered in front of the end of stream and
+        # there is no public way to ask whether that end has arrived: its _eof flag says so (asyncio's
+        # attribute since 3.4).
+        return bool(getattr(reader, "_eof", False))
 
     async def released(self) -> None:
         """Wait until this connection has let go of its session."""
