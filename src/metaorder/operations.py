@@ -9,8 +9,8 @@ signal and one pulled over the socket cannot differ.
 Every switch and release is recorded in the journal as a ``KillSwitchChanged`` event (through the
 intake's :meth:`~metaorder.orders.intake.Intake.record`, before its effects), for the audit and the
 later readers of the event stream; :meth:`Operator.recorded` tells a surface when that record is
-durable, so that ``metaorder ctl`` never says "ok" about a switch a kill -9 could erase.  Recovery does not fold it: a restart starts with every switch
-released, as before.
+durable, so that ``metaorder ctl`` never says "ok" about a switch a kill -9 could erase.  Recovery
+does not fold it: a restart starts with every switch released, as before.
 
 Effects go through the shells: reports to the OMS sessions through the OMS application, cancels
 of child orders through the venue gateway (both after the journal commit, as everything else).

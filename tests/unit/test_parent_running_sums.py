@@ -18,6 +18,7 @@ from metaorder.orders.model import (
     Strategy,
     TimeInForce,
     Urgency,
+    day_anchor,
     end_of,
 )
 
@@ -43,8 +44,8 @@ def assert_sums(*parents: ParentOrder) -> None:
         assert parent.cum_qty == sum(o.cum_qty for o in orders)
         if orders:  # what the execution engine computes from the children, O(n)
             start = min(o.mandate.start_time or o.arrival for o in orders)
-            earliest_end = min(o.mandate.end_time or o.arrival + 600.0 for o in orders)
-            latest_end = max(o.mandate.end_time or o.arrival + 600.0 for o in orders)
+            earliest_end = min(o.mandate.end_time or day_anchor(o) + 600.0 for o in orders)
+            latest_end = max(o.mandate.end_time or day_anchor(o) + 600.0 for o in orders)
             rates = [o.mandate.participation_rate for o in orders if o.mandate.participation_rate is not None]
             assert parent.window(lambda arrival: arrival + 600.0) == (start, earliest_end, latest_end)
             assert parent.participation_rate == (min(rates) if rates else None)
@@ -53,7 +54,7 @@ def assert_sums(*parents: ParentOrder) -> None:
             # DAY (and IOC, FOK) orders without ExpireTime end with their day; GTC ones never.
             ends = [e for o in orders if (e := end_of(o, lambda arrival: arrival + 600.0)) is not None]
             assert parent.earliest_end(lambda arrival: arrival + 600.0) == (min(ends) if ends else None)
-            gtc = [o.arrival for o in orders if not o.mandate.end_time and o.tif is TimeInForce.GTC]
+            gtc = [day_anchor(o) for o in orders if not o.mandate.end_time and o.tif is TimeInForce.GTC]
             assert parent.earliest_gtc_arrival() == (min(gtc) if gtc else None)
         else:
             assert parent.earliest_end(lambda arrival: arrival + 600.0) is None

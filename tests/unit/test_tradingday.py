@@ -81,3 +81,33 @@ def test_an_order_ends_at_its_expire_time_else_a_day_order_with_its_day_and_a_gt
     assert end_of(make(TimeInForce.GTC), settings.default_end) is None  # good till canceled
     assert end_of(make(TimeInForce.GTC, MIDNIGHT + 11 * H), settings.default_end) == MIDNIGHT + 11 * H
     assert end_of(make(TimeInForce.GTD, MIDNIGHT + 30 * H), settings.default_end) == MIDNIGHT + 30 * H
+
+
+def test_a_day_order_sent_after_the_close_to_start_at_the_next_open_is_worked_until_that_days_close() -> None:
+    """Judged from its arrival (15:00, before a 16:00 close), its day would end before its window began
+    (tomorrow 09:30) and the whole order would go at once at the open; its EffectiveTime says which
+    day it is for."""
+    from decimal import Decimal
+
+    from metaorder.orders.model import (
+        ClientOrder,
+        Mandate,
+        OrderType,
+        ParentKey,
+        ParentOrder,
+        Side,
+        Strategy,
+        TimeInForce,
+        Urgency,
+        end_of,
+    )
+
+    settings = ExecutionSettings(market_close_s=16 * H)
+    arrival, tomorrow_open = MIDNIGHT + 15 * H, MIDNIGHT + DAY_S + 9.5 * H
+    order = ClientOrder("O1", "OMS1", "C1", "ACME", Side.BUY, 100, OrderType.LIMIT, Decimal("10"), TimeInForce.DAY,
+                        Mandate(start_time=tomorrow_open), arrival, 1)
+    assert end_of(order, settings.default_end) == MIDNIGHT + DAY_S + 16 * H
+    parent = ParentOrder("P1", ParentKey("ACME", 1, Strategy.TWAP, Urgency.MEDIUM, Decimal("10")), arrival, [order])
+    assert parent.window(settings.default_end) == (tomorrow_open, MIDNIGHT + DAY_S + 16 * H,
+                                                   MIDNIGHT + DAY_S + 16 * H)
+    assert parent.earliest_end(settings.default_end) == MIDNIGHT + DAY_S + 16 * H

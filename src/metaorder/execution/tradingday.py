@@ -7,7 +7,8 @@ market impact that spreading it over the day is meant to avoid.  So the window o
 ends at
 
 * the market close ``[execution] market_close`` (UTC ``HH:MM``), when configured: the first close
-  after the order's arrival.  An order arriving after today's close is worked until the *next*
+  after the order's arrival, or after its EffectiveTime (168) when that is later
+  (:func:`metaorder.orders.model.day_anchor`).  An order arriving after today's close is worked until the *next*
   close: nothing can be done in a closed market, and an order entered after hours is, as brokers
   treat it, for the next session (give it an EffectiveTime (168) at the open if the schedule
   should not start before it);

@@ -375,7 +375,7 @@ def _widen(window: _Window, order: ClientOrder) -> _Window:
         if end_hi is None or e > end_hi:
             end_hi = e
     else:
-        a = order.arrival
+        a = day_anchor(order)
         if arrival_lo is None or a < arrival_lo:
             arrival_lo = a
         if arrival_hi is None or a > arrival_hi:
@@ -391,12 +391,22 @@ def _widen(window: _Window, order: ClientOrder) -> _Window:
     return start, end_lo, end_hi, arrival_lo, arrival_hi, day_lo, gtc_lo, rate
 
 
+def day_anchor(order: ClientOrder) -> float:
+    """The instant whose trading day an order without ExpireTime is for: its EffectiveTime (168)
+    when that is later than its arrival, else its arrival.  An order sent after the close with an
+    EffectiveTime at tomorrow's open is for tomorrow: judged from its arrival, its day would end
+    before its window began and the whole order would go at once at the open.  The parent's
+    running window keeps these anchors where the names below say "arrival"."""
+    start = order.mandate.start_time
+    return start if start and start > order.arrival else order.arrival
+
+
 def end_of(order: ClientOrder, default_end: Callable[[float], float]) -> float | None:
     """When ``order`` is to be ended if still unfilled (None: not by time).
 
     Its ExpireTime (126) if it has one.  Without one, a GTC (59=1) order is good till canceled:
     never.  Any other — a DAY order (59=0 or no 59), and IOC/FOK, which metaorder works like DAY
-    orders — is for its trading day: ``default_end(arrival)`` (the engine's
+    orders — is for its trading day: ``default_end(day_anchor(order))`` (the engine's
     :meth:`~metaorder.execution.engine.ExecutionSettings.default_end`).  Computed from what the
     client sent and the settings, never stored: the journal keeps the order as it came, and a
     restarted engine finds the same end.
@@ -404,7 +414,7 @@ def end_of(order: ClientOrder, default_end: Callable[[float], float]) -> float |
     end = order.mandate.end_time
     if end:  # ``or``-like, as _widen: an ExpireTime of 0.0 counts as none
         return end
-    return None if order.tif is _GTC else default_end(order.arrival)
+    return None if order.tif is _GTC else default_end(day_anchor(order))
 
 
 @dataclass(frozen=True, slots=True)
@@ -461,8 +471,9 @@ class ParentOrder:
 
     def window(self, default_end: Callable[[float], float]) -> tuple[float, float, float]:
         """The parent's execution window over its orders: the earliest start (EffectiveTime, else
-        arrival), and the earliest and the latest end (ExpireTime, else ``default_end(arrival)``: the
-        engine's end of the trading day, :func:`metaorder.execution.tradingday.end_of_day`).
+        arrival), and the earliest and the latest end (ExpireTime, else ``default_end(anchor)``: the
+        engine's end of the trading day, :func:`metaorder.execution.tradingday.end_of_day`, of the
+        order's :func:`day_anchor`, its arrival or its later EffectiveTime).
 
         The same as ``min(o.mandate.start_time or o.arrival ...)`` and ``min``/``max(o.mandate.end_time
         or default_end(o.arrival) ...)`` over the children, but O(1) while orders only join
@@ -496,7 +507,8 @@ class ParentOrder:
         return day_end if end_lo is None or day_end < end_lo else end_lo
 
     def earliest_gtc_arrival(self) -> float | None:
-        """The earliest arrival among its GTC orders without ExpireTime (None: it has none); O(1)."""
+        """The earliest :func:`day_anchor` (arrival, or a later EffectiveTime) among its GTC orders
+        without ExpireTime (None: it has none); O(1)."""
         _, _, _, _, _, _, gtc_lo, _ = self._children.window()
         return gtc_lo
 
