@@ -3,10 +3,11 @@
 This is the accelerated-time wiring (:mod:`metaorder.simulate`): the daemon's own intake, execution
 engine and router in front of the simulated venues of ``configs/venues.toml``, all in one process
 on a :class:`~metaorder.clock.VirtualClock` that jumps from event to event.  ``make run`` is the
-same objects over sockets on the wall clock.  Nothing is short-circuited on the client side either:
+same objects over sockets on the wall clock.  Nothing is short-circuited on the order side either:
 every OMS order is a NewOrderSingle put through the FIX codec (``Simulation.submit`` →
-``on_the_wire``), and every execution report is encoded and decoded the same way before it is
-counted, so the figures are what an OMS would read off its session.
+``on_the_wire``).  The reports are counted as the intake made them
+(:mod:`metaorder.orders.messages`: what the OMS adapter renders into the FIX the session sends),
+so TCA reads the values the client is told without decoding FIX.
 
 Why a seeded burst of *small* orders from *two* OMS sessions, both sides, four instruments: that is
 the traffic metaorder exists for — it nets opposite interest internally (crosses at the midpoint)
@@ -45,11 +46,10 @@ from metaorder.eventcodec import decode_entry
 from metaorder.events import VenueExecution
 from metaorder.fix.codec import FieldValue, format_utc_timestamp
 from metaorder.orders.book import INTERNAL
-from metaorder.orders.intake import Outgoing
 from metaorder.orders.journal import MemoryJournal
-from metaorder.orders.oms_fix import EXECUTION_REPORT, render
+from metaorder.orders.messages import CancelReject, Outgoing, ReportKind
 from metaorder.posttrade.tca import CostSummary, OrderTca, TcaRecorder, aggregate, by_symbol
-from metaorder.simulate import Simulation, build_simulation, on_the_wire
+from metaorder.simulate import Simulation, build_simulation
 
 T0 = 1_767_258_000.0  # 2026-01-01 09:00:00 UTC: the virtual session opens here
 WARM_UP_S = 5.0  # liquidity providers quote and the engine's market view fills in before the burst
@@ -223,22 +223,19 @@ def _cost_json(c: CostSummary) -> dict[str, Any]:
 
 @dataclass
 class _Run:
-    """The demo's OMS side: decodes what the engine sends back and feeds the TCA recorder."""
+    """The demo's OMS side: counts the reports the clients are sent and feeds them to the TCA recorder."""
 
     sim: Simulation
     recorder: TcaRecorder
-    sender: str
     reject_texts: dict[str, int] = field(default_factory=dict)
 
     def on_report(self, out: Outgoing) -> None:
-        msg_type, body = render(out.report)  # as the OMS session would send it
-        if msg_type != EXECUTION_REPORT:
-            return
-        fields = on_the_wire(msg_type, body, self.sender, out.session).first_values()
-        if fields.get(150) == "8":
-            text = fields.get(58, "")
-            self.reject_texts[text] = self.reject_texts.get(text, 0) + 1
-        self.recorder.on_report(fields, self.sim.clock.now(), out.session)
+        report = out.report
+        if isinstance(report, CancelReject):
+            return  # not an execution report: nothing TCA or the reject count reads
+        if report.kind is ReportKind.REJECTED:
+            self.reject_texts[report.text] = self.reject_texts.get(report.text, 0) + 1
+        self.recorder.on_report(report, self.sim.clock.now(), out.session)
 
 
 def run_demo(orders: int = 400, seed: int = 7, window_s: float = 120.0,
@@ -259,7 +256,7 @@ def run_demo(orders: int = 400, seed: int = 7, window_s: float = 120.0,
     journal = MemoryJournal()
     sim = build_simulation(config, venues_config, VirtualClock(T0), journal)
     recorder = TcaRecorder(sim.engine.market, {i.symbol: i.reference_price for i in config.instrument})
-    run = _Run(sim, recorder, config.acceptor.sender_comp_id)
+    run = _Run(sim, recorder)
     sim.reports = _ObservedReports(run.on_report)
     sim.connect()
     sim.run_until(T0 + WARM_UP_S)

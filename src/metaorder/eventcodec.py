@@ -22,7 +22,10 @@ than this build reads; recovery and the audit pass it on to :func:`decode_entry`
 Decoding is strict about what it needs and lenient about what it can do without: a key some
 reader has always required (``qty``, ``price``, ...) must be there with the right type, or
 :class:`MalformedEvent` names the entry, the kind and the key; a key that older rows may lack
-takes its field's default (see :mod:`metaorder.events`).  A kind nobody knows is
+takes its field's default (see :mod:`metaorder.events`).  One value is read leniently: a venue
+execution's ``fee``, which version 1 writers stored as the venue's Commission (12) string without
+checking it, so a value that is not a finite decimal there reads as None (no fee known), as it
+would have been had the venue sent none; every other decimal stays strict.  A kind nobody knows is
 :class:`UnknownEventKind` (an entry written by a newer version, or damage), never skipped:
 recovery that skipped a fact would rebuild a wrong state.  Both are :class:`JournalError`\\ s,
 so the daemon reports them in one line and refuses to start.
@@ -333,6 +336,17 @@ class _Data:
         value = self._get(key, default)
         return None if value is None else _decimal(key, value)
 
+    def loose_dec(self, key: str) -> Decimal | None:
+        """An optional decimal that reads as None when absent, null, or not a decimal :func:`_decimal`
+        accepts (a value written unchecked, see the module docstring); never raises."""
+        value = self._d.get(key)
+        if value is None:
+            return None
+        try:
+            return _decimal(key, value)
+        except _Bad:
+            return None
+
     def enum(self, cls: type[_E], key: str) -> _E:
         value = self._get(key, _ABSENT)
         try:
@@ -444,9 +458,10 @@ _DECODERS: Final[Mapping[str, Callable[[_Data], Event]]] = {
                                                               d.text("venue"), d.text("reason", "")),
     ChildCanceled.kind: _child_canceled,
     ChildRejected.kind: _child_rejected,
+    # fee: version 1 rows hold the venue's Commission (12) string unchecked, so it is read leniently.
     VenueExecution.kind: lambda d: VenueExecution(d.text("parent_id"), d.text("child_id"), d.text("venue"),
                                                   d.text("exec_id"), d.whole("qty"), d.dec("price"),
-                                                  d.text("liquidity", ""), d.opt_dec("fee", None)),
+                                                  d.text("liquidity", ""), d.loose_dec("fee")),
     ParentOverfilled.kind: lambda d: ParentOverfilled(d.text("parent_id"), d.text("child_id"), d.text("venue"),
                                                       d.whole("qty"), d.dec("price"), d.text("text", "")),
     ParentHalted.kind: lambda d: ParentHalted(d.text("parent_id"), d.text("text", "")),

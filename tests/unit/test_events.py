@@ -268,6 +268,32 @@ def test_an_ill_typed_field_is_a_clear_error_naming_entry_kind_and_key(change: d
     assert err.value.detail == detail
 
 
+@pytest.mark.parametrize("text", [
+    # Written by version 1 code, which stored the venue's Commission (12) string unchecked.
+    '{"parent_id":"P1","child_id":"C1.1","venue":"ATLX","exec_id":"ATLX-E9","qty":100,"price":"142.52","l'
+    'iquidity":"1","fee":"abc"}',
+    '{"parent_id":"P1","child_id":"C1.1","venue":"ATLX","exec_id":"ATLX-E9","qty":100,"price":"142.52","l'
+    'iquidity":"1","fee":null}',
+])
+def test_a_venue_executions_fee_that_is_not_a_finite_decimal_reads_as_no_fee(text: str) -> None:
+    journal = MemoryJournal()  # as recovery and the audit read it back: decode_entry, at the journal's version
+    journal.append(1.0, "venue.execution", ["P1", "C1.1"], decode_data(text))
+    [entry] = journal.replay()
+    assert journal.event_version == 1
+    event = decode_entry(entry, version=journal.event_version).event
+    assert event == VenueExecution("P1", "C1.1", "ATLX", "ATLX-E9", 100, Decimal("142.52"), "1", None)
+
+
+@pytest.mark.parametrize("fee", ["NaN", "Infinity", "", 0.3, True, ["0.30"]])
+def test_only_the_fee_is_lenient_the_execution_around_it_stays_strict(fee: object) -> None:
+    data = {"parent_id": "P1", "child_id": "C1", "venue": "ATLX", "exec_id": "X1", "qty": 100, "price": "100.10",
+            "liquidity": "2", "fee": fee}
+    execution = decode("venue.execution", data, seq=7)
+    assert isinstance(execution, VenueExecution) and execution.fee is None
+    with pytest.raises(MalformedEvent, match=r"malformed: price is not a decimal string: 'abc'$"):
+        decode("venue.execution", data | {"price": "abc"}, seq=7)
+
+
 def test_a_missing_field_and_a_bad_enum_value_are_clear_errors() -> None:
     with pytest.raises(MalformedEvent, match=r"^journal entry 3 \(cross\) is malformed: missing 'qty'$"):
         decode("cross", {"incoming": "O2", "resting": "O1", "price": "1", "market": "INTERNAL"}, seq=3)

@@ -9,12 +9,11 @@ from __future__ import annotations
 from decimal import Decimal
 from pathlib import Path
 
-import pytest
-
 from metaorder.clock import VirtualClock
 from metaorder.config import load_config, load_venues_config
 from metaorder.demo import plan_burst
-from metaorder.orders.oms_fix import render
+from metaorder.orders.messages import CancelReject, ExecutionReport, NoOrderReport, ReportKind
+from metaorder.orders.model import OrderStatus, OrderType, Side, TimeInForce
 from metaorder.posttrade.tca import (
     Fill,
     OrderTca,
@@ -23,9 +22,8 @@ from metaorder.posttrade.tca import (
     by_symbol,
     cost_bps,
     interval_vwap,
-    side_sign,
 )
-from metaorder.simulate import build_simulation, on_the_wire
+from metaorder.simulate import build_simulation
 
 ROOT = Path(__file__).resolve().parents[2]
 D = Decimal
@@ -58,10 +56,11 @@ def test_bps_are_exact_decimals_not_floats() -> None:
     assert value == D("0.7017543859649122807017543860")  # 0.01/142.5·10⁴ to 28 digits
 
 
-def test_side_sign_treats_sell_short_as_a_sell_and_refuses_anything_else() -> None:
-    assert (side_sign("1"), side_sign("2"), side_sign("5")) == (1, -1, -1)
-    with pytest.raises(ValueError):
-        side_sign("7")
+def test_a_short_sale_is_costed_as_a_sell() -> None:
+    rec = TcaRecorder(_Tape({"ACME": D("100")}), {"ACME": D("100")})
+    rec.on_report(report(ReportKind.NEW, OrderStatus.NEW, side=Side.SELL_SHORT), 1.0)
+    rec.on_report(report(ReportKind.NEW, OrderStatus.NEW, order_id="O2", side=Side.BUY), 1.0)
+    assert [o.sign for o in rec.results()] == [-1, 1]
 
 
 def test_interval_vwap_is_the_change_in_notional_over_the_change_in_volume() -> None:
@@ -119,15 +118,25 @@ class _Tape:
         return self.volume_
 
 
+def report(kind: ReportKind, status: OrderStatus, order_id: str = "O1", symbol: str = "ACME", side: Side = Side.BUY,
+           qty: int = 100, fill: tuple[int, str, str] | None = None, avg_px: str = "0") -> ExecutionReport:
+    """An execution report as the intake makes it; ``fill`` is (last_qty, last_px, last_mkt)."""
+    last_qty, last_px, last_mkt = (fill[0], D(fill[1]), fill[2]) if fill else (None, None, None)
+    return ExecutionReport(order_id, f"C-{order_id}", None, None, "E1", kind, status, symbol, side, qty,
+                           OrderType.MARKET, None, TimeInForce.DAY, last_qty, last_px, last_mkt, 0, 0, D(avg_px),
+                           0.0, "")
+
+
 def test_the_recorder_snapshots_arrival_at_the_ack_and_the_tape_at_the_final_fill() -> None:
     tape = _Tape({"ACME": D("142.50")}, "1000", 10)
     rec = TcaRecorder(tape, {"ACME": D("140")})
-    ack = {37: "O1", 150: "0", 39: "0", 55: "ACME", 54: "1", 38: "100", 6: "0"}
-    rec.on_report(ack, 1.0, "OMS1")
+    rec.on_report(report(ReportKind.NEW, OrderStatus.NEW), 1.0, "OMS1")
     tape.mids["ACME"] = D("142.60")
     tape.notional_, tape.volume_ = D("1000") + 300 * D("142.55"), 310
-    rec.on_report({**ack, 150: "F", 39: "1", 32: "40", 31: "142.52", 30: "INTERNAL", 6: "142.52"}, 2.0, "OMS1")
-    rec.on_report({**ack, 150: "F", 39: "2", 32: "60", 31: "142.57", 30: "ATLX", 6: "142.55"}, 3.0, "OMS1")
+    rec.on_report(report(ReportKind.FILL, OrderStatus.PARTIALLY_FILLED, fill=(40, "142.52", "INTERNAL"),
+                         avg_px="142.52"), 2.0, "OMS1")
+    rec.on_report(report(ReportKind.FILL, OrderStatus.FILLED, fill=(60, "142.57", "ATLX"), avg_px="142.55"), 3.0,
+                  "OMS1")
     [o] = rec.results()
     assert (o.arrival, o.arrival_source, o.start, o.end) == (D("142.50"), "mid", 1.0, 3.0)
     assert o.vwap == D("142.55") and o.end_mid == D("142.60")
@@ -137,8 +146,9 @@ def test_the_recorder_snapshots_arrival_at_the_ack_and_the_tape_at_the_final_fil
 
 def test_the_recorder_falls_back_to_the_reference_price_without_a_quote_and_counts_rejects() -> None:
     rec = TcaRecorder(_Tape({}), {"ZEPH": D("9.875")})
-    rec.on_report({37: "NONE", 150: "8", 39: "8", 55: "ZEPH", 54: "2"}, 1.0)
-    rec.on_report({37: "O1", 150: "0", 39: "0", 55: "ZEPH", 54: "2", 38: "100"}, 1.0)
+    rec.on_report(NoOrderReport(ReportKind.REJECTED, "C1", "ZEPH", "2", "E1", 99, "refused", 1.0), 1.0)
+    rec.on_report(NoOrderReport(ReportKind.STATUS, "C9", "ZEPH", "2", "E2", None, "unknown order", 1.0), 1.0)
+    rec.on_report(report(ReportKind.NEW, OrderStatus.NEW, symbol="ZEPH", side=Side.SELL), 1.0)
     [o] = rec.results()
     assert (o.arrival, o.arrival_source, o.sign, rec.rejected, rec.acknowledged) == (D("9.875"), "reference", -1, 1, 1)
 
@@ -157,10 +167,8 @@ def test_a_simulated_burst_records_the_market_mid_at_acceptance_and_avg_prices_e
     def feed() -> None:
         nonlocal seen
         for out in sim.reports[seen:]:
-            msg_type, body = render(out.report)
-            if msg_type == "8":
-                rec.on_report(on_the_wire("8", body, "METAORDER", out.session).first_values(), sim.clock.now(),
-                              out.session)
+            if not isinstance(out.report, CancelReject):
+                rec.on_report(out.report, sim.clock.now(), out.session)
         seen = len(sim.reports)
 
     mids: dict[str, Decimal | None] = {}

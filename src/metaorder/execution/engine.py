@@ -106,7 +106,7 @@ from metaorder.fix.codec import Message
 from metaorder.fix.tags import MsgType
 from metaorder.orders.allocation import AllocationError
 from metaorder.orders.book import BookError
-from metaorder.orders.intake import Outgoing
+from metaorder.orders.messages import Outgoing
 from metaorder.orders.model import ClientOrder, ParentOrder, Side, end_of
 
 log = structlog.get_logger("metaorder.execution")

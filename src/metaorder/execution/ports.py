@@ -22,7 +22,7 @@ from decimal import Decimal
 from typing import Protocol
 
 from metaorder.events import Event
-from metaorder.orders.intake import Outgoing
+from metaorder.orders.messages import Outgoing
 from metaorder.orders.model import ClientOrder, ParentOrder
 
 

@@ -1,15 +1,17 @@
 """Transaction cost analysis: what each client order paid against arrival price and interval VWAP.
 
-Pure and sans-IO.  :class:`TcaRecorder` is fed the execution reports a client received (decoded
-FIX fields) together with the ``now`` at which they were produced, and reads the consolidated
-market only through the three queries of :class:`MarketTape` at those instants; it never reads a
-clock, so a replay of the same reports against the same market gives the same figures.
+Pure and sans-IO.  :class:`TcaRecorder` is fed the execution reports a client was sent, as the
+intake made them (:class:`~metaorder.orders.messages.ExecutionReport` and
+:class:`~metaorder.orders.messages.NoOrderReport`, not their FIX rendering: FIX is the OMS
+adapter's business) together with the ``now`` at which they were produced, and reads the
+consolidated market only through the three queries of :class:`MarketTape` at those instants; it
+never reads a clock, so a replay of the same reports against the same market gives the same figures.
 
 Benchmarks (GUIDE §6):
 
-* **arrival price** P₀: the consolidated midpoint when the order was acknowledged (150=0).  With no
-  two-sided quote at that instant the instrument's reference price stands in, which is also what the
-  internal crossing used then, and :attr:`OrderTca.arrival_source` says so.
+* **arrival price** P₀: the consolidated midpoint when the order was acknowledged (a NEW report).
+  With no two-sided quote at that instant the instrument's reference price stands in, which is also
+  what the internal crossing used then, and :attr:`OrderTca.arrival_source` says so.
 * **interval VWAP**: the market's VWAP over the order's life, Δnotional / Δvolume of the consolidated
   tape between acknowledgement and the report that finished the order.  It includes our own lit
   prints (they are market volume); dark fills publish nothing, so they are not in it.  The end is the
@@ -39,6 +41,9 @@ from dataclasses import dataclass, field
 from decimal import Context, Decimal
 from typing import Final, Protocol
 
+from metaorder.orders.messages import ExecutionReport, NoOrderReport, ReportKind
+from metaorder.orders.model import OrderStatus
+
 _Q: Final = Context(prec=28)  # quotients: the same precision as the intake's AvgPx and the tape's VWAP
 _BPS: Final = Decimal(10_000)
 _ZERO: Final = Decimal(0)
@@ -52,15 +57,6 @@ class MarketTape(Protocol):
     def notional(self, symbol: str) -> Decimal: ...
 
     def volume(self, symbol: str) -> int: ...
-
-
-def side_sign(side: str) -> int:
-    """FIX Side (54) → s: +1 buy (1), −1 sell (2) and sell short (5, 6)."""
-    if side == "1":
-        return 1
-    if side in ("2", "5", "6"):
-        return -1
-    raise ValueError(f"Side {side!r} is neither a buy nor a sell")
 
 
 def cost_bps(sign: int, avg_px: Decimal, benchmark: Decimal) -> Decimal:
@@ -80,9 +76,9 @@ def interval_vwap(notional_start: Decimal, volume_start: int, notional_end: Deci
 
 @dataclass(frozen=True, slots=True)
 class Fill:
-    qty: int  # LastQty (32)
-    price: Decimal  # LastPx (31)
-    market: str  # LastMkt (30): a venue, or INTERNAL for a cross
+    qty: int  # the report's last_qty (LastQty)
+    price: Decimal  # last_px (LastPx)
+    market: str  # last_mkt (LastMkt): a venue, or INTERNAL for a cross
     time: float
 
 
@@ -93,7 +89,7 @@ class OrderTca:
     order_id: str
     session: str
     symbol: str
-    sign: int
+    sign: int  # s: +1 a buy, −1 a sell or a short sale (Side.sign)
     qty: int
     fills: tuple[Fill, ...]
     arrival: Decimal
@@ -102,7 +98,7 @@ class OrderTca:
     end: float | None
     vwap: Decimal | None
     end_mid: Decimal | None  # P_end for the opportunity cost
-    reported_avg_px: Decimal  # AvgPx (6) of the last report, to check against the fills
+    reported_avg_px: Decimal  # avg_px (AvgPx) of the last fill report, to check against the fills
 
     @property
     def filled(self) -> int:
@@ -223,16 +219,18 @@ class _Open:
     end_mid: Decimal | None = None
 
 
-_FINAL_STATUSES: Final = frozenset({"2", "3", "4", "C"})  # filled, done for day, canceled, expired
+_FINAL_STATUSES: Final = frozenset({OrderStatus.FILLED, OrderStatus.CANCELED, OrderStatus.EXPIRED})
 
 
 class TcaRecorder:
     """Builds :class:`OrderTca` from a client's execution reports, snapshotting the market as they come.
 
-    Feed every ExecutionReport (35=8) at the instant it is produced: the acknowledgement (150=0)
-    takes the arrival snapshot (mid, cumulative notional and volume of the symbol), a fill (150=F)
-    adds LastQty/LastPx/LastMkt, and the report that makes the order final (OrdStatus 2, 3, 4 or C)
-    takes the end snapshot.  Rejections (OrderID NONE) are counted, not analysed.
+    Feed every execution report at the instant it is produced: the acknowledgement
+    (:attr:`ReportKind.NEW`) takes the arrival snapshot (mid, cumulative notional and volume of the
+    symbol), a fill (:attr:`ReportKind.FILL`) adds its last_qty/last_px/last_mkt, and the report
+    that makes the order final (status FILLED, CANCELED or EXPIRED) takes the end snapshot.  A
+    refused new order (a :class:`NoOrderReport` REJECTED) is counted, not analysed; a status answer
+    about no order is ignored.
     """
 
     def __init__(self, market: MarketTape, references: Mapping[str, Decimal]) -> None:
@@ -242,38 +240,39 @@ class TcaRecorder:
         self.rejected = 0
         self.acknowledged = 0
 
-    def on_report(self, fields: Mapping[int, str], now: float, session: str = "") -> None:
-        order_id = fields.get(37, "")
-        exec_type = fields.get(150)
-        if exec_type == "8" and order_id == "NONE":
-            self.rejected += 1
+    def on_report(self, report: ExecutionReport | NoOrderReport, now: float, session: str = "") -> None:
+        if type(report) is NoOrderReport:
+            if report.kind is ReportKind.REJECTED:
+                self.rejected += 1
             return
-        if exec_type == "0":
-            self._accept(order_id, session, fields, now)
+        assert type(report) is ExecutionReport, report
+        kind = report.kind
+        if kind is ReportKind.NEW:
+            self._accept(session, report, now)
             return
-        order = self._orders.get(order_id)
+        order = self._orders.get(report.order_id)
         if order is None:
             return  # an order acknowledged before we started watching: no arrival snapshot to compare with
-        if 38 in fields:
-            order.qty = int(Decimal(fields[38]))  # a replace may change it
-        if exec_type == "F":
-            order.fills.append(Fill(int(Decimal(fields[32])), Decimal(fields[31]), fields.get(30, ""), now))
-            order.avg_px = Decimal(fields[6])
-        if order.end is None and fields.get(39) in _FINAL_STATUSES:
+        order.qty = report.qty  # a replace may change it
+        if kind is ReportKind.FILL:
+            assert report.last_qty is not None and report.last_px is not None, report  # a fill's own shares and price
+            order.fills.append(Fill(report.last_qty, report.last_px, report.last_mkt or "", now))
+            order.avg_px = report.avg_px
+        if order.end is None and report.status in _FINAL_STATUSES:
             order.end = now
             market = self.market
             order.vwap = interval_vwap(order.notional0, order.volume0, market.notional(order.symbol),
                                        market.volume(order.symbol))
             order.end_mid = market.mid(order.symbol)
 
-    def _accept(self, order_id: str, session: str, fields: Mapping[int, str], now: float) -> None:
+    def _accept(self, session: str, report: ExecutionReport, now: float) -> None:
         self.acknowledged += 1
-        symbol = fields[55]
+        symbol = report.symbol
         mid = self.market.mid(symbol)
         arrival, source = (mid, "mid") if mid is not None else (self.references[symbol], "reference")
-        self._orders[order_id] = _Open(order_id, session, symbol, side_sign(fields[54]), int(Decimal(fields[38])),
-                                       arrival, source, now, self.market.notional(symbol),
-                                       self.market.volume(symbol))
+        self._orders[report.order_id] = _Open(report.order_id, session, symbol, report.side.sign, report.qty,
+                                              arrival, source, now, self.market.notional(symbol),
+                                              self.market.volume(symbol))
 
     def results(self) -> list[OrderTca]:
         """Every acknowledged order, in acknowledgement order.  An order still working is cut off

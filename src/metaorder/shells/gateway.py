@@ -28,6 +28,7 @@ from metaorder.clock import Clock
 from metaorder.execution.children import Fields
 from metaorder.execution.engine import Actions, ExecutionEngine
 from metaorder.fix.codec import Message
+from metaorder.fix.tags import LastLiquidityInd, Side, Tag
 from metaorder.fix.transport import SessionConnection
 from metaorder.shells.dropcopy import DropCopy
 from metaorder.shells.oms import OmsApplication
@@ -36,6 +37,7 @@ from metaorder.shells.outbox import Outbox
 log = structlog.get_logger("metaorder.execution")
 
 MIN_TICK_S = 0.001  # the loop never spins faster than this when nothing new happened
+_LIQUIDITY: dict[str, str] = {LastLiquidityInd.ADDED_LIQUIDITY: "added", LastLiquidityInd.REMOVED_LIQUIDITY: "removed"}
 
 
 class VenueGateway:
@@ -73,9 +75,10 @@ class VenueGateway:
         actions = self.engine.on_venue_message(venue, message, now)
         for _, body in actions.street:
             fields = dict(body)
-            log.info("venue fill", venue=venue, child=fields.get(11), symbol=fields.get(55),
-                     side="buy" if fields.get(54) == "1" else "sell", qty=fields.get(32), price=str(fields.get(31)),
-                     liquidity={"1": "added", "2": "removed"}.get(str(fields.get(851, "")), "unknown"))
+            log.info("venue fill", venue=venue, child=fields.get(Tag.CL_ORD_ID), symbol=fields.get(Tag.SYMBOL),
+                     side="buy" if fields.get(Tag.SIDE) == Side.BUY else "sell", qty=fields.get(Tag.LAST_QTY),
+                     price=str(fields.get(Tag.LAST_PX)),
+                     liquidity=_LIQUIDITY.get(str(fields.get(Tag.LAST_LIQUIDITY_IND, "")), "unknown"))
         self.ship(actions)
         if message.msg_type in ("8", "9"):
             self.wake()  # a fill, a reject or a closed child: the parent re-decides now, as in simulation
