@@ -433,7 +433,8 @@ class VenueExecution(_VenueExecutionKind):
 
     ``exec_id`` is the venue's, or ``VENUE:reconciled:ID`` for executions learned from a status
     report.  ``liquidity`` is LastLiquidityInd (851) as sent ("" when absent); ``fee`` the venue's
-    Commission (12), None when it sent none.
+    Commission (12), None when it sent none or an unreadable one (journals written before the venue
+    adapter stored the raw text: an unreadable one there also reads as None).
     """
 
     parent_id: str
