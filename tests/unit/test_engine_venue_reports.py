@@ -193,3 +193,19 @@ def test_a_status_report_showing_missed_executions_without_avg_px_is_an_alert_no
     sim.from_venue(child.venue, on_the_wire("8", body, child.venue, "METAORDER"))
     assert [a for a in sim.alerts if child.child_id in a and "AvgPx" in a]
     assert child.cum_qty == 0 and cum_reported(sim) == before
+
+
+def test_a_fill_after_the_parent_left_the_book_is_an_overfill_that_halts_the_parent() -> None:
+    """The client canceled its only order and the parent left the book with a child still resting: a
+    fill that raced the cancel has no order to go to.  The guard's limit is not refreshed for a parent
+    that is gone, so its counts alone would not halt it; the over-fill record says "parent halted"
+    and the parent must be."""
+    sim = started()
+    child = resting_child(sim)
+    sim.submit("OMS1", "F", [(11, "A-cancel"), (41, "A"), (55, "ACME"), (54, "1"),
+                             (60, format_utc_timestamp(sim.clock.now()))])
+    assert sim.intake.parent(child.parent_id) is None
+    report(sim, child, "F", "1", 100, last=100, exec_id="RACED")
+    assert sim.engine.guard.halted(child.parent_id)
+    kinds = [e.kind for e in sim.intake.journal.replay()]
+    assert "parent.overfill" in kinds and kinds.count("parent.halted") == 1

@@ -243,7 +243,11 @@ class ExecutionEngine:
             case ChildRejected():
                 self._children[event.child_id].state = ChildState.REJECTED
             case ChildCancelRequested():
-                self._children[event.child_id].cancels_sent += 1  # cancel ClOrdIDs never repeat
+                child = self._children[event.child_id]
+                child.cancels_sent += 1  # cancel ClOrdIDs never repeat
+                # Still in flight at the crash: its answer (or the status asked for after the next
+                # logon) settles it; cancelling it again meanwhile would only be refused.
+                child.cancel_requested = True
             case ParentHalted():
                 self._halted_in_journal.add(event.parent_id)
             case (OrderAccepted() | OrderRejected() | OrderReplaced() | OrderCanceled() | OrderExpired() | Crossed()
@@ -818,6 +822,10 @@ class ExecutionEngine:
             self.intake.record(ParentOverfilled(child.parent_id, child.child_id, venue, qty - allocated, price, text),
                                now)
             actions.alerts.append(text)
+            if not self.guard.halted(child.parent_id):
+                # The guard's counts may not see it (its limit is only refreshed when the parent is
+                # attended to, and a parent that left the book keeps its last one): halt as the text says.
+                self.guard.halt(child.parent_id, text, now)
         self._alerts_from_guard(actions, now)  # a fill beyond what was working halts the parent at once
         self._mark(worked.parent_id)  # recalibrate after every fill
 
