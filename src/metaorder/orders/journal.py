@@ -299,9 +299,9 @@ def encode_data(data: Mapping[str, Any]) -> str:
 @mypyc_attr(native_class=False)  # compiled code cannot subclass this builtin natively
 class EncodedData(str):
     """A payload already encoded, exactly as :func:`encode_data` would encode it, by a producer on
-    the hot path that builds the JSON text directly (``order_record_json``: the accepted order, the
-    largest payload of all).  Appending one skips the encoding; its producer's tests pin the text to
-    ``encode_data`` of the same payload.  It must be a JSON object."""
+    the hot path that builds the JSON text directly (:func:`metaorder.eventcodec.append_order_accepted`:
+    the accepted order, the largest payload of all).  Appending one skips the encoding; its
+    producer's tests pin the text to ``encode_data`` of the same payload.  It must be a JSON object."""
 
     __slots__ = ()
 
