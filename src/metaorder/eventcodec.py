@@ -162,12 +162,17 @@ def order_accepted_json(e: OrderAccepted) -> EncodedData:
     return _accepted_json(e, e.parent_id)
 
 
+#: ``OrderAccepted.kind`` read once: compiled, a class variable is a Python attribute lookup on each read.
+_ORDER_ACCEPTED: Final = OrderAccepted.kind
+
+
 def append_order_accepted(journal: _Appender, time: float, order: ClientOrder, parent_id: str | None) -> int:
     """Journal ``OrderAccepted.of(order, parent_id)`` without building it: the same row (a test pins
     them together), for the intake's hot path, where the event object would be made only to be
     written (a frozen dataclass of 14 fields costs about as much as its JSON text, compiled or not)."""
     ids = (order.order_id,) if parent_id is None else (order.order_id, parent_id)
-    return journal.append(time, OrderAccepted.kind, ids, _accepted_json(order, parent_id))
+    return journal.append(time, _ORDER_ACCEPTED, ids, _accepted_json(order, parent_id))
+
 
 
 def _accepted_json(e: OrderAccepted | ClientOrder, parent_id: str | None) -> EncodedData:

@@ -38,6 +38,7 @@ COMPILED: Final = (
     "metaorder.orders.book",
     "metaorder.orders.intake",
     "metaorder.orders.journal",
+    "metaorder.orders.messages",
     "metaorder.orders.model",
     "metaorder.orders.normalize",
     "metaorder.orders.oms_fix",
