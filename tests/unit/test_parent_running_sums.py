@@ -54,8 +54,6 @@ def assert_sums(*parents: ParentOrder) -> None:
             # DAY (and IOC, FOK) orders without ExpireTime end with their day; GTC ones never.
             ends = [e for o in orders if (e := end_of(o, lambda arrival: arrival + 600.0)) is not None]
             assert parent.earliest_end(lambda arrival: arrival + 600.0) == (min(ends) if ends else None)
-            gtc = [day_anchor(o) for o in orders if not o.mandate.end_time and o.tif is TimeInForce.GTC]
-            assert parent.earliest_gtc_arrival() == (min(gtc) if gtc else None)
         else:
             assert parent.earliest_end(lambda arrival: arrival + 600.0) is None
 

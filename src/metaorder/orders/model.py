@@ -257,8 +257,8 @@ class Children(list[ClientOrder]):
         super().__init__()
         self.wanted = 0
         self.cum = 0
-        # (min start, min and max explicit end, min and max arrival of those without an end, min
-        # arrival of those among them that end with their trading day and of the GTC ones, min
+        # (min start, min and max explicit end, min and max day anchor of those without an end, min
+        # day anchor of those among them that end with their trading day (not GTC), min
         # participation rate) over the members, kept up to date by additions; None after a
         # removal: recomputed when asked.
         self._window: _Window | None = _EMPTY_WINDOW
@@ -278,9 +278,9 @@ class Children(list[ClientOrder]):
         self._window = None
 
     def window(self) -> _Window:
-        """Over the members: (min start, min and max explicit end, min and max arrival of those
-        without an end, min arrival of those without an end that are not GTC and of those that are,
-        min participation rate)."""
+        """Over the members: (min start, min and max explicit end, min and max :func:`day_anchor` of
+        those without an end, min day anchor of those without an end that are not GTC, min
+        participation rate)."""
         window = self._window
         if window is None:
             window = _EMPTY_WINDOW
@@ -356,14 +356,13 @@ class Children(list[ClientOrder]):
 
 
 #: See :meth:`Children.window`.
-_Window = tuple[float | None, float | None, float | None, float | None, float | None, float | None, float | None,
-                Decimal | None]
-_EMPTY_WINDOW: _Window = (None, None, None, None, None, None, None, None)
+_Window = tuple[float | None, float | None, float | None, float | None, float | None, float | None, Decimal | None]
+_EMPTY_WINDOW: _Window = (None, None, None, None, None, None, None)
 _GTC = TimeInForce.GTC
 
 
 def _widen(window: _Window, order: ClientOrder) -> _Window:
-    start, end_lo, end_hi, arrival_lo, arrival_hi, day_lo, gtc_lo, rate = window
+    start, end_lo, end_hi, anchor_lo, anchor_hi, day_lo, rate = window
     m = order.mandate
     s = m.start_time or order.arrival  # ``or``, as the engine reads it: a start of 0.0 means none
     if start is None or s < start:
@@ -376,27 +375,23 @@ def _widen(window: _Window, order: ClientOrder) -> _Window:
             end_hi = e
     else:
         a = day_anchor(order)
-        if arrival_lo is None or a < arrival_lo:
-            arrival_lo = a
-        if arrival_hi is None or a > arrival_hi:
-            arrival_hi = a
-        if order.tif is _GTC:
-            if gtc_lo is None or a < gtc_lo:
-                gtc_lo = a
-        elif day_lo is None or a < day_lo:
+        if anchor_lo is None or a < anchor_lo:
+            anchor_lo = a
+        if anchor_hi is None or a > anchor_hi:
+            anchor_hi = a
+        if order.tif is not _GTC and (day_lo is None or a < day_lo):
             day_lo = a
     r = m.participation_rate
     if r is not None and (rate is None or r < rate):
         rate = r
-    return start, end_lo, end_hi, arrival_lo, arrival_hi, day_lo, gtc_lo, rate
+    return start, end_lo, end_hi, anchor_lo, anchor_hi, day_lo, rate
 
 
 def day_anchor(order: ClientOrder) -> float:
     """The instant whose trading day an order without ExpireTime is for: its EffectiveTime (168)
     when that is later than its arrival, else its arrival.  An order sent after the close with an
     EffectiveTime at tomorrow's open is for tomorrow: judged from its arrival, its day would end
-    before its window began and the whole order would go at once at the open.  The parent's
-    running window keeps these anchors where the names below say "arrival"."""
+    before its window began and the whole order would go at once at the open."""
     start = order.mandate.start_time
     return start if start and start > order.arrival else order.arrival
 
@@ -481,11 +476,11 @@ class ParentOrder:
         arrival, so the earliest and the latest arrival give the earliest and the latest default end.
         Raises ValueError for a parent without orders.
         """
-        start, end_lo, end_hi, arrival_lo, arrival_hi, _, _, _ = self._children.window()
+        start, end_lo, end_hi, anchor_lo, anchor_hi, _, _ = self._children.window()
         if start is None:
             raise ValueError(f"parent {self.parent_id} has no orders")
-        lo = [e for e in (end_lo, None if arrival_lo is None else default_end(arrival_lo)) if e is not None]
-        hi = [e for e in (end_hi, None if arrival_hi is None else default_end(arrival_hi)) if e is not None]
+        lo = [e for e in (end_lo, None if anchor_lo is None else default_end(anchor_lo)) if e is not None]
+        hi = [e for e in (end_hi, None if anchor_hi is None else default_end(anchor_hi)) if e is not None]
         return start, min(lo), max(hi)
 
     @property
@@ -497,26 +492,20 @@ class ParentOrder:
     def earliest_end(self, default_end: Callable[[float], float]) -> float | None:
         """The earliest instant at which one of its orders is to be ended unfilled (None: never, as far
         as the orders say): its ExpireTime (126), or for an order without one that is not GTC (59=1),
-        ``default_end(arrival)``, the end of its trading day (see :func:`end_of`).  O(1) like
+        ``default_end(day_anchor)``, the end of its trading day (see :func:`end_of`).  O(1) like
         :meth:`window`, so "is any order past its end?" costs nothing while none is; the engine
-        wakes the parent up for it.  ``default_end`` must not decrease with the arrival."""
-        _, end_lo, _, _, _, day_lo, _, _ = self._children.window()
+        wakes the parent up for it.  ``default_end`` must not decrease with the anchor."""
+        _, end_lo, _, _, _, day_lo, _ = self._children.window()
         if day_lo is None:
             return end_lo
         day_end = default_end(day_lo)
         return day_end if end_lo is None or day_end < end_lo else end_lo
 
-    def earliest_gtc_arrival(self) -> float | None:
-        """The earliest :func:`day_anchor` (arrival, or a later EffectiveTime) among its GTC orders
-        without ExpireTime (None: it has none); O(1)."""
-        _, _, _, _, _, _, gtc_lo, _ = self._children.window()
-        return gtc_lo
-
     @property
     def participation_rate(self) -> Decimal | None:
         """The smallest ParticipationRate (849) among its orders (None: none gave one); O(1) like
         :meth:`window`."""
-        _, _, _, _, _, _, _, rate = self._children.window()
+        _, _, _, _, _, _, rate = self._children.window()
         return rate
 
     @property
