@@ -29,7 +29,7 @@ from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
-from typing import ClassVar, Protocol
+from typing import Protocol
 
 import structlog
 
@@ -83,6 +83,10 @@ def session_id(session: Session) -> str:
     return f"{cfg.begin_string}:{cfg.sender_comp_id}->{cfg.target_comp_id}"
 
 
+#: id(session) -> the connection that owns that session now: one per acceptor or initiator.
+Owners = dict[int, "SessionConnection"]
+
+
 class SessionConnection:
     """One TCP connection of one session, for as long as it lasts.
 
@@ -93,9 +97,6 @@ class SessionConnection:
     session now (or are stored for a resend if none does), its logout does nothing.
     """
 
-    #: id(session) -> the connection that owns it (entries live exactly as long as the ownership).
-    _owners: ClassVar[dict[int, SessionConnection]] = {}
-
     def __init__(
         self,
         session: Session,
@@ -104,8 +105,12 @@ class SessionConnection:
         app: Application,
         clock: Clock,
         limits: TransportLimits,
+        owners: Owners | None = None,
     ) -> None:
         self.session = session
+        # id(session) -> the connection that owns it, shared by every connection of the acceptor or
+        # initiator that made this one (entries live exactly as long as the ownership).
+        self._owners: Owners = owners if owners is not None else {}
         self.id = session_id(session)
         self._reader = reader
         self._writer = writer
@@ -128,11 +133,6 @@ class SessionConnection:
         self._log = log.bind(session=self.id)
 
     # ---- public -------------------------------------------------------------------------------
-
-    @classmethod
-    def owner_of(cls, session: Session) -> SessionConnection | None:
-        """The connection ``session`` belongs to now, if any."""
-        return cls._owners.get(id(session))
 
     @property
     def owns_session(self) -> bool:
@@ -478,6 +478,7 @@ class Acceptor:
         self.clock = clock
         self.limits = limits or TransportLimits()
         self.connections: dict[str, SessionConnection] = {}  # session id -> its newest connection
+        self._owners: Owners = {}  # id(session) -> the connection that owns it now
         self._running = 0  # connections being served, including old ones still ending
         self._pending = 0
         self._idle = asyncio.Event()
@@ -538,7 +539,7 @@ class Acceptor:
         # No await from the check in _session_free to conn.run() taking the session (connection_made
         # runs before run() first yields): no other connection can take it in between.
         session, initial = identified
-        conn = SessionConnection(session, reader, writer, self.app, self.clock, self.limits)
+        conn = SessionConnection(session, reader, writer, self.app, self.clock, self.limits, self._owners)
         self.connections[conn.id] = conn
         self._running += 1
         self._idle.clear()
@@ -563,7 +564,7 @@ class Acceptor:
         """
         if not session.connected:
             return True
-        owner = SessionConnection.owner_of(session)
+        owner = self._owners.get(id(session))
         if owner is not None and owner.peer_closed:
             log.info("session's previous connection is ending; waiting for it", peer=peer,
                      session=session_id(session))
@@ -630,6 +631,7 @@ class Initiator:
         self.reconnect_min = reconnect_min
         self.reconnect_max = reconnect_max
         self.connection: SessionConnection | None = None
+        self._owners: Owners = {}  # its session's current connection (see SessionConnection)
         self._stopping = False
         self._disconnected = asyncio.Event()
 
@@ -645,7 +647,7 @@ class Initiator:
                 continue
             _set_nodelay(writer)
             conn = self.connection = SessionConnection(self.session, reader, writer, self.app, self.clock,
-                                                       self.limits)
+                                                       self.limits, self._owners)
             self._disconnected.clear()
             try:
                 await conn.run()
