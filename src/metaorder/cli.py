@@ -110,6 +110,25 @@ def _build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--config", default="configs/metaorder.toml", help="TOML configuration (default: %(default)s)")
     demo.add_argument("--venues", default="configs/venues.toml", help="simulated venues (default: %(default)s)")
     demo.add_argument("--json", action="store_true", help="the summary as one JSON object")
+
+    from metaorder import estimate  # its options live with it
+
+    est = sub.add_parser("estimate", help="Almgren-Chriss pre-trade estimate: trajectory, expected cost and risk",
+                         description="Almgren-Chriss pre-trade estimate, from model parameters or from an "
+                                     "instrument and a mandate.")
+    _one_line_errors(est)
+    estimate.add_arguments(est)
+
+    lab_ = sub.add_parser("lab", help="execution lab: a flow of orders through the simulated venues, cost per strategy",
+                          description="Run a flow of client orders through the simulated venues on the virtual "
+                                      "clock, over several seeds, once per strategy and once alone, and report "
+                                      "execution quality.")
+    _one_line_errors(lab_)
+    try:  # TEMPORARY while lab.py is being written
+        from metaorder import lab
+        lab.add_arguments(lab_)
+    except (ImportError, AttributeError):
+        pass
     return parser
 
 
@@ -160,6 +179,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             from metaorder.demo import print_demo, run_demo
 
             print_demo(run_demo(args.orders, args.seed, args.window, args.config, args.venues), as_json=args.json)
+        elif args.command == "estimate":
+            from metaorder import estimate
+
+            return estimate.run(args, sys.stdout)
+        elif args.command == "lab":
+            configure_logging("console", "WARNING")  # stderr: stdout is the report
+            from metaorder import lab
+
+            return lab.run(args, sys.stdout)
     except (ConfigError, DictionaryError, StoreError, JournalError, AuditError, ControlError) as exc:
         print(f"metaorder: {exc}", file=sys.stderr)
         return 2

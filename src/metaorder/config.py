@@ -10,7 +10,7 @@ import datetime as dt
 import tomllib
 from decimal import Decimal
 from pathlib import Path
-from typing import Literal, TypeVar
+from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
@@ -111,6 +111,10 @@ class TradableInstrument(_Strict):
     # Client orders are any whole number of shares; children and allocations are whole lots except a
     # parent's odd remainder (sent only to venues with odd_lots) and odd prints (README, Execution).
     lot_size: int = Field(1, ge=1)
+    # Priors of the instrument's cost model (IS, `metaorder estimate`): used until market data says
+    # better, and documented in execution/impact_model.py.  None: that model's defaults.
+    daily_volatility: float | None = Field(None, gt=0, lt=1)  # a fraction of the price per trading day (0.02)
+    daily_volume: int | None = Field(None, gt=0)  # shares per trading day
 
 
 class ExternalVenue(_Strict):
@@ -146,6 +150,8 @@ class ExecutionSettingsModel(_Strict):
     # TWAP tunables: slice_interval (target s between slices), min_slices and max_slices (the slice count's
     # bounds, whatever the window), min_slice_interval (s), jitter (fraction of a slice), retry_interval (s).
     twap: dict[str, float] = Field(default_factory=dict)
+    # Where the learned intraday volume profiles (VWAP) are kept across restarts.
+    volume_profiles: Path = Path("var/volume-profiles.json")
     reconnect_min_s: float = Field(1.0, gt=0)  # ReconnectInterval (doubling up to reconnect_max_s)
     reconnect_max_s: float = Field(30.0, gt=0)
 
@@ -176,6 +182,10 @@ class IntakeSettings(_Strict):
     # When a trading day begins (UTC): ClOrdIDs are unique per session and trading day, so from
     # then on an OMS may reuse the ClOrdIDs of yesterday's finished orders.
     trading_day_start: dt.time = dt.time(0, 0)
+    # Both on in production: compatible orders are worked as one parent, and opposite orders are
+    # crossed internally at the midpoint.  The execution lab turns them off for its baseline.
+    aggregate: bool = True
+    net: bool = True
 
     @property
     def trading_day_start_s(self) -> int:
@@ -205,6 +215,9 @@ class MetaorderConfig(_Strict):
     risk: RiskSettings = RiskSettings()
     instrument: list[TradableInstrument] = Field(default_factory=list)
     execution: ExecutionSettingsModel = ExecutionSettingsModel()
+    # Each strategy's tunables and defaults: [strategy.twap], [strategy.vwap], [strategy.is], [strategy.pov]
+    # (names and meanings in README, "Strategies"); checked by the strategy registry at start-up.
+    strategy: dict[str, dict[str, Any]] = Field(default_factory=dict)
     dropcopy: DropCopySettings | None = None
     control: ControlSettings = ControlSettings()
 
@@ -244,6 +257,8 @@ def load_config(path: str | Path) -> MetaorderConfig:
     execution = config.execution
     if execution.embedded_venues is not None and not execution.embedded_venues.is_absolute():
         execution = execution.model_copy(update={"embedded_venues": base / execution.embedded_venues})
+    if not execution.volume_profiles.is_absolute():
+        execution = execution.model_copy(update={"volume_profiles": base / execution.volume_profiles})
     control = config.control
     if not control.socket.is_absolute():
         control = control.model_copy(update={"socket": base / control.socket})

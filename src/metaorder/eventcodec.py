@@ -183,6 +183,8 @@ def _accepted_json(e: OrderAccepted | ClientOrder, parent_id: str | None) -> Enc
     rate = m.participation_rate
     account = e.account
     start, end = m.start_time, m.end_time
+    # Only when there are any: rows of orders without strategy keys stay what every build wrote.
+    params = f'"params":{_json_str(m.params)},' if m.params else ""
     return EncodedData(
         f'{{"order_id":{_json_str(e.order_id)},"session":{_json_str(e.session)},'
         f'"cl_ord_id":{_json_str(e.cl_ord_id)},"symbol":{_json_str(e.symbol)},'
@@ -194,6 +196,7 @@ def _accepted_json(e: OrderAccepted | ClientOrder, parent_id: str | None) -> Enc
         f'"aggressiveness":"{m.aggressiveness._value_}","start_time":{"null" if start is None else repr(start)},'
         f'"end_time":{"null" if end is None else repr(end)},'
         f'"participation_rate":{"null" if rate is None else _json_str(str(rate))},'
+        f'{params}'
         f'"parent_id":{"null" if parent_id is None else _json_str(parent_id)}}}'
     )
 
@@ -207,6 +210,7 @@ def _order_accepted_dict(e: OrderAccepted) -> dict[str, Any]:
         "tif": e.tif._value_, "arrival": e.arrival, "arrival_seq": e.arrival_seq, "account": e.account,
         "strategy": m.strategy._value_, "urgency": m.urgency._value_, "aggressiveness": m.aggressiveness._value_,
         "start_time": m.start_time, "end_time": m.end_time, "participation_rate": _dec(m.participation_rate),
+        **({"params": m.params} if m.params else {}),  # absent in rows written before 848 strategy keys
         "parent_id": e.parent_id,
     }
 
@@ -411,7 +415,8 @@ def _decimal(key: str, value: object) -> Decimal:
 def _order_accepted(d: _Data) -> OrderAccepted:
     mandate = Mandate(d.enum(Strategy, "strategy"), d.enum(Urgency, "urgency"),
                       d.enum(Aggressiveness, "aggressiveness"), d.opt_number("start_time", None),
-                      d.opt_number("end_time", None), d.opt_dec("participation_rate", None))
+                      d.opt_number("end_time", None), d.opt_dec("participation_rate", None),
+                      d.opt_text("params", "") or "")
     return OrderAccepted(
         d.text("order_id"), d.text("session"), d.text("cl_ord_id"), d.text("symbol"), d.enum(Side, "side"),
         d.whole("qty"), d.enum(OrderType, "ord_type"), d.opt_dec("limit", None), d.enum(TimeInForce, "tif"),

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from metaorder.clock import VirtualClock
 from metaorder.config import MetaorderConfig, VenuesConfig
 from metaorder.execution.engine import Actions, ExecutionEngine
+from metaorder.execution.strategies import StrategyRegistry
 from metaorder.fix.codec import FieldValue, Message, decode, encode
 from metaorder.orders.intake import Intake, Outgoing
 from metaorder.orders.journal import Journal, MemoryJournal
@@ -159,10 +160,12 @@ class Simulation:
 
 
 def build_simulation(config: MetaorderConfig, venues_config: VenuesConfig, clock: VirtualClock,
-                     journal: Journal | None = None) -> Simulation:
-    """The daemon's intake and engine, built the daemon's way, in front of in-process venues."""
+                     journal: Journal | None = None, strategies: StrategyRegistry | None = None) -> Simulation:
+    """The daemon's intake and engine, built the daemon's way, in front of in-process venues.
+
+    ``strategies``: a registry to use instead of the configuration's (the execution lab's baseline)."""
     journal = journal if journal is not None else MemoryJournal()
     # As the daemon does: an earlier run's journal is picked up.
-    pipeline = start_pipeline(config, journal, venue_infos(config, venues_config), clock.now())
+    pipeline = start_pipeline(config, journal, venue_infos(config, venues_config), clock.now(), strategies)
     sim = SimulatedVenues.build(venues_config, clock, clock.now())
     return Simulation(clock, pipeline.intake, pipeline.engine, InProcessVenues(sim, config.acceptor.sender_comp_id))

@@ -13,6 +13,8 @@ import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
+from pathlib import Path
+from typing import Any
 
 from metaorder.config import ConfigError, ExecutionSettingsModel, MetaorderConfig, VenuesConfig
 from metaorder.execution.control import ParentGuard
@@ -20,8 +22,12 @@ from metaorder.execution.engine import ExecutionEngine, ExecutionSettings, Instr
 from metaorder.execution.marketview import ConsolidatedMarket
 from metaorder.execution.router import BestPriceRouter
 from metaorder.execution.strategies import STRATEGIES, StrategyRegistry, StrategySettingsError
+from metaorder.execution.strategy import StrategyContext
+from metaorder.execution.volume_profile import ProfileBook
+from metaorder.execution.vwap import VwapSettings
 from metaorder.execution.types import VenueInfo, VenueKind
 from metaorder.orders.book import ParentBook
+from metaorder.orders.describe import describe_order
 from metaorder.orders.intake import Intake
 from metaorder.orders.journal import Journal
 from metaorder.orders.model import Aggressiveness, Strategy, Urgency
@@ -41,7 +47,8 @@ def build_intake(config: MetaorderConfig, journal: Journal) -> Intake:
         Aggressiveness[intake_cfg.default_aggressiveness], intake_cfg.default_participation_rate,
         {i.symbol: i.lot_size for i in config.instrument}, intake_cfg.trading_day_start_s,
     )
-    return Intake(references, risk, journal, ParentBook(references.get), defaults)
+    book = ParentBook(references.get, aggregate=intake_cfg.aggregate, net=intake_cfg.net)
+    return Intake(references, risk, journal, book, defaults)
 
 
 def venue_infos(config: MetaorderConfig, embedded: VenuesConfig | None) -> dict[str, VenueInfo]:
@@ -56,16 +63,45 @@ def venue_infos(config: MetaorderConfig, embedded: VenuesConfig | None) -> dict[
     return infos
 
 
-def build_strategies(execution: ExecutionSettingsModel) -> StrategyRegistry:
-    """Every registered strategy with its tunables (``[execution.<kind>]``), refused at start-up when wrong."""
-    tunables = {kind: getattr(execution, kind.lower(), None) or {} for kind in STRATEGIES}
+def build_strategies(execution: ExecutionSettingsModel, tables: Mapping[str, Mapping[str, Any]] | None = None,
+                     context: StrategyContext | None = None) -> StrategyRegistry:
+    """Every registered strategy with its tunables, refused at start-up when wrong.
+
+    A kind's tunables are its ``[strategy.<kind>]`` table (``tables``); TWAP's may also come from the
+    older ``[execution.twap]``, which the newer table overrides name by name."""
+    tables = {kind.upper(): dict(values) for kind, values in (tables or {}).items()}
+    unknown = sorted(set(tables) - set(STRATEGIES))
+    if unknown:
+        raise ConfigError(f"strategy.{unknown[0].lower()}: unknown strategy (known: "
+                          f"{', '.join(k.lower() for k in STRATEGIES)})")
+    tunables = {kind: {**(getattr(execution, kind.lower(), None) or {}), **tables.get(kind, {})} for kind in STRATEGIES}
     try:
-        return StrategyRegistry(tunables)
+        return StrategyRegistry(tunables, context=context)
     except StrategySettingsError as exc:
-        raise ConfigError(f"execution.{exc.kind.lower()}: {exc}") from exc
+        where = "strategy" if exc.kind in tables or exc.kind != "TWAP" else "execution"
+        raise ConfigError(f"{where}.{exc.kind.lower()}: {exc}") from exc
 
 
-def build_engine(config: MetaorderConfig, intake: Intake, venues: Mapping[str, VenueInfo]) -> ExecutionEngine:
+def build_models(config: MetaorderConfig, profiles_path: Path | None = None) -> StrategyContext:
+    """What the strategies learn from market data: the intraday volume profiles (VWAP), loaded from
+    ``profiles_path`` when given (the daemon's; a simulation starts from the configured shape so its
+    figures do not depend on what an earlier run learned)."""
+    vwap = build_strategies(config.execution, config.strategy).settings("VWAP")
+    assert isinstance(vwap, VwapSettings)
+    settings = vwap.profile_settings()
+    profiles = ProfileBook.load(profiles_path, settings) if profiles_path is not None else ProfileBook(settings)
+    return StrategyContext(profiles=profiles)
+
+
+def learn_from_market(market: ConsolidatedMarket, context: StrategyContext) -> None:
+    """Feed the market's prints and quotes to the models in ``context``."""
+    profiles = context.profiles
+    if isinstance(profiles, ProfileBook):
+        market.trade_listeners.append(lambda symbol, price, size, now: profiles.on_trade(symbol, size, now))
+
+
+def build_engine(config: MetaorderConfig, intake: Intake, venues: Mapping[str, VenueInfo],
+                 strategies: StrategyRegistry | None = None, context: StrategyContext | None = None) -> ExecutionEngine:
     """The execution pipeline behind the intake: market view, strategies, best-price router, parent control."""
     e = config.execution
     # The config model and the engine's settings share their field names: copied by name, never by position.
@@ -74,10 +110,15 @@ def build_engine(config: MetaorderConfig, intake: Intake, venues: Mapping[str, V
     settings = dataclasses.replace(settings, trading_day_start_s=config.intake.trading_day_start_s,
                                    market_close_s=e.market_close_s)
     instruments = {i.symbol: InstrumentRules(i.symbol, i.tick_size, i.lot_size) for i in config.instrument}
-    engine = ExecutionEngine(intake, ConsolidatedMarket(venues), venues, BestPriceRouter(), ParentGuard(),
-                             instruments, settings, build_strategies(e))
+    if context is None:
+        context = build_models(config)
+    if strategies is None:
+        strategies = build_strategies(e, config.strategy, context)
+    market = ConsolidatedMarket(venues)
+    learn_from_market(market, context)
+    engine = ExecutionEngine(intake, market, venues, BestPriceRouter(), ParentGuard(), instruments, settings,
+                             strategies)
     references = {i.symbol: i.reference_price for i in config.instrument}
-    market = engine.market
 
     def midpoint(symbol: str) -> Decimal | None:
         """Internal crosses happen at the live consolidated midpoint; the reference price before any quote."""
@@ -85,6 +126,8 @@ def build_engine(config: MetaorderConfig, intake: Intake, venues: Mapping[str, V
         return mid if mid is not None else references.get(symbol)
 
     intake.book.mid_source = midpoint
+    default_end = settings.default_end
+    intake.describe = lambda order: describe_order(order, default_end)
     return engine
 
 
@@ -94,16 +137,22 @@ class Pipeline:
 
     intake: Intake
     engine: ExecutionEngine
+    context: StrategyContext  # the models the strategies learn (the daemon saves the volume profiles)
     replayed: int  # journal entries replayed
     open_children: int  # child orders still open at venues after recovery (to reconcile)
 
 
-def start_pipeline(config: MetaorderConfig, journal: Journal, venues: Mapping[str, VenueInfo], now: float) -> Pipeline:
-    """Build the intake and the engine, rebuild both from the journal in one pass, and start them at ``now``."""
+def start_pipeline(config: MetaorderConfig, journal: Journal, venues: Mapping[str, VenueInfo], now: float,
+                   strategies: StrategyRegistry | None = None, profiles_path: Path | None = None) -> Pipeline:
+    """Build the intake and the engine, rebuild both from the journal in one pass, and start them at ``now``.
+
+    ``strategies``: another registry than the configuration's (the execution lab's baseline);
+    ``profiles_path``: where learned volume profiles are kept (the daemon's; None: start from the default)."""
     intake = build_intake(config, journal)
-    engine = build_engine(config, intake, venues)
+    context = strategies.context if strategies is not None else build_models(config, profiles_path)
+    engine = build_engine(config, intake, venues, strategies, context)
     replayed = intake.recover(also=engine.apply)  # one pass over the journal, decoded once, rebuilds both
     open_children = engine.finish_recovery()
     intake.start(now)
     engine.start(intake.boot)
-    return Pipeline(intake, engine, replayed, open_children)
+    return Pipeline(intake, engine, context, replayed, open_children)

@@ -12,7 +12,7 @@ import pytest
 
 from metaorder.config import ConfigError, load_config
 from metaorder.execution.strategies import StrategyRegistry, StrategySettingsError, StrategySpec
-from metaorder.execution.strategy import Decision
+from metaorder.execution.strategy import Decision, StrategyContext
 from metaorder.execution.twap import Twap, TwapSettings
 from metaorder.execution.types import MarketView, ParentState
 from metaorder.wiring import build_strategies
@@ -44,23 +44,26 @@ class Patience:
     parent: ParentState
     seed: int
     settings: PatienceSettings
+    context: StrategyContext
 
     def decide(self, parent: ParentState, market: MarketView, now: float) -> Decision:
         return Decision(wake_at=now + self.settings.minutes * 60, note="waiting")
 
 
 SPECS: dict[str, StrategySpec[Any]] = {
-    "TWAP": StrategySpec(TwapSettings.from_mapping, Twap),
+    "TWAP": StrategySpec(TwapSettings.from_mapping, lambda parent, seed, settings, context: Twap(parent, seed, settings)),
     "PATIENCE": StrategySpec(PatienceSettings.parse, Patience),
 }
 
 
-def test_a_new_strategy_is_one_spec_and_gets_its_parsed_tunables_the_parent_and_the_seed() -> None:
-    registry = StrategyRegistry({"patience": {"minutes": 5}}, SPECS)
+def test_a_new_strategy_is_one_spec_and_gets_its_parsed_tunables_the_parent_the_seed_and_the_context() -> None:
+    context = StrategyContext()
+    registry = StrategyRegistry({"patience": {"minutes": 5}}, SPECS, context)
     assert "PATIENCE" in registry and "patience" in registry and "VWAP" not in registry
     strategy = registry.make("PATIENCE", PARENT, 42)
     assert isinstance(strategy, Patience)
     assert (strategy.parent, strategy.seed, strategy.settings) == (PARENT, 42, PatienceSettings(5.0))
+    assert strategy.context is context
 
 
 def test_a_kind_without_tunables_gets_its_defaults() -> None:
@@ -84,8 +87,8 @@ def test_bad_tunables_are_refused_when_the_registry_is_built_naming_their_strate
 
 
 def test_an_unknown_kind_is_a_value_error_at_make() -> None:
-    with pytest.raises(ValueError, match=r"unknown strategy kind 'POV' \(known: TWAP\)"):
-        StrategyRegistry().make("POV", PARENT, 1)
+    with pytest.raises(ValueError, match=r"unknown strategy kind 'PATIENCE' \(known: TWAP, VWAP"):
+        StrategyRegistry().make("PATIENCE", PARENT, 1)
 
 
 def test_the_daemon_refuses_bad_twap_tunables_at_start_up_as_a_config_error() -> None:

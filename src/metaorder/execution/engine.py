@@ -108,6 +108,7 @@ from metaorder.orders.allocation import AllocationError
 from metaorder.orders.book import BookError
 from metaorder.orders.messages import Outgoing
 from metaorder.orders.model import ClientOrder, ParentOrder, Side, end_of
+from metaorder.orders.strategy_params import parse_params
 
 log = structlog.get_logger("metaorder.execution")
 
@@ -154,6 +155,7 @@ class _Worked:
     parent_id: str
     strategy: Strategy | None = None
     filled: int = 0  # executed at venues
+    printed: int = 0  # of which on lit venues: prints on the public tape (ParentState.printed_qty)
     children: dict[str, ChildOrder] = field(default_factory=dict)  # open children by ClOrdID
     wake_at: float = 0.0  # when its strategy wants to decide again (0: at the next tick)
     scheduled: float = -1.0  # the time it is queued under in the engine's wake-up heap
@@ -234,7 +236,10 @@ class ExecutionEngine:
                 child.exec_ids.add(event.exec_id)
                 child.cum_qty += qty
                 child.notional += qty * event.price
-                self._worked_for(child.parent_id).filled += qty
+                worked = self._worked_for(child.parent_id)
+                worked.filled += qty
+                if self._lit(event.venue):
+                    worked.printed += qty
                 self.executed_qty += qty
                 if child.cum_qty >= child.qty:
                     child.state = ChildState.FILLED
@@ -545,7 +550,13 @@ class ExecutionEngine:
             limit=parent.key.limit, start_time=start, end_time=max(end, start),
             participation_rate=parent.participation_rate, urgency=parent.key.urgency.value,
             aggressiveness=first.aggressiveness.value, lot_size=self.instruments[parent.key.symbol].lot_size,
+            params=parse_params(parent.key.params), printed_qty=worked.printed,
         )
+
+    def _lit(self, venue: str) -> bool:
+        """Whether ``venue``'s executions print on the public tape (a lit venue, or one we know nothing of)."""
+        info = self.venues.get(venue)
+        return info is None or info.kind is VenueKind.LIT
 
     def _make_strategy(self, parent: ParentOrder, state: ParentState) -> Strategy:
         kind = parent.key.strategy.name
@@ -801,6 +812,8 @@ class ExecutionEngine:
         child.cum_qty += qty
         child.notional += qty * price
         worked.filled += qty
+        if self._lit(venue):
+            worked.printed += qty
         self.executed_qty += qty
         self.venue_fills += 1
         self.intake.record(VenueExecution(child.parent_id, child.child_id, venue, exec_id, qty, price, liquidity, fee),

@@ -35,7 +35,7 @@ leading minus: no exponent, NaN, infinity or underscores, which :class:`Decimal`
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Context, Decimal
 from typing import Final
@@ -132,6 +132,11 @@ class ConsolidatedMarket:
         self.bad_entries = 0
         #: Whole messages skipped: a snapshot whose symbol cannot be told.
         self.bad_messages = 0
+        #: Told of every trade print (symbol, price, size, now): the models strategies learn from
+        #: (the intraday volume profile, the cost model's volume rate).
+        self.trade_listeners: list[Callable[[str, Decimal, int, float], None]] = []
+        #: Told when a lit book of ``symbol`` changed (symbol, now): they read the new quote themselves.
+        self.quote_listeners: list[Callable[[str, float], None]] = []
 
     # ---- requests ------------------------------------------------------------------------------
 
@@ -316,6 +321,8 @@ class ConsolidatedMarket:
                 levels[level.price] = levels.get(level.price, 0) + level.size
         book.truncate()
         state.books[symbol] = book
+        for quote_listener in self.quote_listeners:
+            quote_listener(symbol, now)
 
     def _on_increment(self, state: _Venue, increment: BookIncrement, now: float) -> None:
         symbols, _ = self._request(increment.req_id)
@@ -348,6 +355,8 @@ class ConsolidatedMarket:
             book.truncate()
             book.updated = now
             book.view = None
+            for quote_listener in self.quote_listeners:
+                quote_listener(name, now)
 
     def _trade(self, state: _Venue, symbol: str, price: Decimal, size: int, now: float) -> None:
         tape = self._tape.setdefault(symbol, _Tape())
@@ -355,6 +364,8 @@ class ConsolidatedMarket:
         tape.notional = _EXACT.add(tape.notional, _EXACT.multiply(price, Decimal(size)))
         tape.last = (price, size, now)
         state.volume[symbol] = state.volume.get(symbol, 0) + size
+        for listener in self.trade_listeners:
+            listener(symbol, price, size, now)
 
 
 def _apply(book: _Book, bid: bool, action: MDUpdateAction, price: Decimal | None, size: int | None,

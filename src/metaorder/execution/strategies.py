@@ -21,9 +21,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
-from metaorder.execution.strategy import Strategy
+from metaorder.execution.strategy import Strategy, StrategyContext
 from metaorder.execution.twap import Twap, TwapSettings
 from metaorder.execution.types import ParentState
+from metaorder.execution.vwap import Vwap, VwapSettings
 
 S = TypeVar("S")
 
@@ -33,11 +34,21 @@ class StrategySpec(Generic[S]):
     """One kind of strategy: its settings model and its factory."""
 
     settings: Callable[[Mapping[str, object]], S]  # tunables -> settings; ValueError when unknown or ill-typed
-    factory: Callable[[ParentState, int, S], Strategy]  # (parent, seed, settings) -> the parent's strategy
+    # (parent, seed, settings, the engine's models) -> the parent's strategy
+    factory: Callable[[ParentState, int, S, StrategyContext], Strategy]
+
+
+def _twap(parent: ParentState, seed: int, settings: TwapSettings, context: StrategyContext) -> Strategy:
+    return Twap(parent, seed, settings)
+
+
+def _vwap(parent: ParentState, seed: int, settings: VwapSettings, context: StrategyContext) -> Strategy:
+    return Vwap(parent, seed, settings, context.profiles)  # no profiles: the configured default U shape
 
 
 STRATEGIES: Mapping[str, StrategySpec[Any]] = {
-    "TWAP": StrategySpec(TwapSettings.from_mapping, Twap),
+    "TWAP": StrategySpec(TwapSettings.from_mapping, _twap),
+    "VWAP": StrategySpec(VwapSettings.from_mapping, _vwap),
 }
 
 
@@ -53,12 +64,13 @@ class StrategyRegistry:
     """The strategies an engine may use, each with its tunables already parsed and checked."""
 
     def __init__(self, tunables: Mapping[str, Mapping[str, object]] | None = None,
-                 specs: Mapping[str, StrategySpec[Any]] = STRATEGIES) -> None:
+                 specs: Mapping[str, StrategySpec[Any]] = STRATEGIES, context: StrategyContext | None = None) -> None:
+        self.context = context if context is not None else StrategyContext()
         tunables = {kind.upper(): values for kind, values in (tunables or {}).items()}
         unknown = sorted(set(tunables) - set(specs))
         if unknown:
             raise StrategySettingsError(unknown[0], f"unknown strategy kind {unknown[0]!r} (known: {', '.join(specs)})")
-        self._kinds: dict[str, tuple[Callable[[ParentState, int, Any], Strategy], object]] = {}
+        self._kinds: dict[str, tuple[Callable[[ParentState, int, Any, StrategyContext], Strategy], object]] = {}
         for kind, spec in specs.items():
             try:
                 self._kinds[kind] = (spec.factory, spec.settings(tunables.get(kind, {})))
@@ -82,7 +94,11 @@ class StrategyRegistry:
         if made is None:
             raise ValueError(f"unknown strategy kind {kind!r} (known: {', '.join(self._kinds)})")
         factory, settings = made
-        return factory(parent, seed, settings)
+        return factory(parent, seed, settings, self.context)
+
+    def settings(self, kind: str) -> object:
+        """The parsed tunables of ``kind`` (KeyError when unknown)."""
+        return self._kinds[kind.upper()][1]
 
 
 def make_strategy(kind: str, parent: ParentState, seed: int, **settings: object) -> Strategy:

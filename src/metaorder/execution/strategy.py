@@ -31,9 +31,12 @@ imports no strategy, so every strategy can import it.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from metaorder.execution.types import Intent, MarketView, ParentState
+
+if TYPE_CHECKING:
+    from metaorder.execution.almgren_chriss import AcParameters
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,3 +58,28 @@ class Strategy(Protocol):
 
     def decide(self, parent: ParentState, market: MarketView, now: float) -> Decision: ...
 
+
+
+class VolumeProfiles(Protocol):
+    """The intraday volume curve per instrument (VWAP's schedule): learned or configured."""
+
+    def cumulative(self, symbol: str, when: float) -> float:
+        """Expected share of the trading day's volume traded by ``when`` (epoch seconds): 0 at the
+        open, 1 at the close."""
+        ...
+
+
+class ParameterSource(Protocol):
+    """Per-instrument Almgren–Chriss parameters (IS's trajectory), estimated from market data or configured."""
+
+    def parameters(self, symbol: str, now: float) -> AcParameters: ...
+
+
+@dataclass(frozen=True, slots=True)
+class StrategyContext:
+    """What strategies may read beyond their parent and the market view: the models the engine
+    keeps up to date from market data (one per engine, shared by every parent).  None: the
+    registry's factories fall back to what needs no history (a default U profile, priors)."""
+
+    profiles: VolumeProfiles | None = None
+    models: ParameterSource | None = None

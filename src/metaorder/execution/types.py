@@ -125,6 +125,20 @@ class ParentState:
     urgency: str = "MEDIUM"
     aggressiveness: str = "NEUTRAL"
     lot_size: int = 1
+    # TargetStrategyParameters (848) beyond Urgency and Aggressiveness, as normalization accepted
+    # them (keys and canonical values, sorted): the strategy's own parameters, e.g. RiskAversion.
+    params: tuple[tuple[str, str], ...] = ()
+    # Shares of this parent executed on lit venues: those are prints on the public tape, so they are
+    # in ``MarketView.volume``; a participation rule subtracts them (not ``filled_qty``, which also
+    # counts internal crosses and dark fills, neither of which prints) to find the others' volume.
+    printed_qty: int = 0
+
+    def param(self, key: str) -> str | None:
+        """The 848 value of ``key`` (None: the client did not give it)."""
+        for name, value in self.params:
+            if name == key:
+                return value
+        return None
 
     @property
     def remaining_qty(self) -> int:

@@ -47,22 +47,26 @@ class BookError(ValueError):
     """A request the book cannot honour (a replace below the filled quantity, an unknown order)."""
 
 
-#: What aggregates orders, as plain values: (symbol, direction, strategy, urgency, limit).
-_Key = tuple[str, int, str, str, Decimal | None]
+#: What aggregates orders, as plain values: (symbol, direction, strategy, urgency, limit, 848 params).
+_Key = tuple[str, int, str, str, Decimal | None, str]
 
 
 def _key_of(order: ClientOrder) -> _Key:
     m = order.mandate
-    return order.symbol, order.side.direction, m.strategy._value_, m.urgency._value_, order.limit
+    return order.symbol, order.side.direction, m.strategy._value_, m.urgency._value_, order.limit, m.params
 
 
 def _key_of_parent(key: ParentKey) -> _Key:
-    return key.symbol, key.direction, key.strategy._value_, key.urgency._value_, key.limit
+    return key.symbol, key.direction, key.strategy._value_, key.urgency._value_, key.limit, key.params
 
 
 class ParentBook:
-    def __init__(self, mid: MidSource, first_parent: int = 1) -> None:
-        self.mid_source = mid  # replaced by the live consolidated midpoint once market data is wired
+    def __init__(self, mid: MidSource, first_parent: int = 1, *, aggregate: bool = True, net: bool = True) -> None:
+        self.mid_source = mid
+        # Both on in production.  Off, the book works every order on its own (one parent each) or
+        # never crosses internally: what the execution lab's baseline measures them against.
+        self.aggregate = aggregate
+        self.net = net  # replaced by the live consolidated midpoint once market data is wired
         self._parents: dict[str, ParentOrder] = {}  # working parents
         # Keyed by _key_of: a tuple of plain values hashes in C, a ParentKey (two enums inside) would
         # call Python hash functions for every arriving order.
@@ -145,7 +149,7 @@ class ParentBook:
     def _net(self, order: ClientOrder, most: int | None = None) -> list[Cross]:
         """Cross ``order`` (at most ``most`` shares of it) against opposing parents' unsent shares."""
         opposing = self._by_side.get((order.symbol, -order.side.direction))
-        if not opposing:
+        if not opposing or not self.net:
             return []
         mid = self.mid_source(order.symbol)
         if mid is None or not order.accepts_price(mid):
@@ -174,7 +178,7 @@ class ParentBook:
         return crosses
 
     def _aggregate(self, order: ClientOrder, now: float) -> ParentOrder:
-        parent = self._by_key.get(_key_of(order))
+        parent = self._by_key.get(_key_of(order)) if self.aggregate else None
         if parent is None:
             parent = self._open_parent(f"P{next(self._parent_ids)}", order, now)
         parent.children.append(order)
@@ -224,10 +228,11 @@ class ParentBook:
     def _open_parent(self, parent_id: str, order: ClientOrder, created: float) -> ParentOrder:
         """A new working parent for ``order``'s characteristics, entered in every index."""
         m = order.mandate
-        key = ParentKey(order.symbol, order.side.direction, m.strategy, m.urgency, order.limit)
+        key = ParentKey(order.symbol, order.side.direction, m.strategy, m.urgency, order.limit, m.params)
         parent = ParentOrder(parent_id, key, created)
         self._parents[parent_id] = parent
-        self._by_key[_key_of(order)] = parent
+        if self.aggregate:
+            self._by_key[_key_of(order)] = parent
         self._by_side.setdefault((key.symbol, key.direction), {})[parent_id] = parent
         return parent
 
@@ -237,7 +242,10 @@ class ParentBook:
         seen: set[str] = set()
         for parent in self._parents.values():
             assert parent.children, f"{parent.parent_id} is empty"
-            assert self._by_key.get(_key_of_parent(parent.key)) is parent
+            if self.aggregate:
+                assert self._by_key.get(_key_of_parent(parent.key)) is parent
+            else:
+                assert len(parent.children) == 1, f"{parent.parent_id} aggregates with aggregation off"
             assert self._by_side[(parent.key.symbol, parent.key.direction)].get(parent.parent_id) is parent
             assert 0 <= parent.working_qty <= parent.wanted_qty, parent
             parent.children._check()  # the running sums behind wanted_qty and cum_qty
@@ -247,7 +255,7 @@ class ParentBook:
                 seen.add(child.order_id)
                 assert 0 <= child.cum_qty <= child.qty
                 key = ParentKey(child.symbol, child.side.direction, child.mandate.strategy,
-                                child.mandate.urgency, child.limit)
+                                child.mandate.urgency, child.limit, child.mandate.params)
                 assert key == parent.key
         assert seen == set(self._orders), "orders index out of step with the parents"
         assert sum(map(len, self._by_side.values())) == len(self._parents), "side index out of step"

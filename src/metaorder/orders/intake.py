@@ -110,6 +110,9 @@ class Intake:
         self._boot = 0
         self._day: int | None = None  # the trading day of the last event (see _advance_day)
         self.crossed_qty = 0
+        # The acknowledgement's Text: what the order will do (orders/describe.py, wired with the
+        # engine's end of day).  None: a bare acknowledgement.
+        self.describe: Callable[[ClientOrder], str] | None = None
         # Recovery only (see apply): the highest OrderID, arrival and parent numbers replayed.
         self._top_id = self._top_arrival = self._top_parent = 0
 
@@ -143,7 +146,8 @@ class Intake:
         if verdict is not None:
             return [self._reject(session, request, verdict.reason, verdict.text, now)]
         # Acknowledged as it arrived: crossing below fills it, and each fill gets its own report.
-        ack = self._report(order, _NEW, now)
+        describe = self.describe
+        ack = self._report(order, _NEW, now, text=describe(order) if describe is not None else "")
         crosses, parent = self.book.add(order, now)
         self._orders[order.order_id] = order
         self._by_cl[(session, order.cl_ord_id)] = order

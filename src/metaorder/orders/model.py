@@ -92,6 +92,10 @@ class Mandate:
     start_time: float | None = None  # EffectiveTime (168)
     end_time: float | None = None  # ExpireTime (126)
     participation_rate: Decimal | None = None  # ParticipationRate (849), a fraction 0..1
+    # The strategy's own TargetStrategyParameters (848) beyond Urgency and Aggressiveness, in one
+    # canonical text ("MaxPOV=0.2;MinPOV=0.05": keys sorted, values as normalization rewrote them) so
+    # that it can be part of the aggregation key and journaled as it is; "" when there are none.
+    params: str = ""
 
 
 class ClientOrder:
@@ -426,6 +430,9 @@ class ParentKey:
     strategy: Strategy
     urgency: Urgency
     limit: Decimal | None
+    # The strategy's own 848 parameters (Mandate.params): orders asking for a different risk
+    # aversion or participation band cannot be worked as one.
+    params: str = ""
 
 
 class ParentOrder:

@@ -10,7 +10,9 @@ and reads the strategy mandate from the FIX 4.4 algorithmic-trading tags:
 * EffectiveTime (168) / ExpireTime (126): the execution window;
 * ParticipationRate (849): the maximum share of market volume, a fraction (0.1 = 10 %);
 * TargetStrategyParameters (848): ``key=value`` pairs separated by ``;`` — ``Urgency=LOW|MEDIUM|HIGH``
-  and ``Aggressiveness=PASSIVE|NEUTRAL|AGGRESSIVE``.
+  and ``Aggressiveness=PASSIVE|NEUTRAL|AGGRESSIVE`` for every strategy, and each strategy's own keys
+  (:mod:`metaorder.orders.strategy_params`: ``RiskAversion`` for IS, ``MinPOV``/``MaxPOV`` for POV);
+  a key the order's strategy does not know, or a bad value, is refused with a Text naming it.
 
 Each refusal carries the FIX OrdRejReason (103) and a Text a counterparty's FIX team can act on.
 """
@@ -23,6 +25,7 @@ from decimal import Decimal, InvalidOperation
 
 from metaorder.fix.codec import parse_utc_timestamp
 from metaorder.orders.messages import NewOrderRequest
+from metaorder.orders.strategy_params import ParameterError, canonical_params
 from metaorder.orders.model import (
     Aggressiveness,
     ClientOrder,
@@ -137,12 +140,6 @@ def _mandate_of(request: NewOrderRequest, defaults: IntakeDefaults, now: float) 
             )
         strategy = found
     params = parse_strategy_parameters(request.target_strategy_parameters or "")
-    unknown = set(params) - {"Urgency", "Aggressiveness"}
-    if unknown:
-        raise NormalizeError(
-            REJ_UNSUPPORTED, f"TargetStrategyParameters (848): unknown key {sorted(unknown)[0]!r} "
-            "(known: Urgency, Aggressiveness)"
-        )
     try:
         urgency = Urgency(params["Urgency"].upper()) if "Urgency" in params else defaults.urgency
         aggressiveness = (
@@ -161,11 +158,17 @@ def _mandate_of(request: NewOrderRequest, defaults: IntakeDefaults, now: float) 
         rate = defaults.participation_rate
     if strategy is Strategy.POV and rate is None:
         raise NormalizeError(REJ_UNSUPPORTED, "a POV order (847=2) needs a ParticipationRate (849)")
+    if strategy is Strategy.POV and rate == 1:
+        raise NormalizeError(REJ_UNSUPPORTED, "a POV order's ParticipationRate (849) must be below 1")
+    try:
+        own = canonical_params(strategy, params, rate)
+    except ParameterError as exc:
+        raise NormalizeError(REJ_UNSUPPORTED, f"TargetStrategyParameters (848): {exc}") from None
     start = _time(request.effective_time, "EffectiveTime (168)")
     end = _time(request.expire_time, "ExpireTime (126)")
     if end is not None and end <= max(now, start or now):
         raise NormalizeError(REJ_OTHER, "ExpireTime (126) must be after EffectiveTime (168) and after now")
-    return Mandate(strategy, urgency, aggressiveness, start, end, rate)
+    return Mandate(strategy, urgency, aggressiveness, start, end, rate, own)
 
 
 def normalize_new_order(

@@ -1,0 +1,346 @@
+"""VWAP: execute a parent along the market's expected volume curve over its window [start_time, end_time].
+
+The benchmark is the interval VWAP (the market's volume-weighted price over the window), so the
+point is to trade when the market trades: a share of the parent proportional to the share of the
+window's volume expected in each slice (GUIDE §6, VWAP schedule).
+
+Target curve.  With C the instrument's cumulative intraday volume profile
+(:mod:`metaorder.execution.volume_profile`: learned from trade prints, a U shape until there is
+history), the fraction of the parent due by time t is the profile renormalised over the window,
+
+    P(t) = (C(t) − C(start)) / (C(end) − C(start)),
+
+C counting whole days before t's day, so a window across midnight stays monotone.  If the window
+has (almost) no expected volume — it lies outside the session — P falls back to time-linear (the
+TWAP curve) and the decision notes say so.  The curve is read from the profile when the strategy
+is made and again at the first decision at or after the start (the day may have rolled since),
+and whenever the window changes; between those it is fixed, so the schedule does not wobble
+under a parent while it works.
+
+Slices.  Exactly as TWAP (:mod:`metaorder.execution.twap`, whose functions this module reuses):
+about one slice per ``slice_interval``, within [``min_slices``, ``max_slices``], never shorter than
+``min_slice_interval``, never more slices than lots; slice i goes out at its grid point
+start + i·Δ moved within ±``jitter``·Δ, the times drawn once from ``random.Random(seed)``.  What
+differs is the size: once slice i is due, the cumulative target is Q·P(start + (i+1)·Δ) rounded
+down to whole lots, and the last slice's target is Q itself, so the slices add up to Q exactly
+(the odd lot last).  Q is ``target_qty`` at the call: when orders join or leave, the whole curve
+rescales (recalibration); fills and working quantity are read afresh on every call, so the next
+slice always sizes against what is really done (GUIDE §6: recalibrate after fills).
+
+Ahead / behind.  The lag is what the curve says should have *executed* by now (the target of the
+previous slice, i.e. the curve at this slice's grid point) minus what has: resting children are
+not progress.  The band a lag may reach before catching up depends on Urgency and is a fraction of
+an average slice Q/n — the same unit as TWAP, so that a 5-slice order and a 100-slice day are
+equally tolerant in time: HIGH ``band_high`` (1/10 of a slice), MEDIUM ``band_medium`` (1/2), LOW
+``band_low`` (1); a PASSIVE mandate adds ``band_passive_extra`` (one slice).  Within the band the
+slice is posted passively (Style.PASSIVE: rest at the near touch), probing for spread capture.
+Beyond it the strategy pulls its resting children and takes the shortfall (the lag, rounded up to
+a lot) aggressively; the rest of the slice is posted passively on the next call, once the
+shortfall is out.  When filled + working already reaches the target (ahead), nothing is sent.
+
+Style.  AGGRESSIVE mandate: always takes.  From the last slice on, and after end_time, everything
+unworked is taken and resting children are pulled, every ``retry_interval`` until done (as TWAP:
+the window's end is the client's deadline for the algo; expiring the orders is the book's job).
+
+Limits.  Every intent carries the parent's limit.  A ParticipationRate ρ (849) caps executed plus
+working quantity at ρ/(1−ρ) × the others' volume since the start (GUIDE §6, POV;
+:func:`metaorder.execution.twap.participation_room`).  Others' volume is the market's printed
+volume since the first call at or after start_time minus our own prints since then
+(``parent.printed_qty``: lit fills are on the tape; internal crosses and dark fills are not, so
+``filled_qty`` would over-subtract), and "ours" in the cap counts those prints too.  The cap
+outranks the schedule, completion phase included; the note says when it holds the parent back.
+
+Numbers.  The curve is a float model estimate; quantities are integer shares.
+"""
+
+from __future__ import annotations
+
+import bisect
+import math
+import random
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from fractions import Fraction
+from typing import Any, Protocol
+
+from metaorder.execution.strategy import Decision
+from metaorder.execution.twap import (
+    AGGRESSIVENESS,
+    TwapSettings,
+    lot_sized,
+    participation_room,
+    slice_count,
+    slice_times,
+)
+from metaorder.execution.types import Intent, MarketView, ParentState, Style
+from metaorder.execution.volume_profile import DAY_S, ProfileBook, ProfileSettings
+
+URGENCIES: tuple[str, ...] = ("LOW", "MEDIUM", "HIGH")
+# Below this expected share of a day's volume, the window counts as having none (time-linear curve).
+NO_VOLUME = 1e-9
+
+
+class ProfileSource(Protocol):
+    """The intraday volume curve VWAP plans on (a :class:`~metaorder.execution.volume_profile.ProfileBook`)."""
+
+    def cumulative(self, symbol: str, when: float) -> float:
+        """Expected fraction of ``when``'s trading day's volume traded by ``when``: 0 at the open, 1 at the close."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class VwapSettings:
+    """The ``[strategy.vwap]`` table: slicing and bands, and the volume profile's own settings."""
+
+    slice_interval: float = 30.0  # target seconds between slices (the window decides the exact Δ)
+    min_slices: int = 5  # even a short window is worked in this many slices (lots and min_slice_interval allowing)
+    max_slices: int = 100  # a day-long window gets longer slices instead of more of them
+    min_slice_interval: float = 1.0  # seconds: no slice is shorter, whatever min_slices asks
+    jitter: float = 0.2  # each slice time moves up to ± this fraction of Δ; < 0.5 keeps slices in order
+    retry_interval: float = 5.0  # seconds between checks while completing, capped or waiting for cancels
+    band_high: float = 0.1  # lag tolerated before catching up, in average slices (Q/n), HIGH urgency
+    band_medium: float = 0.5  # … MEDIUM urgency
+    band_low: float = 1.0  # … LOW urgency
+    band_passive_extra: float = 1.0  # added for a PASSIVE mandate (spread capture over schedule)
+    # The volume profile (volume_profile.ProfileSettings; one book per engine, shared by all parents).
+    session_open_s: int = 9 * 3600 + 1800
+    session_close_s: int = 16 * 3600
+    bin_s: int = 300
+    decay: float = 0.2
+    u_shape: float = 2.0
+    close_tilt: float = 0.25
+    min_days: int = 1
+
+    def __post_init__(self) -> None:
+        try:
+            self.twap_settings()
+            self.profile_settings()
+        except ValueError as exc:
+            raise ValueError(f"VWAP {exc.args[0].removeprefix('TWAP ')}") from exc
+        for name in ("band_high", "band_medium", "band_low", "band_passive_extra"):
+            value = getattr(self, name)
+            if not (math.isfinite(value) and value >= 0):
+                raise ValueError(f"VWAP {name} must be >= 0 slices, not {value}")
+
+    def twap_settings(self) -> TwapSettings:
+        """The slicing part, as TWAP's functions take it."""
+        return TwapSettings(
+            slice_interval=self.slice_interval,
+            min_slices=self.min_slices,
+            max_slices=self.max_slices,
+            min_slice_interval=self.min_slice_interval,
+            jitter=self.jitter,
+            retry_interval=self.retry_interval,
+        )
+
+    def profile_settings(self) -> ProfileSettings:
+        """The volume profile's part, for the engine's :class:`ProfileBook`."""
+        return ProfileSettings(
+            session_open_s=self.session_open_s,
+            session_close_s=self.session_close_s,
+            bin_s=self.bin_s,
+            decay=self.decay,
+            u_shape=self.u_shape,
+            close_tilt=self.close_tilt,
+            min_days=self.min_days,
+        )
+
+    def band(self, urgency: str, aggressiveness: str) -> float:
+        """Lag tolerated, in average slices, for this mandate."""
+        base = {"HIGH": self.band_high, "MEDIUM": self.band_medium, "LOW": self.band_low}[urgency]
+        return base + (self.band_passive_extra if aggressiveness == "PASSIVE" else 0.0)
+
+    @classmethod
+    def from_mapping(cls, settings: Mapping[str, object]) -> VwapSettings:
+        """Settings from configuration, refusing unknown names and ill-typed values (ValueError naming them)."""
+        known = {f.name for f in fields(cls)} | set(_CLOCK_TIMES)
+        unknown = sorted(set(settings) - known)
+        if unknown:
+            raise ValueError(f"unknown VWAP setting(s) {', '.join(unknown)} (known: {', '.join(sorted(known))})")
+        typed: dict[str, Any] = {}
+        for name, value in settings.items():
+            if name in _CLOCK_TIMES:  # session_open = "09:30" (UTC), for session_open_s
+                typed[_CLOCK_TIMES[name]] = _seconds_of_day(name, value)
+                continue
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise ValueError(f"VWAP setting {name} must be a number, not {value!r}")
+            number = float(value)
+            if name in _WHOLE:
+                if not number.is_integer():
+                    raise ValueError(f"VWAP setting {name} must be a whole number, not {number:g}")
+                typed[name] = int(number)
+            else:
+                typed[name] = number
+        return cls(**typed)
+
+
+_WHOLE = frozenset({"min_slices", "max_slices", "session_open_s", "session_close_s", "bin_s", "min_days"})
+# Settings given as a UTC time of day ("09:30") in configuration, for the seconds field they set.
+_CLOCK_TIMES = {"session_open": "session_open_s", "session_close": "session_close_s"}
+
+
+def _seconds_of_day(name: str, value: object) -> int:
+    """``"HH:MM"`` or ``"HH:MM:SS"`` (UTC) as seconds after midnight; ``"24:00"`` is the end of the day."""
+    parts = value.split(":") if isinstance(value, str) else []
+    if len(parts) not in (2, 3) or not all(p.isdigit() and len(p) == 2 for p in parts):
+        raise ValueError(f"VWAP setting {name} must be a time of day like \"09:30\", not {value!r}")
+    hours, minutes, seconds = (int(p) for p in (*parts, "00")[:3])
+    if minutes > 59 or seconds > 59 or hours * 3600 + minutes * 60 + seconds > 86_400:
+        raise ValueError(f"VWAP setting {name} must be a time of day like \"09:30\", not {value!r}")
+    return hours * 3600 + minutes * 60 + seconds
+
+
+def cumulative_target(qty: int, lot: int, fractions: tuple[float, ...], index: int) -> int:
+    """Shares that should be done once slice ``index`` (0-based) is due; -1 (none due yet) gives 0.
+
+    ``fractions[i]`` is the share of the parent due by the end of slice i.  Whole lots, except the
+    last slice, which takes everything so the slices add up to ``qty`` (GUIDE §6).
+    """
+    if index < 0:
+        return 0
+    if index >= len(fractions) - 1:
+        return qty
+    return min(math.floor(qty * fractions[index]) // lot * lot, qty)
+
+
+class Vwap:
+    """The VWAP of one parent (see the module docstring)."""
+
+    def __init__(
+        self,
+        parent: ParentState,
+        seed: int,
+        settings: VwapSettings | None = None,
+        profiles: ProfileSource | None = None,
+    ) -> None:
+        if parent.urgency not in URGENCIES:
+            raise ValueError(f"unknown urgency {parent.urgency!r} (known: {', '.join(URGENCIES)})")
+        if parent.aggressiveness not in AGGRESSIVENESS:
+            raise ValueError(f"unknown aggressiveness {parent.aggressiveness!r} (known: {', '.join(AGGRESSIVENESS)})")
+        if parent.lot_size < 1:
+            raise ValueError(f"lot size must be at least 1, not {parent.lot_size}")
+        self._settings = settings or VwapSettings()
+        self._slicing = self._settings.twap_settings()
+        # Without an engine-wide book, the configured default curve (no history).
+        self._profiles: ProfileSource = profiles if profiles is not None else ProfileBook(
+            self._settings.profile_settings()
+        )
+        self._parent_id = parent.parent_id
+        self._seed = seed
+        self._plan(parent)
+        # Participation baseline: the market volume and our prints when the parent started.
+        self._volume_at_start: int | None = None
+        self._printed_at_start = 0
+
+    # ---- the plan ------------------------------------------------------------------------------
+
+    def _plan(self, parent: ParentState) -> None:
+        """Slice times (from the seed) and the profile's fraction due by the end of each slice."""
+        self._start = parent.start_time
+        self._end = max(parent.end_time, parent.start_time)
+        self._n = slice_count(parent, self._slicing)
+        self._times = slice_times(self._start, self._end, self._n, self._slicing.jitter, random.Random(self._seed))
+        step = (self._end - self._start) / self._n
+        begin = self._position(parent.symbol, self._start)
+        span = self._position(parent.symbol, self._end) - begin
+        self._by_volume = span > NO_VOLUME
+        fractions: list[float] = []
+        for i in range(1, self._n + 1):
+            t = self._end if i == self._n else self._start + i * step
+            f = (self._position(parent.symbol, t) - begin) / span if self._by_volume else i / self._n
+            fractions.append(min(max(f, fractions[-1] if fractions else 0.0), 1.0))  # monotone, within [0, 1]
+        fractions[-1] = 1.0
+        self._fractions = tuple(fractions)
+
+    def _position(self, symbol: str, when: float) -> float:
+        """Days elapsed in volume: whole days before ``when``'s day, plus the profile within it."""
+        return when // DAY_S + self._profiles.cumulative(symbol, when)
+
+    @property
+    def schedule(self) -> tuple[float, ...]:
+        """The slice send times (epoch seconds), for the audit trail and tests."""
+        return self._times
+
+    @property
+    def fractions(self) -> tuple[float, ...]:
+        """Share of the parent due by the end of each slice (the renormalised profile), the last 1."""
+        return self._fractions
+
+    @property
+    def by_volume(self) -> bool:
+        """False when the window had no expected volume and the curve is time-linear."""
+        return self._by_volume
+
+    # ---- deciding ------------------------------------------------------------------------------
+
+    def decide(self, parent: ParentState, market: MarketView, now: float) -> Decision:
+        if parent.parent_id != self._parent_id:
+            raise ValueError(f"VWAP of {self._parent_id} asked to decide for {parent.parent_id}")
+        if (parent.start_time, max(parent.end_time, parent.start_time)) != (self._start, self._end):
+            # An order with another EffectiveTime/ExpireTime joined (the engine's window is the union).
+            self._plan(parent)
+        if now < self._start:
+            return Decision(wake_at=self._start, note=f"VWAP: waiting for the start at {self._start:.3f}")
+        if self._volume_at_start is None:
+            self._volume_at_start = market.volume(parent.symbol)
+            self._printed_at_start = parent.printed_qty
+            self._plan(parent)  # the profile as it is now (a day may have been learned since the order came)
+        index = bisect.bisect_right(self._times, now) - 1
+        if index < 0:
+            return Decision(wake_at=self._times[0], note=f"VWAP: first slice at {self._times[0]:.3f}")
+        return self._slice(parent, market, now, index)
+
+    def _slice(self, parent: ParentState, market: MarketView, now: float, index: int) -> Decision:
+        q, lot, n = parent.target_qty, parent.lot_size, self._n
+        filled, working = parent.filled_qty, parent.working_qty
+        done = filled + working
+        due = cumulative_target(q, lot, self._fractions, index)
+        final = index >= n - 1
+        lag = cumulative_target(q, lot, self._fractions, index - 1) - filled
+        threshold = math.floor(self._settings.band(parent.urgency, parent.aggressiveness) * q / n)
+        behind = not final and lag > threshold
+        over = done > q
+        want = max(due - done, 0)
+        mandate_takes = parent.aggressiveness == "AGGRESSIVE"
+        if behind and not mandate_takes:
+            want = min(-(-lag // lot) * lot, want)  # the shortfall only, in lots; the rest passively next call
+        room = self._room(parent, market)
+        qty = lot_sized(want if room is None else min(want, room), parent.unworked_qty, lot)
+
+        curve = "profile" if self._by_volume else "time-linear: the window has no expected volume"
+        notes = [f"VWAP slice {index + 1}/{n} ({curve}): target {due}, done {done} (filled {filled})"]
+        if final:
+            notes.append("after end: completing aggressively" if now >= self._end else "final slice: completing")
+        elif behind:
+            notes.append(f"behind by {lag} > {threshold}: taking the shortfall")
+        elif want == 0 and not over:
+            notes.append("on or ahead of schedule")
+        if over:
+            notes.append(f"over target {q} after a shrink: pulling resting children")
+        capped = room is not None and room < min(want, parent.unworked_qty)
+        if capped:
+            notes.append(f"held back by participation cap (room {room}): falling behind is intended")
+        note = "; ".join(notes)
+
+        style = Style.AGGRESSIVE if final or behind or mandate_takes else Style.PASSIVE
+        intents: tuple[Intent, ...] = ()
+        if qty > 0:
+            intents = (Intent(parent.parent_id, parent.symbol, parent.direction, qty, parent.limit, style, note),)
+        cancel = working > 0 and (final or behind or over)
+
+        nxt = self._times[index + 1] if index + 1 < n else None
+        wake = nxt
+        if parent.remaining_qty > 0 and (final or capped or cancel):
+            retry = now + self._settings.retry_interval
+            wake = retry if nxt is None else min(nxt, retry)
+        return Decision(intents=intents, cancel_working=cancel, wake_at=wake, note=note)
+
+    def _room(self, parent: ParentState, market: MarketView) -> int | None:
+        """What the participation cap still allows (None: no cap)."""
+        rate = parent.participation_rate
+        if rate is None or rate >= 1:
+            return None
+        assert self._volume_at_start is not None  # set by decide before any slice
+        ours = max(parent.printed_qty - self._printed_at_start, 0)
+        others = max(market.volume(parent.symbol) - self._volume_at_start - ours, 0)
+        return participation_room(Fraction(rate) if rate > 0 else Fraction(0), others, ours, parent.working_qty)
