@@ -72,6 +72,7 @@ from metaorder.events import (
     ParentHalted,
     ParentOverfilled,
     StrategyChosen,
+    PreTradeEstimate,
     VenueExecution,
 )
 from metaorder.orders.journal import EVENT_VERSION, EncodedData, JournalEntry, JournalError, decode_data
@@ -242,6 +243,10 @@ _ENCODERS: Final[Mapping[type, Callable[[Any], dict[str, Any]]]] = {
     EngineStarted: lambda e: {"orders": e.orders},
     KillSwitchChanged: lambda e: {"session": e.session, "engaged": e.engaged, "reason": e.reason},
     StrategyChosen: lambda e: {"parent_id": e.parent_id, "requested": e.requested, "used": e.used, "text": e.text},
+    PreTradeEstimate: lambda e: {"parent_id": e.parent_id, "strategy": e.strategy, "qty": e.qty,
+                                 "horizon_s": e.horizon_s, "periods": e.periods, "risk_aversion": e.risk_aversion,
+                                 "kappa": e.kappa, "expected_cost": e.expected_cost, "std_cost": e.std_cost,
+                                 "arrival_price": _dec(e.arrival_price)},
     ChildPlaced: lambda e: {"parent_id": e.parent_id, "child_id": e.child_id, "venue": e.venue, "symbol": e.symbol,
                             "side": e.side._value_, "qty": e.qty, "price": _dec(e.price), "ioc": e.ioc,
                             "reason": e.reason, "expected_cost": _dec(e.expected_cost)},
@@ -461,6 +466,10 @@ _DECODERS: Final[Mapping[str, Callable[[_Data], Event]]] = {
                                                         d.opt_text("session", None)),
     StrategyChosen.kind: lambda d: StrategyChosen(d.text("parent_id"), d.text("requested"), d.text("used"),
                                                   d.text("text", "")),
+    PreTradeEstimate.kind: lambda d: PreTradeEstimate(
+        d.text("parent_id"), d.text("strategy"), d.whole("qty"), d.number("horizon_s"), d.whole("periods"),
+        d.number("risk_aversion"), d.number("kappa"), d.number("expected_cost"), d.number("std_cost"),
+        d.opt_dec("arrival_price", None)),
     ChildPlaced.kind: _child_placed,
     ChildAcknowledged.kind: lambda d: ChildAcknowledged(d.text("parent_id"), d.text("child_id"), d.text("venue"),
                                                         d.opt_text("venue_order_id", None)),

@@ -67,6 +67,7 @@ __all__ = [
     "ParentHalted",
     "ParentOverfilled",
     "StrategyChosen",
+    "PreTradeEstimate",
     "VenueExecution",
 ]
 
@@ -310,6 +311,32 @@ class StrategyChosen(_StrategyChosenKind):
         return (self.parent_id,)
 
 
+class _PreTradeEstimateKind:
+    __slots__ = ()
+    kind: ClassVar[str] = "parent.estimate"
+
+
+@dataclass(frozen=True, slots=True)
+class PreTradeEstimate(_PreTradeEstimateKind):
+    """The Almgren–Chriss estimate an IS parent was planned with (what ``metaorder estimate``
+    prints), so TCA can hold the realized cost against it.  Model figures: floats, dollars."""
+
+    parent_id: str
+    strategy: str  # "IS"
+    qty: int  # shares the plan is for
+    horizon_s: float
+    periods: int
+    risk_aversion: float  # λ, per dollar
+    kappa: float  # per second
+    expected_cost: float  # E, dollars
+    std_cost: float  # sqrt(Var), dollars
+    arrival_price: Decimal | None  # the benchmark: the mid when the parent started (None: no quote)
+
+    @property
+    def ids(self) -> tuple[str, ...]:
+        return (self.parent_id,)
+
+
 class _ChildPlacedKind:
     __slots__ = ()
     kind: ClassVar[str] = "child.placed"
@@ -494,6 +521,7 @@ Event = (
     OrderAccepted | OrderRejected | OrderReplaced | OrderCanceled | OrderExpired | Crossed | ParentFilled
     | EngineStarted | KillSwitchChanged | StrategyChosen | ChildPlaced | ChildAcknowledged
     | ChildCancelRequested | ChildCanceled | ChildRejected | VenueExecution | ParentOverfilled | ParentHalted
+    | PreTradeEstimate
 )
 
 #: Every event class, in the order above (the codec's registry is built from it).
@@ -501,4 +529,5 @@ EVENT_TYPES: tuple[type[Event], ...] = (
     OrderAccepted, OrderRejected, OrderReplaced, OrderCanceled, OrderExpired, Crossed, ParentFilled,
     EngineStarted, KillSwitchChanged, StrategyChosen, ChildPlaced, ChildAcknowledged,
     ChildCancelRequested, ChildCanceled, ChildRejected, VenueExecution, ParentOverfilled, ParentHalted,
+    PreTradeEstimate,
 )

@@ -23,6 +23,7 @@ from metaorder.execution.marketview import ConsolidatedMarket
 from metaorder.execution.router import BestPriceRouter
 from metaorder.execution.strategies import STRATEGIES, StrategyRegistry, StrategySettingsError
 from metaorder.execution.strategy import StrategyContext
+from metaorder.execution.impact_model import InstrumentModels, InstrumentPrior
 from metaorder.execution.volume_profile import ProfileBook
 from metaorder.execution.vwap import VwapSettings
 from metaorder.execution.types import VenueInfo, VenueKind
@@ -90,14 +91,26 @@ def build_models(config: MetaorderConfig, profiles_path: Path | None = None) -> 
     assert isinstance(vwap, VwapSettings)
     settings = vwap.profile_settings()
     profiles = ProfileBook.load(profiles_path, settings) if profiles_path is not None else ProfileBook(settings)
-    return StrategyContext(profiles=profiles)
+    session_s = float(settings.session_close_s - settings.session_open_s)
+    priors = {i.symbol: InstrumentPrior(i.symbol, i.reference_price, i.tick_size, i.daily_volatility, i.daily_volume,
+                                        session_s) for i in config.instrument}
+    return StrategyContext(profiles=profiles, models=InstrumentModels(priors))
 
 
 def learn_from_market(market: ConsolidatedMarket, context: StrategyContext) -> None:
     """Feed the market's prints and quotes to the models in ``context``."""
-    profiles = context.profiles
+    profiles, models = context.profiles, context.models
     if isinstance(profiles, ProfileBook):
         market.trade_listeners.append(lambda symbol, price, size, now: profiles.on_trade(symbol, size, now))
+    if isinstance(models, InstrumentModels):
+        market.trade_listeners.append(models.observe_trade)
+
+        def quote(symbol: str, now: float) -> None:
+            bid, ask = market.best_bid(symbol), market.best_ask(symbol)
+            if bid is not None and ask is not None and bid < ask:
+                models.observe_quote(symbol, bid, ask, now)
+
+        market.quote_listeners.append(quote)
 
 
 def build_engine(config: MetaorderConfig, intake: Intake, venues: Mapping[str, VenueInfo],

@@ -146,3 +146,16 @@ def test_random_flow_keeps_the_book_consistent_and_conserves_crossed_quantity() 
     sold = sum(o.cum_qty for o in created if o.side is not Side.BUY)
     assert bought == sold == crossed_buy + crossed_sell
     assert all(o.cum_qty <= o.qty for o in created)
+
+
+def test_orders_asking_for_different_risk_aversions_are_not_aggregated() -> None:
+    """TargetStrategyParameters (848) strategy keys are part of the aggregation key."""
+    def order(order_id: str, params: str) -> ClientOrder:
+        return ClientOrder(order_id, "OMS1", order_id, "ACME", Side.BUY, 100, OrderType.MARKET, None,
+                           TimeInForce.DAY, Mandate(Strategy.IS, params=params), 1.0, 1)
+
+    book = ParentBook(lambda symbol: Decimal("100"))
+    _, first = book.add(order("O1", "RiskAversion=0.000001"), 1.0)
+    _, same = book.add(order("O2", "RiskAversion=0.000001"), 1.0)
+    _, other = book.add(order("O3", "RiskAversion=0.00001"), 1.0)
+    assert first is same and other is not None and other is not first

@@ -76,6 +76,7 @@ from metaorder.events import (
     ParentHalted,
     ParentOverfilled,
     StrategyChosen,
+    PreTradeEstimate,
     VenueExecution,
 )
 from metaorder.execution.children import ChildOrder, ChildState, Fields
@@ -85,7 +86,7 @@ from metaorder.execution.placement import ChildOutcome, ChildResult, Placement, 
 from metaorder.execution.ports import IntakePort
 from metaorder.execution.router import Router
 from metaorder.execution.strategies import StrategyRegistry
-from metaorder.execution.strategy import Decision, Strategy
+from metaorder.execution.strategy import Decision, Estimating, Strategy
 from metaorder.execution.tradingday import end_of_day
 from metaorder.execution.types import ParentState, VenueInfo, VenueKind, VenueOrder, VenueStatus
 from metaorder.execution.venue_fix import (
@@ -205,6 +206,7 @@ class ExecutionEngine:
         self._heap: list[tuple[float, str]] = []  # (when, parent id): parents by the time they are due
         self._dirty: set[str] = set()  # parents to attend to at the next tick, whatever their time
         self._halted_in_journal: set[str] = set()  # recovery: parents halted before the restart
+        self._estimated: set[str] = set()  # parents whose pre-trade estimate is journaled
         # Placements that asked to hear of market changes: id -> (parent id, placement), oldest first.
         self._watching: dict[int, tuple[str, Placement]] = {}
 
@@ -255,6 +257,8 @@ class ExecutionEngine:
                 child.cancel_requested = True
             case ParentHalted():
                 self._halted_in_journal.add(event.parent_id)
+            case PreTradeEstimate():
+                self._estimated.add(event.parent_id)  # a restarted strategy re-plans, the estimate stands
             case (OrderAccepted() | OrderRejected() | OrderReplaced() | OrderCanceled() | OrderExpired() | Crossed()
                   | ParentFilled() | EngineStarted() | KillSwitchChanged() | StrategyChosen() | ParentOverfilled()):
                 pass  # the intake's, or nothing to rebuild (an over-fill halted its parent: that is its own event)
@@ -504,6 +508,8 @@ class ExecutionEngine:
                      strategy=parent.key.strategy.name, limit=str(state.limit) if state.limit else "market",
                      window_s=round(state.end_time - max(state.start_time, now), 1))
         decision: Decision = worked.strategy.decide(state, self.market, now)
+        if parent.parent_id not in self._estimated and isinstance(worked.strategy, Estimating):
+            self._record_estimate(parent, worked.strategy, now)
         limit_bound = limit_out_of_reach(self.market, parent.key.symbol, parent.key.direction, parent.key.limit)
         if decision.cancel_working:
             for child in list(worked.children.values()):
@@ -518,6 +524,16 @@ class ExecutionEngine:
             self._send(worked, placement, placement.orders(), now, actions)
         wake = decision.wake_at if decision.wake_at is not None else now + self.settings.max_idle_s
         worked.wake_at = min(max(wake, now), now + self.settings.max_idle_s)
+
+    def _record_estimate(self, parent: ParentOrder, strategy: Estimating, now: float) -> None:
+        """Journal the plan an IS parent starts with, once it has its benchmark (the arrival mid)."""
+        if strategy.arrival_price is None and now < parent.window(self.settings.default_end)[0]:
+            return  # not started yet: the benchmark comes with the first decision in the window
+        plan = strategy.estimate
+        self._estimated.add(parent.parent_id)
+        self.intake.record(PreTradeEstimate(parent.parent_id, parent.key.strategy.name, round(plan.qty), plan.horizon,
+                                            plan.periods, strategy.risk_aversion, plan.kappa, plan.expected_cost,
+                                            plan.std_cost, strategy.arrival_price), now)
 
     def _exclude(self, worked: _Worked, now: float) -> frozenset[str]:
         """The venues not to route this parent to now: it rejected one of its children lately, or

@@ -21,8 +21,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
-from metaorder.execution.strategy import Strategy, StrategyContext
+from metaorder.execution.strategy import ParameterSource, Strategy, StrategyContext
 from metaorder.execution.twap import Twap, TwapSettings
+from metaorder.execution.shortfall import Shortfall, ShortfallSettings
 from metaorder.execution.types import ParentState
 from metaorder.execution.vwap import Vwap, VwapSettings
 
@@ -46,9 +47,24 @@ def _vwap(parent: ParentState, seed: int, settings: VwapSettings, context: Strat
     return Vwap(parent, seed, settings, context.profiles)  # no profiles: the configured default U shape
 
 
+def _is(parent: ParentState, seed: int, settings: ShortfallSettings, context: StrategyContext) -> Strategy:
+    models = context.models if context.models is not None else _default_models(parent.symbol)
+    return Shortfall(parent, seed, settings, models)
+
+
+def _default_models(symbol: str) -> ParameterSource:
+    """An instrument model from its documented defaults only (tests and tools without an engine)."""
+    from decimal import Decimal
+
+    from metaorder.execution.impact_model import InstrumentModels, InstrumentPrior
+
+    return InstrumentModels({symbol: InstrumentPrior(symbol, Decimal(100), Decimal("0.01"))})
+
+
 STRATEGIES: Mapping[str, StrategySpec[Any]] = {
     "TWAP": StrategySpec(TwapSettings.from_mapping, _twap),
     "VWAP": StrategySpec(VwapSettings.from_mapping, _vwap),
+    "IS": StrategySpec(ShortfallSettings.from_mapping, _is),
 }
 
 

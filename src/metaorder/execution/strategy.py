@@ -31,12 +31,13 @@ imports no strategy, so every strategy can import it.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from decimal import Decimal
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from metaorder.execution.types import Intent, MarketView, ParentState
 
 if TYPE_CHECKING:
-    from metaorder.execution.almgren_chriss import AcParameters
+    from metaorder.execution.almgren_chriss import AcParameters, AcPlan
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +59,21 @@ class Strategy(Protocol):
 
     def decide(self, parent: ParentState, market: MarketView, now: float) -> Decision: ...
 
+
+
+@runtime_checkable
+class Estimating(Protocol):
+    """A strategy that plans with a cost model (IS): the engine journals its pre-trade estimate once
+    the plan has its benchmark (``arrival_price`` set at the first decision), so TCA can compare."""
+
+    @property
+    def estimate(self) -> AcPlan: ...
+
+    @property
+    def arrival_price(self) -> Decimal | None: ...
+
+    @property
+    def risk_aversion(self) -> float: ...
 
 
 class VolumeProfiles(Protocol):
