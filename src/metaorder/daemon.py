@@ -19,6 +19,7 @@ import asyncio
 import signal
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import structlog
 
@@ -26,6 +27,7 @@ from metaorder.clock import Clock, LiveClock
 from metaorder.config import MetaorderConfig, VenuesConfig, load_venues_config
 from metaorder.ctl import Commands
 from metaorder.ctl import serve as serve_control
+from metaorder.execution.volume_profile import ProfileBook
 from metaorder.fix.session import Role, Session, SessionConfig
 from metaorder.fix.store import MemoryStore, SessionStore
 from metaorder.fix.transport import Acceptor, Initiator, TransportLimits
@@ -73,7 +75,8 @@ async def run_daemon(config: MetaorderConfig, on_started: Callable[[int], None] 
     db, stores = open_stores(config.store.path, config.store.synchronous, [store_key(c) for c in plan.all()])
     try:
         # The engine: intake and execution rebuilt from the journal in one pass, then started.
-        pipeline = start_pipeline(config, journal, venue_infos(config, embedded), clock.now())
+        pipeline = start_pipeline(config, journal, venue_infos(config, embedded), clock.now(),
+                                  profiles_path=e.volume_profiles)
         intake, engine = pipeline.intake, pipeline.engine
         # The start entry is made durable now, which also starts the journal's applier child here
         # rather than inside the first order's flush (a Popen on the event loop, 5 ms or more).
@@ -115,6 +118,8 @@ async def run_daemon(config: MetaorderConfig, on_started: Callable[[int], None] 
             if on_started is not None:
                 on_started(port)
 
+        profiles = pipeline.context.profiles if isinstance(pipeline.context.profiles, ProfileBook) else None
+
         # Everything starts in one TaskGroup; the first task to end (or fail), or a signal, stops it all.
         stop = asyncio.Event()
         signals = {signal.SIGINT: stop.set, signal.SIGTERM: stop.set,
@@ -131,16 +136,40 @@ async def run_daemon(config: MetaorderConfig, on_started: Callable[[int], None] 
                     # A task that returns ends the daemon: the links only run when there are sessions to keep.
                     *([tg.create_task(links.run())] if plan.venues else []),
                     tg.create_task(serve_control(config.control.socket, Commands(operator))),
+                    *([tg.create_task(keep_profiles(profiles, e.volume_profiles, clock))] if profiles else []),
                 ]
                 await until_stopped(tasks, stop)
                 await shut_down(acceptors, links, plan.shutdown_timeout())
                 for task in tasks:
                     task.cancel()
+        if profiles is not None:
+            save_profiles(profiles, e.volume_profiles)
     finally:
         journal.close()
         if db is not None:
             db.close()
     log.info("stopped")
+
+
+PROFILE_SAVE_INTERVAL_S = 300.0  # what a kill -9 can lose of the learned volume profiles: today's, at most this
+
+
+async def keep_profiles(profiles: ProfileBook, path: Path, clock: Clock) -> None:
+    """Save the learned intraday volume profiles every few minutes (and the caller saves them at a clean
+    stop): a finished day is learned once and must survive a restart; the day in progress is not
+    learned until it ends, so losing its last minutes costs nothing."""
+    while True:
+        await asyncio.sleep(PROFILE_SAVE_INTERVAL_S)
+        profiles.roll(clock.now())
+        save_profiles(profiles, path)
+
+
+def save_profiles(profiles: ProfileBook, path: Path) -> None:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        profiles.save(path)
+    except OSError as exc:  # the profiles are an optimisation: trading goes on with the old ones
+        log.warning("volume profiles not saved", path=str(path), error=exc.strerror or str(exc))
 
 
 async def shut_down(acceptors: Sequence[Acceptor], links: VenueLinks, timeout: float) -> None:

@@ -71,8 +71,8 @@ from metaorder.events import (
     ParentFilled,
     ParentHalted,
     ParentOverfilled,
-    StrategyChosen,
     PreTradeEstimate,
+    StrategyChosen,
     VenueExecution,
 )
 from metaorder.orders.journal import EVENT_VERSION, EncodedData, JournalEntry, JournalError, decode_data

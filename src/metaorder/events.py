@@ -66,8 +66,8 @@ __all__ = [
     "ParentFilled",
     "ParentHalted",
     "ParentOverfilled",
-    "StrategyChosen",
     "PreTradeEstimate",
+    "StrategyChosen",
     "VenueExecution",
 ]
 

@@ -19,14 +19,14 @@ from typing import Any
 from metaorder.config import ConfigError, ExecutionSettingsModel, MetaorderConfig, VenuesConfig
 from metaorder.execution.control import ParentGuard
 from metaorder.execution.engine import ExecutionEngine, ExecutionSettings, InstrumentRules
+from metaorder.execution.impact_model import InstrumentModels, InstrumentPrior
 from metaorder.execution.marketview import ConsolidatedMarket
 from metaorder.execution.router import BestPriceRouter
 from metaorder.execution.strategies import STRATEGIES, StrategyRegistry, StrategySettingsError
 from metaorder.execution.strategy import StrategyContext
-from metaorder.execution.impact_model import InstrumentModels, InstrumentPrior
+from metaorder.execution.types import VenueInfo, VenueKind
 from metaorder.execution.volume_profile import ProfileBook
 from metaorder.execution.vwap import VwapSettings
-from metaorder.execution.types import VenueInfo, VenueKind
 from metaorder.orders.book import ParentBook
 from metaorder.orders.describe import describe_order
 from metaorder.orders.intake import Intake

@@ -50,8 +50,12 @@ class Patience:
         return Decision(wake_at=now + self.settings.minutes * 60, note="waiting")
 
 
+def _twap(parent: ParentState, seed: int, settings: TwapSettings, context: StrategyContext) -> Twap:
+    return Twap(parent, seed, settings)
+
+
 SPECS: dict[str, StrategySpec[Any]] = {
-    "TWAP": StrategySpec(TwapSettings.from_mapping, lambda parent, seed, settings, context: Twap(parent, seed, settings)),
+    "TWAP": StrategySpec(TwapSettings.from_mapping, _twap),
     "PATIENCE": StrategySpec(PatienceSettings.parse, Patience),
 }
 

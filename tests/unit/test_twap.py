@@ -151,7 +151,8 @@ class Sim:
             working += intent.qty - fill
             filled += fill
             self.market.traded += fill
-        self.parent = replace(p, filled_qty=filled, working_qty=working)
+        # Every fill here is a print on the tape (self.market.traded): all lit.
+        self.parent = replace(p, filled_qty=filled, working_qty=working, printed_qty=p.printed_qty + filled - p.filled_qty)
         if self.finished_at is None and filled == p.target_qty:
             self.finished_at = now
 
@@ -561,7 +562,7 @@ def test_no_market_volume_means_nothing_under_a_participation_cap() -> None:
 
 
 def test_unknown_strategy_kind_raises_a_clear_value_error() -> None:
-    with pytest.raises(ValueError, match=r"unknown strategy kind 'VWAPP' \(known: TWAP\)"):
+    with pytest.raises(ValueError, match=r"unknown strategy kind 'VWAPP' \(known: TWAP, VWAP"):
         make_strategy("VWAPP", BASE, 1)
 
 

@@ -75,8 +75,8 @@ from metaorder.events import (
     ParentFilled,
     ParentHalted,
     ParentOverfilled,
-    StrategyChosen,
     PreTradeEstimate,
+    StrategyChosen,
     VenueExecution,
 )
 from metaorder.execution.children import ChildOrder, ChildState, Fields

@@ -21,9 +21,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
+from metaorder.execution.shortfall import Shortfall, ShortfallSettings
 from metaorder.execution.strategy import ParameterSource, Strategy, StrategyContext
 from metaorder.execution.twap import Twap, TwapSettings
-from metaorder.execution.shortfall import Shortfall, ShortfallSettings
 from metaorder.execution.types import ParentState
 from metaorder.execution.vwap import Vwap, VwapSettings
 

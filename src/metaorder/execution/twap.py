@@ -39,7 +39,7 @@ the order book; when they expire the parent's target drops to what is filled and
 
 Limits.  Every intent carries the parent's limit.  A ParticipationRate ρ caps cumulative executed
 plus working quantity at ρ/(1−ρ) × the market volume since the start excluding ours (GUIDE §6, POV)
-— ``market.volume`` counts our fills too, so ours are subtracted; the baseline volume is taken at the
+— ``market.volume`` counts our lit fills too (``parent.printed_qty``), so those are subtracted; the baseline volume is taken at the
 first call at or after start_time.  The cap holds in the completion phase as well: the client's cap
 outranks the schedule, so a thin market makes the TWAP fall behind, or finish late, and the decision
 note says so.
@@ -176,6 +176,7 @@ class Twap:
         # Participation baseline: the market volume and our fills when the parent started.
         self._volume_at_start: int | None = None
         self._filled_at_start = 0
+        self._printed_at_start = 0
 
     def _plan(self, parent: ParentState) -> None:
         """Draw the slice times for the parent's window (again, from the same seed, if the window moved)."""
@@ -200,6 +201,7 @@ class Twap:
         if self._volume_at_start is None:
             self._volume_at_start = market.volume(parent.symbol)
             self._filled_at_start = parent.filled_qty
+            self._printed_at_start = parent.printed_qty
         index = bisect.bisect_right(self._times, now) - 1
         if index < 0:
             return Decision(wake_at=self._times[0], note=f"TWAP: first slice at {self._times[0]:.3f}")
@@ -260,5 +262,7 @@ class Twap:
             return None
         assert self._volume_at_start is not None  # set by decide before any slice
         ours = parent.filled_qty - self._filled_at_start
-        others = max(market.volume(parent.symbol) - self._volume_at_start - ours, 0)
+        # Only our lit fills are prints in market.volume: dark fills are not on the tape.
+        printed = parent.printed_qty - self._printed_at_start
+        others = max(market.volume(parent.symbol) - self._volume_at_start - printed, 0)
         return participation_room(Fraction(rate) if rate > 0 else Fraction(0), others, ours, parent.working_qty)

@@ -42,8 +42,8 @@ from metaorder.events import (
     ParentFilled,
     ParentHalted,
     ParentOverfilled,
-    StrategyChosen,
     PreTradeEstimate,
+    StrategyChosen,
     VenueExecution,
 )
 from metaorder.fix.codec import Message
@@ -397,8 +397,8 @@ class Intake:
                     self.book.restore(order, event.parent_id, rec.time)
                 self.risk.restore(order)
                 self._top_parent = max(self._top_parent, _parent_number(event.parent_id))
-            case (OrderRejected() | EngineStarted() | KillSwitchChanged() | StrategyChosen() | PreTradeEstimate() | ChildPlaced()
-                  | ChildAcknowledged() | ChildCancelRequested() | ChildCanceled() | ChildRejected()
+            case (OrderRejected() | EngineStarted() | KillSwitchChanged() | StrategyChosen() | PreTradeEstimate()
+                  | ChildPlaced() | ChildAcknowledged() | ChildCancelRequested() | ChildCanceled() | ChildRejected()
                   | VenueExecution() | ParentOverfilled() | ParentHalted()):
                 pass  # nothing of the intake's state: a rejected order never existed, the rest is not the intake's
             case _:

@@ -25,7 +25,6 @@ from decimal import Decimal, InvalidOperation
 
 from metaorder.fix.codec import parse_utc_timestamp
 from metaorder.orders.messages import NewOrderRequest
-from metaorder.orders.strategy_params import ParameterError, canonical_params
 from metaorder.orders.model import (
     Aggressiveness,
     ClientOrder,
@@ -36,6 +35,7 @@ from metaorder.orders.model import (
     TimeInForce,
     Urgency,
 )
+from metaorder.orders.strategy_params import ParameterError, canonical_params
 
 REJ_UNKNOWN_SYMBOL = 1
 REJ_UNSUPPORTED = 11
