@@ -1,0 +1,43 @@
+"""The acknowledgement's Text: what an accepted order will do, in one line (orders/describe.py)."""
+
+from __future__ import annotations
+
+import calendar
+from decimal import Decimal
+
+from metaorder.orders.describe import describe_order
+from metaorder.orders.model import ClientOrder, Mandate, OrderType, Side, Strategy, TimeInForce, Urgency
+
+ARRIVAL = calendar.timegm((2026, 12, 7, 14, 0, 0))  # 14:00:00 UTC
+
+
+def close_at_1600(anchor: float) -> float:
+    return anchor - anchor % 86_400 + 16 * 3600
+
+
+def order(mandate: Mandate, tif: TimeInForce = TimeInForce.DAY) -> ClientOrder:
+    return ClientOrder("O1", "OMS1", "A1", "ACME", Side.BUY, 100, OrderType.MARKET, None, tif, mandate, ARRIVAL, 1)
+
+
+def test_a_vwap_order_with_a_window_and_a_participation_cap() -> None:
+    m = Mandate(Strategy.VWAP, end_time=ARRIVAL + 7200, participation_rate=Decimal("0.1"))
+    assert describe_order(order(m), close_at_1600) == "VWAP 14:00-16:00 UTC, participation <= 10%, urgency MEDIUM"
+
+
+def test_without_expire_time_a_day_order_ends_with_its_trading_day_and_a_gtc_order_never() -> None:
+    assert describe_order(order(Mandate()), close_at_1600) == "TWAP 14:00-16:00 UTC, urgency MEDIUM"
+    assert describe_order(order(Mandate(), TimeInForce.GTC), close_at_1600) == (
+        "TWAP from 14:00 until canceled UTC, urgency MEDIUM")
+
+
+def test_a_later_effective_time_starts_the_window_and_seconds_show_when_they_matter() -> None:
+    m = Mandate(Strategy.IS, Urgency.HIGH, start_time=ARRIVAL + 90.5, end_time=ARRIVAL + 3600)
+    assert describe_order(order(m), close_at_1600) == "IS (Almgren-Chriss) 14:01:30-15:00 UTC, urgency HIGH"
+
+
+def test_strategy_parameters_are_said_as_the_client_gave_them() -> None:
+    m = Mandate(Strategy.POV, participation_rate=Decimal("0.125"), params="MaxPOV=0.2;MinPOV=0.05")
+    assert describe_order(order(m), close_at_1600) == (
+        "POV 14:00-16:00 UTC, participation 12.5% (min 5%, max 20%), urgency MEDIUM")
+    m = Mandate(Strategy.IS, params="RiskAversion=0.000002")
+    assert "risk aversion 0.000002/$" in describe_order(order(m), close_at_1600)
