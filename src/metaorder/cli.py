@@ -111,7 +111,7 @@ def _build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--venues", default="configs/venues.toml", help="simulated venues (default: %(default)s)")
     demo.add_argument("--json", action="store_true", help="the summary as one JSON object")
 
-    from metaorder import estimate  # its options live with it
+    from metaorder import estimate, lab  # their options live with them
 
     est = sub.add_parser("estimate", help="Almgren-Chriss pre-trade estimate: trajectory, expected cost and risk",
                          description="Almgren-Chriss pre-trade estimate, from model parameters or from an "
@@ -124,11 +124,7 @@ def _build_parser() -> argparse.ArgumentParser:
                                       "clock, over several seeds, once per strategy and once alone, and report "
                                       "execution quality.")
     _one_line_errors(lab_)
-    try:  # TEMPORARY while lab.py is being written
-        from metaorder import lab
-        lab.add_arguments(lab_)
-    except (ImportError, AttributeError):
-        pass
+    lab.add_arguments(lab_)
     return parser
 
 

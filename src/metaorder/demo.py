@@ -23,8 +23,8 @@ gross quantity (the netting saving), per-venue shares and fills (dark pools incl
 *cost* (positive = worse than the benchmark), per symbol and overall.
 
 The market tape and mid are read at the instant each report is produced: ``Simulation`` has no
-report hook, so :class:`_ObservedReports` (a list that tells the recorder what is added to it)
-stands in for ``sim.reports``.  Wall time is measured with an injectable stopwatch
+report hook, so :class:`ObservedReports` (a list that tells the recorder what is added to it; the
+execution lab uses it too) stands in for ``sim.reports``.  Wall time is measured with an injectable stopwatch
 (``time.perf_counter`` by default: a duration, never a timestamp); virtual time is the clock's.
 """
 
@@ -64,7 +64,7 @@ LIMIT_OFFSET = Decimal("0.02")
 SESSIONS = ("OMS1", "OMS2")
 
 
-class _ObservedReports(list[Outgoing]):
+class ObservedReports(list[Outgoing]):
     """``sim.reports`` that also hands each report to a listener as it is added.
 
     The hook we would rather have is a report callback on :class:`~metaorder.simulate.Simulation`;
@@ -75,7 +75,7 @@ class _ObservedReports(list[Outgoing]):
         super().__init__()
         self._listener = listener
 
-    def __iadd__(self, other: Iterable[Outgoing]) -> _ObservedReports:  # type: ignore[override,misc]
+    def __iadd__(self, other: Iterable[Outgoing]) -> ObservedReports:  # type: ignore[override,misc]
         items = list(other)
         for item in items:
             self._listener(item)
@@ -257,7 +257,7 @@ def run_demo(orders: int = 400, seed: int = 7, window_s: float = 120.0,
     sim = build_simulation(config, venues_config, VirtualClock(T0), journal)
     recorder = TcaRecorder(sim.engine.market, {i.symbol: i.reference_price for i in config.instrument})
     run = _Run(sim, recorder)
-    sim.reports = _ObservedReports(run.on_report)
+    sim.reports = ObservedReports(run.on_report)
     sim.connect()
     sim.run_until(T0 + WARM_UP_S)
 

@@ -152,7 +152,8 @@ class Sim:
             filled += fill
             self.market.traded += fill
         # Every fill here is a print on the tape (self.market.traded): all lit.
-        self.parent = replace(p, filled_qty=filled, working_qty=working, printed_qty=p.printed_qty + filled - p.filled_qty)
+        printed = p.printed_qty + filled - p.filled_qty
+        self.parent = replace(p, filled_qty=filled, working_qty=working, printed_qty=printed)
         if self.finished_at is None and filled == p.target_qty:
             self.finished_at = now
 

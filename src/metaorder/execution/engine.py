@@ -577,12 +577,16 @@ class ExecutionEngine:
     def _make_strategy(self, parent: ParentOrder, state: ParentState) -> Strategy:
         kind = parent.key.strategy.name
         seed = self.settings.seed * 1_000_003 + sum(map(ord, parent.parent_id))
-        if kind not in self._strategies:
-            log.warning("strategy not available yet: worked as TWAP", parent_id=parent.parent_id, strategy=kind)
-            text = f"{kind} is not available yet; worked as TWAP"
-            self.intake.record(StrategyChosen(parent.parent_id, kind, "TWAP", text), state.start_time)
-            kind = "TWAP"
-        return self._strategies.make(kind, state, seed)
+        if kind in self._strategies:
+            try:
+                return self._strategies.make(kind, state, seed)
+            except ValueError as exc:  # a parent the strategy cannot work (normalization should prevent it)
+                why = f"{kind} cannot work this parent ({exc}); worked as TWAP"
+        else:
+            why = f"{kind} is not available; worked as TWAP"
+        log.warning("strategy not used: worked as TWAP", parent_id=parent.parent_id, strategy=kind, text=why)
+        self.intake.record(StrategyChosen(parent.parent_id, kind, "TWAP", why), state.start_time)
+        return self._strategies.make("TWAP", state, seed)
 
     # ---- children -------------------------------------------------------------------------------
 

@@ -21,6 +21,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
+from metaorder.execution.pov import Pov, PovSettings
 from metaorder.execution.shortfall import Shortfall, ShortfallSettings
 from metaorder.execution.strategy import ParameterSource, Strategy, StrategyContext
 from metaorder.execution.twap import Twap, TwapSettings
@@ -52,6 +53,10 @@ def _is(parent: ParentState, seed: int, settings: ShortfallSettings, context: St
     return Shortfall(parent, seed, settings, models)
 
 
+def _pov(parent: ParentState, seed: int, settings: PovSettings, context: StrategyContext) -> Strategy:
+    return Pov(parent, seed, settings)
+
+
 def _default_models(symbol: str) -> ParameterSource:
     """An instrument model from its documented defaults only (tests and tools without an engine)."""
     from decimal import Decimal
@@ -65,6 +70,7 @@ STRATEGIES: Mapping[str, StrategySpec[Any]] = {
     "TWAP": StrategySpec(TwapSettings.from_mapping, _twap),
     "VWAP": StrategySpec(VwapSettings.from_mapping, _vwap),
     "IS": StrategySpec(ShortfallSettings.from_mapping, _is),
+    "POV": StrategySpec(PovSettings.from_mapping, _pov),
 }
 
 

@@ -39,10 +39,10 @@ the order book; when they expire the parent's target drops to what is filled and
 
 Limits.  Every intent carries the parent's limit.  A ParticipationRate ρ caps cumulative executed
 plus working quantity at ρ/(1−ρ) × the market volume since the start excluding ours (GUIDE §6, POV)
-— ``market.volume`` counts our lit fills too (``parent.printed_qty``), so those are subtracted; the baseline volume is taken at the
-first call at or after start_time.  The cap holds in the completion phase as well: the client's cap
-outranks the schedule, so a thin market makes the TWAP fall behind, or finish late, and the decision
-note says so.
+— ``market.volume`` counts our lit fills too (``parent.printed_qty``), so those are subtracted; the
+baseline volume is taken at the first call at or after start_time.  The cap holds in the completion
+phase as well: the client's cap outranks the schedule, so a thin market makes the TWAP fall behind,
+or finish late, and the decision note says so.
 """
 
 from __future__ import annotations

@@ -1,0 +1,15 @@
+"""The execution lab (``metaorder lab``): what aggregation, netting and slicing are worth, measured.
+
+A flow of client orders (a CSV file, or the seeded standard flow) is replayed through the simulated
+venues on the virtual clock once per strategy and once as the baseline ALONE, over several seeds;
+the figures (cost vs arrival, fees, vs interval VWAP, participation, completion, internal share,
+shares sent) are reported as mean±sd per strategy, overall, by liquidity and by instrument.
+
+Modules: :mod:`~metaorder.lab.flow` (the orders), :mod:`~metaorder.lab.runner` (one run, measured),
+:mod:`~metaorder.lab.metrics` (the figures), :mod:`~metaorder.lab.report` (table, JSON, plot),
+:mod:`~metaorder.lab.command` (the command line and ``make bench``'s entry point).
+"""
+
+from metaorder.lab.command import add_arguments, bench_figures, run, run_lab
+
+__all__ = ["add_arguments", "bench_figures", "run", "run_lab"]

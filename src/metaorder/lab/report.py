@@ -1,0 +1,210 @@
+"""The lab's outputs: the terminal table, the JSON object and the plot.
+
+Rendering only: the figures are :mod:`metaorder.lab.metrics`'s.  Every bps figure is labelled as a
+*cost* (positive = worse than the benchmark, GUIDE §6), and every figure is a mean over seeds with
+its standard deviation beside it, so two strategies are never compared on one lucky seed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from metaorder.lab.metrics import order_costs
+from metaorder.lab.runner import ALONE, RunResult
+
+CONVENTIONS = {
+    "cost_bps": "cost = s*(avg_px - benchmark)/benchmark*1e4, s = +1 buy, -1 sell; positive = worse than benchmark",
+    "cost_vs_arrival_bps": "vs the consolidated mid at each order's acknowledgement, weighted by filled qty",
+    "fees_bps": "venue fees of the child orders (negative: rebates) over the notional executed at venues",
+    "all_in_cost_bps": "cost_vs_arrival_bps + venue fees over the client filled notional",
+    "vs_interval_vwap_bps": "vs the market VWAP over each order's life (ack to final report), weighted by filled qty",
+    "participation": "per parent: lit executions / consolidated tape volume (ours included) between its first "
+                     "acknowledgement and its last final report; mean over parents weighted by parent qty",
+    "completion": "client shares filled by each order's ExpireTime / client shares ordered (a fraction)",
+    "internal_share": "client shares filled by internal crosses / client shares ordered (a fraction)",
+    "sent_to_venues": "shares of all child orders sent (re-sent remainders count again)",
+    "executed_at_venues": "shares executed at venues",
+    "_sd": "sample standard deviation over seeds (null with one seed)",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class LabOutcome:
+    """Everything a lab run produced: the runs by strategy and the summaries of their figures."""
+
+    flow: str  # "standard (N orders per seed)" or the flow file
+    seeds: tuple[int, ...]
+    strategies: tuple[str, ...]  # in run order, ALONE last
+    not_registered: tuple[str, ...]  # asked for, but the engine works them as TWAP (not registered yet)
+    liquidity: dict[str, str]  # symbol -> "liquid" or "illiquid"
+    runs: dict[str, list[RunResult]]
+    summaries: dict[str, dict[str, Any]]
+    wall_s: float
+
+
+def _rounded(value: Any) -> Any:
+    if isinstance(value, float):
+        return round(value, 4)
+    if isinstance(value, dict):
+        return {k: _rounded(v) for k, v in value.items()}
+    return value
+
+
+def to_json(outcome: LabOutcome) -> dict[str, Any]:
+    """The ``--json`` object: ``{"seeds": K, "by_strategy": {"TWAP": {...}, ..., "ALONE": {...}}, ...}``."""
+    by_strategy: dict[str, Any] = {}
+    for name in outcome.strategies:
+        runs = outcome.runs[name]
+        by_strategy[name] = _rounded({
+            **outcome.summaries[name],
+            "rejected": sum(r.rejected for r in runs),
+            "alerts": sum(len(r.alerts) for r in runs),
+            "wall_s": sum(r.wall_s for r in runs),
+            "virtual_s": max(r.virtual_s for r in runs),
+        })
+    return {
+        "seeds": len(outcome.seeds), "seed_list": list(outcome.seeds), "flow": outcome.flow,
+        "strategies": list(outcome.strategies), "worked_as_twap": list(outcome.not_registered),
+        "instruments": outcome.liquidity, "conventions": CONVENTIONS, "by_strategy": by_strategy,
+        "wall_s": round(outcome.wall_s, 3),
+    }
+
+
+# ---- the terminal table -------------------------------------------------------------------------
+
+
+def _cell(summary: Mapping[str, Any], name: str, scale: float = 1.0, fmt: str = "+.2f") -> str:
+    mean, sd = summary.get(name), summary.get(f"{name}_sd")
+    if mean is None:
+        return "n/a"
+    text = f"{mean * scale:{fmt}}"
+    return text if sd is None else f"{text}±{sd * scale:.{fmt[-2]}f}"
+
+
+def format_table(outcome: LabOutcome) -> str:
+    """The human-readable report: one line per strategy, then the costs by liquidity group."""
+    seeds = outcome.seeds
+    seed_text = f"seed {seeds[0]}" if len(seeds) == 1 else f"seeds {seeds[0]}..{seeds[-1]}"
+    lines = [
+        f"metaorder lab  {outcome.flow}, {seed_text}, accelerated time (in-process venues, virtual clock)",
+        "costs in bps, positive = worse than the benchmark; mean±sd over seeds; participation, completion and "
+        "internal as % of quantity",
+    ]
+    if outcome.not_registered:
+        lines.append(f"note           {', '.join(outcome.not_registered)} not registered yet: worked as TWAP")
+    head = (f"  {'strategy':<9}{'vs arrival':>14}{'fees':>12}{'all-in':>14}{'vs VWAP':>14}{'particip.':>13}"
+            f"{'complete':>13}{'internal':>12}{'sent':>11}{'executed':>11}")
+    lines.append(head)
+    for name in outcome.strategies:
+        s = outcome.summaries[name]
+        lines.append(
+            f"  {name:<9}{_cell(s, 'cost_vs_arrival_bps'):>14}{_cell(s, 'fees_bps'):>12}"
+            f"{_cell(s, 'all_in_cost_bps'):>14}{_cell(s, 'vs_interval_vwap_bps'):>14}"
+            f"{_cell(s, 'participation', 100, '.1f'):>13}{_cell(s, 'completion', 100, '.1f'):>13}"
+            f"{_cell(s, 'internal_share', 100, '.1f'):>12}{_shares(s, 'sent_to_venues'):>11}"
+            f"{_shares(s, 'executed_at_venues'):>11}")
+    groups = sorted({g for s in outcome.summaries.values() for g in s.get("by_liquidity", {})})
+    if groups:
+        members = {g: ", ".join(sym for sym, kind in outcome.liquidity.items() if kind == g) for g in groups}
+        lines.append("by liquidity   cost vs arrival (bps) / vs interval VWAP (bps) / participation (%)")
+        lines.append("  " + f"{'strategy':<9}" + "".join(f"{f'{g} ({members[g]})':>44}" for g in groups))
+        for name in outcome.strategies:
+            by = outcome.summaries[name].get("by_liquidity", {})
+            cells = []
+            for g in groups:
+                s = by.get(g, {})
+                cells.append(f"{_cell(s, 'cost_vs_arrival_bps')} / {_cell(s, 'vs_interval_vwap_bps')} / "
+                             f"{_cell(s, 'participation', 100, '.1f')}")
+            lines.append("  " + f"{name:<9}" + "".join(f"{c:>44}" for c in cells))
+    base = outcome.summaries.get(ALONE, {}).get("cost_vs_arrival_bps")
+    if base:
+        ratios = [f"{name} {s['cost_vs_arrival_bps'] / base:.2f}" for name, s in outcome.summaries.items()
+                  if name != ALONE and s.get("cost_vs_arrival_bps") is not None]
+        lines.append(f"vs ALONE       cost vs arrival as a multiple of ALONE's: {', '.join(ratios)}")
+    runs = sum(len(r) for r in outcome.runs.values())
+    lines.append(f"time           {runs} runs in {outcome.wall_s:.1f} s wall")
+    return "\n".join(lines)
+
+
+def _shares(summary: Mapping[str, Any], name: str) -> str:
+    value = summary.get(name)
+    return "n/a" if value is None else f"{value:,.0f}"
+
+
+# ---- the plot ---------------------------------------------------------------------------------
+
+
+def write_plot(outcome: LabOutcome, path: str | Path) -> None:
+    """Two panels: per-order cost vs arrival per strategy (box plot over seeds × orders), and one
+    parent's execution against its schedule (cumulative shares sent and not canceled — the strategy's
+    decisions as the venues saw them — and cumulative shares executed, with an even pace from its
+    first order's arrival to its last order's ExpireTime for reference; shares crossed internally
+    never reach a venue, so the pace is drawn to what the venues executed)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (costs, schedule) = plt.subplots(1, 2, figsize=(13, 5))
+    names = list(outcome.strategies)
+    data = [order_costs(outcome.runs[n]) or [0.0] for n in names]
+    costs.boxplot(data, showfliers=False)
+    costs.set_xticks(range(1, len(names) + 1), names)
+    costs.axhline(0.0, color="grey", linewidth=0.8)
+    costs.set_ylabel("cost vs arrival mid, bps (positive = worse)")
+    costs.set_title(f"Per-order cost, {len(outcome.seeds)} seed(s) x orders (whiskers 1.5 IQR)")
+
+    picked = _schedule_run(outcome)
+    if picked is not None:
+        run, parent_id = picked
+        _plot_schedule(schedule, run, parent_id)
+    else:
+        schedule.text(0.5, 0.5, "no parent to show", ha="center")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def _schedule_run(outcome: LabOutcome) -> tuple[RunResult, str] | None:
+    """The parent of the first strategy's first seed that executed most at venues (ALONE only if it is
+    all there is): the one whose schedule has the most steps to show."""
+    names = [n for n in outcome.strategies if n != ALONE] or list(outcome.strategies)
+    run = outcome.runs[names[0]][0]
+    executed: dict[str, int] = {}
+    for x in run.executions:
+        executed[x.parent_id] = executed.get(x.parent_id, 0) + x.qty
+    if not executed:
+        return None
+    return run, max(executed, key=lambda p: (executed[p], p))
+
+
+def _plot_schedule(ax: Any, run: RunResult, parent_id: str) -> None:
+    parent = next(p for p in run.parents if p.parent_id == parent_id)
+    start, end = run.windows.get(parent_id, (parent.start, parent.end))
+    t0 = start
+    out_t, out_q, total = [t0], [0], 0
+    for c in sorted((c for c in run.children if c.parent_id == parent_id), key=lambda c: c.time):
+        total += c.qty
+        out_t.append(c.time)
+        out_q.append(total)
+    fill_t, fill_q, filled = [t0], [0], 0
+    for x in sorted((x for x in run.executions if x.parent_id == parent_id), key=lambda x: x.time):
+        filled += x.qty
+        fill_t.append(x.time)
+        fill_q.append(filled)
+    venue_qty = filled or parent.qty
+    minutes = [(t - t0) / 60 for t in out_t]
+    ax.step(minutes, out_q, where="post", label="sent, not canceled (filled + working)")
+    ax.step([(t - t0) / 60 for t in fill_t], fill_q, where="post", label="executed at venues")
+    ax.plot([0, (end - t0) / 60], [0, venue_qty], linestyle="--", color="grey",
+            label="even pace, first arrival to last ExpireTime")
+    orders = sum(1 for o in run.orders if o.parent_id == parent_id)
+    ax.set_title(f"{run.strategy} seed {run.seed}: parent {parent_id}, {parent.symbol}, {orders} order(s) of "
+                 f"{parent.qty:,} shares, {filled:,} at venues", fontsize=10)
+    ax.set_xlabel("minutes after the parent's first order")
+    ax.set_ylabel("shares (cumulative)")
+    ax.legend(loc="lower right")
+

@@ -1,0 +1,278 @@
+"""One lab run: a flow through the simulated venues, for one strategy and one seed, measured.
+
+The wiring is the demo's (:mod:`metaorder.demo`): the daemon's intake and engine in front of the
+in-process venues on a virtual clock (:func:`metaorder.simulate.build_simulation`), every order a
+NewOrderSingle through the FIX codec, the reports fed to :class:`~metaorder.posttrade.tca.TcaRecorder`
+at the instant they are produced.  What a run varies:
+
+* ``strategy`` — TWAP, VWAP, IS or POV: every order's TargetStrategy (847) is replaced by it (POV
+  orders without a ParticipationRate get :data:`~metaorder.lab.flow.DEFAULT_POV_RATE`); FLOW keeps each
+  row's own; ALONE is the baseline: ``[intake] aggregate = false`` and ``net = false`` (one parent per
+  client order, no internal crosses) and every kind worked by
+  :class:`~metaorder.execution.immediate.Immediate` (everything at once, as a taker, through the same
+  router), from the lab's own registry;
+* ``seed`` — the market's seed, the strategies' seed (``[execution] seed``) and, for a generated
+  flow, the flow's (the caller generates it from the same seed).
+
+What it measures comes from three places, all read after the fact or at report instants, never by
+reaching into the engine: the client reports (costs, completion, internal fills), the journal (venue
+executions with their fees, child orders placed and canceled, which parent each order joined), and
+the consolidated tape's cumulative volume snapshotted when each order is acknowledged and when it
+ends (participation).  :mod:`metaorder.lab.metrics` turns them into figures.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from metaorder.clock import VirtualClock
+from metaorder.config import MetaorderConfig, VenuesConfig
+from metaorder.demo import MARGIN_S, STEP_S, T0, WARM_UP_S, ObservedReports
+from metaorder.eventcodec import decode_entry
+from metaorder.events import ChildCanceled, ChildPlaced, ChildRejected, OrderAccepted, VenueExecution
+from metaorder.execution.immediate import Immediate, ImmediateSettings
+from metaorder.execution.strategies import StrategyRegistry, StrategySpec
+from metaorder.lab.flow import FlowOrder, new_order_body
+from metaorder.orders.book import INTERNAL
+from metaorder.orders.journal import MemoryJournal
+from metaorder.orders.messages import CancelReject, ExecutionReport, Outgoing, ReportKind
+from metaorder.orders.model import OrderStatus, Strategy
+from metaorder.posttrade.tca import TcaRecorder
+from metaorder.simulate import Simulation, build_simulation
+
+ALONE = "ALONE"
+FLOW = "FLOW"  # each order keeps its own strategy
+STRATEGY_KINDS = tuple(s.name for s in Strategy)  # TWAP, VWAP, IS, POV (TargetStrategy names)
+_FINAL = frozenset({OrderStatus.FILLED, OrderStatus.CANCELED, OrderStatus.EXPIRED})
+PRINT_LAG_S = 0.05  # a print reaches the tape within this of its fill report (venue latencies are ~1 ms)
+SNAPSHOT_STEP_S = 0.25  # the run loop stops this often to take the end snapshots that are due
+_JOURNAL_KINDS = frozenset({OrderAccepted.kind, ChildPlaced.kind, ChildCanceled.kind, ChildRejected.kind,
+                            VenueExecution.kind})
+
+
+def alone_registry() -> StrategyRegistry:
+    """Every TargetStrategy worked by :class:`Immediate`: the baseline's registry."""
+    spec: StrategySpec[ImmediateSettings] = StrategySpec(ImmediateSettings.from_mapping, Immediate)
+    return StrategyRegistry(specs=dict.fromkeys(STRATEGY_KINDS, spec))
+
+
+# ---- what one run returns (plain, picklable values: runs may go to worker processes) -----------
+
+
+@dataclass(frozen=True, slots=True)
+class OrderRecord:
+    """One client order's outcome."""
+
+    order_id: str
+    symbol: str
+    sign: int
+    qty: int
+    filled: int
+    filled_by_expiry: int  # shares filled at or before its ExpireTime
+    internal: int  # shares filled by internal crosses
+    notional: Decimal  # Σ fill qty × price
+    cost_bps: Decimal | None  # vs arrival mid (TCA convention: positive = worse)
+    vwap_bps: Decimal | None  # vs interval VWAP
+    arrival: Decimal
+    parent_id: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class ParentRecord:
+    """One parent (a set of aggregated orders) as the lab's participation measure sees it."""
+
+    parent_id: str
+    symbol: str
+    qty: int  # Σ of its orders' quantities
+    start: float  # first of its orders acknowledged
+    end: float  # last of them final (or the run's end)
+    tape_volume: int  # consolidated volume of the symbol over [start, end], ours included
+    lit_qty: int  # its executions on lit venues (prints: in tape_volume)
+
+
+@dataclass(frozen=True, slots=True)
+class Execution:
+    """One venue execution of a child order."""
+
+    time: float
+    parent_id: str
+    symbol: str
+    venue: str
+    lit: bool
+    qty: int
+    price: Decimal
+    fee: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class ChildEvent:
+    """A child placed (+qty) or done with shares unexecuted (−leaves), for the schedule plot and counts."""
+
+    time: float
+    parent_id: str
+    symbol: str
+    qty: int  # signed: +placed, −canceled/rejected leaves
+
+
+@dataclass(frozen=True, slots=True)
+class RunResult:
+    strategy: str
+    seed: int
+    orders: tuple[OrderRecord, ...]
+    parents: tuple[ParentRecord, ...]
+    executions: tuple[Execution, ...]
+    children: tuple[ChildEvent, ...]
+    # parent id -> (first acknowledgement, latest ExpireTime) of its orders: the span its orders' windows cover
+    windows: dict[str, tuple[float, float]]
+    rejected: int
+    reject_texts: tuple[str, ...]
+    alerts: tuple[str, ...]
+    virtual_s: float
+    wall_s: float
+
+
+# ---- the run ----------------------------------------------------------------------------------
+
+
+@dataclass
+class _Observer:
+    """Feeds the TCA recorder and snapshots the tape (cumulative volume) when orders start and end.
+
+    The end snapshot is taken :data:`PRINT_LAG_S` after an order's final report, at the first report
+    or step of the run loop after that: a venue publishes the print of a fill just after it reports
+    the fill, so a snapshot at the final report itself would miss the order's own last prints (and a
+    participation of more than 100 % would follow).
+    """
+
+    sim: Simulation
+    recorder: TcaRecorder
+    started: dict[str, tuple[str, float, int]] = field(default_factory=dict)  # order -> (cl_ord_id, t, volume)
+    ended: dict[str, tuple[float, int]] = field(default_factory=dict)  # order -> (t, volume)
+    finals: dict[str, tuple[str, float]] = field(default_factory=dict)  # order -> (symbol, t) awaiting its snapshot
+    reject_texts: list[str] = field(default_factory=list)
+
+    def on_report(self, out: Outgoing) -> None:
+        report = out.report
+        if isinstance(report, CancelReject):
+            return
+        now = self.sim.clock.now()
+        self.recorder.on_report(report, now, out.session)
+        self.settle(now)
+        if not isinstance(report, ExecutionReport):
+            if report.kind is ReportKind.REJECTED:
+                self.reject_texts.append(report.text)
+            return
+        if report.kind is ReportKind.NEW:
+            self.started[report.order_id] = (report.cl_ord_id, now, self.sim.engine.market.volume(report.symbol))
+        elif report.status in _FINAL and report.order_id not in self.ended and report.order_id not in self.finals:
+            self.finals[report.order_id] = (report.symbol, now)
+
+    def settle(self, now: float, force: bool = False) -> None:
+        """Take the end snapshots that are due (all of them with ``force``)."""
+        due = [o for o, (_, t) in self.finals.items() if force or t + PRINT_LAG_S <= now]
+        for order_id in due:
+            symbol, t = self.finals.pop(order_id)
+            self.ended[order_id] = (t, self.sim.engine.market.volume(symbol))
+
+    @property
+    def done(self) -> bool:
+        return len(self.ended) + len(self.finals) >= len(self.started)
+
+    def run_until(self, end: float) -> None:
+        """The simulation up to ``end`` in steps of at most :data:`SNAPSHOT_STEP_S`, settling snapshots."""
+        sim = self.sim
+        while sim.clock.now() < end:
+            sim.run_until(min(sim.clock.now() + SNAPSHOT_STEP_S, end))
+            self.settle(sim.clock.now())
+
+
+def run_once(config: MetaorderConfig, venues_config: VenuesConfig, flow: Sequence[FlowOrder], strategy: str,
+             seed: int, stopwatch: Callable[[], float] = time.perf_counter) -> RunResult:
+    """Send ``flow`` worked as ``strategy`` (or ALONE, or FLOW) on market seed ``seed``; measure it."""
+    started = stopwatch()
+    alone = strategy == ALONE
+    intake = config.intake.model_copy(update={"aggregate": False, "net": False}) if alone else config.intake
+    config = config.model_copy(update={"intake": intake,
+                                       "execution": config.execution.model_copy(update={"seed": seed})})
+    venues_config = venues_config.model_copy(update={"market": venues_config.market.model_copy(update={"seed": seed})})
+    journal = MemoryJournal()
+    sim = build_simulation(config, venues_config, VirtualClock(T0), journal, alone_registry() if alone else None)
+    recorder = TcaRecorder(sim.engine.market, {i.symbol: i.reference_price for i in config.instrument})
+    observer = _Observer(sim, recorder)
+    sim.reports = ObservedReports(observer.on_report)
+    sim.connect()
+    sim.run_until(T0 + WARM_UP_S)
+
+    begin = sim.clock.now()
+    override = None if strategy == FLOW else ("TWAP" if alone else strategy)
+    expiry = {o.cl_ord_id: begin + o.time_s + o.window_s for o in flow}
+    for order in sorted(flow, key=lambda o: o.time_s):
+        observer.run_until(begin + order.time_s)
+        sim.submit(order.session, "D", new_order_body(order, sim.clock.now(), override))
+    deadline = begin + max((o.time_s + o.window_s for o in flow), default=0.0) + MARGIN_S
+    while sim.clock.now() < deadline and not observer.done:
+        observer.run_until(min(sim.clock.now() + STEP_S, deadline))
+    observer.run_until(sim.clock.now() + PRINT_LAG_S)
+    observer.settle(sim.clock.now(), force=True)
+    lit = {v.name: v.kind == "lit" for v in venues_config.venue}
+    return _measure(sim, journal, recorder, observer, expiry, lit, strategy, seed, stopwatch() - started)
+
+
+def _measure(sim: Simulation, journal: MemoryJournal, recorder: TcaRecorder, observer: _Observer,
+             expiry: dict[str, float], lit: dict[str, bool], strategy: str, seed: int, wall_s: float) -> RunResult:
+    now = sim.clock.now()
+    parent_of: dict[str, str | None] = {}
+    child_symbol: dict[str, str] = {}
+    executions: list[Execution] = []
+    children: list[ChildEvent] = []
+    for entry in journal.replay():
+        if entry.kind not in _JOURNAL_KINDS:
+            continue
+        event = decode_entry(entry, journal.event_version).event
+        if isinstance(event, OrderAccepted):
+            parent_of[event.order_id] = event.parent_id
+        elif isinstance(event, ChildPlaced):
+            child_symbol[event.child_id] = event.symbol
+            children.append(ChildEvent(entry.time, event.parent_id, event.symbol, event.qty))
+        elif isinstance(event, ChildCanceled | ChildRejected):
+            if event.leaves_qty:
+                children.append(ChildEvent(entry.time, event.parent_id, child_symbol.get(event.child_id, ""),
+                                           -event.leaves_qty))
+        elif isinstance(event, VenueExecution):
+            executions.append(Execution(entry.time, event.parent_id, child_symbol.get(event.child_id, ""), event.venue,
+                                        lit.get(event.venue, True), event.qty, event.price,
+                                        event.fee if event.fee is not None else Decimal(0)))
+
+    orders: list[OrderRecord] = []
+    windows: dict[str, tuple[float, float]] = {}
+    spans: dict[str, list[tuple[float, int, float, int, int]]] = {}  # parent -> (t0, v0, t1, v1, qty) per order
+    for tca in recorder.results():
+        cl_ord_id, t0, v0 = observer.started[tca.order_id]
+        due = expiry.get(cl_ord_id, now)
+        parent = parent_of.get(tca.order_id)
+        orders.append(OrderRecord(
+            tca.order_id, tca.symbol, tca.sign, tca.qty, tca.filled,
+            sum(f.qty for f in tca.fills if f.time <= due), sum(f.qty for f in tca.fills if f.market == INTERNAL),
+            tca.notional, tca.cost_vs_arrival_bps, tca.cost_vs_vwap_bps, tca.arrival, parent))
+        if parent is not None:
+            t1, v1 = observer.ended.get(tca.order_id, (now, sim.engine.market.volume(tca.symbol)))
+            spans.setdefault(parent, []).append((t0, v0, t1, v1, tca.qty))
+            w0, w1 = windows.get(parent, (t0, due))
+            windows[parent] = (min(w0, t0), max(w1, due))
+    parents: list[ParentRecord] = []
+    lit_by_parent: dict[str, int] = {}
+    for x in executions:
+        if x.lit:
+            lit_by_parent[x.parent_id] = lit_by_parent.get(x.parent_id, 0) + x.qty
+    symbol_of = {o.parent_id: o.symbol for o in orders if o.parent_id is not None}
+    for parent_id, parts in spans.items():
+        first = min(parts, key=lambda p: p[0])
+        last = max(parts, key=lambda p: p[2])
+        parents.append(ParentRecord(parent_id, symbol_of[parent_id], sum(p[4] for p in parts), first[0], last[2],
+                                    last[3] - first[1], lit_by_parent.get(parent_id, 0)))
+    return RunResult(strategy, seed, tuple(orders), tuple(parents), tuple(executions), tuple(children), windows,
+                     recorder.rejected, tuple(observer.reject_texts), tuple(sim.alerts), now - T0, wall_s)
+
