@@ -155,6 +155,7 @@ class _Worked:
 
     parent_id: str
     strategy: Strategy | None = None
+    estimate_due: bool = False  # its strategy plans with a cost model whose estimate is not journaled yet
     filled: int = 0  # executed at venues
     printed: int = 0  # of which on lit venues: prints on the public tape (ParentState.printed_qty)
     children: dict[str, ChildOrder] = field(default_factory=dict)  # open children by ClOrdID
@@ -503,13 +504,16 @@ class ExecutionEngine:
         state = self._state(parent, worked, wanted)
         if worked.strategy is None:
             worked.strategy = self._make_strategy(parent, state)
+            worked.estimate_due = (parent.parent_id not in self._estimated
+                                   and isinstance(worked.strategy, Estimating))
             log.info("working parent", parent_id=parent.parent_id, symbol=state.symbol,
                      side="buy" if state.direction > 0 else "sell", qty=state.target_qty, orders=len(parent.children),
                      strategy=parent.key.strategy.name, limit=str(state.limit) if state.limit else "market",
                      window_s=round(state.end_time - max(state.start_time, now), 1))
         decision: Decision = worked.strategy.decide(state, self.market, now)
-        if parent.parent_id not in self._estimated and isinstance(worked.strategy, Estimating):
-            self._record_estimate(parent, worked.strategy, now)
+        if worked.estimate_due:
+            assert isinstance(worked.strategy, Estimating)
+            worked.estimate_due = not self._record_estimate(parent, worked.strategy, now)
         limit_bound = limit_out_of_reach(self.market, parent.key.symbol, parent.key.direction, parent.key.limit)
         if decision.cancel_working:
             for child in list(worked.children.values()):
@@ -525,15 +529,17 @@ class ExecutionEngine:
         wake = decision.wake_at if decision.wake_at is not None else now + self.settings.max_idle_s
         worked.wake_at = min(max(wake, now), now + self.settings.max_idle_s)
 
-    def _record_estimate(self, parent: ParentOrder, strategy: Estimating, now: float) -> None:
-        """Journal the plan an IS parent starts with, once it has its benchmark (the arrival mid)."""
+    def _record_estimate(self, parent: ParentOrder, strategy: Estimating, now: float) -> bool:
+        """Journal the plan an IS parent starts with, once it has its benchmark (the arrival mid);
+        returns whether it did."""
         if strategy.arrival_price is None and now < parent.window(self.settings.default_end)[0]:
-            return  # not started yet: the benchmark comes with the first decision in the window
+            return False  # not started yet: the benchmark comes with the first decision in the window
         plan = strategy.estimate
         self._estimated.add(parent.parent_id)
         self.intake.record(PreTradeEstimate(parent.parent_id, parent.key.strategy.name, round(plan.qty), plan.horizon,
                                             plan.periods, strategy.risk_aversion, plan.kappa, plan.expected_cost,
                                             plan.std_cost, strategy.arrival_price), now)
+        return True
 
     def _exclude(self, worked: _Worked, now: float) -> frozenset[str]:
         """The venues not to route this parent to now: it rejected one of its children lately, or
