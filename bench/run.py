@@ -11,7 +11,9 @@ Benchmarks, not tests: nothing here asserts a time.  What is measured:
 4. ``bench/bench_intake_path.py``: the intake's CPU time per order in one process, without sockets
    (steadier than the load figures on this VM: it times only our code, best of 5 runs);
 5. for scale, the same load against QuickFIX (C++ engine, Python application, file store) when the
-   ``quickfix`` module is installed.
+   ``quickfix`` module is installed;
+6. execution quality: ``metaorder lab`` on the standard flow, seeds 1..3 (figures per strategy and the
+   issue's targets, :func:`metaorder.lab.bench_figures`; about two minutes on two cores).
 
 Each load figure is the median of ``--repeat`` runs (the machine has 2 cores shared by the server,
 the load generator and the store's writer thread, so single runs are noisy).
@@ -32,6 +34,7 @@ import tempfile
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
@@ -39,6 +42,8 @@ sys.path.insert(0, str(ROOT / "src"))
 import metaorder  # noqa: E402
 from metaorder.fix.codec import Framer, decode, encode  # noqa: E402
 from metaorder.fix.fix44 import builtin_fix44  # noqa: E402
+from metaorder.lab import bench_figures  # noqa: E402
+from metaorder.lab.report import bench_markdown  # noqa: E402
 
 START = "<!-- bench:start -->"
 END = "<!-- bench:end -->"
@@ -204,7 +209,7 @@ def script_json(name: str, *args: str) -> dict[str, float] | None:
     return result
 
 
-def render(results: dict[str, dict[str, float]]) -> str:
+def render(results: dict[str, dict[str, float]], lab: dict[str, Any] | None = None) -> str:
     c = results["codec"]
     lines = [
         f"Measured by `make bench` on {time.strftime('%Y-%m-%d', time.gmtime())}, "
@@ -254,6 +259,8 @@ def render(results: dict[str, dict[str, float]]) -> str:
         ]
     lines += ["", f"Load figures are medians of {r['runs'] if r else 0} runs; the load generator "
               "(`bench/loadgen.py`) is a separate process on the same 2 cores."]
+    if lab is not None:
+        lines += ["", bench_markdown(lab)]
     return "\n".join(lines)
 
 
@@ -264,6 +271,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--count", type=int, default=50_000, help="echoes per saturated run")
     parser.add_argument("--duration", type=float, default=6.0, help="seconds per 5,000/s run")
     parser.add_argument("--no-quickfix", action="store_true", help="skip the QuickFIX baseline")
+    parser.add_argument("--no-lab", action="store_true", help="skip the execution-quality section (metaorder lab)")
+    parser.add_argument("--lab-seeds", type=int, default=3, help="seeds of the execution-quality section")
     args = parser.parse_args(argv)
 
     results: dict[str, dict[str, float]] = {"codec": codec_figures()}
@@ -289,7 +298,16 @@ def main(argv: Sequence[str] | None = None) -> int:
             results["quickfix"] = echo_figures(quickfix_cmd, r"listening on port", args.repeat, args.count,
                                                args.duration)
             print(json.dumps({"quickfix": results["quickfix"]}), flush=True)
-    table = render(results)
+    lab: dict[str, Any] | None = None
+    if not args.no_lab:
+        cwd = Path.cwd()
+        os.chdir(ROOT)  # the lab's default configs are relative to the repository
+        try:
+            lab = bench_figures(seeds=args.lab_seeds, jobs=min(os.cpu_count() or 1, 2))
+        finally:
+            os.chdir(cwd)
+        print(json.dumps({"lab": {"wall_s": lab["wall_s"], "targets": lab["targets"]}}), flush=True)
+    table = render(results, lab)
     print(table)
     if args.readme:
         text = args.readme.read_text()

@@ -28,7 +28,7 @@ from metaorder.execution.types import VenueInfo, VenueKind
 from metaorder.execution.volume_profile import ProfileBook
 from metaorder.execution.vwap import VwapSettings
 from metaorder.orders.book import ParentBook
-from metaorder.orders.describe import describe_order
+from metaorder.orders.describe import Describer
 from metaorder.orders.intake import Intake
 from metaorder.orders.journal import Journal
 from metaorder.orders.model import Aggressiveness, Strategy, Urgency
@@ -139,8 +139,7 @@ def build_engine(config: MetaorderConfig, intake: Intake, venues: Mapping[str, V
         return mid if mid is not None else references.get(symbol)
 
     intake.book.mid_source = midpoint
-    default_end = settings.default_end
-    intake.describe = lambda order: describe_order(order, default_end)
+    intake.describe = Describer(settings.default_end)
     return engine
 
 

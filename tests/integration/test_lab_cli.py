@@ -4,7 +4,8 @@
   strategy asked and the ALONE baseline, by liquidity and by instrument; ALONE never crosses;
 * ``--plot``: a PNG is written, the table printed;
 * ``--flow``: the shipped example flow runs; a bad row exits 2 with one line naming file:line and column;
-* a bad ``--strategies`` exits 2 with one line.
+* a bad ``--strategies`` exits 2 with one line;
+* ``targets``: the four targets of the issue in the JSON; ``--urgency`` replaces every order's.
 """
 
 from __future__ import annotations
@@ -84,3 +85,20 @@ def test_a_bad_strategy_list_is_one_line() -> None:
     assert result.returncode == 2 and result.stdout == ""
     [line] = result.stderr.splitlines()
     assert "unknown strategy 'SNIPER'" in line
+
+
+def test_json_has_the_targets_of_the_issue_and_a_forced_urgency_reuses_the_runs() -> None:
+    # Urgency HIGH on every order, TWAP and IS among the strategies: the IS-vs-TWAP experiment needs no extra run.
+    result = lab(["--orders", "20", "--seeds", "1", "--strategies", "TWAP,VWAP,IS,POV", "--urgency", "high", "--json"])
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["flow"].endswith("every order's Urgency HIGH")
+    targets = report["targets"]
+    assert {"aggregation", "vwap_tracking", "pov_participation", "is_vs_estimate"} <= set(targets)
+    assert set(targets["aggregation"]["by_strategy"]) == {"TWAP", "VWAP", "IS", "POV"}
+    assert set(targets["vwap_tracking"]["per_seed"]) == {"1"} and targets["vwap_tracking"]["threshold_bps"] == 2.0
+    assert targets["is_vs_estimate"]["per_seed"]["1"]["estimates"] > 0  # the IS parents' journaled estimates
+    high = targets["is_high_vs_twap"]
+    assert high["urgency"] == "HIGH" and high["model"]["parents"] > 0 and high["realized"]["parents_twap"] > 0
+    for target in targets.values():
+        assert isinstance(target["met"], bool)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import calendar
 from decimal import Decimal
 
-from metaorder.orders.describe import describe_order
+from metaorder.orders.describe import Describer, describe_order
 from metaorder.orders.model import ClientOrder, Mandate, OrderType, Side, Strategy, TimeInForce, Urgency
 
 ARRIVAL = calendar.timegm((2026, 12, 7, 14, 0, 0))  # 14:00:00 UTC
@@ -41,3 +41,20 @@ def test_strategy_parameters_are_said_as_the_client_gave_them() -> None:
         "POV 14:00-16:00 UTC, participation 12.5% (min 5%, max 20%), urgency MEDIUM")
     m = Mandate(Strategy.IS, params="RiskAversion=0.000002")
     assert "risk aversion 0.000002/$" in describe_order(order(m), close_at_1600)
+
+
+def test_the_intakes_describer_answers_a_burst_from_its_last_text_and_nothing_else() -> None:
+    describer = Describer(close_at_1600)
+    shared = Mandate()
+    first = order(shared)
+    assert describer(first) == describe_order(first, close_at_1600)
+    same_second = ClientOrder("O2", "OMS1", "A2", "GLOBX", Side.SELL, 5, OrderType.MARKET, None, TimeInForce.DAY,
+                              shared, ARRIVAL + 0.5, 2)
+    assert describer(same_second) == "TWAP 14:00-16:00 UTC, urgency MEDIUM"
+    later = ClientOrder("O3", "OMS1", "A3", "ACME", Side.BUY, 5, OrderType.MARKET, None, TimeInForce.DAY,
+                        shared, ARRIVAL + 61, 3)
+    assert describer(later) == "TWAP 14:01:01-16:00 UTC, urgency MEDIUM"
+    gtc = order(shared, TimeInForce.GTC)
+    assert describer(gtc) == describe_order(gtc, close_at_1600)
+    vwap = order(Mandate(Strategy.VWAP))
+    assert describer(vwap).startswith("VWAP 14:00-16:00")

@@ -23,10 +23,11 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from metaorder.config import MetaorderConfig, VenuesConfig, load_config, load_venues_config
-from metaorder.lab.flow import FlowError, FlowInstrument, FlowOrder, read_flow, standard_flow
+from metaorder.lab.flow import URGENCIES, FlowError, FlowInstrument, FlowOrder, read_flow, standard_flow
 from metaorder.lab.metrics import summarize
 from metaorder.lab.report import LabOutcome, format_table, to_json, write_plot
 from metaorder.lab.runner import ALONE, FLOW, STRATEGY_KINDS, RunResult, run_once
+from metaorder.lab.targets import compute_targets
 from metaorder.wiring import build_strategies
 
 DEFAULT_STRATEGIES = ("TWAP", "VWAP", "IS", "POV")
@@ -34,6 +35,8 @@ DEFAULT_ORDERS = 200
 DEFAULT_SEEDS = 5
 DEFAULT_CONFIG = "configs/lab.toml"
 DEFAULT_VENUES = "configs/lab-venues.toml"
+HIGH = "HIGH"
+HIGH_PAIR = ("IS", "TWAP")  # the targets' experiment: both with every order's Urgency HIGH
 ILLIQUID_SPREAD_BPS = Decimal(10)  # an instrument whose one-tick spread is this wide or wider is "illiquid"
 
 
@@ -77,6 +80,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "is always run (default: TWAP,VWAP,IS,POV)")
     parser.add_argument("--config", default=DEFAULT_CONFIG, help="engine configuration (default: %(default)s)")
     parser.add_argument("--venues", default=DEFAULT_VENUES, help="simulated venues (default: %(default)s)")
+    parser.add_argument("--urgency", type=str.upper, choices=URGENCIES, metavar="LEVEL",
+                        help="replace every order's Urgency (848) by LOW, MEDIUM or HIGH (default: each order's)")
+    parser.add_argument("--no-targets", dest="targets", action="store_false",
+                        help="skip the targets (and their extra IS and TWAP runs with Urgency HIGH)")
     parser.add_argument("--jobs", type=_count("a positive whole number"), default=1, metavar="J",
                         help="worker processes (default: %(default)s)")
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
@@ -92,7 +99,7 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
     venues = load_venues_config(args.venues)
     try:
         outcome = run_lab(config, venues, seeds=args.seeds, strategies=args.strategies, orders=args.orders,
-                          flow_path=args.flow, jobs=args.jobs)
+                          flow_path=args.flow, jobs=args.jobs, urgency=args.urgency, targets=args.targets)
     except FlowError as exc:
         print(f"metaorder lab: {exc}", file=sys.stderr)
         return 2
@@ -118,8 +125,13 @@ def instruments(config: MetaorderConfig, venues: VenuesConfig) -> list[FlowInstr
 def run_lab(config: MetaorderConfig, venues: VenuesConfig, seeds: int = DEFAULT_SEEDS,
             strategies: Sequence[str] = DEFAULT_STRATEGIES, orders: int = DEFAULT_ORDERS,
             flow_path: Path | None = None, jobs: int = 1,
-            stopwatch: Callable[[], float] = time.perf_counter) -> LabOutcome:
-    """Every (strategy, seed) run of the flow, ALONE included, and their summaries."""
+            stopwatch: Callable[[], float] = time.perf_counter, urgency: str | None = None,
+            targets: bool = True) -> LabOutcome:
+    """Every (strategy, seed) run of the flow, ALONE included, their summaries and the targets.
+
+    ``urgency`` replaces every order's.  With ``targets`` (and IS asked for), the IS and TWAP runs of
+    the same flow with Urgency HIGH are added for :func:`~metaorder.lab.targets.is_high_vs_twap`
+    (reused from the main runs when ``urgency`` is already HIGH and both are there)."""
     started = stopwatch()
     insts = instruments(config, venues)
     if not insts:
@@ -130,17 +142,25 @@ def run_lab(config: MetaorderConfig, venues: VenuesConfig, seeds: int = DEFAULT_
         s: fixed if fixed is not None else standard_flow(orders, s, insts, config.risk.duplicate_window_s)
         for s in seed_list}
     names = (*[n for n in strategies if n != ALONE], ALONE)
-    tasks = [(name, s) for name in names for s in seed_list]
+    tasks: list[tuple[str, int, str | None]] = [(name, s, urgency) for name in names for s in seed_list]
+    high_reused = urgency == HIGH and all(n in names for n in HIGH_PAIR)
+    if targets and "IS" in names and not high_reused:
+        tasks += [(name, s, HIGH) for name in HIGH_PAIR for s in seed_list]
     results: list[RunResult]
     if jobs > 1 and len(tasks) > 1:
         with ProcessPoolExecutor(max_workers=min(jobs, len(tasks))) as pool:
-            futures = [pool.submit(run_once, config, venues, flows[s], name, s) for name, s in tasks]
+            futures = [pool.submit(run_once, config, venues, flows[s], name, s, time.perf_counter, u)
+                       for name, s, u in tasks]
             results = [f.result() for f in futures]
     else:
-        results = [run_once(config, venues, flows[s], name, s) for name, s in tasks]
+        results = [run_once(config, venues, flows[s], name, s, urgency=u) for name, s, u in tasks]
     runs: dict[str, list[RunResult]] = {name: [] for name in names}
+    high_runs: dict[str, list[RunResult]] = {}
     for r in results:
-        runs[r.strategy].append(r)
+        if r.urgency == urgency:
+            runs[r.strategy].append(r)
+        if r.urgency == HIGH and r.strategy in HIGH_PAIR:
+            high_runs.setdefault(r.strategy, []).append(r)
     liquidity = {i.symbol: "illiquid" if i.illiquid else "liquid" for i in insts}
     breakdowns: dict[str, dict[str, Callable[[str], bool]]] = {
         "by_liquidity": {g: _member(liquidity, g) for g in sorted(set(liquidity.values()))},
@@ -150,7 +170,11 @@ def run_lab(config: MetaorderConfig, venues: VenuesConfig, seeds: int = DEFAULT_
     registered = build_strategies(config.execution, config.strategy).kinds
     missing = tuple(n for n in names if n in STRATEGY_KINDS and n not in registered)
     flow_text = str(flow_path) if flow_path is not None else f"standard flow of {orders} orders"
-    return LabOutcome(flow_text, seed_list, names, missing, liquidity, runs, summaries, stopwatch() - started)
+    if urgency is not None:
+        flow_text += f", every order's Urgency {urgency}"
+    target_figures = compute_targets(runs, liquidity, high_runs) if targets else None
+    return LabOutcome(flow_text, seed_list, names, missing, liquidity, runs, summaries, stopwatch() - started,
+                      target_figures)
 
 
 def _member(liquidity: dict[str, str], group: str) -> Callable[[str], bool]:

@@ -43,11 +43,12 @@ class LabOutcome:
     runs: dict[str, list[RunResult]]
     summaries: dict[str, dict[str, Any]]
     wall_s: float
+    targets: dict[str, Any] | None = None  # metaorder.lab.targets.compute_targets (None: not measured)
 
 
 def _rounded(value: Any) -> Any:
-    if isinstance(value, float):
-        return round(value, 4)
+    if isinstance(value, float):  # 4 decimals, or 4 significant digits for tiny ones (λ is ~1e-5 per $)
+        return round(value, 4) if abs(value) >= 0.01 or value == 0 else float(f"{value:.4g}")
     if isinstance(value, dict):
         return {k: _rounded(v) for k, v in value.items()}
     return value
@@ -69,6 +70,7 @@ def to_json(outcome: LabOutcome) -> dict[str, Any]:
         "seeds": len(outcome.seeds), "seed_list": list(outcome.seeds), "flow": outcome.flow,
         "strategies": list(outcome.strategies), "worked_as_twap": list(outcome.not_registered),
         "instruments": outcome.liquidity, "conventions": CONVENTIONS, "by_strategy": by_strategy,
+        "targets": _rounded(outcome.targets) if outcome.targets is not None else None,
         "wall_s": round(outcome.wall_s, 3),
     }
 
@@ -124,8 +126,74 @@ def format_table(outcome: LabOutcome) -> str:
         ratios = [f"{name} {s['cost_vs_arrival_bps'] / base:.2f}" for name, s in outcome.summaries.items()
                   if name != ALONE and s.get("cost_vs_arrival_bps") is not None]
         lines.append(f"vs ALONE       cost vs arrival as a multiple of ALONE's: {', '.join(ratios)}")
+    if outcome.targets is not None:
+        lines += ["targets        (figures, not assertions; met = yes/no)"]
+        lines += [f"  {line}" for line in target_lines(outcome.targets)]
     runs = sum(len(r) for r in outcome.runs.values())
-    lines.append(f"time           {runs} runs in {outcome.wall_s:.1f} s wall")
+    lines.append(f"time           {runs} runs (and the targets' runs with Urgency HIGH) in {outcome.wall_s:.1f} s wall")
+    return "\n".join(lines)
+
+
+def _num(value: Any, fmt: str = ".2f") -> str:
+    return "n/a" if value is None else f"{value:{fmt}}"
+
+
+def _seeds(per_seed: Mapping[str, Any], fmt: str = ".2f") -> str:
+    return " ".join(_num(v, fmt) for v in per_seed.values())
+
+
+def _met(target: Mapping[str, Any] | None) -> str:
+    return "n/a" if target is None else ("yes" if target.get("met") else "NO")
+
+
+def target_lines(targets: Mapping[str, Any]) -> list[str]:
+    """One line per target (plain text, for the table and ``make bench``): figure per seed, threshold, met."""
+    lines = []
+    agg = targets.get("aggregation")
+    if agg is not None:
+        parts = [f"{name} {_num(s['over_seeds'])} [{_seeds(s['per_seed'])}]" for name, s in agg["by_strategy"].items()]
+        lines.append(f"aggregation        cost vs arrival / ALONE's (≤ {agg['threshold']}): {'; '.join(parts)}"
+                     f"  met: {_met(agg)}")
+    vw = targets.get("vwap_tracking")
+    if vw is not None:
+        lines.append(f"vwap_tracking      VWAP parents' mean |vs interval VWAP|, liquid, bps (≤ {vw['threshold_bps']}):"
+                     f" per seed {_seeds(vw['per_seed'])}  met: {_met(vw)}")
+    pov = targets.get("pov_participation")
+    if pov is not None:
+        lines.append(f"pov_participation  realized / ρ, parents active ≥ {pov['min_life_s']:.0f} s "
+                     f"(in [{pov['band'][0]}, {pov['band'][1]}] every seed): per seed {_seeds(pov['per_seed'], '.3f')}"
+                     f"  met: {_met(pov)}")
+    isv = targets.get("is_vs_estimate")
+    if isv is not None:
+        seeds = " ".join(f"{s['realized']:+.0f}/{s['expected']:+.0f}±{s['std']:.0f}" for s in isv["per_seed"].values())
+        lines.append(f"is_vs_estimate     realized / E±sd $ per seed: {seeds}; inside on {isv['seeds_met']} of "
+                     f"{len(isv['per_seed'])} (≥ 2/3)  met: {_met(isv)}")
+    high = targets.get("is_high_vs_twap")
+    if high is not None:
+        m, r = high["model"], high["realized"]
+        lines.append(f"is_high_vs_twap    E+λVar $, HIGH: model IS {m['is_objective']:.2f} vs "
+                     f"TWAP {m['twap_objective']:.2f}"
+                     f" ({m['parents_lower']}/{m['parents']} parents lower); realized IS {_num(r['is_objective'])} vs "
+                     f"TWAP {_num(r['twap_objective'])} (λ {r['risk_aversion']:g})  met: model {_met(m)}, "
+                     f"realized {_met(r)}")
+    return lines
+
+
+def bench_markdown(figures: Mapping[str, Any]) -> str:
+    """``make bench``'s execution-quality section from the lab's JSON object (:func:`to_json`)."""
+    seeds = figures.get("seed_list", [])
+    lines = [f"Execution quality: `metaorder lab`, {figures.get('flow', '')}, seeds {', '.join(map(str, seeds))} "
+             "(in-process venues, virtual clock). Costs in bps, positive = worse; mean ± sd over seeds.", "",
+             "| strategy | vs arrival | fees | vs VWAP | participation | completion | internal |",
+             "|---|---|---|---|---|---|---|"]
+    for name, s in figures.get("by_strategy", {}).items():
+        lines.append(f"| {name} | {_cell(s, 'cost_vs_arrival_bps')} | {_cell(s, 'fees_bps')} | "
+                     f"{_cell(s, 'vs_interval_vwap_bps')} | {_cell(s, 'participation', 100, '.1f')} % | "
+                     f"{_cell(s, 'completion', 100, '.1f')} % | {_cell(s, 'internal_share', 100, '.1f')} % |")
+    targets = figures.get("targets")
+    if targets:
+        lines += ["", "Targets (figures, not assertions):", ""]
+        lines += [f"- {line}" for line in target_lines(targets)]
     return "\n".join(lines)
 
 

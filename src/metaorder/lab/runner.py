@@ -12,30 +12,40 @@ at the instant they are produced.  What a run varies:
   :class:`~metaorder.execution.immediate.Immediate` (everything at once, as a taker, through the same
   router), from the lab's own registry;
 * ``seed`` — the market's seed, the strategies' seed (``[execution] seed``) and, for a generated
-  flow, the flow's (the caller generates it from the same seed).
+  flow, the flow's (the caller generates it from the same seed);
+* ``urgency`` — when given, every order's Urgency (848) is replaced by it (the lab's HIGH-urgency
+  experiment of IS against TWAP, :mod:`metaorder.lab.targets`).
 
 What it measures comes from three places, all read after the fact or at report instants, never by
 reaching into the engine: the client reports (costs, completion, internal fills), the journal (venue
-executions with their fees, child orders placed and canceled, which parent each order joined), and
-the consolidated tape's cumulative volume snapshotted when each order is acknowledged and when it
-ends (participation).  :mod:`metaorder.lab.metrics` turns them into figures.
+executions with their fees, child orders placed and canceled, which parent each order joined, the
+IS parents' pre-trade estimates), and the consolidated tape's cumulative volume and notional and the
+mid snapshotted when each order is acknowledged and when it ends (participation, interval VWAP,
+opportunity cost).  :mod:`metaorder.lab.metrics` turns them into figures.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 
 from metaorder.clock import VirtualClock
 from metaorder.config import MetaorderConfig, VenuesConfig
 from metaorder.demo import MARGIN_S, STEP_S, T0, WARM_UP_S, ObservedReports
 from metaorder.eventcodec import decode_entry
-from metaorder.events import ChildCanceled, ChildPlaced, ChildRejected, OrderAccepted, VenueExecution
+from metaorder.events import (
+    ChildCanceled,
+    ChildPlaced,
+    ChildRejected,
+    OrderAccepted,
+    PreTradeEstimate,
+    VenueExecution,
+)
 from metaorder.execution.immediate import Immediate, ImmediateSettings
 from metaorder.execution.strategies import StrategyRegistry, StrategySpec
-from metaorder.lab.flow import FlowOrder, new_order_body
+from metaorder.lab.flow import DEFAULT_POV_RATE, FlowOrder, new_order_body
 from metaorder.orders.book import INTERNAL
 from metaorder.orders.journal import MemoryJournal
 from metaorder.orders.messages import CancelReject, ExecutionReport, Outgoing, ReportKind
@@ -50,7 +60,7 @@ _FINAL = frozenset({OrderStatus.FILLED, OrderStatus.CANCELED, OrderStatus.EXPIRE
 PRINT_LAG_S = 0.05  # a print reaches the tape within this of its fill report (venue latencies are ~1 ms)
 SNAPSHOT_STEP_S = 0.25  # the run loop stops this often to take the end snapshots that are due
 _JOURNAL_KINDS = frozenset({OrderAccepted.kind, ChildPlaced.kind, ChildCanceled.kind, ChildRejected.kind,
-                            VenueExecution.kind})
+                            VenueExecution.kind, PreTradeEstimate.kind})
 
 
 def alone_registry() -> StrategyRegistry:
@@ -91,6 +101,10 @@ class ParentRecord:
     end: float  # last of them final (or the run's end)
     tape_volume: int  # consolidated volume of the symbol over [start, end], ours included
     lit_qty: int  # its executions on lit venues (prints: in tape_volume)
+    sign: int = 1  # +1 buy, -1 sell
+    tape_notional: Decimal = Decimal(0)  # Σ price·size of the tape over [start, end] (interval VWAP)
+    end_mid: Decimal | None = None  # consolidated mid at its end snapshot (opportunity cost)
+    rate: Decimal | None = None  # ParticipationRate of its orders (POV runs: DEFAULT_POV_RATE if none)
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,6 +119,21 @@ class Execution:
     qty: int
     price: Decimal
     fee: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class EstimateRecord:
+    """An IS parent's journaled pre-trade estimate (events.PreTradeEstimate): model figures, floats, $."""
+
+    parent_id: str
+    qty: int
+    horizon_s: float
+    periods: int
+    risk_aversion: float  # λ, per $
+    kappa: float  # per second
+    expected_cost: float  # E, $
+    std_cost: float  # sqrt(Var), $
+    arrival_price: Decimal | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,9 +161,19 @@ class RunResult:
     alerts: tuple[str, ...]
     virtual_s: float
     wall_s: float
+    estimates: tuple[EstimateRecord, ...] = ()
+    urgency: str | None = None  # the Urgency forced on every order (None: each order's own)
 
 
 # ---- the run ----------------------------------------------------------------------------------
+
+
+_Snapshot = tuple[float, int, Decimal, Decimal | None]  # (t, tape volume, tape notional, mid)
+
+
+def snapshot(sim: Simulation, symbol: str, t: float) -> _Snapshot:
+    market = sim.engine.market
+    return t, market.volume(symbol), market.notional(symbol), market.mid(symbol)
 
 
 @dataclass
@@ -149,8 +188,9 @@ class _Observer:
 
     sim: Simulation
     recorder: TcaRecorder
-    started: dict[str, tuple[str, float, int]] = field(default_factory=dict)  # order -> (cl_ord_id, t, volume)
-    ended: dict[str, tuple[float, int]] = field(default_factory=dict)  # order -> (t, volume)
+    # order -> (cl_ord_id, t, volume, notional): the tape when it was acknowledged
+    started: dict[str, tuple[str, float, int, Decimal]] = field(default_factory=dict)
+    ended: dict[str, _Snapshot] = field(default_factory=dict)  # order -> (t, volume, notional, mid)
     finals: dict[str, tuple[str, float]] = field(default_factory=dict)  # order -> (symbol, t) awaiting its snapshot
     reject_texts: list[str] = field(default_factory=list)
 
@@ -166,7 +206,9 @@ class _Observer:
                 self.reject_texts.append(report.text)
             return
         if report.kind is ReportKind.NEW:
-            self.started[report.order_id] = (report.cl_ord_id, now, self.sim.engine.market.volume(report.symbol))
+            market = self.sim.engine.market
+            self.started[report.order_id] = (report.cl_ord_id, now, market.volume(report.symbol),
+                                             market.notional(report.symbol))
         elif report.status in _FINAL and report.order_id not in self.ended and report.order_id not in self.finals:
             self.finals[report.order_id] = (report.symbol, now)
 
@@ -175,7 +217,7 @@ class _Observer:
         due = [o for o, (_, t) in self.finals.items() if force or t + PRINT_LAG_S <= now]
         for order_id in due:
             symbol, t = self.finals.pop(order_id)
-            self.ended[order_id] = (t, self.sim.engine.market.volume(symbol))
+            self.ended[order_id] = snapshot(self.sim, symbol, t)
 
     @property
     def done(self) -> bool:
@@ -190,9 +232,12 @@ class _Observer:
 
 
 def run_once(config: MetaorderConfig, venues_config: VenuesConfig, flow: Sequence[FlowOrder], strategy: str,
-             seed: int, stopwatch: Callable[[], float] = time.perf_counter) -> RunResult:
-    """Send ``flow`` worked as ``strategy`` (or ALONE, or FLOW) on market seed ``seed``; measure it."""
+             seed: int, stopwatch: Callable[[], float] = time.perf_counter, urgency: str | None = None) -> RunResult:
+    """Send ``flow`` worked as ``strategy`` (or ALONE, or FLOW) on market seed ``seed``; measure it.
+    ``urgency`` (LOW, MEDIUM, HIGH), when given, replaces every order's."""
     started = stopwatch()
+    if urgency is not None:
+        flow = [replace(o, urgency=urgency) for o in flow]
     alone = strategy == ALONE
     intake = config.intake.model_copy(update={"aggregate": False, "net": False}) if alone else config.intake
     config = config.model_copy(update={"intake": intake,
@@ -209,6 +254,8 @@ def run_once(config: MetaorderConfig, venues_config: VenuesConfig, flow: Sequenc
     begin = sim.clock.now()
     override = None if strategy == FLOW else ("TWAP" if alone else strategy)
     expiry = {o.cl_ord_id: begin + o.time_s + o.window_s for o in flow}
+    rates = {o.cl_ord_id: o.participation if o.participation is not None or override != "POV" else DEFAULT_POV_RATE
+             for o in flow}
     for order in sorted(flow, key=lambda o: o.time_s):
         observer.run_until(begin + order.time_s)
         sim.submit(order.session, "D", new_order_body(order, sim.clock.now(), override))
@@ -218,12 +265,15 @@ def run_once(config: MetaorderConfig, venues_config: VenuesConfig, flow: Sequenc
     observer.run_until(sim.clock.now() + PRINT_LAG_S)
     observer.settle(sim.clock.now(), force=True)
     lit = {v.name: v.kind == "lit" for v in venues_config.venue}
-    return _measure(sim, journal, recorder, observer, expiry, lit, strategy, seed, stopwatch() - started)
+    result = _measure(sim, journal, recorder, observer, expiry, rates, lit, strategy, seed, stopwatch() - started)
+    return replace(result, urgency=urgency)
 
 
 def _measure(sim: Simulation, journal: MemoryJournal, recorder: TcaRecorder, observer: _Observer,
-             expiry: dict[str, float], lit: dict[str, bool], strategy: str, seed: int, wall_s: float) -> RunResult:
+             expiry: dict[str, float], rates: dict[str, Decimal | None], lit: dict[str, bool], strategy: str,
+             seed: int, wall_s: float) -> RunResult:
     now = sim.clock.now()
+    estimates: list[EstimateRecord] = []
     parent_of: dict[str, str | None] = {}
     child_symbol: dict[str, str] = {}
     executions: list[Execution] = []
@@ -241,6 +291,10 @@ def _measure(sim: Simulation, journal: MemoryJournal, recorder: TcaRecorder, obs
             if event.leaves_qty:
                 children.append(ChildEvent(entry.time, event.parent_id, child_symbol.get(event.child_id, ""),
                                            -event.leaves_qty))
+        elif isinstance(event, PreTradeEstimate):
+            estimates.append(EstimateRecord(event.parent_id, event.qty, event.horizon_s, event.periods,
+                                            event.risk_aversion, event.kappa, event.expected_cost, event.std_cost,
+                                            event.arrival_price))
         elif isinstance(event, VenueExecution):
             executions.append(Execution(entry.time, event.parent_id, child_symbol.get(event.child_id, ""), event.venue,
                                         lit.get(event.venue, True), event.qty, event.price,
@@ -248,9 +302,9 @@ def _measure(sim: Simulation, journal: MemoryJournal, recorder: TcaRecorder, obs
 
     orders: list[OrderRecord] = []
     windows: dict[str, tuple[float, float]] = {}
-    spans: dict[str, list[tuple[float, int, float, int, int]]] = {}  # parent -> (t0, v0, t1, v1, qty) per order
+    spans: dict[str, list[tuple[float, int, Decimal, _Snapshot, int, Decimal | None]]] = {}
     for tca in recorder.results():
-        cl_ord_id, t0, v0 = observer.started[tca.order_id]
+        cl_ord_id, t0, v0, n0 = observer.started[tca.order_id]
         due = expiry.get(cl_ord_id, now)
         parent = parent_of.get(tca.order_id)
         orders.append(OrderRecord(
@@ -258,8 +312,8 @@ def _measure(sim: Simulation, journal: MemoryJournal, recorder: TcaRecorder, obs
             sum(f.qty for f in tca.fills if f.time <= due), sum(f.qty for f in tca.fills if f.market == INTERNAL),
             tca.notional, tca.cost_vs_arrival_bps, tca.cost_vs_vwap_bps, tca.arrival, parent))
         if parent is not None:
-            t1, v1 = observer.ended.get(tca.order_id, (now, sim.engine.market.volume(tca.symbol)))
-            spans.setdefault(parent, []).append((t0, v0, t1, v1, tca.qty))
+            end = observer.ended.get(tca.order_id) or snapshot(sim, tca.symbol, now)
+            spans.setdefault(parent, []).append((t0, v0, n0, end, tca.qty, rates.get(cl_ord_id)))
             w0, w1 = windows.get(parent, (t0, due))
             windows[parent] = (min(w0, t0), max(w1, due))
     parents: list[ParentRecord] = []
@@ -268,11 +322,14 @@ def _measure(sim: Simulation, journal: MemoryJournal, recorder: TcaRecorder, obs
         if x.lit:
             lit_by_parent[x.parent_id] = lit_by_parent.get(x.parent_id, 0) + x.qty
     symbol_of = {o.parent_id: o.symbol for o in orders if o.parent_id is not None}
+    sign_of = {o.parent_id: o.sign for o in orders if o.parent_id is not None}
     for parent_id, parts in spans.items():
         first = min(parts, key=lambda p: p[0])
-        last = max(parts, key=lambda p: p[2])
-        parents.append(ParentRecord(parent_id, symbol_of[parent_id], sum(p[4] for p in parts), first[0], last[2],
-                                    last[3] - first[1], lit_by_parent.get(parent_id, 0)))
+        t1, v1, n1, mid1 = max(parts, key=lambda p: p[3][0])[3]
+        parents.append(ParentRecord(parent_id, symbol_of[parent_id], sum(p[4] for p in parts), first[0], t1,
+                                    v1 - first[1], lit_by_parent.get(parent_id, 0), sign_of[parent_id],
+                                    n1 - first[2], mid1, first[5]))
     return RunResult(strategy, seed, tuple(orders), tuple(parents), tuple(executions), tuple(children), windows,
-                     recorder.rejected, tuple(observer.reject_texts), tuple(sim.alerts), now - T0, wall_s)
+                     recorder.rejected, tuple(observer.reject_texts), tuple(sim.alerts), now - T0, wall_s,
+                     tuple(estimates))
 

@@ -66,3 +66,29 @@ def describe_order(order: ClientOrder, default_end: Callable[[float], float]) ->
     if m.aggressiveness.value != "NEUTRAL":
         parts.append(m.aggressiveness.value.lower())
     return ", ".join(parts)
+
+
+class Describer:
+    """:func:`describe_order` for the intake's acknowledgements, remembering the last answer.
+
+    Orders arriving in a burst mostly share their mandate (one object for every order without
+    algorithmic tags) and their arrival second, and the text depends on nothing else, so the last
+    text is handed out again instead of formatting two times and the parameters per order: the ack
+    is on the NewOrderSingle's hot path.
+    """
+
+    __slots__ = ("_default_end", "_key", "_text")
+
+    def __init__(self, default_end: Callable[[float], float]) -> None:
+        self._default_end = default_end
+        self._key: tuple[object, object, int] | None = None
+        self._text = ""
+
+    def __call__(self, order: ClientOrder) -> str:
+        key = (order.mandate, order.tif, int(order.arrival))
+        last = self._key
+        if last is not None and last[0] is key[0] and last[1] is key[1] and last[2] == key[2]:
+            return self._text
+        self._text = describe_order(order, self._default_end)
+        self._key = key
+        return self._text
