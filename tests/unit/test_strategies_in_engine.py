@@ -76,5 +76,5 @@ def test_a_pov_order_trades_about_its_share_and_ends_at_expire_time_saying_how_m
     assert (last[150], last[39]) == ("C", "C")
     assert f"with {12_000 - filled} of 12000 unfilled" in last[58]
     market = sim.engine.market.volume("NOVA") - volume_before
-    assert 0 < filled and 0.03 < filled / market < 0.08, (filled, market)  # about 5 % of all volume
+    assert filled > 0 and 0.03 < filled / market < 0.08, (filled, market)  # about 5 % of all volume
     assert not [e for e in events(journal) if isinstance(e, StrategyChosen)]
