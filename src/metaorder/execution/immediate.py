@@ -30,9 +30,10 @@ Behaviour (the contract of :mod:`metaorder.execution.strategy`):
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 
 from metaorder.execution.strategy import Decision
+from metaorder.execution.tunables import settings_from_mapping
 from metaorder.execution.types import Intent, MarketView, ParentState, Style
 
 
@@ -47,16 +48,7 @@ class ImmediateSettings:
     @classmethod
     def from_mapping(cls, settings: Mapping[str, object]) -> ImmediateSettings:
         """Settings from configuration, refusing unknown names and non-numbers (ValueError naming the setting)."""
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(settings) - known)
-        if unknown:
-            raise ValueError(f"unknown IMMEDIATE setting(s) {', '.join(unknown)} (known: {', '.join(sorted(known))})")
-        values: dict[str, float] = {}
-        for name, value in settings.items():
-            if isinstance(value, bool) or not isinstance(value, int | float):
-                raise ValueError(f"IMMEDIATE setting {name} must be a number, not {value!r}")
-            values[name] = float(value)
-        return cls(**values)
+        return settings_from_mapping(cls, settings, "IMMEDIATE")
 
 
 class Immediate:

@@ -51,11 +51,11 @@ import bisect
 import math
 import random
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from fractions import Fraction
-from typing import Any
 
 from metaorder.execution.strategy import Decision
+from metaorder.execution.tunables import settings_from_mapping
 from metaorder.execution.types import Intent, MarketView, ParentState, Style
 
 # Lag tolerated before catching up, in slices (see the module docstring).
@@ -90,21 +90,7 @@ class TwapSettings:
     @classmethod
     def from_mapping(cls, settings: Mapping[str, object]) -> TwapSettings:
         """Settings from configuration, refusing unknown names and non-numbers (ValueError)."""
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(settings) - known)
-        if unknown:
-            raise ValueError(f"unknown TWAP setting(s) {', '.join(unknown)} (known: {', '.join(sorted(known))})")
-        values: dict[str, float] = {}
-        for name, value in settings.items():
-            if isinstance(value, bool) or not isinstance(value, int | float):
-                raise ValueError(f"TWAP setting {name} must be a number, not {value!r}")
-            values[name] = float(value)
-        typed: dict[str, Any] = dict(values)  # floats, and the slice counts as ints (checked just below)
-        for name in _COUNTS & set(values):
-            if not values[name].is_integer():
-                raise ValueError(f"TWAP setting {name} must be a whole number, not {values[name]:g}")
-            typed[name] = int(values[name])
-        return cls(**typed)
+        return settings_from_mapping(cls, settings, "TWAP", whole=_COUNTS)
 
 
 _COUNTS = frozenset({"min_slices", "max_slices"})  # the settings that count slices: whole numbers
