@@ -20,7 +20,13 @@ Instrument form (time unit: seconds)::
 
 In the instrument form λ comes from the urgency: ``[strategy.is] risk_aversion_low/medium/high`` in
 the configuration, else :data:`DEFAULT_RISK_AVERSION`; explicit ``--sigma/--eta/--gamma/--epsilon``
-override the model's estimates (per-second units).  Periods default to one per ~5 minutes, 5 to 100.
+override the model's estimates (per-second units).  The instrument form *is* the engine's estimate:
+the engine's models (:func:`metaorder.wiring.build_models`, priors only: no market data yet), the
+``[strategy.is]`` settings, and a :class:`~metaorder.execution.shortfall.Shortfall` built for the
+mandate, whose ``estimate`` is printed — the same periods (one per ``period_s``), the same
+linearisation for the order's size, window and ``--aggressiveness`` (impact_model's "The order's own
+linearisation"), the figure the engine journals as ``parent.estimate`` for the same inputs.
+``--periods`` overrides the strategy's grid.
 
 Default risk aversions (per $).  κ ≈ √(λσ²/η) = √(λ·σ_daily·P·ADV/Y)/S with the impact model's σ and
 η, so it depends on the instrument's dollar volume and volatility, not on the order's size.  For
@@ -39,11 +45,13 @@ import math
 import re
 import sys
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TextIO
 
 from metaorder.execution.almgren_chriss import AcParameters, AcPlan, plan
-from metaorder.execution.impact_model import InstrumentModels, InstrumentPrior
+from metaorder.execution.impact_model import InstrumentModels
+from metaorder.execution.shortfall import RISK_AVERSION_KEY, Shortfall, ShortfallSettings
+from metaorder.execution.types import ParentState
 
 DEFAULT_RISK_AVERSION: dict[str, float] = {"LOW": 1e-7, "MEDIUM": 1e-6, "HIGH": 1e-5}
 PERIOD_TARGET_S = 300.0  # one period per ~5 minutes in the instrument form
@@ -132,7 +140,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="explicit form: trading horizon T, in a time unit of your choice",
     )
     parser.add_argument(
-        "--periods", type=_periods, help="number of periods N (instrument form default: one per ~5 min, 5 to 100)"
+        "--periods", type=_periods, help="number of periods N (instrument form default: the IS strategy's, one per "
+        "[strategy.is] period_s = 30 s, 5 to 100)"
     )
     parser.add_argument("--sigma", type=_number("a number >= 0"), help="volatility, $/share per sqrt(time unit)")
     parser.add_argument("--epsilon", type=_number("a number >= 0"), help="fixed cost, $/share (half spread + fees)")
@@ -162,6 +171,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         choices=tuple(DEFAULT_RISK_AVERSION),
         default="MEDIUM",
         help="instrument form: sets lambda (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--aggressiveness",
+        type=str.upper,
+        choices=("PASSIVE", "NEUTRAL", "AGGRESSIVE"),
+        default="NEUTRAL",
+        help="instrument form: how IS places its slices; sets the expected spread and fees (default: %(default)s)",
     )
     parser.add_argument(
         "--config", default="configs/metaorder.toml", help="instrument form: configuration (default: %(default)s)"
@@ -198,6 +214,7 @@ def _explicit(args: argparse.Namespace) -> Estimate:
 
 def _instrument(args: argparse.Namespace) -> Estimate:
     from metaorder.config import load_config
+    from metaorder.wiring import build_models
 
     missing = [f"--{n}" for n in ("side", "qty", "window") if getattr(args, n) is None]
     if missing:
@@ -212,34 +229,42 @@ def _instrument(args: argparse.Namespace) -> Estimate:
     if instrument is None:
         known = ", ".join(i.symbol for i in config.instrument) or "none"
         raise EstimateError(f"unknown symbol {args.symbol!r} in {args.config} (configured: {known})")
-    prior = InstrumentPrior(
-        symbol=instrument.symbol,
-        reference_price=instrument.reference_price,
-        tick_size=instrument.tick_size,
-        daily_volatility=getattr(instrument, "daily_volatility", None),
-        daily_volume=getattr(instrument, "daily_volume", None),
-    )
+    # The engine's own models, settings and strategy: the estimate is the one it would journal.
+    context = build_models(config)
+    engine_models = context.models
+    assert isinstance(engine_models, InstrumentModels)
+    prior = engine_models.prior(instrument.symbol)
     overrides = {k: float(getattr(args, k)) for k in _MODEL_FLAGS if getattr(args, k) is not None}
-    models = InstrumentModels({prior.symbol: prior}, {prior.symbol: overrides} if overrides else None)
-    params = models.parameters(prior.symbol, 0.0)
+    models = InstrumentModels({prior.symbol: prior}, {prior.symbol: overrides}) if overrides else engine_models
     tunables = config.strategy.get("is", {})
     lam = args.risk_aversion if args.risk_aversion is not None else risk_aversion_for(args.urgency, tunables)
-    periods = args.periods if args.periods is not None else default_periods(horizon)
+    settings = ShortfallSettings.from_mapping(tunables)
+    if args.periods is not None:
+        tau = horizon / args.periods
+        settings = replace(settings, period_s=tau, min_periods=args.periods, max_periods=args.periods,
+                           min_period_s=min(settings.min_period_s, tau))
+    parent = ParentState("estimate", prior.symbol, 1 if args.side == "buy" else -1, int(args.qty), 0, 0, None,
+                         0.0, horizon, urgency=args.urgency, aggressiveness=args.aggressiveness,
+                         lot_size=instrument.lot_size, params=((RISK_AVERSION_KEY, repr(lam)),))
+    strategy = Shortfall(parent, 0, settings, models)
+    est_plan = strategy.estimate
+    params = models.order_parameters(prior.symbol, 0.0, float(int(args.qty)), est_plan.horizon, est_plan.periods,
+                                     args.aggressiveness)
     price = args.price if args.price is not None else float(instrument.reference_price)
-    described = models.describe(prior.symbol, 0.0)
+    described = models.describe_order(prior.symbol, 0.0, float(int(args.qty)), est_plan.horizon, est_plan.periods,
+                                      args.aggressiveness)
     sources = {k: described[f"{k}_source"] for k in _MODEL_FLAGS}
     mandate: dict[str, object] = {
         "symbol": prior.symbol,
         "side": args.side,
         "urgency": args.urgency,
+        "aggressiveness": args.aggressiveness,
         "window": args.window,
         "lot_size": instrument.lot_size,
         "reference_price": str(instrument.reference_price),
         "risk_aversion_source": "--risk-aversion" if args.risk_aversion is not None else f"urgency {args.urgency}",
     }
-    return Estimate(
-        plan(float(int(args.qty)), horizon, periods, params, lam), params, price, "second", mandate, sources
-    )
+    return Estimate(est_plan, params, price, "second", mandate, sources)
 
 
 def compute(args: argparse.Namespace) -> Estimate:

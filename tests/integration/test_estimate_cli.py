@@ -107,11 +107,10 @@ def test_instrument_form_front_loads_with_urgency(config: Path, capsys: pytest.C
         assert (rc, err) == (0, "")
         runs[urgency] = json.loads(out)
     low, high = runs["LOW"], runs["HIGH"]
-    assert low["periods"] == 24 and low["tau"] == 300  # one per 5 minutes
+    assert low["periods"] == 100 and low["tau"] == 72  # the IS grid: one per 30 s, at most 100
     assert low["risk_aversion"] == estimate.DEFAULT_RISK_AVERSION["LOW"]
-    twap = [50000 * (24 - k) / 24 for k in range(25)]
-    assert max(abs(a - b) for a, b in zip(low["holdings"], twap, strict=True)) < 0.02 * 50000  # nearly TWAP
-    assert high["holdings"][6] < 0.5 * twap[6]  # after 30 min, HIGH has done more than twice TWAP's share
+    twap = [50000 * (100 - k) / 100 for k in range(101)]
+    assert high["holdings"][25] < 0.5 * twap[25]  # after 30 min, HIGH has done more than twice TWAP's share
     assert high["std_cost"] < low["std_cost"] and high["expected_cost"] > low["expected_cost"]
     assert high["expected_cost_bps"] == pytest.approx(high["expected_cost"] / (50000 * 142.5) * 1e4)
     assert high["parameters"]["sigma"] == pytest.approx(0.02 * 142.5 / 23_400**0.5)
@@ -123,7 +122,7 @@ def test_strategy_is_settings_set_the_risk_aversion(tmp_path: Path, capsys: pyte
     rc, out, _ = direct(["--symbol", "ACME", "--side", "sell", "--qty", "1000", "--window", "1h30m", "--urgency",
                          "HIGH", "--config", str(path), "--json"], capsys)
     d = json.loads(out)
-    assert rc == 0 and d["risk_aversion"] == 3e-6 and d["horizon"] == 5400 and d["periods"] == 18
+    assert rc == 0 and d["risk_aversion"] == 3e-6 and d["horizon"] == 5400 and d["periods"] == 100
 
 
 def test_text_output_names_kappa_costs_and_every_period(config: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -132,7 +131,7 @@ def test_text_output_names_kappa_costs_and_every_period(config: Path, capsys: py
     assert rc == 0
     assert "kappa" in out and "half-life" in out and "bps" in out and "E+lam*Var" in out
     rows = [line.split() for line in out.splitlines() if line.split() and line.split()[0].isdigit()]
-    assert [int(r[0]) for r in rows] == list(range(7))  # 30 min: the 5-period minimum, N+1 rows
+    assert [int(r[0]) for r in rows] == list(range(61))  # 30 min: 60 periods of 30 s, N+1 rows
 
 
 @pytest.mark.parametrize(
@@ -190,7 +189,9 @@ def test_process_instrument_form(config: Path) -> None:
     assert (result.returncode, result.stderr) == (0, "")
     d = json.loads(result.stdout)
     p = d["parameters"]
-    expected = plan(50000.0, 7200.0, 24, AcParameters(p["sigma"], p["eta"], p["gamma"], p["epsilon"]), 1e-5)
+    periods = len(d["trades"])  # the engine's periods for a 2 h window (one per 30 s, at most 100)
+    assert periods == 100
+    expected = plan(50000.0, 7200.0, periods, AcParameters(p["sigma"], p["eta"], p["gamma"], p["epsilon"]), 1e-5)
     assert d["holdings"] == pytest.approx(list(expected.holdings))
     assert d["expected_cost"] == pytest.approx(expected.expected_cost)
 
@@ -207,3 +208,25 @@ def test_process_bad_argument_is_one_line_exit_2() -> None:
     assert (result.returncode, result.stdout) == (2, "")
     [line] = result.stderr.splitlines()
     assert line.startswith("metaorder estimate: ") and "--risk-aversion" in line
+
+
+def test_instrument_form_prints_the_estimate_the_engine_journals(config: Path,
+                                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    """The same mandate through a Shortfall on the engine's models (what the engine journals) and the CLI."""
+    from metaorder.config import load_config
+    from metaorder.execution.shortfall import Shortfall, ShortfallSettings
+    from metaorder.execution.types import ParentState
+    from metaorder.wiring import build_models
+
+    models = build_models(load_config(config)).models
+    assert models is not None
+    for aggressiveness in ("PASSIVE", "NEUTRAL", "AGGRESSIVE"):
+        parent = ParentState("P1", "ACME", 1, 60000, 0, 0, None, 1_000.0, 2_800.0, urgency="HIGH",
+                             aggressiveness=aggressiveness)
+        journaled = Shortfall(parent, 3, ShortfallSettings(), models).estimate
+        rc, out, _ = direct(["--symbol", "ACME", "--side", "buy", "--qty", "60000", "--window", "30m", "--urgency",
+                             "HIGH", "--aggressiveness", aggressiveness, "--config", str(config), "--json"], capsys)
+        d = json.loads(out)
+        assert rc == 0 and d["periods"] == journaled.periods and d["kappa"] == pytest.approx(journaled.kappa)
+        assert d["expected_cost"] == pytest.approx(journaled.expected_cost)
+        assert d["std_cost"] == pytest.approx(journaled.std_cost)

@@ -142,3 +142,47 @@ def test_bad_overrides_are_refused_by_name(overrides: dict[str, dict[str, float]
 def test_unknown_symbol_is_a_key_error() -> None:
     with pytest.raises(KeyError, match="NOPE"):
         models().parameters("NOPE", T0)
+
+
+# ---- the order's own linearisation -------------------------------------------------------------
+
+
+def test_memory_factor_is_two_thirds_without_memory_and_falls_with_it() -> None:
+    from metaorder.execution.impact_model import memory_factor, pace_factor
+
+    assert memory_factor(0.0) == pytest.approx(2 / 3, rel=1e-9)
+    assert memory_factor(0.5) < memory_factor(0.1) < 2 / 3
+    assert pace_factor(0.0) == 0.0
+    assert pace_factor(0.01) == pytest.approx(0.01 / 10, rel=0.02)  # g ≈ 2/3 − b/10 for small b
+
+
+def test_order_twap_cost_is_the_square_root_law_with_memory_plus_placement() -> None:
+    from metaorder.execution.almgren_chriss import plan
+    from metaorder.execution.impact_model import memory_factor
+
+    m = models()
+    qty, horizon, periods = 60_000.0, 1800.0, 60
+    p = m.order_parameters("ACME", T0, qty, horizon, periods, "AGGRESSIVE")
+    twap = plan(qty, horizon, periods, p, 0.0)
+    k = IMPACT_Y * 0.02 * 142.5 / math.sqrt(6_000_000)
+    impact = k * qty**1.5 * memory_factor(math.log(2) * horizon / 3600.0)
+    book = (horizon / periods) * 0.01 / (2 * 0.0008 * 6_000_000) * qty**2 / horizon
+    assert p.gamma == 0.0
+    assert twap.expected_cost == pytest.approx(impact + book + qty * (0.005 + 0.003), rel=1e-6)
+
+
+def test_placement_cost_falls_with_the_passive_share() -> None:
+    m = models()
+    eps = {a: m.order_parameters("ACME", T0, 10_000, 600, 20, a).epsilon for a in ("AGGRESSIVE", "NEUTRAL", "PASSIVE")}
+    assert eps["AGGRESSIVE"] > eps["NEUTRAL"] > eps["PASSIVE"]
+    assert eps["AGGRESSIVE"] - eps["NEUTRAL"] == pytest.approx(0.3 * (0.01 + 0.003 + 0.002))
+    with pytest.raises(ValueError, match="aggressiveness"):
+        m.order_parameters("ACME", T0, 10_000, 600, 20, "SLOW")
+
+
+def test_order_parameters_keep_the_model_well_posed_on_short_windows() -> None:
+    from metaorder.execution.almgren_chriss import plan
+
+    p = models().order_parameters("ACME", T0, 5_000, 60, 5)
+    assert p.eta_tilde(12.0) > 0
+    assert plan(5_000, 60, 5, p, 1e-5).kappa > 0

@@ -41,6 +41,37 @@ Estimators (P the price: the last observed mid, else the reference price; S = ``
   with the turnover factor (Θ/V)^{1/4} taken as 1 (we do not know the float): **γ = 0.314·σ_daily·P/ADV**.
   It only adds ½γX² to E (and shrinks η̃ = η − γτ/2 a little); it does not shape the trajectory.
 
+**The order's own linearisation** (:meth:`InstrumentModels.order_parameters`, what IS plans with and
+``metaorder estimate`` prints).  The figures above are an instrument's; an order of X shares over T
+seconds in N periods, placed with an Aggressiveness, is charged by the simulated market
+(:mod:`metaorder.venues.market`) in three ways, each estimated at the order's own X, T and N:
+
+* *square-root impact with memory* — every fill moves the price by the square-root law on the
+  signed volume still remembered (half-life H = ``impact_memory_half_life_s``).  Worked at X/T, the
+  fills pay C(X, T) = k·X^{3/2}·g(aT), k = Y·σ_daily·P/√ADV, a = ln 2/H,
+  g(b) = ∫₀¹ √((1 − e^{−bu})/b) du (g(0) = 2/3: no memory loss gives the textbook ⅔·Y·σ·√(X/ADV)
+  per share).  The AC model is linear, so C is linearised at the order's own rate: the part that
+  depends on the pace is −T·∂C/∂T = k·X^{3/2}·h(aT), h(b) = −b·g′(b), which a TWAP pays in the AC
+  model as η·X²/T, so **η_impact = k·T·h(aT)/√X**; the rest, k·X^{3/2}·(g − h), depends on the volume
+  only (the price moves with what is bought, however fast) and is charged per share:
+  **ε_impact = k·√X·(g(aT) − h(aT))**.  It is not put in γ: AC's discrete form gives the trade's own
+  period a rebate of ½γΣn² (η̃ = η − γτ/2), which for short windows makes η̃ ≤ 0 and the model
+  ill-posed, while adding the same ½γX² to E as a per-share constant does.  γ is therefore
+  **γ = 0** in the order's parameters (the volume-only cost is in ε); ``describe_order`` reports the
+  γ it stands for, 2·(g − h)·k/√X.
+* *the book* — a child of n shares taken from d shares a tick (all lit venues, one side,
+  d = ``depth_fraction``·ADV: configs/lab-venues.toml's level_size_fraction 5e-4 + 2e-4 + 1e-4) walks
+  n/d ticks, n²·tick/(2d) more than the touch; the book refills within a period (resilience half-life
+  10 s, periods of 30 s and more), so it is a per-period cost (η/τ)·n² with **η_book = τ·tick/(2d)**.
+  Small at a TWAP's pace; it is what keeps a HIGH-urgency plan from sending the whole order at once.
+* *the placement* — the fixed cost of the way IS places each slice (its Aggressiveness): a share taken
+  pays half the spread and the taker fee, a share filled resting earns half the spread and pays the
+  maker fee (negative: a rebate).  **ε_place = (1 − φ)·(s/2 + f_take) + φ·(−s/2 + f_make)**, φ the share
+  filled passively: :data:`PASSIVE_FILL_SHARE` (AGGRESSIVE 0; NEUTRAL and PASSIVE measured in the lab,
+  see there), s the spread estimate above, f_take = ``fee_per_share``, f_make = ``maker_fee_per_share``.
+
+σ is the instrument's.  So **ε = ε_place + ε_impact, η = η_impact + η_book, γ = 0**, for that order.
+
 ``overrides`` (configuration) set any of ``sigma`` ($/share/√s), ``eta`` ($·s/share²), ``gamma``
 ($/share²) and ``epsilon`` ($/share) per symbol directly; they win over everything else.
 
@@ -53,6 +84,7 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Protocol, runtime_checkable
 
 from metaorder.execution.almgren_chriss import AcParameters
 
@@ -63,6 +95,11 @@ REFERENCE_SIZE = 0.01  # fraction of ADV at which η is linearised
 REFERENCE_PARTICIPATION = 0.10  # share of the market's rate at which η is linearised
 PERMANENT_COEFFICIENT = 0.314  # Almgren et al. (2005), permanent impact
 OVERRIDE_KEYS: tuple[str, ...] = ("sigma", "eta", "gamma", "epsilon")
+IMPACT_MEMORY_HALF_LIFE_S = 3600.0  # the simulated market's impact memory (configs/lab-venues.toml)
+DEPTH_FRACTION = 0.0008  # shares a tick on one side, all lit venues, / ADV (the venues' level_size_fraction)
+# φ: share of an IS order filled passively, by Aggressiveness (AGGRESSIVE takes everything).  NEUTRAL
+# posts at the touch for passive_share (70 %) of each period, behind the liquidity providers' queue.
+PASSIVE_FILL_SHARE: dict[str, float] = {"AGGRESSIVE": 0.0, "NEUTRAL": 0.3, "PASSIVE": 0.5}
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,12 +112,39 @@ class InstrumentPrior:
     daily_volatility: float | None = None  # fraction of price per trading day (0.02 = 2 %)
     daily_volume: int | None = None  # shares per trading day
     session_seconds: float = 23_400.0  # length of the trading day (6.5 h)
-    fee_per_share: Decimal = Decimal("0.003")
+    fee_per_share: Decimal = Decimal("0.003")  # taker fee (the primary's)
+    maker_fee_per_share: Decimal = Decimal("-0.002")  # maker fee, negative a rebate (the primary's)
 
 
 def _halved(elapsed: float, half_life: float) -> float:
     """2^(−elapsed/half_life): the weight left of an observation ``elapsed`` seconds old."""
     return math.exp(-math.log(2) * max(elapsed, 0.0) / half_life)
+
+
+def _memory_integrand(b: float, w: float) -> float:
+    """√((1 − e^{−b·w²})/b)·2w: g's integrand after u = w² (smooth at 0, so Simpson converges)."""
+    if b <= 1e-12:
+        return 2.0 * w * w
+    return math.sqrt(-math.expm1(-b * w * w) / b) * 2.0 * w
+
+
+def memory_factor(b: float, steps: int = 64) -> float:
+    """g(b) = ∫₀¹ √((1 − e^{−bu})/b) du (module docstring; g(0) = 2/3), by Simpson's rule in w = √u."""
+    if not b >= 0:
+        raise ValueError(f"memory factor needs b >= 0, not {b}")
+    step = 1.0 / steps
+    total = _memory_integrand(b, 0.0) + _memory_integrand(b, 1.0)
+    for i in range(1, steps):
+        total += (4 if i % 2 else 2) * _memory_integrand(b, i * step)
+    return total * step / 3.0
+
+
+def pace_factor(b: float) -> float:
+    """h(b) = −b·g′(b) ≥ 0: the share of the square-root cost that depends on the pace (central difference)."""
+    if b <= 0:
+        return 0.0
+    d = 1e-4 * b
+    return -b * (memory_factor(b + d) - memory_factor(b - d)) / (2 * d)
 
 
 class _Blend:
@@ -152,6 +216,9 @@ class InstrumentModels:
         half_life_s: float = 1800.0,
         sample_interval_s: float = 5.0,
         impact_y: float = IMPACT_Y,
+        impact_memory_half_life_s: float = IMPACT_MEMORY_HALF_LIFE_S,
+        depth_fraction: float = DEPTH_FRACTION,
+        passive_fill_share: Mapping[str, float] | None = None,
     ) -> None:
         if not half_life_s > 0:
             raise ValueError(f"impact model half_life_s must be > 0, not {half_life_s}")
@@ -159,6 +226,17 @@ class InstrumentModels:
             raise ValueError(f"impact model sample_interval_s must be > 0, not {sample_interval_s}")
         if not impact_y > 0:
             raise ValueError(f"impact model impact_y must be > 0, not {impact_y}")
+        if not impact_memory_half_life_s > 0:
+            raise ValueError(f"impact model impact_memory_half_life_s must be > 0, not {impact_memory_half_life_s}")
+        if not depth_fraction > 0:
+            raise ValueError(f"impact model depth_fraction must be > 0, not {depth_fraction}")
+        shares = dict(PASSIVE_FILL_SHARE if passive_fill_share is None else passive_fill_share)
+        for key, value in shares.items():
+            if not 0 <= value <= 1:
+                raise ValueError(f"impact model passive_fill_share {key} must be in [0, 1], not {value}")
+        self._memory = impact_memory_half_life_s
+        self._depth = depth_fraction
+        self._passive = shares
         self._priors = dict(priors)
         self._overrides: dict[str, dict[str, float]] = {}
         for symbol, values in (overrides or {}).items():
@@ -218,6 +296,10 @@ class InstrumentModels:
         st.traded.add(float(qty), 0.0, now, self._half_life)
 
     # ---- estimates ---------------------------------------------------------------------------
+
+    def prior(self, symbol: str) -> InstrumentPrior:
+        """The configured prior of ``symbol`` (KeyError if unknown): to build a model with overrides."""
+        return self._prior(symbol)
 
     def _prior(self, symbol: str) -> InstrumentPrior:
         prior = self._priors.get(symbol)
@@ -312,3 +394,68 @@ class InstrumentModels:
             out[key] = value
             out[f"{key}_source"] = source
         return out
+
+    def _order_estimates(self, symbol: str, now: float, qty: float, horizon: float, periods: int,
+                         aggressiveness: str) -> dict[str, tuple[float, str]]:
+        if not (qty > 0 and horizon > 0 and periods >= 1):
+            raise ValueError(f"order parameters need qty > 0, horizon > 0 and periods >= 1, not {qty}, {horizon}, "
+                             f"{periods}")
+        if aggressiveness not in self._passive:
+            raise ValueError(f"unknown aggressiveness {aggressiveness!r} (known: {', '.join(self._passive)})")
+        e = self._estimates(symbol, now)
+        prior = self._prior(symbol)
+        price, daily_vol, adv = e["price"][0], e["daily_volatility"][0], e["daily_volume"][0]
+        spread, tick = e["spread"][0], float(prior.tick_size)
+        k = self._y * daily_vol * price / math.sqrt(adv)
+        b = math.log(2) * horizon / self._memory
+        g, h = memory_factor(b), pace_factor(b)
+        root = math.sqrt(qty)
+        eta_impact = k * horizon * h / root
+        eps_impact = k * root * (g - h)
+        tau = horizon / periods
+        eta_book = tau * tick / (2 * self._depth * adv)
+        phi = self._passive[aggressiveness]
+        taker, maker = float(prior.fee_per_share), float(prior.maker_fee_per_share)
+        eps_place = (1 - phi) * (spread / 2 + taker) + phi * (-spread / 2 + maker)
+        out = dict(e)
+        out["eta"] = (eta_impact + eta_book,
+                      f"square-root law Y={self._y} with memory {self._memory:g} s linearised at {qty:,.0f} "
+                      f"shares over {horizon:g} s (impact {eta_impact:.4g}) + book depth "
+                      f"{self._depth:g}*ADV a tick at tau {tau:g} s ({eta_book:.4g}); ADV {adv:,.0f}")
+        out["gamma"] = (0.0, f"0: the volume-only part of the square-root law is in epsilon "
+                             f"(equivalent gamma {2 * k * (g - h) / root:.4g})")
+        out["epsilon"] = (eps_place + eps_impact,
+                          f"placement {eps_place:.4g} ({aggressiveness}: {phi:.0%} passive, spread {spread:.4g}, "
+                          f"fees {taker:g}/{maker:g}) + square-root volume cost {eps_impact:.4g}")
+        for key, value in self._overrides.get(symbol, {}).items():
+            if key in ("eta", "gamma", "epsilon"):
+                out[key] = (value, "override (configuration)")
+        return out
+
+    def order_parameters(self, symbol: str, now: float, qty: float, horizon: float, periods: int,
+                         aggressiveness: str = "NEUTRAL") -> AcParameters:
+        """σ, η, γ, ε linearised for an order of ``qty`` shares over ``horizon`` seconds in ``periods``
+        periods placed with ``aggressiveness`` (module docstring, "The order's own linearisation").
+        KeyError for an unknown symbol, ValueError for a bad order."""
+        e = self._order_estimates(symbol, now, qty, horizon, periods, aggressiveness)
+        return AcParameters(sigma=e["sigma"][0], eta=e["eta"][0], gamma=e["gamma"][0], epsilon=e["epsilon"][0])
+
+    def describe_order(self, symbol: str, now: float, qty: float, horizon: float, periods: int,
+                       aggressiveness: str = "NEUTRAL") -> dict[str, object]:
+        """:meth:`describe` for an order's own linearisation."""
+        e = self._order_estimates(symbol, now, qty, horizon, periods, aggressiveness)
+        out: dict[str, object] = {"symbol": symbol, "time_unit": "second"}
+        for key, (value, source) in e.items():
+            out[key] = value
+            out[f"{key}_source"] = source
+        return out
+
+
+@runtime_checkable
+class OrderParameterSource(Protocol):
+    """A parameter source that can linearise for an order (IS uses it when the engine's models can)."""
+
+    def parameters(self, symbol: str, now: float) -> AcParameters: ...
+
+    def order_parameters(self, symbol: str, now: float, qty: float, horizon: float, periods: int,
+                         aggressiveness: str = "NEUTRAL") -> AcParameters: ...

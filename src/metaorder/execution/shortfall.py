@@ -35,6 +35,15 @@ the current period.  A deviation *within* a period (a passive slice not filling,
 filling more) is handled by placement below and absorbed by the next boundary's re-solve: anchoring
 mid-period would break the equal-τ grid the closed form assumes.
 
+Cost model.  The parameters come from the engine's :class:`ParameterSource`; when it is an
+:class:`~metaorder.execution.impact_model.OrderParameterSource` (the engine's
+:class:`~metaorder.execution.impact_model.InstrumentModels` is), they are linearised for *this*
+order: its whole quantity Q over its window in its N periods, placed with its Aggressiveness
+(impact_model's "The order's own linearisation": the square-root law with memory at the order's own
+pace, the book's depth per period, the placement's expected spread and fees).  Re-solves ask again
+with the same Q, window and N (current market data, the same linearisation), so κ stays the
+order's and the re-solved trajectory stays the start's shape.
+
 Ill-posed model.  η̃ = η − γτ/2 ≤ 0 (long periods with a large permanent impact; a small parent has
 few, long periods since there are never more periods than lots) has no AC solution: the start's
 parameters are tried next, then a straight line (TWAP, κ = 0), and the note says so.  The plan made
@@ -81,6 +90,7 @@ from typing import Any
 from metaorder.execution.almgren_chriss import AcParameters, AcPlan, holdings_fraction, plan
 from metaorder.execution.almgren_chriss import expected_cost as ac_expected_cost
 from metaorder.execution.almgren_chriss import variance as ac_variance
+from metaorder.execution.impact_model import OrderParameterSource
 from metaorder.execution.strategy import Decision, ParameterSource
 from metaorder.execution.twap import (
     AGGRESSIVENESS,
@@ -242,7 +252,7 @@ class Shortfall:
         self._grid(parent)
         # The pre-trade estimate: the model as it stands at the start (a straight line if it is ill-posed).
         try:
-            self._start_params = models.parameters(parent.symbol, parent.start_time)
+            self._start_params = self._parameters(parent, parent.start_time)
         except KeyError:
             raise ValueError(f"IS has no impact model for {parent.symbol!r}") from None
         self._estimate, self._estimate_note = self._solve(parent.target_qty, self._n, self._start_params,
@@ -254,6 +264,16 @@ class Shortfall:
         self._volume_at_start = 0
         self._filled_at_start = 0
         self._printed_at_start = 0
+
+    def _parameters(self, parent: ParentState, now: float) -> AcParameters:
+        """The model's parameters at ``now``: linearised for this order (its whole quantity, window,
+        periods and Aggressiveness: see "Cost model" above) when the source can, else the instrument's."""
+        models = self._models
+        if isinstance(models, OrderParameterSource):
+            qty = max(parent.target_qty, 1)
+            return models.order_parameters(parent.symbol, now, float(qty), self._horizon, self._n,
+                                           parent.aggressiveness)
+        return models.parameters(parent.symbol, now)
 
     # ------------------------------------------------------------------------------------------ the grid
 
@@ -362,7 +382,7 @@ class Shortfall:
         left = max(parent.target_qty - filled, 0) if planned is None else planned
         periods = self._n - index
         try:
-            current = self._models.parameters(parent.symbol, now)
+            current = self._parameters(parent, now)
         except KeyError:  # the instrument left the model's configuration: keep the start's figures
             current = self._start_params
         solved, note = self._solve(left, periods, current, self._start_params)
