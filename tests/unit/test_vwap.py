@@ -345,21 +345,72 @@ def test_aggressive_mandate_always_takes() -> None:
     assert {style for _, style, _ in sim.sent()} == {Style.AGGRESSIVE}
 
 
-def test_recalibrates_when_orders_join_the_whole_curve_rescales() -> None:
+def test_an_order_joining_mid_window_is_spread_over_the_rest_of_the_curve_not_taken_at_once() -> None:
+    """The added quantity follows the remaining expected volume (GUIDE §6 recalibration); taking it as
+    a lag would dump it into the book in one aggressive order (the lab measured that as most of the
+    tracking error of aggregated parents)."""
     strategy, market = started()
     at = strategy.schedule[9]
-    on_track = cumulative_target(10_000, 100, strategy.fractions, 8)  # executed what slices 1-9 asked
+    f = strategy.fractions
+    on_track = cumulative_target(10_000, 100, f, 8)  # executed what slices 1-9 asked
     small = strategy.decide(replace(BASE, filled_qty=on_track), market, at)
-    due_small = cumulative_target(10_000, 100, strategy.fractions, 9)
+    due_small = cumulative_target(10_000, 100, f, 9)
     assert [(i.style, i.qty) for i in small.intents] == [(Style.PASSIVE, due_small - on_track)]
-    # an order joins: the parent doubles, and so does every point of its curve
+    # an order joins: the parent doubles; what was due stays due, the other 10,000 follow the curve
     grown = replace(BASE, target_qty=20_000, filled_qty=on_track)
     big = strategy.decide(grown, market, at)
-    due_big = cumulative_target(20_000, 100, strategy.fractions, 9)
-    assert abs(due_big - 2 * due_small) <= 100
+    due_big = on_track + math.floor((20_000 - on_track) * (f[9] - f[8]) / (1 - f[8])) // 100 * 100
+    assert due_big == cumulative_target(20_000, 100, f, 9, on_track, f[8])
+    assert due_small < due_big < 2 * due_small  # more than before, far less than a doubled curve
     assert f"target {due_big}," in big.note
-    lag = cumulative_target(20_000, 100, strategy.fractions, 8) - on_track  # behind the rescaled curve
-    assert [(i.style, i.qty) for i in big.intents] == [(Style.AGGRESSIVE, lag)]
+    assert [(i.style, i.qty) for i in big.intents] == [(Style.PASSIVE, due_big - on_track)]
+    assert not big.cancel_working
+    # deciding again with the same quantity does not move the anchor (idempotent)
+    assert strategy.decide(grown, market, at) == big
+
+
+def test_a_lag_from_before_the_join_is_still_caught_up_after_it() -> None:
+    strategy, market = started()
+    at = strategy.schedule[9]
+    f = strategy.fractions
+    strategy.decide(replace(BASE, filled_qty=cumulative_target(10_000, 100, f, 8)), market, at)
+    behind = cumulative_target(10_000, 100, f, 8) - 700  # 700 behind > 250 (MEDIUM: half a slice)
+    decision = strategy.decide(replace(BASE, target_qty=20_000, filled_qty=behind), market, at)
+    assert [(i.style, i.qty) for i in decision.intents] == [(Style.AGGRESSIVE, 700)]
+    assert "behind by 700" in decision.note
+
+
+def test_a_join_before_the_first_slice_rescales_the_whole_curve() -> None:
+    strategy, market = started()
+    strategy.decide(replace(BASE, target_qty=20_000), market, strategy.schedule[0] - 0.5)
+    grown = replace(BASE, target_qty=20_000)
+    first = strategy.decide(grown, market, strategy.schedule[0])
+    assert [i.qty for i in first.intents] == [cumulative_target(20_000, 100, strategy.fractions, 0)]
+
+
+def test_orders_leaving_shrink_the_rest_of_the_curve() -> None:
+    strategy, market = started()
+    at = strategy.schedule[10]
+    f = strategy.fractions
+    done = cumulative_target(10_000, 100, f, 9)
+    strategy.decide(replace(BASE, filled_qty=done), market, at)
+    shrunk = replace(BASE, target_qty=8_000, filled_qty=done)
+    decision = strategy.decide(shrunk, market, at)
+    due = cumulative_target(8_000, 100, f, 10, done, f[9])
+    assert 0 < due - done < cumulative_target(10_000, 100, f, 10) - done  # a smaller share of what is left
+    assert [i.qty for i in decision.intents] == [due - done]
+
+
+def test_the_last_slice_rests_passively_and_completion_comes_just_before_the_end() -> None:
+    strategy, market = started()
+    last = strategy.schedule[-1]
+    before = cumulative_target(10_000, 100, strategy.fractions, 18)
+    decision = strategy.decide(replace(BASE, filled_qty=before), market, last)
+    assert [(i.style, i.qty) for i in decision.intents] == [(Style.PASSIVE, 10_000 - before)]
+    assert decision.wake_at is not None and last < decision.wake_at < START + 600.0
+    state = replace(BASE, filled_qty=before, working_qty=10_000 - before)
+    completing = strategy.decide(replace(state, working_qty=200, filled_qty=9_800), market, decision.wake_at)
+    assert completing.cancel_working and "completing" in completing.note
 
 
 def test_a_parent_that_grows_mid_window_still_ends_exactly() -> None:

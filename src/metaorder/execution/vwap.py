@@ -23,9 +23,25 @@ about one slice per ``slice_interval``, within [``min_slices``, ``max_slices``],
 start + i·Δ moved within ±``jitter``·Δ, the times drawn once from ``random.Random(seed)``.  What
 differs is the size: once slice i is due, the cumulative target is Q·P(start + (i+1)·Δ) rounded
 down to whole lots, and the last slice's target is Q itself, so the slices add up to Q exactly
-(the odd lot last).  Q is ``target_qty`` at the call: when orders join or leave, the whole curve
-rescales (recalibration); fills and working quantity are read afresh on every call, so the next
-slice always sizes against what is really done (GUIDE §6: recalibrate after fills).
+(the odd lot last, sent only when completing: a resting odd lot may never fill).  Fills and
+working quantity are read afresh on every call, so the next slice always sizes against what is
+really done (GUIDE §6: recalibrate after fills).
+
+Orders joining or leaving.  Q is ``target_qty`` at the call.  When it changes once slices have
+started, the curve is *re-anchored* at the last slice boundary due (grid point g, curve fraction
+f_a): what was due there under the old Q stays due (so a lag stays a lag, base x_a), and the rest
+is spread over the rest of the window's expected volume,
+
+    target_i = x_a + (Q − x_a)·(P_i − f_a)/(1 − f_a)
+
+(GUIDE §6, q_b = R·w_b/Σ_{s≥b} w_s; :func:`cumulative_target`).  Why not rescale the whole curve
+(as TWAP does): the added quantity would count as "behind" and be taken at once, one large
+aggressive order walking the book — in the lab (standard flow, aggregated parents of 2–10 min) such
+catch-ups after joins were most of the tracking error vs the interval VWAP, e.g. a ZEPH parent
+growing from 5,700 to 45,000 shares finished 7 bps above its interval VWAP.  Spread over the
+remaining volume, the joined shares trade when the market trades.  Before the first slice a change
+simply rescales the curve.  The anchor is the strategy's own state: recovery after a restart
+starts a fresh strategy, whose curve is the plain rescaled one (it catches up as its band says).
 
 Ahead / behind.  The lag is what the curve says should have *executed* by now (the target of the
 previous slice, i.e. the curve at this slice's grid point) minus what has: resting children are
@@ -38,9 +54,13 @@ Beyond it the strategy pulls its resting children and takes the shortfall (the l
 a lot) aggressively; the rest of the slice is posted passively on the next call, once the
 shortfall is out.  When filled + working already reaches the target (ahead), nothing is sent.
 
-Style.  AGGRESSIVE mandate: always takes.  From the last slice on, and after end_time, everything
-unworked is taken and resting children are pulled, every ``retry_interval`` until done (as TWAP:
-the window's end is the client's deadline for the algo; expiring the orders is the book's job).
+Style and completion.  AGGRESSIVE mandate: always takes.  The last slice is worked like the others
+(posted passively within the band); completion starts at end − min(``retry_interval``, Δ/4): then
+everything unworked is taken and resting children are pulled, every ``retry_interval`` until done.
+Taking the whole last slice at its start (as before) put 1/n of the parent into one aggressive
+order a full slice before the end; the short lead still finishes by the end.  After end_time it
+keeps completing (as TWAP: the window's end is the client's deadline for the algo; expiring the
+orders is the book's job).
 
 Limits.  Every intent carries the parent's limit.  A ParticipationRate ρ (849) caps executed plus
 working quantity at ρ/(1−ρ) × the others' volume since the start (GUIDE §6, POV;
@@ -190,17 +210,25 @@ def _seconds_of_day(name: str, value: object) -> int:
     return hours * 3600 + minutes * 60 + seconds
 
 
-def cumulative_target(qty: int, lot: int, fractions: tuple[float, ...], index: int) -> int:
-    """Shares that should be done once slice ``index`` (0-based) is due; -1 (none due yet) gives 0.
+def cumulative_target(qty: int, lot: int, fractions: tuple[float, ...], index: int, base: int = 0,
+                      from_fraction: float = 0.0) -> int:
+    """Shares that should be done once slice ``index`` (0-based) is due; -1 (none due yet) gives ``base``.
 
-    ``fractions[i]`` is the share of the parent due by the end of slice i.  Whole lots, except the
-    last slice, which takes everything so the slices add up to ``qty`` (GUIDE §6).
+    ``fractions[i]`` is the share of the window's expected volume traded by the end of slice i.
+    Without an anchor (``base`` 0, ``from_fraction`` 0) that is Q·fractions[i] (GUIDE §6, VWAP
+    schedule).  With one, the curve restarts at the anchor: ``base`` shares were due at the point
+    ``from_fraction`` of the curve, and the rest, Q − base, is spread over what remains of it in
+    proportion to the expected volume, base + (Q − base)·(f_i − f_a)/(1 − f_a) — GUIDE §6,
+    "recalibrate: q_b = R·w_b/Σ_{s≥b} w_s".  Whole lots, except the last slice, which takes
+    everything so the slices add up to ``qty`` exactly.
     """
-    if index < 0:
-        return 0
     if index >= len(fractions) - 1:
         return qty
-    return min(math.floor(qty * fractions[index]) // lot * lot, qty)
+    share = fractions[index] if index >= 0 else 0.0
+    rest = 1.0 - from_fraction
+    ahead = max(share - from_fraction, 0.0)
+    add = (qty - base) * ahead / rest if rest > NO_VOLUME else float(qty - base)
+    return max(min(math.floor(base + add) // lot * lot, qty), 0)
 
 
 class Vwap:
@@ -227,6 +255,13 @@ class Vwap:
         )
         self._parent_id = parent.parent_id
         self._seed = seed
+        # The anchor of the target curve (see "Orders joining or leaving" in the module docstring):
+        # the quantity it was set for, the shares due at it and the time it sits at (its curve
+        # fraction is recomputed by _plan, the window may move).  None until the first slice decision.
+        self._anchor_qty: int | None = None
+        self._anchor_base = 0
+        self._anchor_time = parent.start_time
+        self._anchor_fraction = 0.0
         self._plan(parent)
         # Participation baseline: the market volume and our prints when the parent started.
         self._volume_at_start: int | None = None
@@ -251,6 +286,20 @@ class Vwap:
             fractions.append(min(max(f, fractions[-1] if fractions else 0.0), 1.0))  # monotone, within [0, 1]
         fractions[-1] = 1.0
         self._fractions = tuple(fractions)
+        self._step = step
+        # Completion: the last moment to take what is left and still finish by the end.
+        self._complete_at = max(self._times[-1], self._end - min(self._slicing.retry_interval, step / 4))
+        self._anchor_fraction = self._curve_at(parent.symbol, self._anchor_time, begin, span)
+
+    def _curve_at(self, symbol: str, when: float, begin: float, span: float) -> float:
+        """P(when): the share of the window's expected volume traded by ``when``, within [0, 1]."""
+        if when <= self._start:
+            return 0.0
+        if when >= self._end:
+            return 1.0
+        if not self._by_volume:
+            return (when - self._start) / (self._end - self._start)
+        return min(max((self._position(symbol, when) - begin) / span, 0.0), 1.0)
 
     def _position(self, symbol: str, when: float) -> float:
         """Days elapsed in volume: whole days before ``when``'s day, plus the profile within it."""
@@ -288,29 +337,53 @@ class Vwap:
         index = bisect.bisect_right(self._times, now) - 1
         if index < 0:
             return Decision(wake_at=self._times[0], note=f"VWAP: first slice at {self._times[0]:.3f}")
+        if parent.target_qty != self._anchor_qty:
+            self._reanchor(parent, index)
         return self._slice(parent, market, now, index)
+
+    def _target(self, qty: int, lot: int, index: int) -> int:
+        """The cumulative target at slice ``index`` for ``qty``, from the current anchor."""
+        return cumulative_target(qty, lot, self._fractions, index, self._anchor_base, self._anchor_fraction)
+
+    def _reanchor(self, parent: ParentState, index: int) -> None:
+        """The parent's quantity changed (orders joined or left; or the first decision): restart the
+        curve at the last slice boundary due, keeping what was due there (so a lag stays a lag) and
+        spreading the rest of the new quantity over the rest of the window's expected volume."""
+        old = self._anchor_qty
+        if old is None or index < 1:
+            self._anchor_base, self._anchor_time, self._anchor_fraction = 0, self._start, 0.0
+        else:
+            due = self._target(old, parent.lot_size, index - 1)
+            self._anchor_base = min(due, parent.target_qty)
+            self._anchor_time = self._start + index * self._step
+            self._anchor_fraction = self._fractions[index - 1]
+        self._anchor_qty = parent.target_qty
 
     def _slice(self, parent: ParentState, market: MarketView, now: float, index: int) -> Decision:
         q, lot, n = parent.target_qty, parent.lot_size, self._n
         filled, working = parent.filled_qty, parent.working_qty
         done = filled + working
-        due = cumulative_target(q, lot, self._fractions, index)
-        final = index >= n - 1
-        lag = cumulative_target(q, lot, self._fractions, index - 1) - filled
+        due = self._target(q, lot, index)
+        final = now >= self._complete_at
+        lag = self._target(q, lot, index - 1) - filled
         threshold = math.floor(self._settings.band(parent.urgency, parent.aggressiveness) * q / n)
         behind = not final and lag > threshold
         over = done > q
         want = max(due - done, 0)
         mandate_takes = parent.aggressiveness == "AGGRESSIVE"
         if behind and not mandate_takes:
-            want = min(-(-lag // lot) * lot, want)  # the shortfall only, in lots; the rest passively next call
+            # The shortfall only, in lots, less what is already out for it (a decision repeated before
+            # the takers fill must not send it twice); the rest of the slice rests once it is caught up.
+            want = min(max(-(-lag // lot) * lot - working, 0), want)
         room = self._room(parent, market)
         qty = lot_sized(want if room is None else min(want, room), parent.unworked_qty, lot)
+        if not final:  # an odd remainder goes out once, when completing (a resting odd lot may not fill)
+            qty = qty // lot * lot
 
         curve = "profile" if self._by_volume else "time-linear: the window has no expected volume"
         notes = [f"VWAP slice {index + 1}/{n} ({curve}): target {due}, done {done} (filled {filled})"]
         if final:
-            notes.append("after end: completing aggressively" if now >= self._end else "final slice: completing")
+            notes.append("after end: completing aggressively" if now >= self._end else "end of the window: completing")
         elif behind:
             notes.append(f"behind by {lag} > {threshold}: taking the shortfall")
         elif want == 0 and not over:
@@ -328,7 +401,7 @@ class Vwap:
             intents = (Intent(parent.parent_id, parent.symbol, parent.direction, qty, parent.limit, style, note),)
         cancel = working > 0 and (final or behind or over)
 
-        nxt = self._times[index + 1] if index + 1 < n else None
+        nxt = self._times[index + 1] if index + 1 < n else (self._complete_at if not final else None)
         wake = nxt
         if parent.remaining_qty > 0 and (final or capped or cancel):
             retry = now + self._settings.retry_interval
