@@ -272,7 +272,8 @@ def test_settings_from_mapping_accepts_known_numbers_and_refuses_the_rest_by_nam
     with pytest.raises(ValueError, match="POV setting jitter"):
         PovSettings.from_mapping({"jitter": True})
     for name, value in [("check_interval_s", 0), ("passive_lead", -1), ("behind_tolerance", 1),
-                        ("retry_interval", 0), ("jitter", 1), ("cancel_allowance_s", -0.1)]:
+                        ("retry_interval", 0), ("jitter", 1), ("cancel_allowance_s", -0.1),
+                        ("max_headroom", -0.1), ("max_headroom", 1.5)]:
         with pytest.raises(ValueError, match=f"POV {name}"):
             PovSettings.from_mapping({name: value})
 
@@ -283,9 +284,12 @@ def test_a_window_no_longer_than_the_caps_horizon_is_refused() -> None:
         PovSettings(window_s=2.2)
 
 
-def test_bounds_default_to_a_line_below_rho_and_a_cap_at_rho() -> None:
+def test_bounds_default_to_a_line_below_rho_and_the_cap_at_rho_or_a_configured_headroom_above() -> None:
     b = pov_bounds(BASE, PovSettings())
-    assert (b.rate, b.min_rate, b.max_rate) == (Fraction(1, 10), Fraction(9, 100), Fraction(1, 10))
+    assert (b.rate, b.min_rate, b.max_rate) == (Fraction(1, 10), Fraction(9, 100), Fraction(1, 10))  # the issue's rule
+    assert pov_bounds(BASE, PovSettings(max_headroom=0.1)).max_rate == Fraction(11, 100)
+    near_one = replace(BASE, participation_rate=D("0.95"))
+    assert pov_bounds(near_one, PovSettings(max_headroom=0.1)).max_rate == 1  # never a cap above everything
     given_both = replace(BASE, params=(("MaxPOV", "0.15"), ("MinPOV", "0.05")))
     b = pov_bounds(given_both, PovSettings())
     assert (b.min_rate, b.max_rate) == (Fraction(1, 20), Fraction(3, 20))
@@ -372,44 +376,96 @@ def test_rolling_room_never_allows_an_exposure_that_breaks_the_rule_for_a_fill_w
     dark_share=st.sampled_from([0.0, 0.3]),
     aggressiveness=st.sampled_from(["PASSIVE", "NEUTRAL", "AGGRESSIVE"]),
 )
-def test_realized_participation_is_within_ten_percent_of_rho_and_never_above_it_over_a_window(
+def test_realized_participation_is_within_five_percent_of_rho_and_never_above_max_pov_over_a_window(
     seed: int, rate: str, passive_fill: Fraction, cancel_delay: float, dark_share: float, aggressiveness: str
 ) -> None:
+    """The issue's band is ±10 %; with a headroom of 10 % (MaxPOV 1.1 ρ) the parent holds 0.95–1.01 ρ
+    (the low end: ρ = 0.3 with resting children that fill too slowly, so it runs between the MinPOV
+    line and the target) and never more than one lot above 1.1 ρ over any window ending at one of its
+    fills."""
     parent = replace(BASE, participation_rate=D(rate), aggressiveness=aggressiveness)
     sim = Sim(parent, make_tape(seed, START, parent.end_time), seed=seed, passive_fill=passive_fill,
-              cancel_delay=cancel_delay, dark_share=dark_share)
+              cancel_delay=cancel_delay, dark_share=dark_share, pov=PovSettings(max_headroom=0.1))
     sim.run()
     rho = float(rate)
     realized = sim.participation(parent.end_time)
-    assert abs(realized - rho) <= 0.1 * rho, (realized, rho)
-    excess = sim.worst_window_excess(Fraction(D(rate)), PovSettings().window_s)
+    assert 0.95 * rho <= realized <= 1.01 * rho, (realized, rho)
+    excess = sim.worst_window_excess(Fraction(D(rate)) * Fraction(11, 10), PovSettings().window_s)
     assert excess <= parent.lot_size, excess
 
 
-def test_a_thin_market_that_goes_quiet_after_a_burst_never_fills_it_above_the_cap() -> None:
+@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    seed=st.integers(0, 10_000),
+    rate=st.sampled_from(["0.05", "0.1", "0.2", "0.3"]),
+    passive_fill=st.sampled_from([Fraction(0), Fraction(1, 2), Fraction(1)]),
+    cancel_delay=st.sampled_from([0.0, 1.0]),
+    aggressiveness=st.sampled_from(["PASSIVE", "AGGRESSIVE"]),
+)
+def test_with_max_pov_at_rho_it_is_never_above_rho_over_a_window_and_still_within_ten_percent(
+    seed: int, rate: str, passive_fill: Fraction, cancel_delay: float, aggressiveness: str
+) -> None:
+    """The issue's strict rule (the default; here also asked for with 848 MaxPOV = ρ): never above ρ
+    over a rolling window by more than one lot; it costs a few % of participation, inside the ±10 % band."""
+    parent = replace(BASE, participation_rate=D(rate), aggressiveness=aggressiveness, params=(("MaxPOV", rate),))
+    sim = Sim(parent, make_tape(seed, START, parent.end_time), seed=seed, passive_fill=passive_fill,
+              cancel_delay=cancel_delay)
+    sim.run()
+    rho = float(rate)
+    assert 0.9 * rho <= sim.participation(parent.end_time) <= 1.01 * rho
+    assert sim.worst_window_excess(Fraction(D(rate)), PovSettings().window_s) <= parent.lot_size
+
+
+def test_a_headroom_above_rho_centres_participation_on_rho_where_the_cap_at_rho_runs_below_it() -> None:
+    """Same tapes, resting children that rarely fill: with the cap at ρ (the default) it binds at
+    almost every check and the parent runs ~5 % below ρ; with max_headroom 0.1 it is within 2 % of ρ."""
+    strict: list[float] = []
+    headroom: list[float] = []
+    for seed in range(3):
+        for settings_, out in ((PovSettings(), strict), (PovSettings(max_headroom=0.1), headroom)):
+            sim = Sim(BASE, make_tape(seed, START, BASE.end_time), seed=seed, passive_fill=Fraction(1, 10),
+                      pov=settings_)
+            sim.run()
+            out.append(sim.participation(BASE.end_time) / 0.1)
+    assert min(strict) >= 0.9 and max(strict) < 0.97
+    assert min(headroom) >= 0.98 and max(headroom) <= 1.005
+    assert sum(headroom) / 3 - sum(strict) / 3 >= 0.03
+
+
+CAPS = pytest.mark.parametrize("params", [(), (("MaxPOV", "0.22"),)], ids=["default-cap-at-rho", "cap-above-rho"])
+
+
+@CAPS
+def test_a_thin_market_that_goes_quiet_after_a_burst_never_fills_it_above_the_cap(
+    params: tuple[tuple[str, str], ...]
+) -> None:
     """A burst for a minute, then one print every 20 s: the resting child posted in the burst must
     not fill into windows the burst has left."""
     burst = [(START + i * 0.1, 300) for i in range(600)]
     quiet = [(START + 60.0 + 20.0 * i, 2_000) for i in range(60)]
-    parent = replace(BASE, aggressiveness="PASSIVE", participation_rate=D("0.2"))
+    parent = replace(BASE, aggressiveness="PASSIVE", participation_rate=D("0.2"), params=params)
     sim = Sim(parent, burst + quiet, passive_fill=Fraction(1), cancel_delay=0.9)
     sim.run()
     assert sum(q for _, q in sim.fills) > 5_000
-    assert sim.worst_window_excess(Fraction(1, 5), 60.0) <= 100
+    assert sim.worst_window_excess(sim.strategy.bounds.max_rate, 60.0) <= 100
 
 
-def test_a_resting_child_cannot_fill_after_the_volume_that_allowed_it_left_the_window() -> None:
+@CAPS
+def test_a_resting_child_cannot_fill_after_the_volume_that_allowed_it_left_the_window(
+    params: tuple[tuple[str, str], ...]
+) -> None:
     """100 000 shares print in 5 s while the market is away from the limit; then it comes back and
     the parent catches up on them at once.  A minute later the burst leaves the window while the
     catch-up is still in it: a child resting then must not fill into those windows.  Sized against
     the window at the decision instant only (no horizon) it does: 3 960 shares over the rule."""
     burst = [(START + i * 0.05, 1_000) for i in range(100)]
     steady = [(START + 5.0 + 2.0 * i, 400) for i in range(1, 57)]
-    parent = replace(BASE, aggressiveness="PASSIVE", participation_rate=D("0.2"), end_time=START + 120.0)
+    parent = replace(BASE, aggressiveness="PASSIVE", participation_rate=D("0.2"), end_time=START + 120.0,
+                     params=params)
     sim = Sim(parent, burst + steady, passive_fill=Fraction(1), cancel_delay=0.9, dead=((START, START + 5.5),))
     sim.run()
     assert sum(q for t, q in sim.fills if t < START + 6.0) >= 20_000  # the catch-up
-    assert sim.worst_window_excess(Fraction(1, 5), 60.0) <= 100
+    assert sim.worst_window_excess(sim.strategy.bounds.max_rate, 60.0) <= 100
 
 
 def test_dark_fills_do_not_count_as_the_others_volume() -> None:
@@ -453,7 +509,8 @@ def test_a_lower_min_pov_takes_later_and_less_often() -> None:
 def test_a_max_pov_above_rho_lets_a_parent_that_fell_behind_catch_up() -> None:
     """Ten minutes with the market away from the limit, nothing fills; then it comes back.  At
     MaxPOV = ρ the parent can only keep pace (the deficit stays: catching up is trading above ρ);
-    at MaxPOV = 2ρ it catches up, above ρ over some windows but never above 2ρ."""
+    at MaxPOV = 2ρ it catches up, above ρ over some windows but never above 2ρ; at 1.1 ρ it makes
+    up some of it, never above 1.1 ρ."""
     dead = ((START, START + 600.0),)
 
     def run(params: tuple[tuple[str, str], ...]) -> Sim:
@@ -462,9 +519,11 @@ def test_a_max_pov_above_rho_lets_a_parent_that_fell_behind_catch_up() -> None:
         sim.run()
         return sim
 
-    capped, free = run(()), run((("MaxPOV", "0.2"),))
+    capped, default, free = run(()), run((("MaxPOV", "0.11"),)), run((("MaxPOV", "0.2"),))
     end = BASE.end_time
     assert capped.participation(end) < 0.08  # about 2/3 of ρ: the dead third is never made up
+    assert capped.participation(end) < default.participation(end) < free.participation(end)
+    assert default.worst_window_excess(Fraction(11, 100), 60.0) <= 100
     assert free.participation(end) >= 0.09
     assert capped.worst_window_excess(Fraction(1, 10), 60.0) <= 100
     assert free.worst_window_excess(Fraction(1, 10), 60.0) > 100  # above ρ over some windows ...

@@ -28,9 +28,10 @@ a decision stays a pure function of its inputs) the strategy sizes against fille
 * An AGGRESSIVE mandate takes the target at every check, without a lead (taking ahead of the
   volume would make the parent the volume).
 
-The cap.  Executions must never exceed MaxPOV (848 ``MaxPOV=``, default ρ) of the volume over a
-rolling ``window_s`` by more than one lot.  Precisely: for every one of our fills, at instant f,
-with E_w and O_w ours and the others' shares in (f − window_s, f] since the start,
+The cap.  Executions must never exceed MaxPOV (848 ``MaxPOV=``; default ρ·(1 + ``max_headroom``),
+ρ itself unless configured, see below) of the volume over a rolling ``window_s`` by more than one lot.  Precisely: for
+every one of our fills, at instant f, with E_w and O_w ours and the others' shares in
+(f − window_s, f] since the start,
 
     E_w ≤ M·(E_w + O_w) + lot,   i.e.   E_w ≤ (M·O_w + lot)/(1 − M).
 
@@ -51,14 +52,24 @@ Also assumed: our lit fills are on the tape no later than they are in ``printed_
 reported to us before the market data shows it makes O briefly low; the room can then be overstated
 by ρ/(1−ρ) × those shares).
 
-Cost of the guarantee: the strategy does not know where, between two of its calls, the others'
-volume fell, so the window start's sample gap g is charged against it; with the cap at ρ the parent
-runs about g/window_s below ρ (1.2 s over 60 s: ~2%).  Measured on synthetic tapes (tests/unit/
-test_pov.py, 576 half-hour runs, ρ 5–30%): realized participation 0.93–1.00 ρ, mean 0.97 ρ (0.95 ρ
-when resting children never fill and every share is a take), and the worst window at exactly the
-one lot the rule allows.  And a parent that fell behind (a limit the
-market moved away from) cannot catch up while MaxPOV = ρ: catching up means trading above ρ for a
-while, which is what MaxPOV > ρ allows.  The client's cap outranks the target.
+Cost of the guarantee, and the headroom.  The strategy does not know where, between two of its
+calls, the others' volume fell, so the window start's sample gap g is charged against it, and a
+resting child must fit every window a fill up to ``horizon_s`` ahead could end.  With the cap at ρ
+itself the cap binds at almost every check (the target is ρ of the same volume, and the lead and the
+resting children use up the rest): measured on synthetic tapes (tests/unit/test_pov.py, 162
+half-hour runs, ρ 5–20 %) realized participation was 0.93–1.00 ρ, mean 0.97 ρ (0.945 ρ when resting
+children rarely fill), and in the lab (configs/lab*.toml, parents too large to complete, ρ 5–20 %,
+seeds 1–5) 0.953–0.964 ρ on every parent: inside the ±10 % band the issue asks for, and never above
+ρ over a window by more than a lot, which is the rule the issue states — so that is the default.
+No strategy can be at ρ on average and never above ρ over any window without knowing the volume
+ahead, and a parent that fell behind (a limit the market moved away from) cannot catch up under it.
+A desk that prefers participation centred on ρ sets ``max_headroom`` (``[strategy.pov]``; a client,
+848 ``MaxPOV=``): the cap becomes ρ·(1 + ``max_headroom``), at most 1, while the *target* stays
+exactly ρ/(1−ρ) × the others' volume — realized participation over the life cannot run above ρ by
+more than the passive lead — and the cap only stops bursts, with room to keep pace and to catch up
+slowly.  Measured with ``max_headroom = 0.1``: synthetic tapes 0.98–1.00 ρ, mean 0.996 ρ, worst
+window one lot over 1.1 ρ; the lab's ``pov`` experiment (lab/experiments.py, seeds 1–5)
+0.991–0.999 ρ per parent.  A client's MaxPOV outranks both.
 
 Window.  Before ``start_time``: nothing, wake at the start.  At and after ``end_time``: nothing more
 is sent and resting children are pulled; a POV does not complete aggressively — the engine expires
@@ -104,6 +115,7 @@ class PovSettings:
     retry_interval: float = 0.5  # seconds: look again this soon after asking for a pull
     cancel_allowance_s: float = 1.0  # a cancel is confirmed within this (part of the cap's horizon)
     jitter: float = 0.2  # each check moves up to ± this fraction of check_interval_s
+    max_headroom: float = 0.0  # default MaxPOV = ρ·(1 + this), at most 1 (0: the cap at ρ itself, the rule)
 
     def __post_init__(self) -> None:
         if not self.check_interval_s > 0:
@@ -123,6 +135,8 @@ class PovSettings:
             raise ValueError(f"POV behind_tolerance must be in [0, 1) of ρ, not {self.behind_tolerance}")
         if not self.retry_interval > 0:
             raise ValueError(f"POV retry_interval must be > 0 seconds, not {self.retry_interval}")
+        if not 0 <= self.max_headroom <= 1:
+            raise ValueError(f"POV max_headroom must be in [0, 1] (a share of ρ), not {self.max_headroom}")
 
     @property
     def horizon_s(self) -> float:
@@ -151,7 +165,7 @@ class PovBounds:
 
     rate: Fraction  # ρ, ParticipationRate (849)
     min_rate: Fraction  # below this line the parent takes (848 MinPOV, default ρ·(1 − behind_tolerance))
-    max_rate: Fraction  # never above this over a rolling window, + one lot (848 MaxPOV, default ρ)
+    max_rate: Fraction  # never above this over a rolling window, + one lot (848 MaxPOV, default ρ·(1 + max_headroom))
 
 
 def pov_bounds(parent: ParentState, settings: PovSettings) -> PovBounds:
@@ -164,7 +178,7 @@ def pov_bounds(parent: ParentState, settings: PovSettings) -> PovBounds:
     low = _fraction_param(parent, MIN_KEY)
     high = _fraction_param(parent, MAX_KEY)
     min_rate = rate * (1 - Fraction(repr(settings.behind_tolerance))) if low is None else low
-    max_rate = rate if high is None else high
+    max_rate = min(rate * (1 + Fraction(repr(settings.max_headroom))), Fraction(1)) if high is None else high
     if min_rate > rate:
         raise ValueError(f"848 {MIN_KEY}={parent.param(MIN_KEY)} is above the ParticipationRate (849) {rate}")
     if max_rate < rate:
