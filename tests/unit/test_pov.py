@@ -267,8 +267,10 @@ def test_settings_from_mapping_accepts_known_numbers_and_refuses_the_rest_by_nam
     assert PovSettings.from_mapping({}) == PovSettings()
     with pytest.raises(ValueError, match=r"unknown POV setting.*slice_interval"):
         PovSettings.from_mapping({"slice_interval": 30})
-    with pytest.raises(ValueError, match="POV setting window_s must be a finite number"):
+    with pytest.raises(ValueError, match="POV setting window_s must be a number"):
         PovSettings.from_mapping({"window_s": "60"})
+    with pytest.raises(ValueError, match="POV setting window_s must be a finite number"):
+        PovSettings.from_mapping({"window_s": float("inf")})
     with pytest.raises(ValueError, match="POV setting jitter"):
         PovSettings.from_mapping({"jitter": True})
     for name, value in [("check_interval_s", 0), ("passive_lead", -1), ("behind_tolerance", 1),

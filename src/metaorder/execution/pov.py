@@ -92,11 +92,12 @@ import math
 import random
 from collections import deque
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from fractions import Fraction
 
 from metaorder.execution.strategy import Decision
+from metaorder.execution.tunables import settings_from_mapping
 from metaorder.execution.twap import lot_sized
 from metaorder.execution.types import Intent, MarketView, ParentState, Style
 
@@ -147,16 +148,7 @@ class PovSettings:
     @classmethod
     def from_mapping(cls, settings: Mapping[str, object]) -> PovSettings:
         """Settings from configuration, refusing unknown names and non-numbers (ValueError)."""
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(settings) - known)
-        if unknown:
-            raise ValueError(f"unknown POV setting(s) {', '.join(unknown)} (known: {', '.join(sorted(known))})")
-        values: dict[str, float] = {}
-        for name, value in settings.items():
-            if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-                raise ValueError(f"POV setting {name} must be a finite number, not {value!r}")
-            values[name] = float(value)
-        return cls(**values)
+        return settings_from_mapping(cls, settings, "POV")
 
 
 @dataclass(frozen=True, slots=True)

@@ -82,16 +82,16 @@ import bisect
 import math
 import random
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from decimal import Decimal
 from fractions import Fraction
-from typing import Any
 
 from metaorder.execution.almgren_chriss import AcParameters, AcPlan, holdings_fraction, plan
 from metaorder.execution.almgren_chriss import expected_cost as ac_expected_cost
 from metaorder.execution.almgren_chriss import variance as ac_variance
 from metaorder.execution.impact_model import OrderParameterSource
 from metaorder.execution.strategy import Decision, ParameterSource
+from metaorder.execution.tunables import settings_from_mapping
 from metaorder.execution.twap import (
     AGGRESSIVENESS,
     PASSIVE_EXTRA_TOLERANCE,
@@ -142,20 +142,7 @@ class ShortfallSettings:
     @classmethod
     def from_mapping(cls, settings: Mapping[str, object]) -> ShortfallSettings:
         """Settings from configuration, refusing unknown names and non-numbers (ValueError)."""
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(settings) - known)
-        if unknown:
-            raise ValueError(f"unknown IS setting(s) {', '.join(unknown)} (known: {', '.join(sorted(known))})")
-        typed: dict[str, Any] = {}
-        for name, value in settings.items():
-            if isinstance(value, bool) or not isinstance(value, int | float):
-                raise ValueError(f"IS setting {name} must be a number, not {value!r}")
-            typed[name] = float(value)
-            if name in _COUNTS:
-                if not typed[name].is_integer():
-                    raise ValueError(f"IS setting {name} must be a whole number, not {typed[name]:g}")
-                typed[name] = int(typed[name])
-        return cls(**typed)
+        return settings_from_mapping(cls, settings, "IS", whole=_COUNTS)
 
     def risk_aversion(self, urgency: str) -> float:
         """λ for an Urgency (LOW, MEDIUM, HIGH)."""

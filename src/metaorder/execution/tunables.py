@@ -11,6 +11,7 @@ error naming the table (:func:`metaorder.wiring.build_strategies`).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import fields
 from typing import Any, TypeVar
@@ -41,6 +42,8 @@ def settings_from_mapping(cls: type[T], values: Mapping[str, object], kind: str,
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise ValueError(f"{kind} setting {name} must be a number, not {value!r}")
         number = float(value)
+        if not math.isfinite(number):  # TOML has inf and nan
+            raise ValueError(f"{kind} setting {name} must be a finite number, not {value!r}")
         if name in whole:
             if not number.is_integer():
                 raise ValueError(f"{kind} setting {name} must be a whole number, not {number:g}")

@@ -78,12 +78,13 @@ from __future__ import annotations
 import bisect
 import math
 import random
-from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any, Protocol
 
 from metaorder.execution.strategy import Decision
+from metaorder.execution.tunables import settings_from_mapping
 from metaorder.execution.twap import (
     AGGRESSIVENESS,
     TwapSettings,
@@ -173,30 +174,15 @@ class VwapSettings:
     @classmethod
     def from_mapping(cls, settings: Mapping[str, object]) -> VwapSettings:
         """Settings from configuration, refusing unknown names and ill-typed values (ValueError naming them)."""
-        known = {f.name for f in fields(cls)} | set(_CLOCK_TIMES)
-        unknown = sorted(set(settings) - known)
-        if unknown:
-            raise ValueError(f"unknown VWAP setting(s) {', '.join(unknown)} (known: {', '.join(sorted(known))})")
-        typed: dict[str, Any] = {}
-        for name, value in settings.items():
-            if name in _CLOCK_TIMES:  # session_open = "09:30" (UTC), for session_open_s
-                typed[_CLOCK_TIMES[name]] = _seconds_of_day(name, value)
-                continue
-            if isinstance(value, bool) or not isinstance(value, int | float):
-                raise ValueError(f"VWAP setting {name} must be a number, not {value!r}")
-            number = float(value)
-            if name in _WHOLE:
-                if not number.is_integer():
-                    raise ValueError(f"VWAP setting {name} must be a whole number, not {number:g}")
-                typed[name] = int(number)
-            else:
-                typed[name] = number
-        return cls(**typed)
+        return settings_from_mapping(cls, settings, "VWAP", whole=_WHOLE, other=_CLOCK_TIMES)
 
 
 _WHOLE = frozenset({"min_slices", "max_slices", "session_open_s", "session_close_s", "bin_s", "min_days"})
 # Settings given as a UTC time of day ("09:30") in configuration, for the seconds field they set.
-_CLOCK_TIMES = {"session_open": "session_open_s", "session_close": "session_close_s"}
+_CLOCK_TIMES: dict[str, tuple[str, Callable[[str, object], Any]]] = {
+    "session_open": ("session_open_s", lambda name, value: _seconds_of_day(name, value)),
+    "session_close": ("session_close_s", lambda name, value: _seconds_of_day(name, value)),
+}
 
 
 def _seconds_of_day(name: str, value: object) -> int:
