@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 from metaorder.execution.strategies import STRATEGIES, make_strategy
 from metaorder.execution.types import ParentState
-from tests.unit.test_twap import FakeMarket
+from tests.unit.strategysupport import FakeMarket
 
 START = 1_767_258_000.0 + 3600  # 10:00 UTC
 

@@ -12,12 +12,23 @@ from __future__ import annotations
 
 from dataclasses import replace
 from decimal import Decimal
+from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from metaorder.config import MetaorderConfig, load_config
 from metaorder.execution.almgren_chriss import AcParameters, plan
+from metaorder.lab.experiments import (
+    DEFAULT_MINUTES,
+    is_flow,
+    pov_flow,
+    run_experiment,
+    vwap_flow,
+    window_volume,
+)
 from metaorder.lab.report import bench_markdown, target_lines
 from metaorder.lab.runner import EstimateRecord, Execution, OrderRecord, ParentRecord, RunResult
 from metaorder.lab.targets import (
@@ -214,20 +225,54 @@ def test_a_twap_estimate_has_nothing_to_recover() -> None:
     assert twap_of_estimate(estimate_of(1000, 600.0, 10, params, 0.0)) is None
 
 
-def test_is_high_vs_twap_compares_model_and_realized_objectives() -> None:
+def test_is_high_vs_twap_compares_model_and_realized_objectives_per_order() -> None:
     params = AcParameters(sigma=0.05, eta=1e-3, gamma=1e-7, epsilon=0.01)
     est = estimate_of(20_000, 600.0, 20, params, 1e-5)
-    is_runs = [run("IS", s, orders=(order("P1", notional=n),), parents=(parent("P1"),), estimates=(est,),
-                   urgency="HIGH") for s, n in ((1, "10010"), (2, "10020"))]
-    twap_runs = [run("TWAP", s, orders=(order("P1", notional=n),), parents=(parent("P1"),), urgency="HIGH")
-                 for s, n in ((1, "10000"), (2, "10050"))]
+    est_b = replace(estimate_of(20_000, 600.0, 20, params, 1e-5, pid="P2"), risk_aversion=2e-5)
+
+    def seeds(strategy: str, acme: tuple[str, str], globx: tuple[str, str],
+              estimates: bool) -> list[RunResult]:
+        return [run(strategy, s, orders=(order("P1", notional=a), order("P2", notional=g, symbol="GLOBX")),
+                    parents=(parent("P1"), parent("P2", symbol="GLOBX")),
+                    estimates=(est, est_b) if estimates else (), urgency="HIGH")
+                for s, a, g in ((1, acme[0], globx[0]), (2, acme[1], globx[1]))]
+
+    # realized cost per seed ($ vs an arrival of 100 on 100 shares): IS ACME 10, 20; GLOBX 0, 0;
+    # TWAP ACME 0, 50; GLOBX 5, 5.  Per order mean + λ·var, λ that order's: the variance of one order
+    # across seeds, never of a pool of different orders.
+    is_runs = seeds("IS", ("10010", "10020"), ("10000", "10000"), True)
+    twap_runs = seeds("TWAP", ("10000", "10050"), ("10005", "10005"), False)
     result = is_high_vs_twap(is_runs, twap_runs)
-    assert result["model"]["parents"] == 2 and result["model"]["parents_lower"] == 2 and result["model"]["met"]
+    assert result["model"]["parents"] == 4 and result["model"]["parents_lower"] == 4 and result["model"]["met"]
     realized = result["realized"]
-    assert realized["is_mean"] == pytest.approx(15.0) and realized["twap_mean"] == pytest.approx(25.0)
-    assert realized["is_objective"] == pytest.approx(15.0 + 1e-5 * 50.0)
-    assert realized["twap_objective"] == pytest.approx(25.0 + 1e-5 * 1250.0)
+    acme, globx = realized["by_order"]["ACME"], realized["by_order"]["GLOBX"]
+    assert acme["risk_aversion"] == 1e-5 and globx["risk_aversion"] == 2e-5
+    assert acme["is"]["objective"] == pytest.approx(15.0 + 1e-5 * 50.0)
+    assert acme["twap"]["objective"] == pytest.approx(25.0 + 1e-5 * 1250.0)
+    assert globx["is"]["objective"] == 0.0 and globx["twap"]["objective"] == pytest.approx(5.0)
+    assert realized["is_objective"] == pytest.approx(15.0 + 5e-4)
+    assert realized["twap_objective"] == pytest.approx(25.0 + 1.25e-2 + 5.0)
     assert realized["met"] and result["met"]
+    # paired by seed (same market): IS − TWAP totals are 10 − 5 and 20 − 55
+    assert realized["paired"] == {"seeds": 2, "mean_is_minus_twap": pytest.approx(-15.0),
+                                  "stderr": pytest.approx(20.0)}
+    # one seed: no variance, so no realized figure, and not met
+    single = is_high_vs_twap(is_runs[:1], twap_runs[:1])
+    assert single["realized"]["is_objective"] is None and not single["met"]
+
+
+def test_is_vs_estimate_counts_each_parent_against_its_own_estimate() -> None:
+    est = (EstimateRecord("P1", 100, 60.0, 5, 1e-5, 0.01, 50.0, 20.0, D("100")),
+           EstimateRecord("P2", 100, 60.0, 5, 1e-5, 0.01, 30.0, 15.0, D("100")))
+    # P1 costs 60 (inside 50 ± 20), P2 costs 0 (outside 30 ± 15): the total 60 is inside 80 ± 25
+    r = run("IS", 1, orders=(order("P1", notional="10060"), order("P2", notional="10000", symbol="GLOBX")),
+            parents=(parent("P1"), parent("P2", symbol="GLOBX")), estimates=est)
+    result = is_vs_estimate([r])
+    seed = result["per_seed"]["1"]
+    assert seed["met"] and seed["parents_inside"] == 1
+    assert seed["by_parent"]["ACME"]["inside"] and not seed["by_parent"]["GLOBX"]["inside"]
+    assert seed["by_parent"]["GLOBX"]["z"] == pytest.approx(-2.0)
+    assert result["parents_inside_share"] == 0.5 and result["met"]
 
 
 def test_compute_targets_has_the_four_targets_and_leaves_out_what_was_not_run() -> None:
@@ -241,7 +286,7 @@ def test_compute_targets_has_the_four_targets_and_leaves_out_what_was_not_run() 
 
 # ---- rendering ------------------------------------------------------------------------------------
 
-CANNED = {
+CANNED: dict[str, Any] = {
     "seeds": 2, "seed_list": [1, 2], "flow": "standard flow of 200 orders",
     "by_strategy": {
         "VWAP": {"cost_vs_arrival_bps": -2.5, "cost_vs_arrival_bps_sd": 5.0, "fees_bps": -0.37, "fees_bps_sd": 0.02,
@@ -286,6 +331,82 @@ def test_bench_markdown_renders_a_row_per_strategy_and_the_targets() -> None:
     assert targets[4].endswith("met: model yes, realized NO")
 
 
+def test_the_experiments_details_join_their_targets_line() -> None:
+    targets = {
+        "pov_participation": {**CANNED["targets"]["pov_participation"],
+                              "experiment": {"orders": [{"completion": {"1": 0.55, "2": 0.61}}]}},
+        "is_vs_estimate": {"threshold_seed_share": 0.6667, "seeds_met": 1, "met": False, "parents_inside_share": 0.5,
+                           "per_seed": {"1": {"realized": 1.0, "expected": 2.0, "std": 3.0, "met": True,
+                                              "parents": 2, "parents_inside": 1}}},
+    }
+    pov, isv = target_lines(targets)
+    assert pov.endswith("met: yes; completion 55%..61%")
+    assert isv.endswith("met: NO; parents inside their own E±sd per seed: 1/2 (pooled 0.50)")
+
+
+def test_bench_markdown_of_the_experiments_alone_has_no_empty_table() -> None:
+    text = bench_markdown({"seed_list": [1], "flow": "target experiments only", "by_strategy": {},
+                           "targets": {"vwap_tracking": CANNED["targets"]["vwap_tracking"]}})
+    assert "| strategy |" not in text and "- vwap_tracking" in text
+
+
 def test_bench_markdown_without_targets_is_just_the_table() -> None:
     text = bench_markdown({k: v for k, v in CANNED.items() if k != "targets"})
     assert "Targets" not in text and text.count("\n| ") == 3  # the header and a row per strategy
+
+
+# ---- the target experiments (metaorder.lab.experiments) --------------------------------------------
+
+LAB_CONFIG = Path(__file__).resolve().parents[2] / "configs"
+
+
+@pytest.fixture(scope="module")
+def lab_config() -> MetaorderConfig:
+    return load_config(LAB_CONFIG / "lab.toml")
+
+
+def test_the_is_experiment_is_sizeable_parents_over_thirty_minutes_urgency_high(lab_config: MetaorderConfig) -> None:
+    orders = is_flow(lab_config)
+    adv = {i.symbol: i.daily_volume or 0 for i in lab_config.instrument}
+    assert [(o.symbol, o.side, o.qty) for o in orders] == [("ACME", "1", 60_000), ("GLOBX", "2", 150_000),
+                                                         ("NOVA", "1", 20_000)]
+    for o in orders:
+        assert 0.01 <= o.qty / adv[o.symbol] <= 0.03  # where impact and risk matter
+        assert o.window_s == 1800 and o.urgency == "HIGH" and o.strategy == "IS" and o.limit is None
+    short = is_flow(lab_config, minutes=3.0)  # windows and sizes scale together
+    assert [o.qty for o in short] == [6000, 15000, 2000] and {o.window_s for o in short} == {180.0}
+
+
+def test_the_pov_experiment_cannot_finish_and_vwap_parents_never_meet_on_a_symbol(lab_config: MetaorderConfig) -> None:
+    adv = {i.symbol: i.daily_volume or 0 for i in lab_config.instrument}
+    rates = set()
+    for o in pov_flow(lab_config, DEFAULT_MINUTES):
+        assert o.participation is not None
+        rho = float(o.participation)
+        rates.add(rho)
+        assert o.qty > rho / (1 - rho) * window_volume(adv[o.symbol], o.window_s)  # too large at ρ
+        assert 20 * 60 <= o.window_s <= 30 * 60
+    assert rates == {0.05, 0.1, 0.2}
+    vwap = vwap_flow(lab_config)
+    assert {o.window_s for o in vwap} == {1800.0, 3600.0}
+    for o in vwap:
+        assert 0.02 <= o.qty / window_volume(adv[o.symbol], o.window_s) <= 0.05  # a few % of its window
+        same = [p for p in vwap if p is not o and p.symbol == o.symbol]
+        # same symbol: one after the other (no aggregation into one parent, no netting between them)
+        assert all(p.time_s >= o.time_s + o.window_s or o.time_s >= p.time_s + p.window_s for p in same)
+
+
+def test_a_tiny_is_experiment_journals_an_estimate_per_parent_and_reports_both_targets() -> None:
+    out = run_experiment("is", [1], minutes=2.0, config=LAB_CONFIG / "lab.toml",
+                         venues=LAB_CONFIG / "lab-venues.toml")
+    estimate, high = out["is_vs_estimate"], out["is_high_vs_twap"]
+    seed = estimate["per_seed"]["1"]
+    assert seed["estimates"] == 3 and seed["parents"] == 3 and set(seed["by_parent"]) == {"ACME", "GLOBX", "NOVA"}
+    for p in seed["by_parent"].values():
+        assert p["completion"] == 1.0 and p["std"] > 0 and p["expected"] > 0
+    assert estimate["met"] == seed["met"] and isinstance(estimate["met"], bool)
+    assert high["model"]["parents"] == 3 and high["model"]["met"]  # IS minimises E + λ·Var in the model
+    assert set(high["realized"]["by_order"]) == {"ACME", "GLOBX", "NOVA"}
+    assert high["realized"]["is_objective"] is None and not high["met"]  # one seed: no variance over seeds
+    with pytest.raises(ValueError, match="unknown experiment 'twap'"):
+        run_experiment("twap", [1])

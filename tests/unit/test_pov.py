@@ -28,7 +28,8 @@ from hypothesis import strategies as st
 
 from metaorder.execution.pov import Pov, PovSettings, pov_bounds, ratio, rolling_room
 from metaorder.execution.strategy import Decision
-from metaorder.execution.types import ParentState, Style, VenueBook, VenueStatus
+from metaorder.execution.types import ParentState, Style
+from tests.unit.strategysupport import FakeMarket
 
 D = Decimal
 START = 1_700_000_000.0
@@ -47,37 +48,6 @@ BASE = ParentState(
     participation_rate=D("0.1"),
     lot_size=100,
 )
-
-
-class FakeMarket:
-    """The MarketView methods with fixed quotes, and a volume counter (our lit prints included)."""
-
-    def __init__(self) -> None:
-        self.traded = 0
-
-    def book(self, venue: str, symbol: str) -> VenueBook | None:
-        return None
-
-    def books(self, symbol: str) -> list[VenueBook]:
-        return []
-
-    def status(self, venue: str) -> VenueStatus:
-        return VenueStatus.OPEN
-
-    def best_bid(self, symbol: str) -> Decimal | None:
-        return D("99.99")
-
-    def best_ask(self, symbol: str) -> Decimal | None:
-        return D("100.01")
-
-    def mid(self, symbol: str) -> Decimal | None:
-        return D("100.00")
-
-    def volume(self, symbol: str) -> int:
-        return self.traded
-
-    def vwap(self, symbol: str) -> Decimal | None:
-        return D("100.00")
 
 
 def make_tape(seed: int, start: float, end: float, rate: float = 2.0, size: int = 400) -> list[tuple[float, int]]:

@@ -33,7 +33,8 @@ from metaorder.execution.shortfall import (
 )
 from metaorder.execution.strategy import Decision, ParameterSource
 from metaorder.execution.twap import cumulative_target
-from metaorder.execution.types import ParentState, Style, VenueBook, VenueStatus
+from metaorder.execution.types import ParentState, Style
+from tests.unit.strategysupport import FakeMarket
 
 D = Decimal
 START = 1_700_000_000.0
@@ -67,38 +68,6 @@ class FixedModels:
     def parameters(self, symbol: str, now: float) -> AcParameters:
         self.calls.append(now)
         return self.params
-
-
-class FakeMarket:
-    """The MarketView methods with fixed quotes, and a volume counter (our lit prints included)."""
-
-    def __init__(self, mid: Decimal | None = MID) -> None:
-        self.traded = 0
-        self._mid = mid
-
-    def book(self, venue: str, symbol: str) -> VenueBook | None:
-        return None
-
-    def books(self, symbol: str) -> list[VenueBook]:
-        return []
-
-    def status(self, venue: str) -> VenueStatus:
-        return VenueStatus.OPEN
-
-    def best_bid(self, symbol: str) -> Decimal | None:
-        return D("99.99")
-
-    def best_ask(self, symbol: str) -> Decimal | None:
-        return D("100.01")
-
-    def mid(self, symbol: str) -> Decimal | None:
-        return self._mid
-
-    def volume(self, symbol: str) -> int:
-        return self.traded
-
-    def vwap(self, symbol: str) -> Decimal | None:
-        return D("100.00")
 
 
 @dataclass

@@ -24,7 +24,8 @@ from hypothesis import strategies as st
 from metaorder.execution.strategies import make_strategy
 from metaorder.execution.strategy import Decision
 from metaorder.execution.twap import Twap, TwapSettings, cumulative_target, slice_count
-from metaorder.execution.types import ParentState, Style, VenueBook, VenueStatus
+from metaorder.execution.types import ParentState, Style
+from tests.unit.strategysupport import FakeMarket
 
 D = Decimal
 START = 1_700_000_000.0
@@ -42,37 +43,6 @@ BASE = ParentState(
     end_time=START + WINDOW,
     lot_size=100,
 )
-
-
-class FakeMarket:
-    """The MarketView methods with fixed quotes, and a volume counter (ours included, like the real one)."""
-
-    def __init__(self) -> None:
-        self.traded = 0
-
-    def book(self, venue: str, symbol: str) -> VenueBook | None:
-        return None
-
-    def books(self, symbol: str) -> list[VenueBook]:
-        return []
-
-    def status(self, venue: str) -> VenueStatus:
-        return VenueStatus.OPEN
-
-    def best_bid(self, symbol: str) -> Decimal | None:
-        return D("99.99")
-
-    def best_ask(self, symbol: str) -> Decimal | None:
-        return D("100.01")
-
-    def mid(self, symbol: str) -> Decimal | None:
-        return D("100.00")
-
-    def volume(self, symbol: str) -> int:
-        return self.traded
-
-    def vwap(self, symbol: str) -> Decimal | None:
-        return D("100.00")
 
 
 @dataclass

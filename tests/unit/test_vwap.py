@@ -23,9 +23,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from metaorder.execution.strategy import Decision
-from metaorder.execution.types import ParentState, Style, VenueBook, VenueStatus
+from metaorder.execution.types import ParentState, Style
 from metaorder.execution.volume_profile import DAY_S, ProfileBook, ProfileSettings
 from metaorder.execution.vwap import Vwap, VwapSettings, cumulative_target
+from tests.unit.strategysupport import FakeMarket
 
 D = Decimal
 DAY0 = 19_676 * DAY_S  # a UTC midnight
@@ -45,37 +46,6 @@ BASE = ParentState(
     end_time=START + 600.0,  # 20 slices of 30 s
     lot_size=100,
 )
-
-
-class FakeMarket:
-    """The MarketView methods with fixed quotes and a volume counter (our prints included, like the real one)."""
-
-    def __init__(self) -> None:
-        self.traded = 0
-
-    def book(self, venue: str, symbol: str) -> VenueBook | None:
-        return None
-
-    def books(self, symbol: str) -> list[VenueBook]:
-        return []
-
-    def status(self, venue: str) -> VenueStatus:
-        return VenueStatus.OPEN
-
-    def best_bid(self, symbol: str) -> Decimal | None:
-        return D("99.99")
-
-    def best_ask(self, symbol: str) -> Decimal | None:
-        return D("100.01")
-
-    def mid(self, symbol: str) -> Decimal | None:
-        return D("100.00")
-
-    def volume(self, symbol: str) -> int:
-        return self.traded
-
-    def vwap(self, symbol: str) -> Decimal | None:
-        return D("100.00")
 
 
 @dataclass
