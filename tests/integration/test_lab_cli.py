@@ -5,7 +5,8 @@
 * ``--plot``: a PNG is written, the table printed;
 * ``--flow``: the shipped example flow runs; a bad row exits 2 with one line naming file:line and column;
 * a bad ``--strategies`` exits 2 with one line;
-* ``targets``: the four targets of the issue in the JSON; ``--urgency`` replaces every order's.
+* ``--targets-only``: the target experiments alone (short windows here), every target but the
+  flow's aggregation; the default adds aggregation; ``--no-targets`` skips them.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ def lab(args: Sequence[str]) -> subprocess.CompletedProcess[str]:
 
 
 def test_json_of_a_small_standard_flow_has_every_figure_and_alone_never_crosses() -> None:
-    result = lab(["--orders", "20", "--seeds", "1", "--strategies", "TWAP", "--json"])
+    result = lab(["--orders", "20", "--seeds", "1", "--strategies", "TWAP", "--no-targets", "--json"])
     assert result.returncode == 0, result.stderr
     [line] = result.stdout.splitlines()
     report = json.loads(line)
@@ -51,7 +52,8 @@ def test_json_of_a_small_standard_flow_has_every_figure_and_alone_never_crosses(
 
 def test_plot_writes_a_png_and_the_table_is_printed(tmp_path: Path) -> None:
     png = tmp_path / "lab.png"
-    result = lab(["--flow", "configs/lab-flow.csv", "--seeds", "1", "--strategies", "TWAP", "--plot", str(png)])
+    result = lab(["--flow", "configs/lab-flow.csv", "--seeds", "1", "--strategies", "TWAP", "--no-targets",
+                  "--plot", str(png)])
     assert result.returncode == 0, result.stderr
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 10_000
     lines = result.stdout.splitlines()
@@ -62,7 +64,8 @@ def test_plot_writes_a_png_and_the_table_is_printed(tmp_path: Path) -> None:
 
 
 def test_the_example_flow_runs_once_per_strategy_and_alone() -> None:
-    result = lab(["--flow", "configs/lab-flow.csv", "--seeds", "2", "--strategies", "FLOW,TWAP", "--json"])
+    result = lab(["--flow", "configs/lab-flow.csv", "--seeds", "2", "--strategies", "FLOW,TWAP", "--no-targets",
+                  "--json"])
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
     assert report["seeds"] == 2 and list(report["by_strategy"]) == ["FLOW", "TWAP", "ALONE"]
@@ -87,18 +90,38 @@ def test_a_bad_strategy_list_is_one_line() -> None:
     assert "unknown strategy 'SNIPER'" in line
 
 
-def test_json_has_the_targets_of_the_issue_and_a_forced_urgency_reuses_the_runs() -> None:
-    # Urgency HIGH on every order, TWAP and IS among the strategies: the IS-vs-TWAP experiment needs no extra run.
-    result = lab(["--orders", "20", "--seeds", "1", "--strategies", "TWAP,VWAP,IS,POV", "--urgency", "high", "--json"])
+def test_targets_only_runs_the_target_experiments_and_not_the_flow() -> None:
+    result = lab(["--targets-only", "--seeds", "1", "--experiment-minutes", "2", "--jobs", "2", "--json"])
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
-    assert report["flow"].endswith("every order's Urgency HIGH")
+    assert report["flow"] == "target experiments only" and report["by_strategy"] == {}
     targets = report["targets"]
-    assert {"aggregation", "vwap_tracking", "pov_participation", "is_vs_estimate"} <= set(targets)
-    assert set(targets["aggregation"]["by_strategy"]) == {"TWAP", "VWAP", "IS", "POV"}
+    assert set(targets) == {"vwap_tracking", "pov_participation", "is_vs_estimate", "is_high_vs_twap"}
     assert set(targets["vwap_tracking"]["per_seed"]) == {"1"} and targets["vwap_tracking"]["threshold_bps"] == 2.0
-    assert targets["is_vs_estimate"]["per_seed"]["1"]["estimates"] > 0  # the IS parents' journaled estimates
+    assert targets["vwap_tracking"]["per_seed"]["1"] is not None
+    pov = targets["pov_participation"]
+    assert pov["parents"] == {"1": 4} and pov["per_seed"]["1"] is not None
+    assert all(c < 1 for o in pov["experiment"]["orders"] for c in o["completion"].values())  # none finished
+    assert targets["is_vs_estimate"]["per_seed"]["1"]["estimates"] == 3  # one per IS parent, journaled
     high = targets["is_high_vs_twap"]
-    assert high["urgency"] == "HIGH" and high["model"]["parents"] > 0 and high["realized"]["parents_twap"] > 0
+    assert high["urgency"] == "HIGH" and high["model"]["parents"] == 3
     for target in targets.values():
         assert isinstance(target["met"], bool)
+
+
+def test_the_default_lab_adds_the_aggregation_target_and_no_targets_skips_them() -> None:
+    result = lab(["--orders", "20", "--seeds", "1", "--strategies", "TWAP", "--experiments", "pov",
+                  "--experiment-minutes", "2", "--json"])
+    assert result.returncode == 0, result.stderr
+    targets = json.loads(result.stdout)["targets"]
+    assert set(targets) == {"aggregation", "pov_participation"}
+    assert set(targets["aggregation"]["by_strategy"]) == {"TWAP"}
+    result = lab(["--orders", "20", "--seeds", "1", "--strategies", "TWAP", "--no-targets", "--json"])
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["targets"] is None
+
+
+def test_a_bad_experiment_list_is_one_line() -> None:
+    result = lab(["--targets-only", "--experiments", "is,sniper"])
+    assert result.returncode == 2 and result.stdout == ""
+    assert "unknown experiment 'sniper'" in result.stderr.splitlines()[-1]

@@ -7,9 +7,12 @@ shares sent) are reported as mean±sd per strategy, overall, by liquidity and by
 
 Modules: :mod:`~metaorder.lab.flow` (the orders), :mod:`~metaorder.lab.runner` (one run, measured),
 :mod:`~metaorder.lab.metrics` (the figures), :mod:`~metaorder.lab.report` (table, JSON, plot),
-:mod:`~metaorder.lab.command` (the command line and ``make bench``'s entry point).
+:mod:`~metaorder.lab.command` (the command line and ``make bench``'s entry point),
+:mod:`~metaorder.lab.targets` (the issue's targets) and :mod:`~metaorder.lab.experiments` (the
+fixed-seed flows of sizeable parents the strategies' targets are measured on: ``run_experiment``).
 """
 
 from metaorder.lab.command import add_arguments, bench_figures, run, run_lab
+from metaorder.lab.experiments import run_experiment
 
-__all__ = ["add_arguments", "bench_figures", "run", "run_lab"]
+__all__ = ["add_arguments", "bench_figures", "run", "run_experiment", "run_lab"]

@@ -43,7 +43,7 @@ class LabOutcome:
     runs: dict[str, list[RunResult]]
     summaries: dict[str, dict[str, Any]]
     wall_s: float
-    targets: dict[str, Any] | None = None  # metaorder.lab.targets.compute_targets (None: not measured)
+    targets: dict[str, Any] | None = None  # aggregation and the target experiments (None: not measured)
 
 
 def _rounded(value: Any) -> Any:
@@ -99,7 +99,8 @@ def format_table(outcome: LabOutcome) -> str:
         lines.append(f"note           {', '.join(outcome.not_registered)} not registered yet: worked as TWAP")
     head = (f"  {'strategy':<9}{'vs arrival':>14}{'fees':>12}{'all-in':>14}{'vs VWAP':>14}{'particip.':>13}"
             f"{'complete':>13}{'internal':>12}{'sent':>11}{'executed':>11}")
-    lines.append(head)
+    if outcome.strategies:
+        lines.append(head)
     for name in outcome.strategies:
         s = outcome.summaries[name]
         lines.append(
@@ -130,7 +131,10 @@ def format_table(outcome: LabOutcome) -> str:
         lines += ["targets        (figures, not assertions; met = yes/no)"]
         lines += [f"  {line}" for line in target_lines(outcome.targets)]
     runs = sum(len(r) for r in outcome.runs.values())
-    lines.append(f"time           {runs} runs (and the targets' runs with Urgency HIGH) in {outcome.wall_s:.1f} s wall")
+    what = f"{runs} runs of the flow" if runs else ""
+    if outcome.targets is not None:
+        what = f"{what} and the target experiments" if what else "the target experiments"
+    lines.append(f"time           {what} in {outcome.wall_s:.1f} s wall")
     return "\n".join(lines)
 
 
@@ -163,11 +167,20 @@ def target_lines(targets: Mapping[str, Any]) -> list[str]:
         lines.append(f"pov_participation  realized / ρ, parents active ≥ {pov['min_life_s']:.0f} s "
                      f"(in [{pov['band'][0]}, {pov['band'][1]}] every seed): per seed {_seeds(pov['per_seed'], '.3f')}"
                      f"  met: {_met(pov)}")
+        done = [c for o in pov.get("experiment", {}).get("orders", []) for c in o["completion"].values()
+                if c is not None]
+        if done:  # sized not to finish: the participation, not the order, ends them
+            lines[-1] += f"; completion {min(done):.0%}..{max(done):.0%}"
     isv = targets.get("is_vs_estimate")
     if isv is not None:
         seeds = " ".join(f"{s['realized']:+.0f}/{s['expected']:+.0f}±{s['std']:.0f}" for s in isv["per_seed"].values())
-        lines.append(f"is_vs_estimate     realized / E±sd $ per seed: {seeds}; inside on {isv['seeds_met']} of "
-                     f"{len(isv['per_seed'])} (≥ 2/3)  met: {_met(isv)}")
+        inside = " ".join(f"{s['parents_inside']}/{s['parents']}" for s in isv["per_seed"].values()
+                          if "parents_inside" in s)
+        pooled = isv.get("parents_inside_share")
+        lines.append(f"is_vs_estimate     realized / ΣE±sqrt(ΣVar) $ per seed: {seeds}; inside on "
+                     f"{isv['seeds_met']} of {len(isv['per_seed'])} (≥ 2/3)  met: {_met(isv)}")
+        if inside:
+            lines[-1] += f"; parents inside their own E±sd per seed: {inside} (pooled {_num(pooled)})"
     high = targets.get("is_high_vs_twap")
     if high is not None:
         m, r = high["model"], high["realized"]
@@ -176,6 +189,10 @@ def target_lines(targets: Mapping[str, Any]) -> list[str]:
                      f" ({m['parents_lower']}/{m['parents']} parents lower); realized IS {_num(r['is_objective'])} vs "
                      f"TWAP {_num(r['twap_objective'])} (λ {r['risk_aversion']:g})  met: model {_met(m)}, "
                      f"realized {_met(r)}")
+        paired = r.get("paired")
+        if paired:
+            lines[-1] += (f"; IS − TWAP paired by seed {paired['mean_is_minus_twap']:+.0f} $ "
+                          f"± {paired['stderr']:.0f} (stderr)")
     return lines
 
 
@@ -186,6 +203,8 @@ def bench_markdown(figures: Mapping[str, Any]) -> str:
              "(in-process venues, virtual clock). Costs in bps, positive = worse; mean ± sd over seeds.", "",
              "| strategy | vs arrival | fees | vs VWAP | participation | completion | internal |",
              "|---|---|---|---|---|---|---|"]
+    if not figures.get("by_strategy"):
+        lines = lines[:1]  # the target experiments alone: no flow to tabulate
     for name, s in figures.get("by_strategy", {}).items():
         lines.append(f"| {name} | {_cell(s, 'cost_vs_arrival_bps')} | {_cell(s, 'fees_bps')} | "
                      f"{_cell(s, 'vs_interval_vwap_bps')} | {_cell(s, 'participation', 100, '.1f')} % | "
