@@ -60,7 +60,13 @@ def _positive(kind: type[int] | type[float], what: str) -> Any:
     return parse
 
 
-def _build_parser() -> argparse.ArgumentParser:
+_COMMANDS = ("run", "venues", "reflector", "audit", "ctl", "demo", "estimate", "lab")
+
+
+def _build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The parser; ``command`` (the subcommand about to run, when known) lets the commands whose
+    options live in heavier modules (``estimate``, ``lab``: the simulation, the lab) be imported only
+    when they are the one that runs — `metaorder run` does not load the lab."""
     parser = argparse.ArgumentParser(prog="metaorder", description="Smart trading execution engine (FIX 4.4).")
     parser.add_argument("--version", action="version", version=f"metaorder {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -111,25 +117,31 @@ def _build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--venues", default="configs/venues.toml", help="simulated venues (default: %(default)s)")
     demo.add_argument("--json", action="store_true", help="the summary as one JSON object")
 
-    from metaorder import estimate, lab  # their options live with them
-
     est = sub.add_parser("estimate", help="Almgren-Chriss pre-trade estimate: trajectory, expected cost and risk",
                          description="Almgren-Chriss pre-trade estimate, from model parameters or from an "
                                      "instrument and a mandate.")
     _one_line_errors(est)
-    estimate.add_arguments(est)
+    if command in (None, "estimate"):
+        from metaorder import estimate
+
+        estimate.add_arguments(est)
 
     lab_ = sub.add_parser("lab", help="execution lab: a flow of orders through the simulated venues, cost per strategy",
                           description="Run a flow of client orders through the simulated venues on the virtual "
                                       "clock, over several seeds, once per strategy and once alone, and report "
                                       "execution quality.")
     _one_line_errors(lab_)
-    lab.add_arguments(lab_)
+    if command in (None, "lab"):
+        from metaorder import lab
+
+        lab.add_arguments(lab_)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = _build_parser().parse_args(argv)
+    words = list(sys.argv[1:] if argv is None else argv)
+    command = next((w for w in words if not w.startswith("-")), None)
+    args = _build_parser(command if command in _COMMANDS else None).parse_args(words)
     from metaorder.config import ConfigError, load_config, load_venues_config
     from metaorder.ctl import ControlError
     from metaorder.fix.dictionary import DictionaryError

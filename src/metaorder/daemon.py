@@ -161,13 +161,19 @@ async def keep_profiles(profiles: ProfileBook, path: Path, clock: Clock) -> None
     while True:
         await asyncio.sleep(PROFILE_SAVE_INTERVAL_S)
         profiles.roll(clock.now())
-        save_profiles(profiles, path)
+        # The document is made on the loop (the book is the loop's); writing and fsyncing it is not:
+        # the intake must not wait for a disk.
+        await asyncio.to_thread(write_profiles, profiles.to_json(), path)
 
 
 def save_profiles(profiles: ProfileBook, path: Path) -> None:
+    write_profiles(profiles.to_json(), path)
+
+
+def write_profiles(document: str, path: Path) -> None:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        profiles.save(path)
+        ProfileBook.write(document, path)
     except OSError as exc:  # the profiles are an optimisation: trading goes on with the old ones
         log.warning("volume profiles not saved", path=str(path), error=exc.strerror or str(exc))
 

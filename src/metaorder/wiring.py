@@ -9,12 +9,15 @@ clock and in-process venues) differ.  Nothing here does I/O beyond what the jour
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
+
+import structlog
 
 from metaorder.config import ConfigError, ExecutionSettingsModel, MetaorderConfig, VenuesConfig
 from metaorder.execution.control import ParentGuard
@@ -25,7 +28,7 @@ from metaorder.execution.router import BestPriceRouter
 from metaorder.execution.strategies import STRATEGIES, StrategyRegistry, StrategySettingsError
 from metaorder.execution.strategy import StrategyContext
 from metaorder.execution.types import VenueInfo, VenueKind
-from metaorder.execution.volume_profile import ProfileBook
+from metaorder.execution.volume_profile import ProfileBook, ProfileSettings
 from metaorder.execution.vwap import VwapSettings
 from metaorder.orders.book import ParentBook
 from metaorder.orders.describe import Describer
@@ -34,6 +37,8 @@ from metaorder.orders.journal import Journal
 from metaorder.orders.model import Aggressiveness, Strategy, Urgency
 from metaorder.orders.normalize import IntakeDefaults
 from metaorder.orders.risk import RiskEngine, RiskLimits
+
+log = structlog.get_logger("metaorder.wiring")
 
 
 def build_intake(config: MetaorderConfig, journal: Journal) -> Intake:
@@ -90,11 +95,29 @@ def build_models(config: MetaorderConfig, profiles_path: Path | None = None) -> 
     vwap = build_strategies(config.execution, config.strategy).settings("VWAP")
     assert isinstance(vwap, VwapSettings)
     settings = vwap.profile_settings()
-    profiles = ProfileBook.load(profiles_path, settings) if profiles_path is not None else ProfileBook(settings)
+    profiles = load_profiles(profiles_path, settings) if profiles_path is not None else ProfileBook(settings)
     session_s = float(settings.session_close_s - settings.session_open_s)
     priors = {i.symbol: InstrumentPrior(i.symbol, i.reference_price, i.tick_size, i.daily_volatility, i.daily_volume,
                                         session_s) for i in config.instrument}
     return StrategyContext(profiles=profiles, models=InstrumentModels(priors))
+
+
+def load_profiles(path: Path, settings: ProfileSettings) -> ProfileBook:
+    """The saved volume profiles, or the configured shape when the file cannot be read: they are an
+    optimisation of VWAP's schedule, not a reason to stay down.  An unreadable file is moved aside
+    (kept for a look, not overwritten by the next save) and said so."""
+    try:
+        return ProfileBook.load(path, settings)
+    except (ValueError, OSError) as exc:
+        aside = path.with_name(f"{path.name}.unreadable")
+        log.warning("volume profiles unreadable: starting from the configured shape", path=str(path),
+                    error=str(exc), moved_to=str(aside))
+        with contextlib.suppress(OSError):  # not movable either: the next save replaces it
+            path.replace(aside)
+        return ProfileBook(settings)
+
+
+MIN_QUOTE_INTERVAL_S = 1.0  # the cost model samples the mid every few seconds: no need to tell it more often
 
 
 def learn_from_market(market: ConsolidatedMarket, context: StrategyContext) -> None:
@@ -105,9 +128,16 @@ def learn_from_market(market: ConsolidatedMarket, context: StrategyContext) -> N
     if isinstance(models, InstrumentModels):
         market.trade_listeners.append(models.observe_trade)
 
+        told: dict[str, float] = {}
+
         def quote(symbol: str, now: float) -> None:
+            # A book changes many times a second; the consolidated quote is worth computing for the
+            # model only as often as it samples (the event loop is the intake's too).
+            if now - told.get(symbol, -MIN_QUOTE_INTERVAL_S) < MIN_QUOTE_INTERVAL_S:
+                return
             bid, ask = market.best_bid(symbol), market.best_ask(symbol)
             if bid is not None and ask is not None and bid < ask:
+                told[symbol] = now
                 models.observe_quote(symbol, bid, ask, now)
 
         market.quote_listeners.append(quote)

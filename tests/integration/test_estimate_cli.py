@@ -159,7 +159,6 @@ def test_durations() -> None:
     assert [estimate.parse_duration(t) for t in ("90s", "30m", "2h", "1h30m", "45")] == [90, 1800, 7200, 5400, 45]
     with pytest.raises(ValueError):
         estimate.parse_duration("0m")
-    assert [estimate.default_periods(s) for s in (60, 7200, 23_400, 86_400)] == [5, 24, 78, 100]
 
 
 def test_urgency_map_refuses_bad_settings_by_name() -> None:

@@ -185,3 +185,13 @@ def test_bad_arguments_are_refused(qty: float, horizon: float, periods: int, lam
 def test_negative_model_parameter_is_refused_by_name() -> None:
     with pytest.raises(ValueError, match="sigma"):
         plan(1.0, 5.0, 5, AcParameters(sigma=-1.0, eta=1e-6, gamma=0.0, epsilon=0.0), 0.0)
+
+
+def test_a_huge_risk_aversion_gives_a_finite_kappa_and_everything_at_once() -> None:
+    """κ = 2·asinh(sqrt(z/2))/τ stays finite where acosh(1 + z) through z(z + 2) overflowed."""
+    params = AcParameters(sigma=0.02, eta=0.05, gamma=0.0, epsilon=0.01)
+    p = plan(10_000.0, 600.0, 10, params, 1e300)
+    assert math.isfinite(p.kappa) and p.kappa > 0
+    assert p.holdings[0] == 10_000.0 and p.holdings[-1] == 0.0
+    assert p.trades[0] > 9_999.0  # essentially all in the first period
+    assert math.isfinite(p.expected_cost) and math.isfinite(p.std_cost)

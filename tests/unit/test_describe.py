@@ -40,7 +40,7 @@ def test_strategy_parameters_are_said_as_the_client_gave_them() -> None:
     assert describe_order(order(m), close_at_1600) == (
         "POV 14:00-16:00 UTC, participation 12.5% (min 5%, max 20%), urgency MEDIUM")
     m = Mandate(Strategy.IS, params="RiskAversion=0.000002")
-    assert "risk aversion 0.000002/$" in describe_order(order(m), close_at_1600)
+    assert describe_order(order(m), close_at_1600).endswith("urgency MEDIUM, risk aversion 0.000002/$")
 
 
 def test_the_intakes_describer_answers_a_burst_from_its_last_text_and_nothing_else() -> None:
@@ -58,3 +58,15 @@ def test_the_intakes_describer_answers_a_burst_from_its_last_text_and_nothing_el
     assert describer(gtc) == describe_order(gtc, close_at_1600)
     vwap = order(Mandate(Strategy.VWAP))
     assert describer(vwap).startswith("VWAP 14:00-16:00")
+
+
+def test_algo_orders_with_equal_mandates_share_a_text_and_a_full_table_starts_over() -> None:
+    describer = Describer(close_at_1600)
+    a = order(Mandate(Strategy.VWAP, participation_rate=Decimal("0.1")))
+    b = order(Mandate(Strategy.VWAP, participation_rate=Decimal("0.1")))  # equal, another object
+    assert a.mandate is not b.mandate
+    assert describer(a) is describer(b)
+    for n in range(Describer.MAX_ENTRIES + 5):
+        other = ClientOrder("O9", "OMS1", "A9", "ACME", Side.BUY, 1, OrderType.MARKET, None, TimeInForce.DAY,
+                            Mandate(Strategy.TWAP), ARRIVAL + n, 9)
+        assert describer(other) == describe_order(other, close_at_1600)

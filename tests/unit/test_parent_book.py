@@ -159,3 +159,12 @@ def test_orders_asking_for_different_risk_aversions_are_not_aggregated() -> None
     _, same = book.add(order("O2", "RiskAversion=0.000001"), 1.0)
     _, other = book.add(order("O3", "RiskAversion=0.00001"), 1.0)
     assert first is same and other is not None and other is not first
+
+
+def test_the_same_strategy_keys_written_two_ways_aggregate() -> None:
+    """848 values are canonical: MaxPOV=0.10 and MaxPOV=0.1 are one key (and never an exponent)."""
+    from metaorder.orders.strategy_params import canonical_params
+
+    assert canonical_params(Strategy.POV, {"MaxPOV": "0.10"}, Decimal("0.1")) == "MaxPOV=0.1"
+    assert canonical_params(Strategy.IS, {"RiskAversion": "1e-6"}, None) == "RiskAversion=0.000001"
+    assert canonical_params(Strategy.IS, {"RiskAversion": "0.0"}, None) == "RiskAversion=0"

@@ -15,6 +15,7 @@ import pytest
 
 from metaorder.clock import VirtualClock
 from metaorder.config import load_config, load_venues_config
+from metaorder.execution.strategies import StrategyRegistry
 from metaorder.fix.codec import FieldValue, format_utc_timestamp
 from metaorder.orders.journal import MemoryJournal
 from metaorder.orders.oms_fix import render
@@ -24,11 +25,12 @@ ROOT = Path(__file__).resolve().parents[2]
 T0 = 1_767_258_000.0  # 2026-01-01 09:00 UTC
 
 
-def simulation(journal: MemoryJournal | None = None, seed: int = 7, connect: bool = True) -> Simulation:
+def simulation(journal: MemoryJournal | None = None, seed: int = 7, connect: bool = True,
+               strategies: StrategyRegistry | None = None) -> Simulation:
     config = load_config(ROOT / "configs" / "metaorder.toml")
     venues = load_venues_config(ROOT / "configs" / "venues.toml")
     venues = venues.model_copy(update={"market": venues.market.model_copy(update={"seed": seed})})
-    sim = build_simulation(config, venues, VirtualClock(T0), journal)
+    sim = build_simulation(config, venues, VirtualClock(T0), journal, strategies)
     if connect:
         sim.connect()
         sim.run_until(T0 + 5)  # the liquidity providers quote, the engine's market view fills in

@@ -78,3 +78,36 @@ def test_a_pov_order_trades_about_its_share_and_ends_at_expire_time_saying_how_m
     market = sim.engine.market.volume("NOVA") - volume_before
     assert filled > 0 and 0.03 < filled / market < 0.08, (filled, market)  # about 5 % of all volume
     assert not [e for e in events(journal) if isinstance(e, StrategyChosen)]
+
+
+def test_a_strategy_that_fails_halts_its_parent_and_the_others_trade_on() -> None:
+    """A bug in one parent's strategy is that parent's problem: it is halted (journaled, alert
+    raised, its orders left for an operator or their ExpireTime), and the engine works the others."""
+    from metaorder.config import load_config
+    from metaorder.events import ParentHalted
+    from metaorder.execution.strategies import STRATEGIES, StrategyRegistry, StrategySpec
+    from metaorder.execution.strategy import Decision, StrategyContext
+    from metaorder.execution.types import MarketView, ParentState
+    from tests.unit.test_simulated_pipeline import ROOT
+
+    class Broken:
+        def decide(self, parent: ParentState, market: MarketView, now: float) -> Decision:
+            raise ArithmeticError("cannot convert float NaN to integer")
+
+    def broken(parent: ParentState, seed: int, settings: object, context: StrategyContext) -> Broken:
+        return Broken()
+
+    config = load_config(ROOT / "configs" / "metaorder.toml")
+    specs = {**STRATEGIES, "VWAP": StrategySpec(lambda values: None, broken)}
+    journal = MemoryJournal()
+    sim = simulation(journal, strategies=StrategyRegistry(config.strategy, specs))
+    now = sim.clock.now()
+    sim.submit("OMS1", "D", algo_order("B1", "ACME", "1", 1000, 1, 60, now))  # VWAP: broken
+    sim.submit("OMS1", "D", algo_order("T1", "GLOBX", "1", 1000, 1000, 60, now))  # TWAP
+    sim.run_until(now + 70)
+    reports = reports_by_order(sim)
+    assert reports["O2"][-1][39] == "2"  # the TWAP order completed
+    assert reports["O1"][-1][39] == "C" and reports["O1"][-1][14] == "0"  # never traded; ended at ExpireTime
+    [halted] = [e for e in events(journal) if isinstance(e, ParentHalted)]
+    assert "VWAP strategy failed" in halted.text and "ArithmeticError" in halted.text
+    assert any("VWAP strategy failed" in alert for alert in sim.alerts)

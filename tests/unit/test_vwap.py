@@ -458,16 +458,18 @@ def test_never_more_than_unworked_and_always_at_the_parent_limit(
     assert all(i.limit == D("99.5") and i.direction == -1 and i.qty > 0 for i in decision.intents)
 
 
-def test_the_participation_cap_counts_our_prints_not_our_internal_crosses() -> None:
+def test_the_participation_cap_takes_only_our_prints_out_of_the_tape_but_counts_all_we_executed() -> None:
     parent = replace(BASE, participation_rate=D("0.1"), aggressiveness="AGGRESSIVE")
     strategy, market = started(parent)
     at = strategy.schedule[19]  # final slice: everything is wanted
     market.traded = 9_000 + 500  # 9,000 by others, 500 ours on the tape
-    state = replace(parent, filled_qty=2_500, printed_qty=500)  # 2,000 crossed internally: not market volume
-    decision = strategy.decide(state, market, at)
-    # ρ/(1−ρ)·others = 1,000; ours on the tape 500: 500 more may go
+    lit_only = replace(parent, filled_qty=500, printed_qty=500)
+    decision = strategy.decide(lit_only, market, at)
+    # ρ/(1−ρ)·others = 1,000, with others = 9,500 − our 500 prints; we executed 500: 500 more may go
     assert [i.qty for i in decision.intents] == [500]
     assert "participation cap" in decision.note
+    with_dark = replace(parent, filled_qty=1_000, printed_qty=500)  # 500 more in the dark: not on the tape
+    assert strategy.decide(with_dark, market, at).intents == ()  # but ours all the same: the cap is reached
 
 
 # ---------------------------------------------------------------------------------------------- settings

@@ -60,13 +60,17 @@ def solve_kappa(params: AcParameters, tau: float, risk_aversion: float) -> float
     z = risk_aversion * params.sigma * params.sigma * tau * tau / (2.0 * eta_t)
     if z <= 0:
         return 0.0
-    return math.log1p(z + math.sqrt(z * (z + 2.0))) / tau  # acosh(1 + z), accurate for tiny z
+    # acosh(1 + z) = 2·asinh(sqrt(z/2)): accurate for tiny z, and finite for any finite z (z(z + 2)
+    # would overflow for a huge risk aversion).
+    return 2.0 * math.asinh(math.sqrt(z / 2.0)) / tau
 
 
 def holdings_fraction(kappa: float, horizon: float, t: float) -> float:
     """sinh(κ(T−t))/sinh(κT), overflow-free; (T−t)/T when κ = 0.  ``t`` is clamped to [0, T]."""
     t = min(max(t, 0.0), horizon)
     rest = horizon - t
+    if t <= 0.0:
+        return 1.0  # exp(-κ·0) is 1 even where κ overflowed to infinity
     if kappa <= 0 or kappa * horizon < 1e-12:
         return rest / horizon
     num = -math.expm1(-2.0 * kappa * rest)

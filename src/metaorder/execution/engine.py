@@ -510,7 +510,15 @@ class ExecutionEngine:
                      side="buy" if state.direction > 0 else "sell", qty=state.target_qty, orders=len(parent.children),
                      strategy=parent.key.strategy.name, limit=str(state.limit) if state.limit else "market",
                      window_s=round(state.end_time - max(state.start_time, now), 1))
-        decision: Decision = worked.strategy.decide(state, self.market, now)
+        try:
+            decision: Decision = worked.strategy.decide(state, self.market, now)
+        except Exception as exc:  # one parent's strategy failing must not stop every other parent
+            text = (f"{parent.parent_id}: its {parent.key.strategy.name} strategy failed ({exc!r}): parent halted, "
+                    "its orders stay open for an operator")
+            log.exception("strategy failed: parent halted", parent_id=parent.parent_id)
+            self.guard.halt(parent.parent_id, text, now)
+            self._alerts_from_guard(actions, now)  # journaled (parent.halted), children pulled, alert raised
+            return
         if worked.estimate_due:
             assert isinstance(worked.strategy, Estimating)
             worked.estimate_due = not self._record_estimate(parent, worked.strategy, now)
@@ -532,8 +540,8 @@ class ExecutionEngine:
     def _record_estimate(self, parent: ParentOrder, strategy: Estimating, now: float) -> bool:
         """Journal the plan an IS parent starts with, once it has its benchmark (the arrival mid);
         returns whether it did."""
-        if strategy.arrival_price is None and now < parent.window(self.settings.default_end)[0]:
-            return False  # not started yet: the benchmark comes with the first decision in the window
+        if strategy.arrival_price is None:
+            return False  # not started, or no two-sided quote yet: the benchmark comes with a later decision
         plan = strategy.estimate
         self._estimated.add(parent.parent_id)
         self.intake.record(PreTradeEstimate(parent.parent_id, parent.key.strategy.name, round(plan.qty), plan.horizon,

@@ -7,8 +7,9 @@ E + O = total and E = ρ·total give E = ρ/(1−ρ)·O.  The cumulative target 
 every print, ours on lit venues included, so O = (volume − volume at start) − (printed − printed at
 start), ``printed`` being ``ParentState.printed_qty``: only our *lit* executions are on the tape;
 internal crosses and dark fills are not, so subtracting ``filled_qty`` would understate the others.
-E, what we executed, is ``filled_qty`` since the start (all of it, dark and internal included: the
-client's ρ is about how much of the market we are, and those are ours).  The baselines are taken at
+E, what we executed, is ``filled_qty`` since the start (all of it, dark fills included: the client's
+ρ is about how much of the market we are, and those are ours; internal crosses are not in it, they
+shrink the parent instead).  The baselines are taken at
 the first call at or after ``start_time``; a new strategy object (after a restart) starts afresh.
 
 Pace.  Every ``check_interval_s`` (jittered by ±``jitter``, drawn from the seed and ``now`` so that
@@ -76,9 +77,10 @@ is sent and resting children are pulled; a POV does not complete aggressively �
 what is left at ExpireTime (150=C, with a Text saying how much is unfilled).  The decision note says
 "window ended".  Done (nothing left): nothing, no wake-up.
 
-ρ = 1 (849 = 1 is valid FIX) has no cap and no target below "everything": the parent takes what is
-left at once, as AGGRESSIVE.  A parent without a ParticipationRate is refused (``ValueError``):
-normalization refuses a POV order without one, so it never reaches here.
+ρ = 1 has no cap and no target below "everything": the parent would take what is left at once, as
+AGGRESSIVE.  Normalization refuses a POV order with 849 = 1 (and one without 849), so only a parent
+built another way (a test, a tool) gets here with it; one without a ParticipationRate is refused
+(``ValueError``).
 
 Float or exact: quantities are ints and the participation arithmetic is exact (``Fraction`` of the
 Decimal ρ), so a target is exactly floor(ρ/(1−ρ)·O); times and the volume-rate estimate behind
@@ -107,7 +109,7 @@ MAX_KEY = "MaxPOV"
 
 @dataclass(frozen=True, slots=True)
 class PovSettings:
-    """The POV tunables (``[execution.pov]``); see the module docstring for what each one does."""
+    """The POV tunables (``[strategy.pov]``); see the module docstring for what each one does."""
 
     check_interval_s: float = 1.0  # seconds between looks at the tape
     window_s: float = 60.0  # the rolling window of the MaxPOV rule and of the "behind" test

@@ -32,7 +32,7 @@ plan's own fractional holding is the new X, so lot rounding does not compound fr
 the next.  A parent that grows or shrinks (target_qty changed) is re-solved at once from the same
 anchor (X = new Q − filled at the anchor); a window that moves redraws the grid and re-solves from
 the current period.  A deviation *within* a period (a passive slice not filling, an internal cross
-filling more) is handled by placement below and absorbed by the next boundary's re-solve: anchoring
+shrinking the parent) is handled by placement below and absorbed by the next boundary's re-solve: anchoring
 mid-period would break the equal-τ grid the closed form assumes.
 
 Cost model.  The parameters come from the engine's :class:`ParameterSource`; when it is an
@@ -68,9 +68,9 @@ orders' own expiry belongs to the order book).  Taking always comes with ``cance
 Limits.  Every intent carries the parent's limit; intents never exceed ``unworked_qty``; whole lots
 except the final remainder.  A ParticipationRate ρ (849) caps our executed plus working quantity at
 ρ/(1−ρ) × the others' volume since the start (GUIDE §6, POV), others' volume being
-``market.volume`` − baseline − this parent's lit prints since the start (``printed_qty``: internal
-crosses and dark fills do not print).  Our side counts every fill since the start (``filled_qty``):
-conservative when part of it crossed internally.
+``market.volume`` − baseline − this parent's lit prints since the start (``printed_qty``: dark
+fills do not print).  Our side counts every venue fill since the start (``filled_qty``, dark ones
+included; internal crosses are not fills of the parent, they shrink it).
 
 Floats.  κ, holdings and the estimate are model quantities, floats by design; quantities sent are int
 shares and the arrival price is the exact ``Decimal`` mid.

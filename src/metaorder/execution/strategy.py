@@ -1,4 +1,4 @@
-"""The interface between the engine and execution strategies (TWAP today; VWAP, IS and POV next).
+"""The interface between the engine and execution strategies (TWAP, VWAP, IS, POV).
 
 A strategy is one object per parent order.  It owns only what cannot be recomputed from the
 parent's state: its schedule (slice times drawn once from a seeded ``random.Random``) and what it

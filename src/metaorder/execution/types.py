@@ -116,7 +116,7 @@ class ParentState:
     symbol: str
     direction: int  # +1 buy, -1 sell
     target_qty: int  # what the parent's orders want in total: filled + still wanted
-    filled_qty: int  # executed so far (at venues and internally)
+    filled_qty: int  # executed at venues so far (internal crosses shrink target_qty instead)
     working_qty: int  # out at venues now, not yet filled
     limit: Decimal | None
     start_time: float
@@ -130,7 +130,7 @@ class ParentState:
     params: tuple[tuple[str, str], ...] = ()
     # Shares of this parent executed on lit venues: those are prints on the public tape, so they are
     # in ``MarketView.volume``; a participation rule subtracts them (not ``filled_qty``, which also
-    # counts internal crosses and dark fills, neither of which prints) to find the others' volume.
+    # counts dark fills, which do not print) to find the others' volume.
     printed_qty: int = 0
 
     def param(self, key: str) -> str | None:

@@ -265,11 +265,17 @@ class ProfileBook:
 
     def save(self, path: str | os.PathLike[str]) -> None:
         """Write the book to ``path`` atomically (temporary file in the same directory, then replace)."""
+        self.write(self.to_json(), path)
+
+    @staticmethod
+    def write(document: str, path: str | os.PathLike[str]) -> None:
+        """Write a :meth:`to_json` document to ``path`` atomically and durably (any thread may: it
+        touches nothing but the file)."""
         target = Path(path)
         fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
         try:
             with os.fdopen(fd, "w", encoding="utf-8") as f:
-                f.write(self.to_json())
+                f.write(document)
                 f.flush()
                 os.fsync(f.fileno())
             os.replace(tmp, target)

@@ -66,8 +66,9 @@ Limits.  Every intent carries the parent's limit.  A ParticipationRate ρ (849) 
 working quantity at ρ/(1−ρ) × the others' volume since the start (GUIDE §6, POV;
 :func:`metaorder.execution.twap.participation_room`).  Others' volume is the market's printed
 volume since the first call at or after start_time minus our own prints since then
-(``parent.printed_qty``: lit fills are on the tape; internal crosses and dark fills are not, so
-``filled_qty`` would over-subtract), and "ours" in the cap counts those prints too.  The cap
+(``parent.printed_qty``: lit fills are on the tape, dark fills are not, so subtracting
+``filled_qty`` would understate the others), while "ours" in the cap is everything executed at
+venues since then, dark fills included (the client's ρ is its share of the market).  The cap
 outranks the schedule, completion phase included; the note says when it holds the parent back.
 
 Numbers.  The curve is a float model estimate; quantities are integer shares.
@@ -252,6 +253,7 @@ class Vwap:
         # Participation baseline: the market volume and our prints when the parent started.
         self._volume_at_start: int | None = None
         self._printed_at_start = 0
+        self._filled_at_start = 0
 
     # ---- the plan ------------------------------------------------------------------------------
 
@@ -319,6 +321,7 @@ class Vwap:
         if self._volume_at_start is None:
             self._volume_at_start = market.volume(parent.symbol)
             self._printed_at_start = parent.printed_qty
+            self._filled_at_start = parent.filled_qty
             self._plan(parent)  # the profile as it is now (a day may have been learned since the order came)
         index = bisect.bisect_right(self._times, now) - 1
         if index < 0:
@@ -400,6 +403,9 @@ class Vwap:
         if rate is None or rate >= 1:
             return None
         assert self._volume_at_start is not None  # set by decide before any slice
-        ours = max(parent.printed_qty - self._printed_at_start, 0)
-        others = max(market.volume(parent.symbol) - self._volume_at_start - ours, 0)
+        # As TWAP, IS and POV: ours is everything we executed (dark fills too: ρ is the client's share
+        # of the market), while only our lit prints are taken out of the tape's volume.
+        ours = max(parent.filled_qty - self._filled_at_start, 0)
+        printed = max(parent.printed_qty - self._printed_at_start, 0)
+        others = max(market.volume(parent.symbol) - self._volume_at_start - printed, 0)
         return participation_room(Fraction(rate) if rate > 0 else Fraction(0), others, ours, parent.working_qty)

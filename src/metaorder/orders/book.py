@@ -62,11 +62,11 @@ def _key_of_parent(key: ParentKey) -> _Key:
 
 class ParentBook:
     def __init__(self, mid: MidSource, first_parent: int = 1, *, aggregate: bool = True, net: bool = True) -> None:
-        self.mid_source = mid
+        self.mid_source = mid  # replaced by the live consolidated midpoint once market data is wired
         # Both on in production.  Off, the book works every order on its own (one parent each) or
         # never crosses internally: what the execution lab's baseline measures them against.
         self.aggregate = aggregate
-        self.net = net  # replaced by the live consolidated midpoint once market data is wired
+        self.net = net
         self._parents: dict[str, ParentOrder] = {}  # working parents
         # Keyed by _key_of: a tuple of plain values hashes in C, a ParentKey (two enums inside) would
         # call Python hash functions for every arriving order.

@@ -59,36 +59,46 @@ def describe_order(order: ClientOrder, default_end: Callable[[float], float]) ->
         parts.append(f"participation {percent(rate)}{band}")
     elif rate is not None:
         parts.append(f"participation <= {percent(rate)}")
+    parts.append(f"urgency {m.urgency.value}")
     if "RiskAversion" in params:
         parts.append(f"risk aversion {params['RiskAversion']}/$")
-    else:
-        parts.append(f"urgency {m.urgency.value}")
     if m.aggressiveness.value != "NEUTRAL":
         parts.append(m.aggressiveness.value.lower())
     return ", ".join(parts)
 
 
 class Describer:
-    """:func:`describe_order` for the intake's acknowledgements, remembering the last answer.
+    """:func:`describe_order` for the intake's acknowledgements, remembering recent answers.
 
-    Orders arriving in a burst mostly share their mandate (one object for every order without
-    algorithmic tags) and their arrival second, and the text depends on nothing else, so the last
-    text is handed out again instead of formatting two times and the parameters per order: the ack
-    is on the NewOrderSingle's hot path.
+    The text depends only on the order's mandate (a frozen value), its TimeInForce and its arrival
+    second, and orders arriving together mostly share those (every order without algorithmic tags
+    shares one mandate object; an OMS's algo orders repeat the same few), so a small table keyed by
+    them answers a burst without formatting two times and the parameters per order: the ack is on
+    the NewOrderSingle's hot path.  The table is emptied when it fills (a new second makes all its
+    keys stale anyway).
     """
 
-    __slots__ = ("_default_end", "_key", "_text")
+    __slots__ = ("_default_end", "_last", "_last_text", "_texts")
+
+    MAX_ENTRIES = 256
 
     def __init__(self, default_end: Callable[[float], float]) -> None:
         self._default_end = default_end
-        self._key: tuple[object, object, int] | None = None
-        self._text = ""
+        self._texts: dict[tuple[object, object, int], str] = {}
+        self._last: tuple[object, object, int] | None = None
+        self._last_text = ""
 
     def __call__(self, order: ClientOrder) -> str:
-        key = (order.mandate, order.tif, int(order.arrival))
-        last = self._key
-        if last is not None and last[0] is key[0] and last[1] is key[1] and last[2] == key[2]:
-            return self._text
-        self._text = describe_order(order, self._default_end)
-        self._key = key
-        return self._text
+        second = int(order.arrival)
+        last = self._last
+        # The common case first, without hashing a mandate: the very same one as the order before.
+        if last is not None and last[0] is order.mandate and last[1] is order.tif and last[2] == second:
+            return self._last_text
+        key = (order.mandate, order.tif, second)
+        text = self._texts.get(key)
+        if text is None:
+            if len(self._texts) >= self.MAX_ENTRIES:
+                self._texts.clear()
+            text = self._texts[key] = describe_order(order, self._default_end)
+        self._last, self._last_text = key, text
+        return text

@@ -14,7 +14,7 @@ as it is.  The strategies read the values back with :func:`parse_params`.
 =========  =================  =================================================================
 Strategy   Key                Meaning
 =========  =================  =================================================================
-IS         ``RiskAversion``   Almgren–Chriss λ, per dollar (≥ 0; 0 is TWAP-like); overrides the
+IS         ``RiskAversion``   Almgren–Chriss λ, per dollar (0 to 1; 0 is TWAP-like); overrides the
                               Urgency map of ``[strategy.is]``
 POV        ``MinPOV``         participation below which the strategy takes liquidity to catch up
                               (a fraction, 0 < MinPOV ≤ ParticipationRate 849)
@@ -48,25 +48,35 @@ def _number(key: str, text: str) -> Decimal:
     return value
 
 
-def _non_negative(key: str, text: str) -> str:
+#: The largest risk aversion accepted, per $: far beyond any sensible mandate (1e-5 already finishes a
+#: 2 h order in minutes), yet small enough that every figure of the plan stays a finite float.
+MAX_RISK_AVERSION = Decimal(1)
+
+
+def _canonical(value: Decimal) -> str:
+    """One text per number: ``0.10`` and ``0.1`` are the same key, and never an exponent (``1E+2``)."""
+    return format(value.normalize(), "f") if value else "0"
+
+
+def _risk_aversion(key: str, text: str) -> str:
     value = _number(key, text)
-    if value < 0:
-        raise ParameterError(f"{key} {text!r} must be 0 or more")
-    return str(value.normalize() if value else Decimal(0))
+    if not 0 <= value <= MAX_RISK_AVERSION:
+        raise ParameterError(f"{key} {text!r} must be between 0 and {MAX_RISK_AVERSION} per $")
+    return _canonical(value)
 
 
 def _fraction(key: str, text: str) -> str:
     value = _number(key, text)
     if not 0 < value < 1:
         raise ParameterError(f"{key} {text!r} must be a fraction in (0, 1), e.g. 0.1 for 10 %")
-    return str(value)
+    return _canonical(value)
 
 
 #: Each strategy's own keys and how a value is checked and rewritten.
 STRATEGY_KEYS: Mapping[Strategy, Mapping[str, Callable[[str, str], str]]] = {
     Strategy.TWAP: {},
     Strategy.VWAP: {},
-    Strategy.IS: {"RiskAversion": _non_negative},
+    Strategy.IS: {"RiskAversion": _risk_aversion},
     Strategy.POV: {"MinPOV": _fraction, "MaxPOV": _fraction},
 }
 
