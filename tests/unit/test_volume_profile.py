@@ -222,3 +222,15 @@ def test_settings_refuse_bad_values_naming_them() -> None:
     ):
         with pytest.raises(ValueError, match=name):
             ProfileSettings(**kwargs)
+
+
+def test_the_daemon_starts_from_the_configured_shape_when_the_saved_profiles_are_unreadable(tmp_path: Path) -> None:
+    """The profiles are an optimisation: a corrupt file is moved aside (kept for a look) and the
+    configured shape is used, rather than refusing to start."""
+    from metaorder.wiring import load_profiles
+
+    path = tmp_path / "profiles.json"
+    path.write_text("{not json")
+    book = load_profiles(path, ProfileSettings())
+    assert book.learned_days("ACME") == 0
+    assert not path.exists() and (tmp_path / "profiles.json.unreadable").read_text() == "{not json"
