@@ -68,7 +68,8 @@ seconds in N periods, placed with an Aggressiveness, is charged by the simulated
   pays half the spread and the taker fee, a share filled resting earns half the spread and pays the
   maker fee (negative: a rebate).  **ε_place = (1 − φ)·(s/2 + f_take) + φ·(−s/2 + f_make)**, φ the share
   filled passively: :data:`PASSIVE_FILL_SHARE` (AGGRESSIVE 0; NEUTRAL 0.3 and PASSIVE 0.5 are
-  judgement, not yet measured: the lab's IS experiment is where to fit them), s the spread estimate above, f_take = ``fee_per_share``, f_make = ``maker_fee_per_share``.
+  judgement, not yet measured: the lab's IS experiment is where to fit them), s the spread
+  estimate above, f_take = ``fee_per_share``, f_make = ``maker_fee_per_share``.
 
 σ is the instrument's.  So **ε = ε_place + ε_impact, η = η_impact + η_book, γ = 0**, for that order.
 
