@@ -44,6 +44,7 @@ from metaorder.fix.codec import Framer, decode, encode  # noqa: E402
 from metaorder.fix.fix44 import builtin_fix44  # noqa: E402
 from metaorder.lab import bench_figures  # noqa: E402
 from metaorder.lab.report import bench_markdown  # noqa: E402
+from metaorder.logs import configure_logging  # noqa: E402
 
 START = "<!-- bench:start -->"
 END = "<!-- bench:end -->"
@@ -302,6 +303,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not args.no_lab:
         cwd = Path.cwd()
         os.chdir(ROOT)  # the lab's default configs are relative to the repository
+        configure_logging("console", "WARNING")  # the figures, not every parent's log lines
         try:
             lab = bench_figures(seeds=args.lab_seeds, jobs=min(os.cpu_count() or 1, 2))
         finally:
