@@ -140,7 +140,8 @@ class ExecutionSettingsModel(_Strict):
     passive_max_age_s: float = Field(20.0, gt=0)  # resting passive children older than this are re-decided
     reject_cooldown_s: float = Field(5.0, ge=0)  # a venue that rejected a child is avoided meanwhile
     max_idle_s: float = Field(1.0, gt=0)  # every parent is looked at at least this often
-    stale_market_s: float = Field(30.0, gt=0)  # a lit venue silent this long is not routed to
+    stale_market_s: float = Field(30.0, gt=0)  # a lit venue quiet this long is asked for a fresh snapshot
+    md_answer_timeout_s: float = Field(5.0, gt=0)  # ... and not routed to if it does not answer within this
     expiry_grace_s: float = Field(2.0, ge=0)  # an order is expired this long after its ExpireTime
     seed: int = 1  # strategies' randomized timing
     # Simulated venues started inside the daemon (a venues.toml, ports replaced by free ones); None: only

@@ -10,8 +10,10 @@ import dataclasses
 from decimal import Decimal
 
 from metaorder.execution.types import VenueStatus
+from metaorder.fix.codec import Message
 from metaorder.orders.journal import MemoryJournal
 from metaorder.simulate import Simulation
+from metaorder.venues.venue import Outbound
 from metaorder.venues.venue import VenueStatus as SimStatus
 from tests.unit.test_simulated_pipeline import order, reports_by_order, simulation
 
@@ -104,20 +106,56 @@ def test_a_venue_reject_is_journaled_the_venue_avoided_and_the_remainder_re_rout
     assert not sim.alerts
 
 
-def test_market_data_that_stops_takes_the_venue_out_of_routing() -> None:
+def test_a_quiet_venue_is_asked_for_a_fresh_snapshot_and_still_routed_to() -> None:
+    """Issue 15, "quiet is not stale": a venue whose feed sends nothing for longer than stale_market_s
+    (an illiquid book, a venue that publishes on change only, or a feed that died) is asked for a
+    snapshot (263=0) when an order needs routing; a venue that answers is routed to on that book."""
     journal = MemoryJournal()
     sim = simulation(journal)
     now = sim.clock.now()
     stale = sim.engine.settings.stale_market_s
-    original = sim.venues.sim.apps["ATLX"].publish
-    sim.venues.sim.apps["ATLX"].publish = lambda now: []  # type: ignore[method-assign]  # the feed dies
-    sim.run_until(now + stale + 1)
-    assert sim.engine.market.stale("ATLX", sim.clock.now(), stale)
+    app = sim.venues.sim.apps["ATLX"]
+    asked: list[str] = []
+    answer = app.market_data.on_request
+
+    def on_request(owner: str, msg: Message, at: float) -> list[Outbound]:
+        asked.append(msg.get(263) or "")
+        return answer(owner, msg, at)
+
+    app.market_data.on_request = on_request  # type: ignore[method-assign]
+    original = app.publish
+    app.publish = lambda now: []  # type: ignore[method-assign]  # nothing published: quiet
+    sim.run_until(now + stale + 5)
+    assert sim.engine.market.stale("ATLX", sim.clock.now(), stale)  # quiet for longer than stale_market_s
     t = sim.clock.now()
     sim.submit("OMS1", "D", order("A", "ACME", "1", 3000, 60, t))
     sim.run_until(t + 70)
+    assert "0" in asked  # a snapshot request, not a new subscription
     placed = [e.data for e in journal.replay() if e.kind == "child.placed"]
-    assert placed and all(p["venue"] != "ATLX" for p in placed)
+    assert any(p["venue"] == "ATLX" for p in placed)  # routed to on the fresh book
     assert reports_by_order(sim)["O1"][-1][39] == "2"
-    sim.venues.sim.apps["ATLX"].publish = original  # type: ignore[method-assign]
+    app.publish = original  # type: ignore[method-assign]
+    assert not sim.alerts
+
+
+def test_a_venue_that_does_not_answer_a_snapshot_request_is_routed_around() -> None:
+    """The feed stopped and the venue does not answer a MarketDataRequest either: after
+    md_answer_timeout_s its book is not trusted, and the order completes on the other venues."""
+    journal = MemoryJournal()
+    sim = simulation(journal)
+    now = sim.clock.now()
+    stale = sim.engine.settings.stale_market_s
+    app = sim.venues.sim.apps["ATLX"]
+    original = app.publish
+    app.publish = lambda now: []  # type: ignore[method-assign]  # the feed dies
+    app.market_data.on_request = lambda owner, msg, at: []  # type: ignore[method-assign]  # and nobody answers
+    sim.run_until(now + stale + 1)
+    t = sim.clock.now()
+    sim.submit("OMS1", "D", order("A", "ACME", "1", 3000, 60, t))
+    sim.run_until(t + 70)
+    placed = [(e.time, e.data) for e in journal.replay() if e.kind == "child.placed"]
+    timeout = sim.engine.settings.md_answer_timeout_s
+    assert placed and all(p["venue"] != "ATLX" for when, p in placed if when > t + timeout)
+    assert reports_by_order(sim)["O1"][-1][39] == "2"
+    app.publish = original  # type: ignore[method-assign]
     assert Decimal(reports_by_order(sim)["O1"][-1][6]) > 0

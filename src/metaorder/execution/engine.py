@@ -50,6 +50,7 @@ from __future__ import annotations
 
 import heapq
 import itertools
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
@@ -130,7 +131,10 @@ class ExecutionSettings:
     passive_max_age_s: float = 20.0  # a resting passive child older than this is pulled and re-decided
     reject_cooldown_s: float = 5.0  # a venue that rejected a child is not used for that parent meanwhile
     max_idle_s: float = 1.0  # a parent is looked at at least this often
-    stale_market_s: float = 30.0  # a lit venue whose market data is older than this is not routed to
+    # A lit venue whose book has not changed for this long is asked for a fresh snapshot (a quiet book
+    # is still a book); one that does not answer within md_answer_timeout_s is not routed to.
+    stale_market_s: float = 30.0
+    md_answer_timeout_s: float = 5.0
     expiry_grace_s: float = 2.0  # an order is expired this long after its ExpireTime if still unfilled
     seed: int = 1  # strategies' random timing: the same seed gives the same schedule
 
@@ -204,6 +208,7 @@ class ExecutionEngine:
         self._alerts_seen = 0  # guard alerts already acted on
         self.suspended = False  # the kill switch: no new children while engaged
         self._reported_stale: frozenset[str] = frozenset()
+        self._md_asked: dict[str, float] = {}  # quiet lit venue -> when it was last asked for a snapshot
         self._heap: list[tuple[float, str]] = []  # (when, parent id): parents by the time they are due
         self._dirty: set[str] = set()  # parents to attend to at the next tick, whatever their time
         self._halted_in_journal: set[str] = set()  # recovery: parents halted before the restart
@@ -295,6 +300,7 @@ class ExecutionEngine:
             self.connected.discard(venue)
             return actions
         self.connected.add(venue)
+        self._md_asked.pop(venue, None)  # the logon's subscription starts with a snapshot
         info = self.venues.get(venue)
         if info is not None and info.kind.value == "lit":
             symbols = sorted(self.instruments)
@@ -374,6 +380,8 @@ class ExecutionEngine:
             if worked is not None and worked.scheduled == when:
                 worked.scheduled = -1.0
                 due.add(parent_id)
+        if due:  # routing may happen: a venue that has been quiet is asked what its book is now
+            self._ask_quiet_venues(now, actions)
         for parent_id in sorted(due):  # sorted: the same order every run (reproducible simulations)
             self._attend(parent_id, now, actions)
         self._alerts_from_guard(actions, now)
@@ -556,16 +564,49 @@ class ExecutionEngine:
         exclude |= frozenset(v for v in self.venues if v not in self.connected)
         return exclude | self._stale_venues(now)
 
+    def _ask_quiet_venues(self, now: float, actions: Actions) -> None:
+        """Ask every connected lit venue whose book has not changed for ``stale_market_s`` for a fresh
+        snapshot (MarketDataRequest 263=0), at most once per ``stale_market_s``.
+
+        Quiet is not stale: an illiquid instrument, or a venue that publishes on change only, may
+        send nothing for minutes while its book stands.  Routing around it would leave orders
+        unrouted that it could fill; trusting it for ever would route on a feed that died without a
+        word.  Asking tells the two apart: a live venue answers with its book as it is now."""
+        quiet_s = self.settings.stale_market_s
+        for name, info in self.venues.items():
+            if info.kind is not VenueKind.LIT or name not in self.connected:
+                continue
+            asked = self._md_asked.get(name)
+            if not self.market.stale(name, now, quiet_s) or (asked is not None and now - asked < quiet_s):
+                continue
+            symbols = sorted(self.instruments)
+            req_id = f"MD{self._boot}.{next(self._md_ids)}"
+            self.market.subscribe(req_id, symbols)  # so that its answer is read like any snapshot
+            actions.venue.append((name, MsgType.MARKET_DATA_REQUEST,
+                                  market_data_request(req_id, symbols, snapshot_only=True)))
+            self._md_asked[name] = now
+            log.info("quiet venue asked for a fresh snapshot", venue=name, quiet_s=quiet_s)
+
     def _stale_venues(self, now: float) -> frozenset[str]:
-        """Lit venues whose market data stopped: their quotes cannot be trusted for routing."""
-        stale = frozenset(name for name, info in self.venues.items() if info.kind is VenueKind.LIT
-                          and name in self.connected
-                          and self.market.stale(name, now, self.settings.stale_market_s))
+        """Lit venues whose market data cannot be trusted for routing: never a snapshot since logon,
+        or asked for one (see :meth:`_ask_quiet_venues`) and silent for ``md_answer_timeout_s`` since."""
+        timeout = self.settings.md_answer_timeout_s
+        stale: set[str] = set()
+        for name, info in self.venues.items():
+            if info.kind is not VenueKind.LIT or name not in self.connected:
+                continue
+            if self.market.stale(name, now, math.inf):
+                stale.add(name)
+                continue
+            asked = self._md_asked.get(name)
+            last = self.market.last_update(name)
+            if asked is not None and (last is None or last < asked) and now - asked > timeout:
+                stale.add(name)
         for name in stale - self._reported_stale:
-            log.warning("market data stopped: venue not routed to until it resumes", venue=name,
-                        max_age_s=self.settings.stale_market_s)
-        self._reported_stale = stale
-        return stale
+            log.warning("market data stopped: the venue did not answer a snapshot request; not routed to until "
+                        "it does", venue=name, answer_timeout_s=timeout)
+        self._reported_stale = frozenset(stale)
+        return self._reported_stale
 
     def _state(self, parent: ParentOrder, worked: _Worked, wanted: int) -> ParentState:
         orders = parent.children

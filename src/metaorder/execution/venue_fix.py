@@ -527,15 +527,17 @@ def status_request(child: ChildOrder) -> Fields:
     return body
 
 
-def market_data_request(req_id: str, symbols: Sequence[str], depth: int = 0) -> Fields:
-    """MarketDataRequest (V): bids, offers and trades; snapshot, then increments.
+def market_data_request(req_id: str, symbols: Sequence[str], depth: int = 0, snapshot_only: bool = False) -> Fields:
+    """MarketDataRequest (V): bids, offers and trades; snapshot, then increments — or, with
+    ``snapshot_only``, one snapshot (263=0): asking a quiet venue what its book is now.
 
     MarketDepth 0 is the full book; AggregatedBook Y asks for one entry per price (the market view's
     books are keyed by price).
     """
+    kind = SubscriptionRequestType.SNAPSHOT if snapshot_only else SubscriptionRequestType.SNAPSHOT_PLUS_UPDATES
+    updates: Fields = [] if snapshot_only else [(Tag.MD_UPDATE_TYPE, MDUpdateType.INCREMENTAL_REFRESH)]
     body: Fields = [
-        (Tag.MD_REQ_ID, req_id), (Tag.SUBSCRIPTION_REQUEST_TYPE, SubscriptionRequestType.SNAPSHOT_PLUS_UPDATES),
-        (Tag.MARKET_DEPTH, depth), (Tag.MD_UPDATE_TYPE, MDUpdateType.INCREMENTAL_REFRESH),
+        (Tag.MD_REQ_ID, req_id), (Tag.SUBSCRIPTION_REQUEST_TYPE, kind), (Tag.MARKET_DEPTH, depth), *updates,
         (Tag.AGGREGATED_BOOK, YesNo.YES), (Tag.NO_MD_ENTRY_TYPES, 3), (Tag.MD_ENTRY_TYPE, MDEntryType.BID),
         (Tag.MD_ENTRY_TYPE, MDEntryType.OFFER), (Tag.MD_ENTRY_TYPE, MDEntryType.TRADE),
         (Tag.NO_RELATED_SYM, len(symbols)),
