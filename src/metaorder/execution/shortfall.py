@@ -96,9 +96,9 @@ from metaorder.execution.twap import (
     AGGRESSIVENESS,
     PASSIVE_EXTRA_TOLERANCE,
     URGENCY_TOLERANCE,
+    ParticipationBaseline,
     TwapSettings,
     lot_sized,
-    participation_room,
     slice_count,
 )
 from metaorder.execution.types import Intent, MarketView, ParentState, Style
@@ -248,9 +248,7 @@ class Shortfall:
         self._anchor: _Anchor | None = None
         self._arrival: Decimal | None = None
         self._started = False
-        self._volume_at_start = 0
-        self._filled_at_start = 0
-        self._printed_at_start = 0
+        self._baseline: ParticipationBaseline | None = None
 
     def _parameters(self, parent: ParentState, now: float) -> AcParameters:
         """The model's parameters at ``now``: linearised for this order (its whole quantity, window,
@@ -337,9 +335,7 @@ class Shortfall:
             return Decision(wake_at=self._start, note=f"IS: waiting for the start at {self._start:.3f}")
         if not self._started:
             self._started = True
-            self._volume_at_start = market.volume(parent.symbol)
-            self._filled_at_start = parent.filled_qty
-            self._printed_at_start = parent.printed_qty
+            self._baseline = ParticipationBaseline(parent, market)
         if self._arrival is None:
             self._arrival = market.mid(parent.symbol)
         index = bisect.bisect_right(self._bounds, now) - 1
@@ -463,10 +459,6 @@ class Shortfall:
 
     def _room(self, parent: ParentState, market: MarketView) -> int | None:
         """What the participation cap still allows (None: no cap); others exclude our lit prints."""
-        rate = parent.participation_rate
-        if rate is None or rate >= 1:
-            return None
-        ours = parent.filled_qty - self._filled_at_start
-        printed = parent.printed_qty - self._printed_at_start
-        others = max(market.volume(parent.symbol) - self._volume_at_start - printed, 0)
-        return participation_room(Fraction(rate) if rate > 0 else Fraction(0), others, ours, parent.working_qty)
+        if self._baseline is None:
+            return None if parent.participation_rate is None else 0  # not started: nothing is allowed yet
+        return self._baseline.room(parent, market)

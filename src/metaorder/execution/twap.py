@@ -136,6 +136,33 @@ def participation_room(rate: Fraction, others: int, ours: int, working: int) -> 
     return max(cap - ours - working, 0)
 
 
+class ParticipationBaseline:
+    """Where a ParticipationRate (849) cap is measured from: the tape's volume and the parent's own
+    executions when it started (its first decision at or after its start time).
+
+    The one rule every strategy with a cap applies (TWAP, VWAP, IS): ours is everything the parent
+    executed at venues since then (dark fills too: ρ is the client's share of the market), and the
+    others' volume is the tape's volume since then less our *lit* fills (``printed_qty``), the only
+    ones of ours that print.  A strategy object made after a restart starts a new baseline."""
+
+    __slots__ = ("filled", "printed", "volume")
+
+    def __init__(self, parent: ParentState, market: MarketView) -> None:
+        self.volume = market.volume(parent.symbol)
+        self.filled = parent.filled_qty
+        self.printed = parent.printed_qty
+
+    def room(self, parent: ParentState, market: MarketView) -> int | None:
+        """Shares the cap still allows out (executed + working + new ≤ ρ/(1−ρ)·others); None: no cap."""
+        rate = parent.participation_rate
+        if rate is None or rate >= 1:
+            return None
+        ours = max(parent.filled_qty - self.filled, 0)
+        printed = max(parent.printed_qty - self.printed, 0)
+        others = max(market.volume(parent.symbol) - self.volume - printed, 0)
+        return participation_room(Fraction(rate) if rate > 0 else Fraction(0), others, ours, parent.working_qty)
+
+
 def lot_sized(qty: int, unworked: int, lot: int) -> int:
     """``qty`` in whole lots, unless it is everything left (a final odd remainder goes out as is)."""
     if qty <= 0:
@@ -160,9 +187,7 @@ class Twap:
         self._seed = seed
         self._plan(parent)
         # Participation baseline: the market volume and our fills when the parent started.
-        self._volume_at_start: int | None = None
-        self._filled_at_start = 0
-        self._printed_at_start = 0
+        self._baseline: ParticipationBaseline | None = None
 
     def _plan(self, parent: ParentState) -> None:
         """Draw the slice times for the parent's window (again, from the same seed, if the window moved)."""
@@ -184,10 +209,8 @@ class Twap:
             self._plan(parent)
         if now < self._start:
             return Decision(wake_at=self._start, note=f"TWAP: waiting for the start at {self._start:.3f}")
-        if self._volume_at_start is None:
-            self._volume_at_start = market.volume(parent.symbol)
-            self._filled_at_start = parent.filled_qty
-            self._printed_at_start = parent.printed_qty
+        if self._baseline is None:
+            self._baseline = ParticipationBaseline(parent, market)
         index = bisect.bisect_right(self._times, now) - 1
         if index < 0:
             return Decision(wake_at=self._times[0], note=f"TWAP: first slice at {self._times[0]:.3f}")
@@ -243,12 +266,5 @@ class Twap:
 
     def _room(self, parent: ParentState, market: MarketView) -> int | None:
         """What the participation cap still allows (None: no cap)."""
-        rate = parent.participation_rate
-        if rate is None or rate >= 1:
-            return None
-        assert self._volume_at_start is not None  # set by decide before any slice
-        ours = parent.filled_qty - self._filled_at_start
-        # Only our lit fills are prints in market.volume: dark fills are not on the tape.
-        printed = parent.printed_qty - self._printed_at_start
-        others = max(market.volume(parent.symbol) - self._volume_at_start - printed, 0)
-        return participation_room(Fraction(rate) if rate > 0 else Fraction(0), others, ours, parent.working_qty)
+        assert self._baseline is not None  # set by decide before any slice
+        return self._baseline.room(parent, market)

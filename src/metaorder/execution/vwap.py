@@ -81,16 +81,15 @@ import math
 import random
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from fractions import Fraction
 from typing import Any, Protocol
 
 from metaorder.execution.strategy import Decision
 from metaorder.execution.tunables import settings_from_mapping
 from metaorder.execution.twap import (
     AGGRESSIVENESS,
+    ParticipationBaseline,
     TwapSettings,
     lot_sized,
-    participation_room,
     slice_count,
     slice_times,
 )
@@ -251,9 +250,7 @@ class Vwap:
         self._anchor_fraction = 0.0
         self._plan(parent)
         # Participation baseline: the market volume and our prints when the parent started.
-        self._volume_at_start: int | None = None
-        self._printed_at_start = 0
-        self._filled_at_start = 0
+        self._baseline: ParticipationBaseline | None = None
 
     # ---- the plan ------------------------------------------------------------------------------
 
@@ -318,10 +315,8 @@ class Vwap:
             self._plan(parent)
         if now < self._start:
             return Decision(wake_at=self._start, note=f"VWAP: waiting for the start at {self._start:.3f}")
-        if self._volume_at_start is None:
-            self._volume_at_start = market.volume(parent.symbol)
-            self._printed_at_start = parent.printed_qty
-            self._filled_at_start = parent.filled_qty
+        if self._baseline is None:
+            self._baseline = ParticipationBaseline(parent, market)
             self._plan(parent)  # the profile as it is now (a day may have been learned since the order came)
         index = bisect.bisect_right(self._times, now) - 1
         if index < 0:
@@ -399,13 +394,5 @@ class Vwap:
 
     def _room(self, parent: ParentState, market: MarketView) -> int | None:
         """What the participation cap still allows (None: no cap)."""
-        rate = parent.participation_rate
-        if rate is None or rate >= 1:
-            return None
-        assert self._volume_at_start is not None  # set by decide before any slice
-        # As TWAP, IS and POV: ours is everything we executed (dark fills too: ρ is the client's share
-        # of the market), while only our lit prints are taken out of the tape's volume.
-        ours = max(parent.filled_qty - self._filled_at_start, 0)
-        printed = max(parent.printed_qty - self._printed_at_start, 0)
-        others = max(market.volume(parent.symbol) - self._volume_at_start - printed, 0)
-        return participation_room(Fraction(rate) if rate > 0 else Fraction(0), others, ours, parent.working_qty)
+        assert self._baseline is not None  # set by decide before any slice
+        return self._baseline.room(parent, market)
