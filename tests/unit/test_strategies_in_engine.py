@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from metaorder.eventcodec import decode_entry
 from metaorder.events import PreTradeEstimate, StrategyChosen
+from metaorder.execution.shortfall import Shortfall
 from metaorder.fix.codec import FieldValue, format_utc_timestamp
 from metaorder.orders.journal import MemoryJournal
 from tests.unit.test_simulated_pipeline import reports_by_order, simulation
@@ -50,16 +51,20 @@ def test_vwap_and_is_orders_are_worked_by_their_own_strategy_and_complete() -> N
     assert not sim.alerts
 
 
-def test_an_is_parents_estimate_is_journaled_once_even_across_a_restart() -> None:
+def test_an_is_parents_estimate_is_journaled_once_and_its_benchmark_kept_across_a_restart() -> None:
     journal = MemoryJournal()
     sim = simulation(journal)
     now = sim.clock.now()
     sim.submit("OMS1", "D", algo_order("I1", "ACME", "1", 5000, 1001, 600, now, "RiskAversion=0.000003"))
     sim.run_until(now + 60)
     assert [e.risk_aversion for e in events(journal) if isinstance(e, PreTradeEstimate)] == [3e-6]
-    again = simulation(journal)  # the engine restarted on the same journal
+    [estimate] = [e for e in events(journal) if isinstance(e, PreTradeEstimate)]
+    again = simulation(journal, seed=8)  # restarted on the same journal, in a market whose mid is elsewhere
     again.run_until(again.clock.now() + 60)
     assert len([e for e in events(journal) if isinstance(e, PreTradeEstimate)]) == 1
+    # ... and the restarted IS measures against the journaled benchmark, not against a new mid.
+    [worked] = [w for w in again.engine._worked.values() if w.strategy is not None]
+    assert isinstance(worked.strategy, Shortfall) and worked.strategy.arrival_price == estimate.arrival_price
 
 
 def test_a_pov_order_trades_about_its_share_and_ends_at_expire_time_saying_how_much_was_left() -> None:

@@ -212,7 +212,9 @@ class ExecutionEngine:
         self._heap: list[tuple[float, str]] = []  # (when, parent id): parents by the time they are due
         self._dirty: set[str] = set()  # parents to attend to at the next tick, whatever their time
         self._halted_in_journal: set[str] = set()  # recovery: parents halted before the restart
-        self._estimated: set[str] = set()  # parents whose pre-trade estimate is journaled
+        # Parents whose pre-trade estimate is journaled -> its arrival price (the IS benchmark, kept
+        # across a restart: a restarted strategy must not measure against a new mid).
+        self._estimated: dict[str, Decimal | None] = {}
         # Placements that asked to hear of market changes: id -> (parent id, placement), oldest first.
         self._watching: dict[int, tuple[str, Placement]] = {}
 
@@ -264,7 +266,8 @@ class ExecutionEngine:
             case ParentHalted():
                 self._halted_in_journal.add(event.parent_id)
             case PreTradeEstimate():
-                self._estimated.add(event.parent_id)  # a restarted strategy re-plans, the estimate stands
+                # A restarted strategy re-plans, but the estimate and its benchmark stand.
+                self._estimated[event.parent_id] = event.arrival_price
             case (OrderAccepted() | OrderRejected() | OrderReplaced() | OrderCanceled() | OrderExpired() | Crossed()
                   | ParentFilled() | EngineStarted() | KillSwitchChanged() | StrategyChosen() | ParentOverfilled()):
                 pass  # the intake's, or nothing to rebuild (an over-fill halted its parent: that is its own event)
@@ -512,8 +515,11 @@ class ExecutionEngine:
         state = self._state(parent, worked, wanted)
         if worked.strategy is None:
             worked.strategy = self._make_strategy(parent, state)
-            worked.estimate_due = (parent.parent_id not in self._estimated
-                                   and isinstance(worked.strategy, Estimating))
+            if isinstance(worked.strategy, Estimating):
+                if parent.parent_id in self._estimated:
+                    worked.strategy.restore_arrival(self._estimated[parent.parent_id])
+                else:
+                    worked.estimate_due = True
             log.info("working parent", parent_id=parent.parent_id, symbol=state.symbol,
                      side="buy" if state.direction > 0 else "sell", qty=state.target_qty, orders=len(parent.children),
                      strategy=parent.key.strategy.name, limit=str(state.limit) if state.limit else "market",
@@ -551,7 +557,7 @@ class ExecutionEngine:
         if strategy.arrival_price is None:
             return False  # not started, or no two-sided quote yet: the benchmark comes with a later decision
         plan = strategy.estimate
-        self._estimated.add(parent.parent_id)
+        self._estimated[parent.parent_id] = strategy.arrival_price
         self.intake.record(PreTradeEstimate(parent.parent_id, parent.key.strategy.name, round(plan.qty), plan.horizon,
                                             plan.periods, strategy.risk_aversion, plan.kappa, plan.expected_cost,
                                             plan.std_cost, strategy.arrival_price), now)

@@ -285,6 +285,12 @@ class Shortfall:
         """The benchmark: the mid at the first call at or after the start (None until a two-sided quote)."""
         return self._arrival
 
+    def restore_arrival(self, price: Decimal | None) -> None:
+        """After a restart: the benchmark the parent was planned against (its journaled estimate's
+        arrival price), instead of the mid at the restarted strategy's first decision."""
+        if price is not None:
+            self._arrival = price
+
     @property
     def risk_aversion(self) -> float:
         """λ per $ (848 RiskAversion, else the Urgency map)."""

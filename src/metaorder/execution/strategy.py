@@ -75,6 +75,10 @@ class Estimating(Protocol):
     @property
     def risk_aversion(self) -> float: ...
 
+    def restore_arrival(self, price: Decimal | None) -> None:
+        """After a restart, the benchmark the parent's journaled estimate was made against."""
+        ...
+
 
 class VolumeProfiles(Protocol):
     """The intraday volume curve per instrument (VWAP's schedule): learned or configured."""
