@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from metaorder import __version__
+from metaorder.cliargs import positive
 from metaorder.logs import configure_logging
 
 
@@ -43,21 +44,6 @@ def _one_line_errors(parser: argparse.ArgumentParser) -> None:
 
     parser.error = error  # type: ignore[method-assign]
     parser.parse_known_args = parse_known_args  # type: ignore[method-assign,assignment]
-
-
-def _positive(kind: type[int] | type[float], what: str) -> Any:
-    """An argparse ``type``: a positive finite ``kind`` (NaN and infinity refused), else ``must be WHAT``."""
-
-    def parse(text: str) -> int | float:
-        try:
-            value = kind(text)
-        except ValueError:
-            value = 0
-        if not 0 < value < float("inf"):  # also false for NaN
-            raise argparse.ArgumentTypeError(f"must be {what}, not {text!r}")
-        return value
-
-    return parse
 
 
 _COMMANDS = ("run", "venues", "reflector", "audit", "ctl", "demo", "estimate", "lab")
@@ -107,10 +93,10 @@ def _build_parser(command: str | None = None) -> argparse.ArgumentParser:
 
     demo = sub.add_parser("demo", help="a burst of OMS orders worked in accelerated time, then a TCA summary")
     _one_line_errors(demo)
-    demo.add_argument("--orders", type=_positive(int, "a positive whole number"), default=400, metavar="N",
+    demo.add_argument("--orders", type=positive(int, "a positive whole number"), default=400, metavar="N",
                       help="orders in the burst (default: %(default)s)")
     demo.add_argument("--seed", type=int, default=7, metavar="S", help="burst and market seed (default: %(default)s)")
-    demo.add_argument("--window", type=_positive(float, "a positive number of seconds"), default=120.0,
+    demo.add_argument("--window", type=positive(float, "a positive number of seconds"), default=120.0,
                       metavar="SECONDS",
                       help="TWAP window of each order, about (default: %(default)s)")
     demo.add_argument("--config", default="configs/metaorder.toml", help="TOML configuration (default: %(default)s)")

@@ -44,10 +44,11 @@ import json
 import math
 import re
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import TextIO
 
+from metaorder.cliargs import number, positive
 from metaorder.execution.almgren_chriss import AcParameters, AcPlan, plan
 from metaorder.execution.impact_model import InstrumentModels
 from metaorder.execution.shortfall import RISK_AVERSION_KEY, Shortfall, ShortfallSettings
@@ -94,29 +95,6 @@ def risk_aversion_for(urgency: str, tunables: Mapping[str, object]) -> float:
     return value
 
 
-def _number(what: str, *, allow_zero: bool = True) -> Callable[[str], float]:
-    def parse(text: str) -> float:
-        try:
-            value = float(text)
-        except ValueError:
-            value = math.nan
-        if not (math.isfinite(value) and (value >= 0 if allow_zero else value > 0)):
-            raise argparse.ArgumentTypeError(f"must be {what}, not {text!r}")
-        return value
-
-    return parse
-
-
-def _periods(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a whole number >= 1, not {text!r}")
-    return value
-
-
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The options of ``metaorder estimate`` (both forms; see the module docstring)."""
     parser.epilog = (
@@ -125,34 +103,36 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "notional (positive = a cost)."
     )
     parser.add_argument(
-        "--qty", type=_number("a positive number of shares", allow_zero=False), help="shares to trade (X)"
+        "--qty", type=positive(float, "a positive number of shares"), help="shares to trade (X)"
     )
     parser.add_argument(
         "--horizon",
-        type=_number("a positive duration", allow_zero=False),
+        type=positive(float, "a positive duration"),
         help="explicit form: trading horizon T, in a time unit of your choice",
     )
     parser.add_argument(
-        "--periods", type=_periods, help="number of periods N (instrument form default: the IS strategy's, one per "
-        "[strategy.is] period_s = 30 s, 5 to 100)"
+        "--periods", type=positive(int, "a whole number >= 1"),
+        help="number of periods N (instrument form default: the IS strategy's, one per [strategy.is] period_s = 30 s, "
+        "5 to 100)"
     )
-    parser.add_argument("--sigma", type=_number("a number >= 0"), help="volatility, $/share per sqrt(time unit)")
-    parser.add_argument("--epsilon", type=_number("a number >= 0"), help="fixed cost, $/share (half spread + fees)")
-    parser.add_argument("--gamma", type=_number("a number >= 0"), help="permanent impact, $/share^2")
+    parser.add_argument("--sigma", type=number(float, "a number >= 0"), help="volatility, $/share per sqrt(time unit)")
+    parser.add_argument("--epsilon", type=number(float, "a number >= 0"),
+                        help="fixed cost, $/share (half spread + fees)")
+    parser.add_argument("--gamma", type=number(float, "a number >= 0"), help="permanent impact, $/share^2")
     parser.add_argument(
         "--eta",
-        type=_number("a number >= 0"),
+        type=number(float, "a number >= 0"),
         help="temporary impact, $*(time unit)/share^2 (cost per share = eta x shares per unit)",
     )
     parser.add_argument(
         "--risk-aversion",
         dest="risk_aversion",
-        type=_number("a number >= 0"),
+        type=number(float, "a number >= 0"),
         help="lambda, per $ (instrument form default: from --urgency)",
     )
     parser.add_argument(
         "--price",
-        type=_number("a positive price", allow_zero=False),
+        type=positive(float, "a positive price"),
         help="price for bps of notional (instrument form default: the reference price)",
     )
     parser.add_argument("--symbol", help="instrument form: a configured instrument")

@@ -28,6 +28,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, TextIO
 
+from metaorder.cliargs import positive
 from metaorder.config import MetaorderConfig, VenuesConfig, load_config, load_venues_config
 from metaorder.lab.experiments import DEFAULT_MINUTES, EXPERIMENTS, Task, merge_targets, run_task
 from metaorder.lab.experiments import tasks as experiment_tasks
@@ -58,19 +59,6 @@ def _strategies(text: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys(n for n in names if n != ALONE))
 
 
-def _count(what: str) -> Callable[[str], int]:
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            value = 0
-        if value < 1:
-            raise argparse.ArgumentTypeError(f"must be {what}, not {text!r}")
-        return value
-
-    return parse
-
-
 def _experiments(text: str) -> tuple[str, ...]:
     """``--experiments``: a comma-separated list of is, vwap, pov."""
     names = [n.strip().lower() for n in text.split(",") if n.strip()]
@@ -96,9 +84,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     source.add_argument("--flow", type=Path, metavar="FILE.csv",
                         help="client orders to replay (columns time_s,session,account,symbol,side,qty,ord_type,"
                              "limit,strategy,window_s,participation,urgency; see configs/lab-flow.csv)")
-    source.add_argument("--orders", type=_count("a positive whole number"), default=DEFAULT_ORDERS, metavar="N",
+    source.add_argument("--orders", type=positive(int, "a positive whole number"), default=DEFAULT_ORDERS, metavar="N",
                         help="size of the generated standard flow, per seed (default: %(default)s)")
-    parser.add_argument("--seeds", type=_count("a positive whole number"), default=DEFAULT_SEEDS, metavar="K",
+    parser.add_argument("--seeds", type=positive(int, "a positive whole number"), default=DEFAULT_SEEDS, metavar="K",
                         help="seeds 1..K (market, strategy timing, standard flow) (default: %(default)s)")
     parser.add_argument("--strategies", type=_strategies, default=DEFAULT_STRATEGIES, metavar="LIST",
                         help="comma-separated TWAP,VWAP,IS,POV (FLOW: each order's own); the baseline ALONE "
@@ -117,7 +105,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--experiment-minutes", type=_minutes, default=DEFAULT_MINUTES, metavar="M",
                         help="the experiments' base window in minutes; quantities scale with it "
                              "(default: %(default)s)")
-    parser.add_argument("--jobs", type=_count("a positive whole number"), default=1, metavar="J",
+    parser.add_argument("--jobs", type=positive(int, "a positive whole number"), default=1, metavar="J",
                         help="worker processes (default: %(default)s)")
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
     parser.add_argument("--plot", type=Path, metavar="FILE.png",

@@ -240,14 +240,6 @@ def run_experiment(name: str, seeds: Sequence[int], jobs: int = 1, minutes: floa
 # ---- all experiments ----------------------------------------------------------------------------
 
 
-def run_experiments(config: MetaorderConfig, venues: VenuesConfig, seeds: Sequence[int], jobs: int = 1,
-                    minutes: float = DEFAULT_MINUTES, names: Sequence[str] = EXPERIMENTS) -> dict[str, Any]:
-    """Every experiment's targets, their runs spread over one pool of ``jobs`` processes."""
-    todo = [t for n in names for t in tasks(n, seeds)]
-    results = run_tasks(config, venues, todo, minutes, jobs)
-    return merge_targets(names, todo, results, config)
-
-
 def merge_targets(names: Sequence[str], todo: Sequence[Task], results: Sequence[RunResult],
                   config: MetaorderConfig) -> dict[str, Any]:
     out: dict[str, Any] = {}
