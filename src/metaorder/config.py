@@ -129,8 +129,15 @@ class ExternalVenue(_Strict):
     maker_fee: Decimal = Decimal(0)  # per share; negative is a rebate
     taker_fee: Decimal = Decimal(0)
     latency_ms: float = Field(1.0, ge=0)
-    min_qty: int = Field(0, ge=0)
+    # The venue's rules, so that the router never sends what it would reject (README, Routing):
+    min_qty: int = Field(0, ge=0)  # smallest OrderQty (a block pool's minimum size; 0: none)
+    max_order_qty: int | None = Field(None, ge=1)  # largest OrderQty (None: no limit)
+    max_notional: Decimal | None = Field(None, gt=0)  # largest OrderQty x Price (None: no limit)
     odd_lots: bool = False  # takes orders that are not whole lots: gets a parent's odd remainder
+    # "pegged": midpoint pegs (OrdType P, ExecInst M), what the liquidity-seeking router sends dark pools
+    order_types: tuple[Literal["limit", "market", "pegged"], ...] = Field(("limit", "market"), min_length=1)
+    time_in_force: tuple[Literal["day", "gtc", "ioc", "fok"], ...] = Field(("day", "gtc", "ioc", "fok"), min_length=1)
+    allow_min_qty: bool = True  # accepts MinQty (110)
 
 
 class ExecutionSettingsModel(_Strict):
@@ -294,7 +301,8 @@ class VenueSettings(_Strict):
     min_order_qty: int = Field(1, ge=1)
     max_order_qty: int = Field(1_000_000, ge=1)
     max_notional: Decimal = Field(Decimal("50000000"), gt=0)
-    order_types: tuple[Literal["limit", "market"], ...] = Field(("limit", "market"), min_length=1)
+    # "pegged": midpoint pegs (OrdType P with ExecInst M; dark pools only)
+    order_types: tuple[Literal["limit", "market", "pegged"], ...] = Field(("limit", "market"), min_length=1)
     time_in_force: tuple[Literal["day", "gtc", "ioc", "fok"], ...] = Field(("day", "gtc", "ioc", "fok"), min_length=1)
     allow_min_qty: bool = True
     odd_lots: bool = False  # accepts orders that are not whole lots (else rejected, Text saying so)

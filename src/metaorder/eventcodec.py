@@ -56,6 +56,7 @@ from metaorder.events import (
     EVENT_TYPES,
     ChildAcknowledged,
     ChildCanceled,
+    ChildCancelRejected,
     ChildCancelRequested,
     ChildPlaced,
     ChildRejected,
@@ -74,6 +75,7 @@ from metaorder.events import (
     PreTradeEstimate,
     StrategyChosen,
     VenueExecution,
+    VenueMarkout,
 )
 from metaorder.orders.journal import EVENT_VERSION, EncodedData, JournalEntry, JournalError, decode_data
 from metaorder.orders.model import (
@@ -228,6 +230,23 @@ def _order_canceled_dict(e: OrderCanceled) -> dict[str, Any]:
     return data
 
 
+def _child_placed_dict(e: ChildPlaced) -> dict[str, Any]:
+    data: dict[str, Any] = {"parent_id": e.parent_id, "child_id": e.child_id, "venue": e.venue, "symbol": e.symbol,
+                            "side": e.side._value_, "qty": e.qty, "price": _dec(e.price), "ioc": e.ioc,
+                            "reason": e.reason, "expected_cost": _dec(e.expected_cost)}
+    # Written when they say something, so that a plain lit child's row is the version 1 row, byte for
+    # byte, and older metaorders read what they know of a new row.
+    if e.peg:
+        data["peg"] = True
+    if e.min_qty:
+        data["min_qty"] = e.min_qty
+    if e.mid is not None:
+        data["mid"] = str(e.mid)
+    if e.routing:
+        data["routing"] = e.routing
+    return data
+
+
 # Key order is the order today's (version 1) writers produced, so the text is the same byte for byte.
 _ENCODERS: Final[Mapping[type, Callable[[Any], dict[str, Any]]]] = {
     OrderAccepted: _order_accepted_dict,
@@ -247,9 +266,12 @@ _ENCODERS: Final[Mapping[type, Callable[[Any], dict[str, Any]]]] = {
                                  "horizon_s": e.horizon_s, "periods": e.periods, "risk_aversion": e.risk_aversion,
                                  "kappa": e.kappa, "expected_cost": e.expected_cost, "std_cost": e.std_cost,
                                  "arrival_price": _dec(e.arrival_price)},
-    ChildPlaced: lambda e: {"parent_id": e.parent_id, "child_id": e.child_id, "venue": e.venue, "symbol": e.symbol,
-                            "side": e.side._value_, "qty": e.qty, "price": _dec(e.price), "ioc": e.ioc,
-                            "reason": e.reason, "expected_cost": _dec(e.expected_cost)},
+    ChildPlaced: _child_placed_dict,
+    ChildCancelRejected: lambda e: {"parent_id": e.parent_id, "child_id": e.child_id, "venue": e.venue,
+                                    "text": e.text},
+    VenueMarkout: lambda e: {"parent_id": e.parent_id, "child_id": e.child_id, "venue": e.venue,
+                             "symbol": e.symbol, "side": e.side._value_, "qty": e.qty, "price": str(e.price),
+                             "fill_mid": _dec(e.fill_mid), "mids": [[h, str(m)] for h, m in e.mids]},
     ChildAcknowledged: lambda e: {"parent_id": e.parent_id, "child_id": e.child_id, "venue": e.venue,
                                   "venue_order_id": e.venue_order_id},
     ChildCancelRequested: lambda e: {"parent_id": e.parent_id, "child_id": e.child_id, "venue": e.venue,
@@ -368,6 +390,17 @@ class _Data:
         except ValueError:
             raise _Bad(f"{key} is not a {cls.__name__}: {value!r}") from None
 
+    def markouts(self, key: str) -> tuple[tuple[float, Decimal], ...]:
+        value = self._get(key, _ABSENT)
+        if not isinstance(value, list):
+            raise _Bad(f"{key} is not a list: {value!r}")
+        out: list[tuple[float, Decimal]] = []
+        for pair in value:
+            if not isinstance(pair, list) or len(pair) != 2:
+                raise _Bad(f"{key} holds {pair!r}, not [horizon s, mid]")
+            out.append((_number(key, pair[0]), _decimal(key, pair[1])))
+        return tuple(out)
+
     def allocations(self, key: str) -> tuple[tuple[str, int], ...]:
         value = self._get(key, _ABSENT)
         if not isinstance(value, list):
@@ -433,7 +466,8 @@ def _order_accepted(d: _Data) -> OrderAccepted:
 def _child_placed(d: _Data) -> ChildPlaced:
     return ChildPlaced(d.text("parent_id"), d.text("child_id"), d.text("venue"), d.text("symbol"), d.enum(Side, "side"),
                        d.whole("qty"), d.opt_dec("price", None), d.flag("ioc"), d.text("reason", ""),
-                       d.opt_dec("expected_cost", None))
+                       d.opt_dec("expected_cost", None), d.flag("peg", False), d.whole("min_qty", 0),
+                       d.opt_dec("mid", None), d.text("routing", ""))
 
 
 def _child_canceled(d: _Data) -> ChildCanceled:
@@ -475,6 +509,11 @@ _DECODERS: Final[Mapping[str, Callable[[_Data], Event]]] = {
                                                         d.opt_text("venue_order_id", None)),
     ChildCancelRequested.kind: lambda d: ChildCancelRequested(d.text("parent_id"), d.text("child_id"),
                                                               d.text("venue"), d.text("reason", "")),
+    ChildCancelRejected.kind: lambda d: ChildCancelRejected(d.text("parent_id"), d.text("child_id"),
+                                                            d.text("venue"), d.text("text", "")),
+    VenueMarkout.kind: lambda d: VenueMarkout(d.text("parent_id"), d.text("child_id"), d.text("venue"),
+                                              d.text("symbol"), d.enum(Side, "side"), d.whole("qty"), d.dec("price"),
+                                              d.opt_dec("fill_mid", None), d.markouts("mids")),
     ChildCanceled.kind: _child_canceled,
     ChildRejected.kind: _child_rejected,
     # fee: version 1 rows hold the venue's Commission (12) string unchecked, so it is read leniently.

@@ -50,6 +50,7 @@ from metaorder.orders.model import ClientOrder, Mandate, OrderType, Side, TimeIn
 __all__ = [
     "EVENT_TYPES",
     "ChildAcknowledged",
+    "ChildCancelRejected",
     "ChildCancelRequested",
     "ChildCanceled",
     "ChildPlaced",
@@ -69,6 +70,7 @@ __all__ = [
     "PreTradeEstimate",
     "StrategyChosen",
     "VenueExecution",
+    "VenueMarkout",
 ]
 
 
@@ -347,7 +349,10 @@ class ChildPlaced(_ChildPlacedKind):
     """A child order created for a parent, journaled before its NewOrderSingle leaves.
 
     ``price`` None is a market order; ``expected_cost`` is the router's per-share estimate, fees
-    included (None: not recorded).
+    included (None: not recorded).  ``peg``: a midpoint peg (``price`` its cap); ``min_qty`` its
+    MinQty; ``mid`` the consolidated mid when it was sent (the venue scorecard's reference for price
+    improvement, None: no two-sided quote); ``routing`` the routing logic that placed it ("" in rows
+    written before there were several).
     """
 
     parent_id: str
@@ -360,6 +365,10 @@ class ChildPlaced(_ChildPlacedKind):
     ioc: bool
     reason: str = ""
     expected_cost: Decimal | None = None
+    peg: bool = False
+    min_qty: int = 0
+    mid: Decimal | None = None
+    routing: str = ""
 
     @property
     def ids(self) -> tuple[str, ...]:
@@ -398,6 +407,25 @@ class ChildCancelRequested(_ChildCancelRequestedKind):
     child_id: str
     venue: str
     reason: str
+
+    @property
+    def ids(self) -> tuple[str, ...]:
+        return (self.parent_id, self.child_id)
+
+
+class _ChildCancelRejectedKind:
+    __slots__ = ()
+    kind: ClassVar[str] = "child.cancel_rejected"
+
+
+@dataclass(frozen=True, slots=True)
+class ChildCancelRejected(_ChildCancelRejectedKind):
+    """A venue refused to cancel a child (OrderCancelReject 9): the scorecard's cancel-reject rate."""
+
+    parent_id: str
+    child_id: str
+    venue: str
+    text: str = ""
 
     @property
     def ids(self) -> tuple[str, ...]:
@@ -478,6 +506,37 @@ class VenueExecution(_VenueExecutionKind):
         return (self.parent_id, self.child_id)
 
 
+class _VenueMarkoutKind:
+    __slots__ = ()
+    kind: ClassVar[str] = "venue.markout"
+
+
+@dataclass(frozen=True, slots=True)
+class VenueMarkout(_VenueMarkoutKind):
+    """How the market moved after one execution: the consolidated mid at the fill and at each
+    horizon after it (seconds), journaled once the last horizon has passed.
+
+    The venue scorecard learns adverse selection and information leakage from these, and rebuilds
+    them after a restart from the journal: a mid that was seen is never lost, and one not yet seen
+    at a crash cannot be seen afterwards (the markout of a fill younger than its last horizon is
+    dropped, not invented).  ``side`` is ours; ``fill_mid`` None: no two-sided quote at the fill.
+    """
+
+    parent_id: str
+    child_id: str
+    venue: str
+    symbol: str
+    side: Side
+    qty: int
+    price: Decimal
+    fill_mid: Decimal | None
+    mids: tuple[tuple[float, Decimal], ...]  # (horizon in seconds, mid then), shortest first
+
+    @property
+    def ids(self) -> tuple[str, ...]:
+        return (self.parent_id, self.child_id)
+
+
 class _ParentOverfilledKind:
     __slots__ = ()
     kind: ClassVar[str] = "parent.overfill"
@@ -521,7 +580,7 @@ Event = (
     OrderAccepted | OrderRejected | OrderReplaced | OrderCanceled | OrderExpired | Crossed | ParentFilled
     | EngineStarted | KillSwitchChanged | StrategyChosen | ChildPlaced | ChildAcknowledged
     | ChildCancelRequested | ChildCanceled | ChildRejected | VenueExecution | ParentOverfilled | ParentHalted
-    | PreTradeEstimate
+    | PreTradeEstimate | ChildCancelRejected | VenueMarkout
 )
 
 #: Every event class, in the order above (the codec's registry is built from it).
@@ -529,5 +588,5 @@ EVENT_TYPES: tuple[type[Event], ...] = (
     OrderAccepted, OrderRejected, OrderReplaced, OrderCanceled, OrderExpired, Crossed, ParentFilled,
     EngineStarted, KillSwitchChanged, StrategyChosen, ChildPlaced, ChildAcknowledged,
     ChildCancelRequested, ChildCanceled, ChildRejected, VenueExecution, ParentOverfilled, ParentHalted,
-    PreTradeEstimate,
+    PreTradeEstimate, ChildCancelRejected, VenueMarkout,
 )

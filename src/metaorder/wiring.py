@@ -62,10 +62,14 @@ def venue_infos(config: MetaorderConfig, embedded: VenuesConfig | None) -> dict[
     infos: dict[str, VenueInfo] = {}
     for v in embedded.venue if embedded is not None else ():
         infos[v.name] = VenueInfo(v.name, VenueKind(v.kind), v.maker_fee, v.taker_fee, v.ack_latency_ms,
-                                  v.min_order_qty if v.kind == "dark" else 0, odd_lots=v.odd_lots)
+                                  min_order_qty=v.min_order_qty, max_order_qty=v.max_order_qty,
+                                  max_notional=v.max_notional, odd_lots=v.odd_lots, order_types=frozenset(v.order_types),
+                                  time_in_force=frozenset(v.time_in_force), allow_min_qty=v.allow_min_qty)
     for x in config.execution.venue:
-        infos[x.name] = VenueInfo(x.name, VenueKind(x.kind), x.maker_fee, x.taker_fee, x.latency_ms, x.min_qty,
-                                  odd_lots=x.odd_lots)
+        infos[x.name] = VenueInfo(x.name, VenueKind(x.kind), x.maker_fee, x.taker_fee, x.latency_ms,
+                                  min_order_qty=max(x.min_qty, 1), max_order_qty=x.max_order_qty,
+                                  max_notional=x.max_notional, odd_lots=x.odd_lots, order_types=frozenset(x.order_types),
+                                  time_in_force=frozenset(x.time_in_force), allow_min_qty=x.allow_min_qty)
     return infos
 
 

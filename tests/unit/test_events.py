@@ -196,7 +196,8 @@ def test_events_are_frozen_slotted_values_without_the_time() -> None:
 
 
 def test_todays_rows_cover_every_kind_written_before_the_codec() -> None:
-    assert {kind for kind, _, _ in TODAY} == set(KINDS) - {"kill_switch", "parent.estimate"}  # kinds added since
+    assert {kind for kind, _, _ in TODAY} == set(KINDS) - {"kill_switch", "parent.estimate", "child.cancel_rejected",
+                                                       "venue.markout"}  # kinds added since
 
 
 @pytest.mark.parametrize(("kind", "ids", "text"), TODAY, ids=[f"{k}-{n}" for n, (k, _, _) in enumerate(TODAY)])
@@ -338,6 +339,9 @@ def _strategy(tp: Any, name: str) -> st.SearchStrategy[Any]:
     if tp is Mandate:
         return st.builds(Mandate, *(_strategy(t, "") for t in field_types(Mandate).values()))
     if typing.get_origin(tp) is tuple:
+        pair = typing.get_args(typing.get_args(tp)[0])
+        if pair == (float, Decimal):  # a markout's (horizon, mid)
+            return st.lists(st.tuples(floats, decimals), max_size=4).map(tuple)
         return st.lists(st.tuples(ids_text, st.integers(0, 10**9)), max_size=4).map(tuple)
     raise AssertionError(f"no strategy for {tp!r} ({name})")
 

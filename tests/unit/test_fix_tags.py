@@ -32,7 +32,7 @@ VALUE_ENUMS = {
     tags.MDEntryType: Tag.MD_ENTRY_TYPE, tags.MDUpdateAction: Tag.MD_UPDATE_ACTION,
     tags.SubscriptionRequestType: Tag.SUBSCRIPTION_REQUEST_TYPE, tags.MDUpdateType: Tag.MD_UPDATE_TYPE,
     tags.TradSesStatus: Tag.TRAD_SES_STATUS, tags.LastLiquidityInd: Tag.LAST_LIQUIDITY_IND,
-    tags.YesNo: Tag.POSS_DUP_FLAG,
+    tags.YesNo: Tag.POSS_DUP_FLAG, tags.ExecInst: Tag.EXEC_INST,
 }
 
 

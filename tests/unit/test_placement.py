@@ -244,6 +244,8 @@ class DarkFirst(LedgerPlacement):
 def test_the_engine_tells_a_placement_its_child_was_rejected_and_sends_the_re_routed_remainder_at_once() -> None:
     sim = simulation()
     sim.engine.router = DarkFirstRouter()
+    # The engine is not told NOCT's minimum size (else it would not send what NOCT rejects): the venue rejects.
+    sim.engine.venues["NOCT"] = dataclasses.replace(sim.engine.venues["NOCT"], min_order_qty=1)
     now = sim.clock.now()
     sim.submit("OMS1", "D", order("A", "ACME", "1", 600, 60, now))  # slices far below NOCT's 1,000 minimum
     sim.run_until(now + 90)

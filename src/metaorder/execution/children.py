@@ -49,6 +49,8 @@ class ChildOrder:
     ioc: bool
     sent_at: float
     reason: str = ""
+    peg: bool = False  # a midpoint peg (OrdType P, ExecInst M); ``price`` is its cap
+    min_qty: int = 0  # MinQty (110)
     cum_qty: int = 0
     notional: Decimal = Decimal(0)  # sum of fill qty * price: what reconciliation compares with AvgPx
     state: ChildState = ChildState.PENDING_NEW

@@ -233,7 +233,7 @@ class ExecutionEngine:
             case ChildPlaced():
                 child = ChildOrder(event.child_id, event.parent_id, event.venue, event.symbol,
                                    1 if event.side is Side.BUY else -1, event.qty, event.price, event.ioc, rec.time,
-                                   event.reason)
+                                   event.reason, peg=event.peg, min_qty=event.min_qty)
                 self._children[child.child_id] = child
                 self._worked_for(child.parent_id).children[child.child_id] = child
             case ChildAcknowledged():
@@ -406,6 +406,7 @@ class ExecutionEngine:
             self.guard.set_limit(parent_id, worked.filled + wanted)
             self._fit_to_wanted(worked, wanted, now, actions)
             self._repost_stale(worked, now, actions)
+            self._wake_placements(worked, now, actions)
             if self.suspended or self.guard.halted(parent_id):
                 worked.wake_at = now + self.settings.max_idle_s  # nothing to decide until released
             elif now >= worked.wake_at:
@@ -419,6 +420,9 @@ class ExecutionEngine:
         child's re-post time, the earliest end of one of its orders (plus the grace): an ExpireTime,
         or the end of a DAY order's trading day."""
         when = worked.wake_at
+        for placement in worked.placements:
+            if placement.wake_at is not None:
+                when = min(when, placement.wake_at)
         age = self.settings.passive_max_age_s
         for child in worked.children.values():
             if not child.ioc and not child.cancel_requested:
@@ -652,7 +656,7 @@ class ExecutionEngine:
     # ---- children -------------------------------------------------------------------------------
 
     def _place(self, worked: _Worked, order: VenueOrder, now: float, actions: Actions,
-               reason: str) -> ChildOrder | None:
+               reason: str, routing: str = "") -> ChildOrder | None:
         """Create, journal and send one child; returns it (None when the guard refused it).
 
         Whole lots, except at a venue that accepts odd lots, where the router sends a parent's odd
@@ -663,16 +667,24 @@ class ExecutionEngine:
         if qty <= 0:
             return None
         price = _on_tick(order.price, rules.tick_size, order.direction) if order.price is not None else None
+        min_qty = min(order.min_qty, qty)
+        refused = info.refuses(qty, price, rules.lot_size, ioc=order.ioc, peg=order.peg, min_qty=min_qty) \
+            if info is not None else None
+        if refused is not None:  # the router's job; never sent to be rejected (a bug, said loudly)
+            log.warning("child not sent: the venue's rules refuse it", parent_id=worked.parent_id, venue=order.venue,
+                        qty=qty, text=refused)
+            return None
         if not self.guard.allow(worked.parent_id, qty, now):
             self._alerts_from_guard(actions, now)
             return None
         child = ChildOrder(f"C{self._boot}.{next(self._ids)}", worked.parent_id, order.venue, order.symbol,
-                           order.direction, qty, price, order.ioc, now, reason)
+                           order.direction, qty, price, order.ioc, now, reason, peg=order.peg, min_qty=min_qty)
         self._children[child.child_id] = child
         worked.children[child.child_id] = child
         self.intake.record(ChildPlaced(worked.parent_id, child.child_id, child.venue, child.symbol,
                                        Side.BUY if child.direction > 0 else Side.SELL, qty, price, child.ioc, reason,
-                                       order.expected_cost), now)
+                                       order.expected_cost, child.peg, min_qty, self.market.mid(order.symbol),
+                                       routing), now)
         actions.venue.append((child.venue, MsgType.NEW_ORDER_SINGLE, new_order_single(child, now)))
         return child
 
@@ -689,12 +701,17 @@ class ExecutionEngine:
                 placement.on_placed(order, None, 0)
             orders = []
         for order in orders:
-            child = self._place(worked, order, now, actions, order.reason or placement.intent.reason)
+            child = self._place(worked, order, now, actions, order.reason or placement.intent.reason,
+                                placement.intent.routing.value)
             if child is None:
                 placement.on_placed(order, None, 0)
             else:
                 placement.on_placed(order, child.child_id, child.qty)
                 worked.placement_of[child.child_id] = placement
+        for child_id in placement.take_cancels():
+            child = worked.children.get(child_id)
+            if child is not None:
+                self._cancel(child, now, actions, "routing: its placement pulls it", by_placement=True)
         kept = any(p is placement for p in worked.placements)
         if placement.done:
             if kept:
@@ -728,6 +745,18 @@ class ExecutionEngine:
                              child.cancel_requested, self._exclude(worked, now))
         self._send(worked, placement, placement.on_child_result(result), now, actions)
 
+    def _wake_placements(self, worked: _Worked, now: float, actions: Actions) -> None:
+        """Call the placements whose time has come (a sequential logic's timeout); send what they ask."""
+        due = [p for p in worked.placements if p.wake_at is not None and p.wake_at <= now]
+        if not due:
+            return
+        exclude = self._exclude(worked, now)
+        for placement in due:
+            if self.suspended or self.guard.halted(worked.parent_id):
+                placement.supersede()
+            self._send(worked, placement, placement.on_wakeup(now, exclude), now, actions)
+        self._prune(worked)
+
     def _market_changed(self, now: float, actions: Actions) -> None:
         """Tell the placements that asked for it that the market changed; send what they ask for."""
         for key, (parent_id, placement) in list(self._watching.items()):
@@ -739,12 +768,12 @@ class ExecutionEngine:
             self._send(worked, placement, orders, now, actions)
             self._sync_parent(parent_id)
 
-    def _cancel(self, child: ChildOrder, now: float, actions: Actions, reason: str) -> None:
+    def _cancel(self, child: ChildOrder, now: float, actions: Actions, reason: str, by_placement: bool = False) -> None:
         """Ask the venue to cancel ``child``; its placement, if any, is superseded (the engine took
-        the remainder back: it must not re-route it)."""
+        the remainder back: it must not re-route it) unless the placement asked for it itself."""
         worked = self._worked.get(child.parent_id)
         placement = worked.placement_of.get(child.child_id) if worked is not None else None
-        if placement is not None:
+        if placement is not None and not by_placement:
             placement.supersede()
         if child.cancel_requested or not child.state.open or child.venue not in self.connected:
             return

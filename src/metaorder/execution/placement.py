@@ -118,6 +118,21 @@ class Placement(Protocol):
         """Ask for nothing more: the engine or the strategy took the intent's remainder back."""
         ...
 
+    def take_cancels(self) -> list[str]:
+        """Children (ClOrdIDs) it wants canceled now, asked once each: a sequential logic's timeout,
+        a parallel sweep's leftovers once the target is reached.  The engine sends the cancels after
+        every call above; the children stay open (and in the budget) until their venues confirm."""
+        ...
+
+    @property
+    def wake_at(self) -> float | None:
+        """When it wants :meth:`on_wakeup` called (a timeout); None: never."""
+        ...
+
+    def on_wakeup(self, now: float, exclude: frozenset[str]) -> list[VenueOrder]:
+        """Its time came (``now >= wake_at``): what to send now (it may also ask for cancels)."""
+        ...
+
     @property
     def held(self) -> int:
         """Shares it means to place itself later: neither at a venue nor left to the strategy."""
@@ -158,7 +173,9 @@ def limit_out_of_reach(market: MarketView, symbol: str, direction: int, limit: D
 
 
 @dataclass(slots=True)
-class _Child:
+class PlacedChild:
+    """A placement's ledger entry for one of its children."""
+
     venue: str
     qty: int
     filled: int = 0
@@ -185,10 +202,13 @@ class LedgerPlacement:
         self.lot_size = lot_size
         self.started = now
         self.exclude = exclude
-        self.children: dict[str, _Child] = {}
+        self.children: dict[str, PlacedChild] = {}
         self._asked = 0  # asked for and not yet placed or refused by the engine
         self._opened = False
         self.superseded = False
+        self._cancels: list[str] = []  # children to cancel, not yet handed to the engine
+        self._canceling: set[str] = set()  # children whose cancel was asked for (never asked twice)
+        self.wake_at: float | None = None  # a logic sets it for on_wakeup
 
     # ---- the Placement interface ----------------------------------------------------------
 
@@ -205,7 +225,7 @@ class LedgerPlacement:
     def on_placed(self, order: VenueOrder, child_id: str | None, qty: int) -> None:
         self._asked = max(self._asked - order.qty, 0)
         if child_id is not None and qty > 0:
-            self.children[child_id] = _Child(order.venue, qty)
+            self.children[child_id] = PlacedChild(order.venue, qty)
 
     def on_child_result(self, result: ChildResult) -> list[VenueOrder]:
         child = self.children.get(result.child_id)
@@ -220,6 +240,17 @@ class LedgerPlacement:
 
     def supersede(self) -> None:
         self.superseded = True
+        self.wake_at = None
+
+    def take_cancels(self) -> list[str]:
+        cancels, self._cancels = self._cancels, []
+        return cancels
+
+    def on_wakeup(self, now: float, exclude: frozenset[str]) -> list[VenueOrder]:
+        self.wake_at = None
+        if self.superseded:
+            return []
+        return self._admit(self._on_wakeup(now, exclude))
 
     @property
     def held(self) -> int:
@@ -249,6 +280,22 @@ class LedgerPlacement:
         """What may still be asked for without breaking the budget."""
         return max(self._intent.qty - self.filled - self.working - self._asked, 0)
 
+    def open_children(self) -> list[tuple[str, PlacedChild]]:
+        """Its children still open at their venues (ClOrdID, ledger entry), oldest first."""
+        return [(cid, c) for cid, c in self.children.items() if c.open]
+
+    def cancel(self, child_id: str) -> None:
+        """Ask the engine to cancel one of its open children (once; a superseded placement's
+        children are the engine's to cancel, not its own)."""
+        child = self.children.get(child_id)
+        if child is None or not child.open or child_id in self._canceling or self.superseded:
+            return
+        self._canceling.add(child_id)
+        self._cancels.append(child_id)
+
+    def canceling(self, child_id: str) -> bool:
+        return child_id in self._canceling
+
     def _admit(self, orders: list[VenueOrder]) -> list[VenueOrder]:
         if self.superseded or not orders:
             return []
@@ -271,6 +318,10 @@ class LedgerPlacement:
 
     def _on_market(self, market: MarketView, now: float, exclude: frozenset[str]) -> list[VenueOrder]:
         """What to send after a market change (called only when ``watches_market``)."""
+        return []
+
+    def _on_wakeup(self, now: float, exclude: frozenset[str]) -> list[VenueOrder]:
+        """What to send when ``wake_at`` has come (set ``wake_at`` again to be woken again)."""
         return []
 
     def _held(self) -> int:

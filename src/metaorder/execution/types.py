@@ -22,6 +22,18 @@ class VenueKind(enum.Enum):
     DARK = "dark"
 
 
+class Routing(enum.Enum):
+    """How an intent's child orders are spread over venues (router.py's module docstring).
+
+    Chosen per order by 848 ``Routing=`` or, without it, from its Urgency and Aggressiveness by
+    ``[routing]`` in the configuration."""
+
+    BEST = "BEST"  # one best-price pass over the lit books (the baseline)
+    SEQUENTIAL = "SEQUENTIAL"  # one venue at a time, cheapest expected cost first: lowest fees
+    PARALLEL = "PARALLEL"  # several venues at once, lit at the touch and dark at the midpoint: speed
+    SEEK = "SEEK"  # dark pools first at the midpoint with MinQty, lit only for the rest: least impact
+
+
 class VenueStatus(enum.Enum):
     """What the engine knows of a venue's trading status (TradingSessionStatus 340 and the session)."""
 
@@ -71,11 +83,55 @@ class VenueInfo:
     kind: VenueKind
     maker_fee: Decimal = Decimal(0)  # per share; negative is a rebate
     taker_fee: Decimal = Decimal(0)  # per share
-    latency_ms: float = 0.0  # expected order-to-ack round trip
-    min_qty: int = 0  # a dark pool's minimum size (0: none)
+    latency_ms: float = 0.0  # expected order-to-ack round trip (the configured prior; the scorecard measures it)
+    # Its rules, from the configuration, so that the router never sends what the venue will reject:
+    min_order_qty: int = 1  # smallest OrderQty (a block pool's minimum size)
+    max_order_qty: int | None = None  # largest OrderQty (None: no limit)
+    max_notional: Decimal | None = None  # largest OrderQty x Price (None: no limit)
     # Takes orders that are not whole lots (odd and mixed lots).  Only such venues get a parent's
     # odd remainder; elsewhere child orders are whole lots.  False unless the configuration says so.
     odd_lots: bool = False
+    order_types: frozenset[str] = frozenset({"limit", "market"})  # and "pegged": midpoint pegs (40=P, 18=M)
+    time_in_force: frozenset[str] = frozenset({"day", "gtc", "ioc", "fok"})
+    allow_min_qty: bool = True  # accepts MinQty (110)
+
+    @property
+    def midpoint(self) -> bool:
+        """Takes midpoint pegged orders (OrdType P with ExecInst M)."""
+        return "pegged" in self.order_types
+
+    @property
+    def ioc(self) -> bool:
+        return "ioc" in self.time_in_force
+
+    def max_qty_at(self, price: Decimal | None, lot_size: int = 1) -> int:
+        """The most this venue takes in one order at ``price`` (whole lots), by its size and notional
+        limits; a large quantity is split or capped by the router rather than rejected here."""
+        cap = self.max_order_qty if self.max_order_qty is not None else 1 << 62
+        if self.max_notional is not None and price is not None and price > 0:
+            cap = min(cap, int(self.max_notional / price))
+        return cap - cap % lot_size if lot_size > 1 else cap
+
+    def refuses(self, qty: int, price: Decimal | None, lot_size: int = 1, *, ioc: bool = False, peg: bool = False,
+                min_qty: int = 0) -> str | None:
+        """Why this venue would reject such an order (None: it would not): checked before sending."""
+        kind = "pegged" if peg else ("market" if price is None else "limit")
+        if kind not in self.order_types:
+            return f"{self.name} does not take {kind} orders"
+        tif = "ioc" if ioc else "day"
+        if tif not in self.time_in_force:
+            return f"{self.name} does not take TimeInForce {tif}"
+        if min_qty and not self.allow_min_qty:
+            return f"{self.name} does not take MinQty"
+        if qty < self.min_order_qty:
+            return f"{qty} is below {self.name}'s minimum order size {self.min_order_qty}"
+        if self.max_order_qty is not None and qty > self.max_order_qty:
+            return f"{qty} is above {self.name}'s maximum order size {self.max_order_qty}"
+        if self.max_notional is not None and price is not None and qty * price > self.max_notional:
+            return f"{qty} x {price} is above {self.name}'s maximum notional {self.max_notional}"
+        if lot_size > 1 and qty % lot_size and not self.odd_lots:
+            return f"{qty} is not whole lots of {lot_size} and {self.name} takes no odd lots"
+        return None
 
 
 class MarketView(Protocol):
@@ -162,6 +218,7 @@ class Intent:
     limit: Decimal | None  # never trade beyond this (the parent's limit, or tighter)
     style: Style
     reason: str = ""  # one line for the audit trail: why this slice, now
+    routing: Routing = Routing.BEST  # the parent's routing logic (set by the engine, not the strategy)
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,6 +231,7 @@ class VenueOrder:
     qty: int
     price: Decimal | None  # None: market order
     ioc: bool  # True: immediate-or-cancel; False: rests (DAY)
-    min_qty: int = 0
+    min_qty: int = 0  # MinQty (110): in a dark pool, the least any one fill may be (no small pings)
+    peg: bool = False  # a midpoint peg (OrdType P, ExecInst M): ``price`` is then its cap (None: none)
     expected_cost: Decimal = Decimal(0)  # the router's estimate, per share, fees included (for the audit)
     reason: str = ""  # why this order, when it says more than its intent's reason (journaled with the child)

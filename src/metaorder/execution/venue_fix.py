@@ -44,6 +44,7 @@ from metaorder.execution.types import VenueStatus
 from metaorder.fix.codec import Message, format_utc_timestamp
 from metaorder.fix.tags import (
     CxlRejReason,
+    ExecInst,
     ExecType,
     LastLiquidityInd,
     MDEntryType,
@@ -501,11 +502,17 @@ def new_order_single(child: ChildOrder, now: float) -> Fields:
     """NewOrderSingle (D): a limit order, or a market order when the child has no price."""
     body: Fields = [(Tag.CL_ORD_ID, child.child_id), (Tag.SYMBOL, child.symbol), (Tag.SIDE, _side(child)),
                     (Tag.TRANSACT_TIME, format_utc_timestamp(now)), (Tag.ORDER_QTY, child.qty)]
-    if child.price is None:
+    if child.peg:  # a midpoint peg: FIX 4.4 says OrdType P with ExecInst M; a Price caps it
+        body += [(Tag.ORD_TYPE, OrdType.PEGGED), (Tag.EXEC_INST, ExecInst.MID_PRICE_PEG)]
+        if child.price is not None:
+            body.append((Tag.PRICE, child.price))
+    elif child.price is None:
         body.append((Tag.ORD_TYPE, OrdType.MARKET))
     else:
         body += [(Tag.ORD_TYPE, OrdType.LIMIT), (Tag.PRICE, child.price)]
     body.append((Tag.TIME_IN_FORCE, TimeInForce.IMMEDIATE_OR_CANCEL if child.ioc else TimeInForce.DAY))
+    if child.min_qty:
+        body.append((Tag.MIN_QTY, child.min_qty))
     return body
 
 

@@ -44,6 +44,7 @@ class Tag(enum.IntEnum):
     CUM_QTY = 14
     END_SEQ_NO = 16
     EXEC_ID = 17
+    EXEC_INST = 18
     LAST_MKT = 30
     LAST_PX = 31
     LAST_QTY = 32
@@ -192,6 +193,13 @@ class OrdType(enum.StrEnum):
 
     MARKET = "1"
     LIMIT = "2"
+    PEGGED = "P"
+
+
+class ExecInst(enum.StrEnum):
+    """ExecInst (18): the value metaorder sends (a multiple-value string in FIX)."""
+
+    MID_PRICE_PEG = "M"  # pegged to the midpoint of the inside quote (with OrdType P)
 
 
 class TimeInForce(enum.StrEnum):

@@ -14,6 +14,9 @@ as it is.  The strategies read the values back with :func:`parse_params`.
 =========  =================  =================================================================
 Strategy   Key                Meaning
 =========  =================  =================================================================
+any        ``Routing``        the routing logic of the order's child orders: ``BEST``,
+                              ``SEQUENTIAL``, ``PARALLEL`` or ``SEEK`` (any case); without it,
+                              ``[routing]``'s map of Urgency x Aggressiveness decides
 IS         ``RiskAversion``   Almgren–Chriss λ, per dollar (0 to 1; 0 is TWAP-like); overrides the
                               Urgency map of ``[strategy.is]``
 POV        ``MinPOV``         participation below which the strategy takes liquidity to catch up
@@ -72,12 +75,27 @@ def _fraction(key: str, text: str) -> str:
     return _canonical(value)
 
 
+#: The routing logics a client may name (execution.types.Routing's values; not imported: the order
+#: side does not depend on the execution package).
+ROUTINGS: tuple[str, ...] = ("BEST", "SEQUENTIAL", "PARALLEL", "SEEK")
+
+
+def _routing(key: str, text: str) -> str:
+    value = text.strip().upper()
+    if value not in ROUTINGS:
+        raise ParameterError(f"{key} {text!r} is not a routing logic (known: {', '.join(ROUTINGS)})")
+    return value
+
+
+#: Keys of every strategy that are not mandate fields: kept in the params like a strategy's own.
+SHARED_KEYS: Mapping[str, Callable[[str, str], str]] = {"Routing": _routing}
+
 #: Each strategy's own keys and how a value is checked and rewritten.
 STRATEGY_KEYS: Mapping[Strategy, Mapping[str, Callable[[str, str], str]]] = {
-    Strategy.TWAP: {},
-    Strategy.VWAP: {},
-    Strategy.IS: {"RiskAversion": _risk_aversion},
-    Strategy.POV: {"MinPOV": _fraction, "MaxPOV": _fraction},
+    Strategy.TWAP: {**SHARED_KEYS},
+    Strategy.VWAP: {**SHARED_KEYS},
+    Strategy.IS: {**SHARED_KEYS, "RiskAversion": _risk_aversion},
+    Strategy.POV: {**SHARED_KEYS, "MinPOV": _fraction, "MaxPOV": _fraction},
 }
 
 
