@@ -226,6 +226,10 @@ class MetaorderConfig(_Strict):
     # Each strategy's tunables and defaults: [strategy.twap], [strategy.vwap], [strategy.is], [strategy.pov]
     # (names and meanings in README, "Strategies"); checked by the strategy registry at start-up.
     strategy: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    # The routing logics' tunables and the Urgency x Aggressiveness map ([routing], [routing.map]) and the
+    # venue scorecard's ([scorecard]): checked by their settings classes at start-up (README, Routing).
+    routing: dict[str, Any] = Field(default_factory=dict)
+    scorecard: dict[str, Any] = Field(default_factory=dict)
     dropcopy: DropCopySettings | None = None
     control: ControlSettings = ControlSettings()
 
