@@ -351,6 +351,8 @@ class VenuesConfig(_Strict):
         if len(set(ports)) != len(ports):
             raise ValueError("venue ports must be unique")
         for v in self.venue:
+            if v.kind == "lit" and "pegged" in v.order_types:
+                raise ValueError(f"venue {v.name}: pegged (midpoint) orders are for dark pools only")
             unknown = set(v.instruments or ()) - symbols
             if unknown:
                 raise ValueError(f"venue {v.name}: unknown instruments {sorted(unknown)}")

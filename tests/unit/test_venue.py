@@ -190,3 +190,17 @@ def test_duplicate_cl_ord_id_is_rejected() -> None:
     [out] = v.new_order("A", new_order("o1", "1", 100, "99.00"), T0)
     assert body(out)[103] == "6"
     assert v.books["ACME"].best_bid() == (9900, 100)
+
+
+def test_a_lit_venue_rejects_a_midpoint_peg_and_its_book_is_untouched() -> None:
+    v = venue()
+    v.new_order("A", new_order("keep", "2", 100, "101.00"), T0)
+    [out] = v.new_order("A", new_order("p", "1", 100, "101.00", ord_type="P", extra=[(18, "M")]), T0)
+    er = body(out)
+    assert (er[150], er[39], er[103], er[58]) == ("8", "8", "11", "order type 'P' is not accepted on ATLX")
+    assert v.books["ACME"].best_ask() == (10100, 100)
+
+
+def test_a_lit_venue_configured_with_pegs_is_refused_at_start_up() -> None:
+    with pytest.raises(ValueError, match="pegged orders are supported by dark pools only"):
+        venue(rules=Rules(ord_types=frozenset({OrdType.LIMIT, OrdType.PEGGED})))

@@ -48,13 +48,14 @@ one, after folding it itself, to :meth:`ExecutionEngine.apply`.
 
 from __future__ import annotations
 
+import dataclasses
 import heapq
 import itertools
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
-from typing import Final, assert_never
+from typing import Final, Protocol, assert_never
 
 import structlog
 
@@ -62,11 +63,13 @@ from metaorder.eventcodec import Recorded
 from metaorder.events import (
     ChildAcknowledged,
     ChildCanceled,
+    ChildCancelRejected,
     ChildCancelRequested,
     ChildPlaced,
     ChildRejected,
     Crossed,
     EngineStarted,
+    Event,
     KillSwitchChanged,
     OrderAccepted,
     OrderCanceled,
@@ -79,6 +82,7 @@ from metaorder.events import (
     PreTradeEstimate,
     StrategyChosen,
     VenueExecution,
+    VenueMarkout,
 )
 from metaorder.execution.children import ChildOrder, ChildState, Fields
 from metaorder.execution.control import ParentGuard
@@ -89,7 +93,7 @@ from metaorder.execution.router import Router
 from metaorder.execution.strategies import StrategyRegistry
 from metaorder.execution.strategy import Decision, Estimating, Strategy
 from metaorder.execution.tradingday import end_of_day
-from metaorder.execution.types import ParentState, VenueInfo, VenueKind, VenueOrder, VenueStatus
+from metaorder.execution.types import ParentState, Routing, VenueInfo, VenueKind, VenueOrder, VenueStatus
 from metaorder.execution.venue_fix import (
     CancelRejectReason,
     ExecKind,
@@ -113,6 +117,23 @@ from metaorder.orders.model import ClientOrder, ParentOrder, Side, end_of
 from metaorder.orders.strategy_params import parse_params
 
 log = structlog.get_logger("metaorder.execution")
+
+class Learner(Protocol):
+    """What learns from the engine's child orders (the venue scorecard, ``scorecard.py``): it folds
+    the events the engine journals, live and at recovery alike, and asks for the mid at the horizons
+    of its markouts (which the engine journals, so that they are rebuilt too)."""
+
+    def apply(self, event: Event, now: float) -> None: ...
+
+    def take_markouts(self, now: float, mid: Callable[[str], Decimal | None]) -> list[VenueMarkout]: ...
+
+    def next_markout_at(self) -> float | None: ...
+
+
+def best_everywhere(urgency: str, aggressiveness: str) -> Routing:
+    """The routing map of an engine built without one: the best-price router for every order."""
+    return Routing.BEST
+
 
 MIN_RESCHEDULE_S = 1e-3  # a parent is never queued for less than this ahead (no busy loop on one instant)
 
@@ -188,6 +209,9 @@ class ExecutionEngine:
         instruments: Mapping[str, InstrumentRules],
         settings: ExecutionSettings = ExecutionSettings(),
         strategies: StrategyRegistry | None = None,  # the strategies and their tunables (default: defaults)
+        scorecard: Learner | None = None,  # learns from every child (the router reads it, not the engine)
+        # Urgency x Aggressiveness -> routing logic, for orders whose 848 names none ([routing.map])
+        routing_map: Callable[[str, str], Routing] = best_everywhere,
     ) -> None:
         self.intake = intake
         self.market = market
@@ -197,6 +221,8 @@ class ExecutionEngine:
         self.instruments = instruments
         self.settings = settings
         self._strategies = strategies if strategies is not None else StrategyRegistry()
+        self.scorecard = scorecard
+        self.routing_map = routing_map
         self._worked: dict[str, _Worked] = {}
         self._children: dict[str, ChildOrder] = {}  # every child of the run by any ClOrdID it carried
         self._ids = itertools.count(1)
@@ -269,10 +295,13 @@ class ExecutionEngine:
                 # A restarted strategy re-plans, but the estimate and its benchmark stand.
                 self._estimated[event.parent_id] = event.arrival_price
             case (OrderAccepted() | OrderRejected() | OrderReplaced() | OrderCanceled() | OrderExpired() | Crossed()
-                  | ParentFilled() | EngineStarted() | KillSwitchChanged() | StrategyChosen() | ParentOverfilled()):
+                  | ParentFilled() | EngineStarted() | KillSwitchChanged() | StrategyChosen() | ParentOverfilled()
+                  | ChildCancelRejected() | VenueMarkout()):
                 pass  # the intake's, or nothing to rebuild (an over-fill halted its parent: that is its own event)
             case _:
                 assert_never(event)
+        if self.scorecard is not None:  # what the scorecard learned is rebuilt from the same events
+            self.scorecard.apply(event, rec.time)
 
     def finish_recovery(self) -> int:
         """After the replay (and the intake's): the guard's counts; returns open children found.
@@ -322,7 +351,7 @@ class ExecutionEngine:
         if isinstance(report, VenueExecutionReport):
             return self._on_execution_report(venue, report, now)
         if isinstance(report, VenueCancelReject):
-            return self._on_cancel_reject(venue, report)
+            return self._on_cancel_reject(venue, report, now)
         if isinstance(report, UnreadableReport):
             return self._on_unreadable(venue, report)
         if report is None:
@@ -343,14 +372,15 @@ class ExecutionEngine:
         """The earliest time a parent wants attention (None: nothing is being worked)."""
         if self._dirty or self.intake.has_changes:
             return 0.0
+        markout = self.scorecard.next_markout_at() if self.scorecard is not None else None
         heap = self._heap
         while heap:
             when, parent_id = heap[0]
             worked = self._worked.get(parent_id)
             if worked is not None and worked.scheduled == when:
-                return when
+                return when if markout is None else min(when, markout)
             heapq.heappop(heap)  # superseded by a later schedule, or the parent is gone
-        return None
+        return markout
 
     def suspend(self, engaged: bool, now: float) -> Actions:
         """The global kill switch: cancel every working child and send nothing new until released."""
@@ -374,6 +404,7 @@ class ExecutionEngine:
         whose own time came (strategy wake-up, a passive child to re-post, an ExpireTime).  Parents
         with nothing due cost nothing, however many there are."""
         actions = Actions()
+        self._take_markouts(now)
         due = self._dirty | self.intake.take_changed()
         self._dirty = set()
         heap = self._heap
@@ -549,7 +580,11 @@ class ExecutionEngine:
                     self._cancel(child, now, actions, "strategy pulled resting children")
         exclude = self._exclude(worked, now)
         lot = self.instruments[parent.key.symbol].lot_size
+        given = state.param("Routing")  # checked at intake: one of Routing's values
+        routing = Routing(given) if given else self.routing_map(state.urgency, state.aggressiveness)
         for intent in decision.intents:
+            if intent.routing is not routing:
+                intent = dataclasses.replace(intent, routing=routing)
             placement = self.router.start(intent, self.market, self.venues, lot, now, exclude)
             self._send(worked, placement, placement.orders(), now, actions)
         wake = decision.wake_at if decision.wake_at is not None else now + self.settings.max_idle_s
@@ -681,7 +716,7 @@ class ExecutionEngine:
                            order.direction, qty, price, order.ioc, now, reason, peg=order.peg, min_qty=min_qty)
         self._children[child.child_id] = child
         worked.children[child.child_id] = child
-        self.intake.record(ChildPlaced(worked.parent_id, child.child_id, child.venue, child.symbol,
+        self._record(ChildPlaced(worked.parent_id, child.child_id, child.venue, child.symbol,
                                        Side.BUY if child.direction > 0 else Side.SELL, qty, price, child.ioc, reason,
                                        order.expected_cost, child.peg, min_qty, self.market.mid(order.symbol),
                                        routing), now)
@@ -781,7 +816,7 @@ class ExecutionEngine:
         cancel_id = child.next_cancel_id()
         body = cancel_request(child, cancel_id, now)
         self._children[cancel_id] = child
-        self.intake.record(ChildCancelRequested(child.parent_id, child.child_id, child.venue, reason), now)
+        self._record(ChildCancelRequested(child.parent_id, child.child_id, child.venue, reason), now)
         actions.venue.append((child.venue, MsgType.ORDER_CANCEL_REQUEST, body))
 
     def _fit_to_wanted(self, worked: _Worked, wanted: int, now: float, actions: Actions) -> None:
@@ -834,7 +869,7 @@ class ExecutionEngine:
         if kind is ExecKind.ACK and child.state is ChildState.PENDING_NEW:
             child.state = ChildState.NEW
             child.venue_order_id = report.venue_order_id
-            self.intake.record(ChildAcknowledged(child.parent_id, child.child_id, venue, child.venue_order_id), now)
+            self._record(ChildAcknowledged(child.parent_id, child.child_id, venue, child.venue_order_id), now)
         elif kind is ExecKind.FILL:
             self._on_fill(worked, child, venue, report, now, actions)
             self._close_if_final(worked, child, venue, report, now, actions)
@@ -926,7 +961,7 @@ class ExecutionEngine:
             worked.printed += qty
         self.executed_qty += qty
         self.venue_fills += 1
-        self.intake.record(VenueExecution(child.parent_id, child.child_id, venue, exec_id, qty, price, liquidity, fee),
+        self._record(VenueExecution(child.parent_id, child.child_id, venue, exec_id, qty, price, liquidity, fee),
                            now)
         actions.street.append((venue, execution_copy(child, exec_id, qty, price, liquidity, fee, now)))
         self.guard.on_fill(child.parent_id, qty)
@@ -974,22 +1009,23 @@ class ExecutionEngine:
         self.guard.on_child_closed(child.parent_id, leaves)
         text = report.text
         if rejected:
-            self.intake.record(ChildRejected(child.parent_id, child.child_id, venue, text, text, leaves), now)
+            self._record(ChildRejected(child.parent_id, child.child_id, venue, text, text, leaves), now)
         else:
-            self.intake.record(ChildCanceled(child.parent_id, child.child_id, venue, text, text, leaves), now)
+            self._record(ChildCanceled(child.parent_id, child.child_id, venue, text, text, leaves), now)
         if rejected and report.kind is ExecKind.REJECTED:
             worked.excluded[venue] = now + self.settings.reject_cooldown_s
             log.info("venue rejected a child: re-routing", venue=venue, child_id=child.child_id, text=text)
         self._alerts_from_guard(actions, now)
         self._mark(worked.parent_id)
 
-    def _on_cancel_reject(self, venue: str, reject: VenueCancelReject) -> Actions:
+    def _on_cancel_reject(self, venue: str, reject: VenueCancelReject, now: float) -> Actions:
         """A cancel was refused: too late (it filled or is gone) or unknown there.  Ask for the
         child's true state instead of cancelling again and again; its answer decides."""
         actions = Actions()
         child = self._child_of(reject.orig_cl_ord_id, reject.cl_ord_id)
         if child is None or not child.state.open:
             return actions
+        self._record(ChildCancelRejected(child.parent_id, child.child_id, venue, reject.text or ""), now)
         if reject.reason is CancelRejectReason.UNKNOWN_ORDER or (reject.state is not None and reject.state.final):
             # cancel_requested stays set meanwhile
             actions.venue.append((venue, MsgType.ORDER_STATUS_REQUEST, status_request(child)))
@@ -998,6 +1034,20 @@ class ExecutionEngine:
         return actions
 
     # ---- helpers --------------------------------------------------------------------------------
+
+    def _record(self, event: Event, now: float) -> None:
+        """Journal one event about the engine's children, and let the scorecard learn from it: the
+        scorecard folds exactly the journaled events, live as here and at recovery (``apply``)."""
+        self.intake.record(event, now)
+        if self.scorecard is not None:
+            self.scorecard.apply(event, now)
+
+    def _take_markouts(self, now: float) -> None:
+        """Journal the markouts whose last horizon has passed (and fold them, like every event)."""
+        if self.scorecard is None:
+            return
+        for markout in self.scorecard.take_markouts(now, self.market.mid):
+            self._record(markout, now)
 
     def _worked_for(self, parent_id: str) -> _Worked:
         worked = self._worked.get(parent_id)

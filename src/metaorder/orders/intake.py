@@ -27,6 +27,7 @@ from metaorder.eventcodec import append as record_event
 from metaorder.events import (
     ChildAcknowledged,
     ChildCanceled,
+    ChildCancelRejected,
     ChildCancelRequested,
     ChildPlaced,
     ChildRejected,
@@ -45,6 +46,7 @@ from metaorder.events import (
     PreTradeEstimate,
     StrategyChosen,
     VenueExecution,
+    VenueMarkout,
 )
 from metaorder.fix.codec import Message
 from metaorder.orders.allocation import allocate, apply
@@ -399,7 +401,7 @@ class Intake:
                 self._top_parent = max(self._top_parent, _parent_number(event.parent_id))
             case (OrderRejected() | EngineStarted() | KillSwitchChanged() | StrategyChosen() | PreTradeEstimate()
                   | ChildPlaced() | ChildAcknowledged() | ChildCancelRequested() | ChildCanceled() | ChildRejected()
-                  | VenueExecution() | ParentOverfilled() | ParentHalted()):
+                  | VenueExecution() | ParentOverfilled() | ParentHalted() | ChildCancelRejected() | VenueMarkout()):
                 pass  # nothing of the intake's state: a rejected order never existed, the rest is not the intake's
             case _:
                 assert_never(event)

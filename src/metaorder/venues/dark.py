@@ -32,6 +32,10 @@ No trading happens unless the lit quote is two-sided and neither locked nor cros
 Order semantics
 ---------------
 * Limit orders are midpoint pegs capped by their limit; market orders are unconstrained pegs.
+  Pegged orders (``OrdType.PEGGED``, FIX 40=P with 18=M) are exactly that, said explicitly: a
+  midpoint peg whose ``price`` is its cap, or None for no cap.  They rest hidden like every pool
+  order (nothing here is ever displayed), so a DAY peg is the "conditional-like" resting interest
+  real pools offer, and an IOC peg crosses the resting pool orders at once and cancels the rest.
 * MinQty is a *per-fill* minimum here (the usual dark-pool reading, unlike the lit book where it
   governs the arrival execution): every fill of an order is at least ``min(min_qty, leaves)``.
   Orders whose minimum cannot be met are skipped, not cancelled, and keep their priority.
@@ -39,7 +43,8 @@ Order semantics
   is cancelled with nothing changed.  Without a usable quote, IOC/FOK orders are cancelled, DAY/GTC
   orders rest.
 * Replace follows the lit rules: reducing the size at the same limit keeps priority; a new limit or
-  a larger size goes to the back; ``new_qty <= cum_qty`` finishes the order.
+  a larger size goes to the back; ``new_qty <= cum_qty`` finishes the order.  A peg's cap can be set
+  or changed by a replace (a limit's price is its cap too); a market order has no limit to change.
 * Self-trade is not prevented (as in the lit book).
 * The pool is always *settled* at the last quote it saw: every entry point that receives a quote
   first crosses whatever resting orders the quote made marketable against each other.
@@ -197,7 +202,8 @@ class DarkPool:
     ) -> list[DarkFill]:
         """Cancel/replace a resting order (lit rules for priority); may trade at the current midpoint.
 
-        ``new_price`` None keeps the limit (a market peg stays a market peg).  ``new_qty <= cum_qty``
+        ``new_price`` None keeps the limit or cap (a market peg stays a market peg, an uncapped peg
+        stays uncapped); a pegged order may be given a cap.  ``new_qty <= cum_qty``
         finishes the order (remainder cancelled, ``qty`` set to ``cum_qty``).
         """
         order = self._buys.get(order_id) or self._sells.get(order_id)
@@ -205,7 +211,7 @@ class DarkPool:
             raise BookError(f"replace of unknown or finished order {order_id!r}")
         if new_qty < 0:
             raise BookError(f"replace of {order_id!r} to a negative quantity {new_qty}")
-        if new_price is not None and order.ord_type is not OrdType.LIMIT:
+        if new_price is not None and order.ord_type is OrdType.MARKET:
             raise BookError(f"replace of {order_id!r}: a market (midpoint) peg has no limit to change")
         if new_qty <= order.cum_qty:
             self.cancel(order_id)

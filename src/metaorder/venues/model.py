@@ -24,8 +24,16 @@ class Side(enum.IntEnum):
 
 
 class OrdType(enum.Enum):
+    """OrdType (40).  PEGGED exists only in dark pools: a midpoint peg (ExecInst 18=M), ``price`` its cap or None.
+
+    In a dark pool every order already executes at the midpoint (a limit order is a capped peg, a
+    market order an uncapped one); PEGGED is the name FIX gives that order, so a router can say what
+    it means without relying on the pool's reading of a limit order.
+    """
+
     MARKET = "1"
     LIMIT = "2"
+    PEGGED = "P"
 
 
 class TimeInForce(enum.Enum):
@@ -43,7 +51,7 @@ class Order:
     owner: str
     side: Side
     qty: int
-    price: int | None  # ticks; None for market orders
+    price: int | None  # ticks; None for market orders and uncapped pegs
     ord_type: OrdType = OrdType.LIMIT
     tif: TimeInForce = TimeInForce.DAY
     min_qty: int = 0

@@ -42,7 +42,7 @@ from metaorder.venues.venue import (
 
 log = structlog.get_logger("metaorder.venues")
 
-_ORD_TYPES = {"limit": OrdType.LIMIT, "market": OrdType.MARKET}
+_ORD_TYPES = {"limit": OrdType.LIMIT, "market": OrdType.MARKET, "pegged": OrdType.PEGGED}
 _TIFS = {"day": TimeInForce.DAY, "gtc": TimeInForce.GTC, "ioc": TimeInForce.IOC, "fok": TimeInForce.FOK}
 _STATUS = {"open": VenueStatus.OPEN, "halted": VenueStatus.HALTED, "closed": VenueStatus.CLOSED}
 APP_TYPES = frozenset({"D", "F", "G", "H", "V"})

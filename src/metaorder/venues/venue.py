@@ -10,6 +10,12 @@ Everything it decides is returned as :class:`Outbound` messages stamped with the
 due (``now`` plus the venue's acknowledgement or fill latency); the FIX server delivers them then.
 Bad input — an unknown symbol, a price off the tick grid, a size outside the rules of engagement, a
 halted venue — is refused with a reject whose Text names the rule, and leaves the book untouched.
+
+Pegged orders (dark pools only): FIX 4.4 spells a midpoint peg OrdType (40) = P with ExecInst (18)
+containing M; Price (44), if present, caps it.  A venue whose rules list ``OrdType.PEGGED`` takes
+exactly that and refuses any other peg (market, primary, VWAP ... pegs, a peg offset) with a Text
+that says what it accepts, rather than silently treating it as a midpoint peg.  Reports of a peg
+echo 40=P and 18=M.
 """
 
 from __future__ import annotations
@@ -106,6 +112,9 @@ REJ_OTHER = 99
 
 _ORD_TYPES = {t.value: t for t in OrdType}
 _TIFS = {t.value: t for t in TimeInForce}
+#: ExecInst (18) values that are peg instructions (FIX 4.4); only M (mid-price peg) is accepted.
+_MID_PEG = "M"
+_PEG_INSTRUCTIONS = frozenset({"L", "M", "O", "P", "R", "W", "a", "d"})
 
 
 @dataclass(slots=True, eq=False)
@@ -324,6 +333,8 @@ class Venue:
         ord_type = _ORD_TYPES.get(msg.get(40) or "")
         if ord_type is None or ord_type not in self.rules.ord_types:
             raise RequestError(REJ_UNSUPPORTED, f"order type {msg.get(40)!r} is not accepted on {self.name}")
+        if ord_type is OrdType.PEGGED:
+            self._check_peg(msg)
         tif = _TIFS.get(msg.get(59) or "0")
         if tif is None or tif not in self.rules.tifs:
             raise RequestError(REJ_UNSUPPORTED, f"TimeInForce {msg.get(59)!r} is not accepted on {self.name}")
@@ -340,6 +351,30 @@ class Venue:
                 raise RequestError(REJ_INCORRECT_QTY, f"MinQty {min_qty} exceeds OrderQty {qty}")
         order = Order(f"{self.name}-{next(self._order_ids)}", owner, side, qty, price, ord_type, tif, min_qty)
         return order, instrument
+
+    def _check_peg(self, msg: Message) -> None:
+        """A pegged order must be a plain midpoint peg: ExecInst has M and no other peg, no offset.
+
+        Anything else would be executed as something the sender did not ask for (a market peg
+        at the midpoint, an offset ignored), so it is refused and the Text says what is accepted.
+        """
+        accepted = (f"{self.name} accepts pegged orders (40=P) as midpoint pegs only: "
+                    "ExecInst (18) M, Price (44) an optional cap")
+        inst = (msg.get(18) or "").split()
+        if _MID_PEG not in inst:
+            got = f"ExecInst {' '.join(inst)!r}" if inst else "no ExecInst (18)"
+            raise RequestError(REJ_UNSUPPORTED, f"{accepted}; got {got}")
+        others = sorted(_PEG_INSTRUCTIONS.intersection(inst) - {_MID_PEG})
+        if others:
+            raise RequestError(REJ_UNSUPPORTED, f"{accepted}; got M with another peg instruction {' '.join(others)!r}")
+        offset = msg.get(211)
+        if offset:
+            try:
+                nonzero = Decimal(offset) != 0
+            except InvalidOperation:
+                nonzero = True
+            if nonzero:
+                raise RequestError(REJ_UNSUPPORTED, f"{accepted}; PegOffsetValue (211) {offset} is not supported")
 
     def _qty(self, msg: Message, instrument: Instrument) -> int:
         qty = self._int_field(msg, 38, "OrderQty")
@@ -363,6 +398,8 @@ class Venue:
         if ord_type is OrdType.MARKET:
             return None
         if not text:
+            if ord_type is OrdType.PEGGED:
+                return None  # an uncapped peg (a replace without a Price keeps the cap it had)
             raise RequestError(REJ_OTHER, "a limit order needs a Price (44)")
         try:
             price = Decimal(text)
@@ -424,9 +461,13 @@ class Venue:
         body: Fields = [(37, order.order_id), (11, record.cl_ord_id)]
         if record.orig_cl_ord_id:
             body.append((41, record.orig_cl_ord_id))
-        return body + [(55, instrument.symbol), (54, int(order.side)), (38, order.qty), (40, order.ord_type.value)] + (
-            [(44, instrument.to_price(order.price))] if order.price is not None else []
-        ) + [(59, order.tif.value)]
+        body += [(55, instrument.symbol), (54, int(order.side)), (38, order.qty), (40, order.ord_type.value)]
+        if order.ord_type is OrdType.PEGGED:
+            body.append((18, _MID_PEG))
+        if order.price is not None:
+            body.append((44, instrument.to_price(order.price)))
+        body.append((59, order.tif.value))
+        return body
 
     def _totals(self, record: VenueOrder, cum_qty: int | None = None, cost: Decimal | int | None = None) -> Fields:
         """LeavesQty, CumQty, AvgPx now, or as of an earlier point (``cum_qty``, ``cost``)."""
@@ -489,6 +530,10 @@ class LitVenue(Venue):
 
     def __init__(self, name: str, instruments: Iterable[Instrument], **kw: object) -> None:
         super().__init__(name, instruments, **kw)  # type: ignore[arg-type]
+        if OrdType.PEGGED in self.rules.ord_types:
+            # The price-time book has no midpoint pegs: refuse the configuration at start-up rather
+            # than let a peg reach the book as something else.
+            raise ValueError(f"lit venue {name}: pegged orders are supported by dark pools only")
         self.books: dict[str, OrderBook] = {s: OrderBook(s) for s in self.instruments}
 
     def changed_symbols(self) -> list[str]:
