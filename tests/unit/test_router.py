@@ -478,3 +478,50 @@ def test_aggressive_takes_the_cheapest_shares_and_leaves_only_dearer_ones(
         assert left == []
     elif taken_worst and left:
         assert max(taken_worst) <= min(left)
+
+
+# ---- venue rules known up front ----------------------------------------------------------------------------
+
+
+def test_a_venues_maximum_order_size_caps_what_it_is_sent_and_the_rest_is_not_sent_there() -> None:
+    capped = VenueInfo("BORX", VenueKind.LIT, D("0.001"), D("-0.0005"), max_order_qty=50_000)
+    market = FakeMarket([vbook("BORX", asks=levels(("10.00", 80_000)))])
+    orders = BestPriceRouter().route(intent(80_000), market, venues(capped), 1, NOW)
+    assert [(o.venue, o.qty) for o in orders] == [("BORX", 50_000)]
+    assert all(capped.refuses(o.qty, o.price, ioc=True) is None for o in orders)
+
+
+def test_a_maximum_notional_caps_an_order_by_its_price() -> None:
+    capped = VenueInfo("ATLX", VenueKind.LIT, max_notional=D("1000"))
+    market = FakeMarket([vbook("ATLX", asks=levels(("10.00", 500)))])
+    [order] = BestPriceRouter().route(intent(500), market, venues(capped), 1, NOW)
+    assert order.qty == 100  # 100 x 10.00 = the 1,000 notional limit
+
+
+def test_a_passive_intent_beyond_the_cheapest_venues_size_limit_rests_the_rest_on_the_next_venue() -> None:
+    cheap = VenueInfo("ATLX", VenueKind.LIT, D("-0.003"), max_order_qty=1_000)
+    other = VenueInfo("CYGX", VenueKind.LIT, D("-0.001"))
+    market = FakeMarket([vbook("ATLX", bids=levels(("9.99", 100)), asks=levels(("10.01", 100))),
+                         vbook("CYGX", bids=levels(("9.99", 100)), asks=levels(("10.01", 100)))])
+    orders = BestPriceRouter().route(intent(2_500, style=Style.PASSIVE), market, venues(cheap, other), 1, NOW)
+    assert [(o.venue, o.qty, o.price) for o in orders] == [("ATLX", 1_000, D("9.99")), ("CYGX", 1_500, D("9.99"))]
+
+
+def test_a_venue_without_ioc_gets_no_aggressive_order_and_one_without_day_no_resting_order() -> None:
+    no_ioc = VenueInfo("CYGX", VenueKind.LIT, time_in_force=frozenset({"day"}))
+    market = FakeMarket([vbook("CYGX", bids=levels(("9.99", 100)), asks=levels(("10.01", 100)))])
+    assert BestPriceRouter().route(intent(100), market, venues(no_ioc), 1, NOW) == []
+    no_day = VenueInfo("CYGX", VenueKind.LIT, time_in_force=frozenset({"ioc"}))
+    assert BestPriceRouter().route(intent(100, style=Style.PASSIVE), market, venues(no_day), 1, NOW) == []
+
+
+def test_venue_rules_say_why_an_order_would_be_refused() -> None:
+    pool = VenueInfo("NOCT", VenueKind.DARK, min_order_qty=1_000, order_types=frozenset({"limit", "pegged"}),
+                     time_in_force=frozenset({"day", "ioc"}))
+    assert pool.refuses(500, None, peg=True) == "500 is below NOCT's minimum order size 1000"
+    assert pool.refuses(1_000, None) == "NOCT does not take market orders"
+    assert pool.refuses(1_000, None, peg=True) is None
+    day_only = VenueInfo("X", VenueKind.LIT, time_in_force=frozenset({"day"}))
+    assert day_only.refuses(1, D(1), ioc=True) == "X does not take TimeInForce ioc"
+    whole_lots = VenueInfo("X", VenueKind.LIT)
+    assert whole_lots.refuses(150, D(1), 100) == "150 is not whole lots of 100 and X takes no odd lots"

@@ -256,7 +256,9 @@ class BestPriceRouter:
         _check_args(intent, lot_size)
         if intent.qty <= 0:
             return []
-        candidates = open_lit_books(market, venues, intent.symbol, exclude)
+        tif = "ioc" if intent.style is Style.AGGRESSIVE else "day"
+        candidates = [(info, book) for info, book in open_lit_books(market, venues, intent.symbol, exclude)
+                      if tif in info.time_in_force and "limit" in info.order_types]
         if not candidates:
             return []
         if intent.style is Style.AGGRESSIVE:
@@ -314,6 +316,14 @@ class BestPriceRouter:
             if qty <= 0:
                 continue
             price = taken.worst_price_for(qty)
+            # The venue's own limits (size, notional) cap what it gets; the rest comes back to the
+            # strategy rather than being rejected there.
+            cap = taken.info.max_qty_at(price, lot_size)
+            if qty > cap:
+                qty = cap
+                price = taken.worst_price_for(qty) if qty else price
+            if qty < taken.info.min_order_qty:
+                continue
             orders.append(
                 VenueOrder(name, intent.symbol, d, qty, price, ioc=True, expected_cost=price + d * taken.charges)
             )
@@ -332,14 +342,25 @@ class BestPriceRouter:
         )
         odd = intent.qty % lot_size
         score, name = scored[0]
-        if not odd or infos[name].odd_lots:
-            return [VenueOrder(name, intent.symbol, d, intent.qty, price, ioc=False, expected_cost=price + d * score)]
-        orders = []
-        if intent.qty > odd:
-            orders.append(VenueOrder(name, intent.symbol, d, intent.qty - odd, price, ioc=False,
-                                     expected_cost=price + d * score))
+        info = infos[name]
+        whole = intent.qty if info.odd_lots else intent.qty - odd
+        if whole <= info.max_qty_at(price, lot_size):  # the usual case: one order on the cheapest venue
+            if whole == intent.qty:
+                return [VenueOrder(name, intent.symbol, d, whole, price, ioc=False, expected_cost=price + d * score)]
+            orders = [VenueOrder(name, intent.symbol, d, whole, price, ioc=False, expected_cost=price + d * score)] \
+                if whole else []
+        else:  # beyond a venue's size or notional limit: the rest on the next cheapest venues, whole lots
+            orders, left = [], intent.qty - odd
+            for score_v, name_v in scored:
+                if left <= 0:
+                    break
+                qty = min(left, infos[name_v].max_qty_at(price, lot_size))
+                if qty >= max(infos[name_v].min_order_qty, 1):
+                    orders.append(VenueOrder(name_v, intent.symbol, d, qty, price, ioc=False,
+                                             expected_cost=price + d * score_v))
+                    left -= qty
         odd_score, odd_name = next(((s, n) for s, n in scored if infos[n].odd_lots), (score, ""))
-        if odd_name:
+        if odd and odd_name and not (info.odd_lots and whole == intent.qty):
             orders.append(VenueOrder(odd_name, intent.symbol, d, odd, price, ioc=False,
                                      expected_cost=price + d * odd_score))
         return orders
