@@ -88,8 +88,9 @@ def _build_parser(command: str | None = None) -> argparse.ArgumentParser:
 
     ctl = sub.add_parser("ctl", help="operator commands to a running `metaorder run`: kill switches, status")
     ctl.add_argument("words", nargs="+", metavar="COMMAND",
-                     help="kill SESSION|all, revive SESSION|all, status")
+                     help="kill SESSION|all, revive SESSION|all, status, scorecard")
     ctl.add_argument("--config", default="configs/metaorder.toml", help="TOML configuration (default: %(default)s)")
+    ctl.add_argument("--json", action="store_true", help="JSON instead of a table (scorecard)")
 
     demo = sub.add_parser("demo", help="a burst of OMS orders worked in accelerated time, then a TCA summary")
     _one_line_errors(demo)
@@ -158,7 +159,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         elif args.command == "ctl":
             from metaorder.ctl import send
 
-            reply = send(load_config(args.config).control.socket, " ".join(args.words))
+            words = [*args.words, *(["json"] if args.json else [])]
+            reply = send(load_config(args.config).control.socket, " ".join(words))
             if reply.startswith("error"):
                 print(f"metaorder: {reply}", file=sys.stderr)
                 return 2

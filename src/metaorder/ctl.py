@@ -1,8 +1,8 @@
 """The operators' control channel of a running ``metaorder run``: kill switches and status.
 
 A Unix domain socket next to the journal (``[control] socket``, default ``var/metaorder.ctl``),
-reachable only by users who can reach that file: one command per connection, one line in, one
-line out.  ``metaorder ctl`` is its client.  Commands:
+reachable only by users who can reach that file: one command per connection, one line in, the
+reply out (one line, or a table).  ``metaorder ctl`` is its client.  Commands:
 
 * ``kill SESSION`` — the session's kill switch: its new orders and replaces are refused (OrdRejReason
   2, with a Text saying so) and its open orders are canceled (ExecutionReport 150=4); their parents
@@ -11,6 +11,9 @@ line out.  ``metaorder ctl`` is its client.  Commands:
   child order is canceled; open client orders stay open, to be worked again after ``revive all``.
 * ``revive SESSION`` / ``revive all`` — release a kill switch (as SIGUSR2 for ``all``).
 * ``status`` — one JSON object: kill switches, open orders and parents, open child orders, venues.
+* ``scorecard`` — the venue scorecard as a text table (one line per venue x symbol x kind of order);
+  ``scorecard json`` (or ``scorecard --json``) the same rows as one JSON array.  Such a reply spans
+  many lines: the client reads until the daemon closes the connection.
 
 :class:`Commands` is plain code (a command line in, the reply out, effects through the daemon's
 :class:`~metaorder.operations.Operator`, which the signal handlers use too); :func:`serve` is the
@@ -35,6 +38,7 @@ if TYPE_CHECKING:  # the client side (``metaorder ctl``) must not load the engin
 log = structlog.get_logger("metaorder.ctl")
 
 MAX_LINE = 1024
+_USAGE = "kill SESSION|all, revive SESSION|all, status, scorecard [json]"
 
 
 class ControlError(Exception):
@@ -48,14 +52,23 @@ class Commands:
         self.operator = operator
 
     def handle(self, line: str) -> str:
-        """The reply to one command line: ``ok ...``, ``error ...`` or a JSON status."""
+        """The reply to one command line: ``ok ...``, ``error ...``, a JSON status or the scorecard."""
         words = line.split()
         if not words:
-            return "error: empty command (try: kill SESSION|all, revive SESSION|all, status)"
+            return f"error: empty command (try: {_USAGE})"
         verb, args = words[0].lower(), words[1:]
         operator = self.operator
         if verb == "status" and not args:
             return json.dumps(operator.status(), sort_keys=True)
+        if verb == "scorecard" and [a.lower() for a in args] in ([], ["json"], ["--json"]):
+            rows = operator.scorecard_rows()
+            if rows is None:
+                return "error: no scorecard (this engine keeps none)"
+            if args:
+                return json.dumps(rows, sort_keys=True)
+            from metaorder.execution.scorecard import render
+
+            return render(rows)
         if verb in ("kill", "revive") and len(args) == 1:
             target = args[0]
             if target.lower() == "all":
@@ -71,7 +84,7 @@ class Commands:
                 return f"ok: kill switch for {target} engaged, {canceled} open orders canceled"
             operator.revive_session(target)
             return f"ok: kill switch for {target} released"
-        return f"error: unknown command {line.strip()[:80]!r} (try: kill SESSION|all, revive SESSION|all, status)"
+        return f"error: unknown command {line.strip()[:80]!r} (try: {_USAGE})"
 
 
 async def serve(path: Path, commands: Commands) -> None:
@@ -107,7 +120,10 @@ async def serve(path: Path, commands: Commands) -> None:
 
 
 def send(path: Path, command: str, timeout: float = 10.0) -> str:
-    """One command to the daemon listening on ``path``; its one-line reply."""
+    """One command to the daemon listening on ``path``; its reply (without the final newline).
+
+    Read until the daemon closes the connection (it does after every reply): a reply of many lines
+    (the scorecard) may arrive in chunks that end with a newline before the reply does."""
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
         sock.settimeout(timeout)
         try:
@@ -115,12 +131,10 @@ def send(path: Path, command: str, timeout: float = 10.0) -> str:
         except (FileNotFoundError, ConnectionRefusedError) as exc:
             raise ControlError(f"no metaorder listening on {path} ({exc.strerror or exc})") from exc
         sock.sendall(command.encode() + b"\n")
-        reply = b""
-        while not reply.endswith(b"\n"):
-            chunk = sock.recv(65536)
-            if not chunk:
-                break
-            reply += chunk
+        chunks: list[bytes] = []
+        while chunk := sock.recv(65536):
+            chunks.append(chunk)
+        reply = b"".join(chunks)
     if not reply:
         raise ControlError(f"{path}: no reply")
     return reply.decode("utf-8", "replace").strip()

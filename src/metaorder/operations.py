@@ -1,4 +1,4 @@
-"""What an operator can do to a running engine: kill switches and their release, and status.
+"""What an operator can do to a running engine: kill switches and their release, status, the venue scorecard.
 
 One :class:`Operator` per daemon, used by every operator surface: ``metaorder ctl`` (through the
 control socket, :mod:`metaorder.ctl`), the signals (SIGUSR1 pulls the global kill switch, SIGUSR2
@@ -26,6 +26,7 @@ import structlog
 from metaorder.clock import Clock
 from metaorder.events import KillSwitchChanged
 from metaorder.execution.engine import ExecutionEngine
+from metaorder.execution.scorecard import Scorecard
 from metaorder.orders.intake import Intake
 from metaorder.shells.gateway import VenueGateway
 from metaorder.shells.oms import OmsApplication
@@ -103,3 +104,9 @@ class Operator:
             "open_child_orders": len(engine.open_children()), "venues_connected": sorted(engine.connected),
             "trading_suspended": engine.suspended,
         }
+
+    def scorecard_rows(self) -> list[dict[str, object]] | None:
+        """The venue scorecard's table (:meth:`Scorecard.rows <metaorder.execution.scorecard.Scorecard.rows>`),
+        None when the engine keeps no scorecard."""
+        scorecard = self.engine.scorecard  # whatever learns from its children: the table is a Scorecard's
+        return scorecard.rows() if isinstance(scorecard, Scorecard) else None

@@ -25,6 +25,7 @@ from metaorder.execution.engine import ExecutionEngine, ExecutionSettings, Instr
 from metaorder.execution.impact_model import InstrumentModels, InstrumentPrior
 from metaorder.execution.marketview import ConsolidatedMarket
 from metaorder.execution.router import BestPriceRouter
+from metaorder.execution.scorecard import Scorecard, ScorecardSettings
 from metaorder.execution.strategies import STRATEGIES, StrategyRegistry, StrategySettingsError
 from metaorder.execution.strategy import StrategyContext
 from metaorder.execution.types import VenueInfo, VenueKind
@@ -63,13 +64,15 @@ def venue_infos(config: MetaorderConfig, embedded: VenuesConfig | None) -> dict[
     for v in embedded.venue if embedded is not None else ():
         infos[v.name] = VenueInfo(v.name, VenueKind(v.kind), v.maker_fee, v.taker_fee, v.ack_latency_ms,
                                   min_order_qty=v.min_order_qty, max_order_qty=v.max_order_qty,
-                                  max_notional=v.max_notional, odd_lots=v.odd_lots, order_types=frozenset(v.order_types),
-                                  time_in_force=frozenset(v.time_in_force), allow_min_qty=v.allow_min_qty)
+                                  max_notional=v.max_notional, odd_lots=v.odd_lots,
+                                  order_types=frozenset(v.order_types), time_in_force=frozenset(v.time_in_force),
+                                  allow_min_qty=v.allow_min_qty)
     for x in config.execution.venue:
         infos[x.name] = VenueInfo(x.name, VenueKind(x.kind), x.maker_fee, x.taker_fee, x.latency_ms,
                                   min_order_qty=max(x.min_qty, 1), max_order_qty=x.max_order_qty,
-                                  max_notional=x.max_notional, odd_lots=x.odd_lots, order_types=frozenset(x.order_types),
-                                  time_in_force=frozenset(x.time_in_force), allow_min_qty=x.allow_min_qty)
+                                  max_notional=x.max_notional, odd_lots=x.odd_lots,
+                                  order_types=frozenset(x.order_types), time_in_force=frozenset(x.time_in_force),
+                                  allow_min_qty=x.allow_min_qty)
     return infos
 
 
@@ -163,8 +166,15 @@ def build_engine(config: MetaorderConfig, intake: Intake, venues: Mapping[str, V
         strategies = build_strategies(e, config.strategy, context)
     market = ConsolidatedMarket(venues)
     learn_from_market(market, context)
+    try:
+        card_settings = ScorecardSettings.from_mapping(config.scorecard)
+    except ValueError as exc:
+        raise ConfigError(f"scorecard: {exc}") from exc
+    # The scorecard learns from every child the engine journals (and from the journal at recovery);
+    # its mids for markouts come once recovery is over (start_pipeline), so replayed fills invent none.
+    card = Scorecard(venues, card_settings)
     engine = ExecutionEngine(intake, market, venues, BestPriceRouter(), ParentGuard(), instruments, settings,
-                             strategies)
+                             strategies, scorecard=card)
     references = {i.symbol: i.reference_price for i in config.instrument}
 
     def midpoint(symbol: str) -> Decimal | None:
@@ -199,6 +209,8 @@ def start_pipeline(config: MetaorderConfig, journal: Journal, venues: Mapping[st
     engine = build_engine(config, intake, venues, strategies, context)
     replayed = intake.recover(also=engine.apply)  # one pass over the journal, decoded once, rebuilds both
     open_children = engine.finish_recovery()
+    if isinstance(engine.scorecard, Scorecard):
+        engine.scorecard.finish_recovery(engine.market.mid)  # live from here: fills get their markouts
     intake.start(now)
     engine.start(intake.boot)
     return Pipeline(intake, engine, context, replayed, open_children)
