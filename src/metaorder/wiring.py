@@ -24,8 +24,8 @@ from metaorder.execution.control import ParentGuard
 from metaorder.execution.engine import ExecutionEngine, ExecutionSettings, InstrumentRules
 from metaorder.execution.impact_model import InstrumentModels, InstrumentPrior
 from metaorder.execution.marketview import ConsolidatedMarket
-from metaorder.execution.router import BestPriceRouter
 from metaorder.execution.scorecard import Scorecard, ScorecardSettings
+from metaorder.execution.smart_router import RoutingSettings, SmartRouter
 from metaorder.execution.strategies import STRATEGIES, StrategyRegistry, StrategySettingsError
 from metaorder.execution.strategy import StrategyContext
 from metaorder.execution.types import VenueInfo, VenueKind
@@ -152,7 +152,8 @@ def learn_from_market(market: ConsolidatedMarket, context: StrategyContext) -> N
 
 def build_engine(config: MetaorderConfig, intake: Intake, venues: Mapping[str, VenueInfo],
                  strategies: StrategyRegistry | None = None, context: StrategyContext | None = None) -> ExecutionEngine:
-    """The execution pipeline behind the intake: market view, strategies, best-price router, parent control."""
+    """The execution pipeline behind the intake: market view, strategies, venue scorecard, the router
+    and its routing map, parent control."""
     e = config.execution
     # The config model and the engine's settings share their field names: copied by name, never by position.
     settings = ExecutionSettings(**e.model_dump(include={f.name for f in dataclasses.fields(ExecutionSettings)}))
@@ -173,8 +174,13 @@ def build_engine(config: MetaorderConfig, intake: Intake, venues: Mapping[str, V
     # The scorecard learns from every child the engine journals (and from the journal at recovery);
     # its mids for markouts come once recovery is over (start_pipeline), so replayed fills invent none.
     card = Scorecard(venues, card_settings)
-    engine = ExecutionEngine(intake, market, venues, BestPriceRouter(), ParentGuard(), instruments, settings,
-                             strategies, scorecard=card)
+    try:
+        routing = RoutingSettings.from_mapping(config.routing)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from exc
+    router = SmartRouter(card, routing)  # the logics rank venues by what the scorecard learned
+    engine = ExecutionEngine(intake, market, venues, router, ParentGuard(), instruments, settings,
+                             strategies, scorecard=card, routing_map=routing.choose)
     references = {i.symbol: i.reference_price for i in config.instrument}
 
     def midpoint(symbol: str) -> Decimal | None:

@@ -42,6 +42,7 @@ quantized to 1e-6, in price units per share, positive is a cost.
 
 from __future__ import annotations
 
+import heapq
 import itertools
 import math
 from collections import OrderedDict
@@ -210,7 +211,10 @@ class Scorecard:
         self._by_venue: dict[str, list[Key]] = {}  # the per-venue rates sum over these
         self._open: dict[str, _Open] = {}
         self._recent: OrderedDict[str, Key] = OrderedDict()
-        self._pending: list[_Pending] = []
+        # Live fills waiting for a horizon, as a heap by when the next one is due: a busy day has
+        # thousands of fills inside the last horizon, and the engine asks at every tick.
+        self._pending: list[tuple[float, int, _Pending]] = []
+        self._pending_ids = itertools.count()
         self._now = -math.inf  # latest event time seen: every statistic is read as of then
 
     # ---- the fold ------------------------------------------------------------------------------
@@ -286,7 +290,9 @@ class Scorecard:
         st.add("fee", float(self._fee_per_share(e, child.key)) * qty)
         fill_mid = self.mid_source(child.symbol) if self.mid_source is not None else None
         if fill_mid is not None:  # no quote at the fill (as at recovery, before any venue is up): no markout
-            self._pending.append(_Pending(e, child.symbol, child.side, fill_mid, now))
+            first = now + self.settings.markout_horizons_s[0]
+            heapq.heappush(self._pending, (first, next(self._pending_ids),
+                                           _Pending(e, child.symbol, child.side, fill_mid, now)))
         child.filled += e.qty
         if child.filled >= child.qty:
             self._end(e.child_id, child, now, rejected=False)
@@ -373,8 +379,9 @@ class Scorecard:
         or the fill was replayed); a fill left with no horizon at all gives no markout."""
         done: list[VenueMarkout] = []
         horizons = self.settings.markout_horizons_s
-        still: list[_Pending] = []
-        for p in self._pending:
+        pending = self._pending
+        while pending and pending[0][0] <= now:
+            _, seq, p = heapq.heappop(pending)
             while p.next_index < len(horizons) and p.at + horizons[p.next_index] <= now:
                 h = horizons[p.next_index]
                 m = mid(p.symbol) if now - (p.at + h) <= h else None
@@ -382,20 +389,19 @@ class Scorecard:
                     p.sampled.append((h, m))
                 p.next_index += 1
             if p.next_index < len(horizons):
-                still.append(p)
+                heapq.heappush(pending, (p.at + horizons[p.next_index], seq, p))
                 continue
             if not p.sampled:
                 continue
             e = p.event
             done.append(VenueMarkout(e.parent_id, e.child_id, e.venue, p.symbol, p.side, e.qty, e.price, p.fill_mid,
                                      tuple(p.sampled)))
-        self._pending = still
+        done.sort(key=lambda m: (m.child_id, m.price))  # not heap order: the same journal every run
         return done
 
     def next_markout_at(self) -> float | None:
         """When :meth:`take_markouts` next has something to sample (None: nothing pending)."""
-        horizons = self.settings.markout_horizons_s
-        return min((p.at + horizons[p.next_index] for p in self._pending), default=None)
+        return self._pending[0][0] if self._pending else None
 
     # ---- VenueEstimates ------------------------------------------------------------------------
 
