@@ -105,10 +105,14 @@ def daemon(tmp_path: Path) -> Iterator[Daemon]:
             d.proc.stop(signal.SIGKILL)
 
 
-def twap_order(cl: str, symbol: str, side: str, qty: int, window_s: float) -> list[tuple[int, object]]:
+def twap_order(cl: str, symbol: str, side: str, qty: int, window_s: float,
+               routing: str | None = None) -> list[tuple[int, object]]:
     now = time.time()  # the test is the OMS: it stamps its orders with the wall clock
-    return [(11, cl), (55, symbol), (54, side), (60, utc_timestamp()), (38, qty), (40, "1"), (59, "0"),
-            (847, 1000), (126, utc_timestamp_at(now + window_s))]
+    body: list[tuple[int, object]] = [(11, cl), (55, symbol), (54, side), (60, utc_timestamp()), (38, qty), (40, "1"),
+                                      (59, "0"), (847, 1000), (126, utc_timestamp_at(now + window_s))]
+    if routing is not None:
+        body.append((848, f"Routing={routing}"))
+    return body
 
 
 def utc_timestamp_at(epoch: float) -> str:
@@ -136,7 +140,11 @@ def qty(frame: Frame) -> int:
     return int(frame.get(32) or 0)
 
 
-def test_a_thousand_small_orders_are_netted_worked_and_completely_filled_with_a_drop_copy(daemon: Daemon) -> None:
+@pytest.mark.parametrize("routing", ["BEST", "SEQUENTIAL", "PARALLEL", "SEEK"])
+def test_a_thousand_small_orders_are_netted_worked_and_completely_filled_with_a_drop_copy(
+    daemon: Daemon, routing: str,
+) -> None:
+    """With every routing logic, named per order in 848 (Routing=...)."""
     rng = random.Random(11)
     orders: dict[str, int] = {}  # ClOrdID -> qty
     gross = 0
@@ -149,7 +157,7 @@ def test_a_thousand_small_orders_are_netted_worked_and_completely_filled_with_a_
             symbol = rng.choice(list(LOTS))
             orders[f"T{n}"] = size = LOTS[symbol] * rng.randrange(1, 8)
             gross += size
-            body = twap_order(f"T{n}", symbol, rng.choice("12"), size, 12.0)
+            body = twap_order(f"T{n}", symbol, rng.choice("12"), size, 12.0, routing)
             expire[f"T{n}"] = str(dict(body)[126])
             oms.send("D", body)
         filled: set[str] = set()
