@@ -63,6 +63,7 @@ def test_a_fill_for_a_child_already_closed_is_an_alert_not_a_crash() -> None:
     child = resting_child(sim)
     report(sim, child, "4", "4", 0)  # canceled
     assert not child.state.open
+    sim.run_until(sim.clock.now() + 1)  # the strategy has sent the remainder again by then
     report(sim, child, "F", "2", child.qty, last=child.qty, exec_id="LATE")
     assert sim.alerts and sim.engine.guard.halted(child.parent_id)
     assert cum_reported(sim) <= 20000

@@ -152,6 +152,9 @@ class ExecutionSettings:
     passive_max_age_s: float = 20.0  # a resting passive child older than this is pulled and re-decided
     reject_cooldown_s: float = 5.0  # a venue that rejected a child is not used for that parent meanwhile
     max_idle_s: float = 1.0  # a parent is looked at at least this often
+    # A fill or a closed child asks its parent's strategy to decide again, but not sooner than this
+    # after its last decision (no storm of decisions, each with its children, at venue round-trip pace).
+    min_decision_interval_s: float = 0.2
     # A lit venue whose book has not changed for this long is asked for a fresh snapshot (a quiet book
     # is still a book); one that does not answer within md_answer_timeout_s is not routed to.
     stale_market_s: float = 30.0
@@ -185,6 +188,7 @@ class _Worked:
     printed: int = 0  # of which on lit venues: prints on the public tape (ParentState.printed_qty)
     children: dict[str, ChildOrder] = field(default_factory=dict)  # open children by ClOrdID
     wake_at: float = 0.0  # when its strategy wants to decide again (0: at the next tick)
+    decided_at: float = -math.inf  # when its strategy last decided
     scheduled: float = -1.0  # the time it is queued under in the engine's wake-up heap
     excluded: dict[str, float] = field(default_factory=dict)  # venue -> until
     placements: list[Placement] = field(default_factory=list)  # its intents' placements not yet done, oldest first
@@ -468,10 +472,24 @@ class ExecutionEngine:
             worked.scheduled = when
             heapq.heappush(self._heap, (when, worked.parent_id))
 
-    def _mark(self, parent_id: str) -> None:
-        """Decide for this parent at the next tick (a fill, a closed child, a touch)."""
-        self._worked_for(parent_id).wake_at = 0.0
-        self._dirty.add(parent_id)
+    def _mark(self, parent_id: str, now: float | None = None) -> None:
+        """Decide for this parent at the next tick (a fill, a closed child, a touch) — or, when it
+        decided less than ``min_decision_interval_s`` before ``now``, as soon as that has passed.
+
+        Every fill and every closed child asks for a decision, and a decision may send children that
+        close (or fill a little) at once: without the pause, a parent behind schedule on a thin book
+        decided once per venue round trip, each decision a few more children, thousands a minute
+        (a strategy still re-decides after each fill, at most so often)."""
+        worked = self._worked_for(parent_id)
+        soonest = worked.decided_at + self.settings.min_decision_interval_s
+        if now is None or now >= soonest:
+            worked.wake_at = 0.0
+            self._dirty.add(parent_id)
+            return
+        worked.wake_at = min(worked.wake_at, soonest)
+        if worked.scheduled < 0 or soonest < worked.scheduled:
+            worked.scheduled = soonest
+            heapq.heappush(self._heap, (soonest, parent_id))
 
     def _expire_due(self, parent: ParentOrder, worked: _Worked, now: float, actions: Actions) -> str:
         """Orders past their end: pull the parent's children first, then end the orders unfilled.
@@ -547,6 +565,7 @@ class ExecutionEngine:
         return f"{what}: no venue accepts odd lots"
 
     def _decide(self, parent: ParentOrder, worked: _Worked, wanted: int, now: float, actions: Actions) -> None:
+        worked.decided_at = now
         state = self._state(parent, worked, wanted)
         if worked.strategy is None:
             worked.strategy = self._make_strategy(parent, state)
@@ -922,8 +941,13 @@ class ExecutionEngine:
                 log.info("fill already counted (by CumQty)", venue=venue, child_id=child.child_id, exec_id=exec_id)
                 return
         over = qty - (child.qty - child.cum_qty)
+        closed = child.state  # a fill for a child its venue already said was canceled: the venue's records differ
         liquidity = report.liquidity.value if report.liquidity is not None else ""
         self._execution(worked, child, venue, exec_id, qty, price, liquidity, now, actions, fee=report.fee)
+        if not closed.open and not self.guard.halted(child.parent_id):
+            self.guard.halt(child.parent_id, f"{venue} filled {child.child_id} {qty} shares after it was "
+                            f"{closed.value}: parent halted for an operator to reconcile", now)
+            self._alerts_from_guard(actions, now)
         if over > 0:
             self.guard.halt(child.parent_id, f"{venue} filled {child.child_id} {over} shares beyond its "
                             f"{child.qty}: over-fill", now)
@@ -985,7 +1009,7 @@ class ExecutionEngine:
                 # attended to, and a parent that left the book keeps its last one): halt as the text says.
                 self.guard.halt(child.parent_id, text, now)
         self._alerts_from_guard(actions, now)  # a fill beyond what was working halts the parent at once
-        self._mark(worked.parent_id)  # recalibrate after every fill
+        self._mark(worked.parent_id, now)  # recalibrate after every fill
 
     def _close_if_final(self, worked: _Worked, child: ChildOrder, venue: str, report: VenueExecutionReport,
                         now: float, actions: Actions) -> None:
@@ -1016,7 +1040,7 @@ class ExecutionEngine:
             worked.excluded[venue] = now + self.settings.reject_cooldown_s
             log.info("venue rejected a child: re-routing", venue=venue, child_id=child.child_id, text=text)
         self._alerts_from_guard(actions, now)
-        self._mark(worked.parent_id)
+        self._mark(worked.parent_id, now)
 
     def _on_cancel_reject(self, venue: str, reject: VenueCancelReject, now: float) -> Actions:
         """A cancel was refused: too late (it filled or is gone) or unknown there.  Ask for the

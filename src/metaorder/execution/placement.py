@@ -352,6 +352,10 @@ class OnePassPlacement(LedgerPlacement):
                 and limit_out_of_reach(self.market, intent.symbol, intent.direction, intent.limit)):
             rest = dataclasses.replace(intent, qty=intent.qty - routed, style=Style.PASSIVE,
                                        reason=f"{intent.reason}; market beyond the limit: rest at the limit")
-            orders += [dataclasses.replace(o, reason=rest.reason) for o in
+            # At the limit itself, not at the near touch the passive pass would join: the strategy asked to
+            # take, and the limit is the most it may do (the far touch is beyond it, so nothing crosses).  A
+            # child resting at the limit is one the engine does not pull when the strategy re-decides;
+            # one at the touch was pulled and re-sent at every decision, thousands of times a minute.
+            orders += [dataclasses.replace(o, price=intent.limit, reason=rest.reason) for o in
                        self.router.route(rest, self.market, self.venues, self.lot_size, self.started, self.exclude)]
         return orders

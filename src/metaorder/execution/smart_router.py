@@ -44,11 +44,11 @@ from typing import Any
 
 from metaorder.execution.estimates import VenueEstimates
 from metaorder.execution.parallel import ParallelPlacement, ParallelSettings
-from metaorder.execution.placement import Placement
+from metaorder.execution.placement import Placement, limit_out_of_reach
 from metaorder.execution.router import BestPriceRouter
 from metaorder.execution.seek import SeekPlacement, SeekSettings
 from metaorder.execution.sequential import SequentialPlacement, SequentialSettings
-from metaorder.execution.types import Intent, MarketView, Routing, VenueInfo
+from metaorder.execution.types import Intent, MarketView, Routing, Style, VenueInfo
 
 URGENCIES: tuple[str, ...] = ("LOW", "MEDIUM", "HIGH")  # orders.model.Urgency's values
 AGGRESSIVENESSES: tuple[str, ...] = ("PASSIVE", "NEUTRAL", "AGGRESSIVE")  # orders.model.Aggressiveness's
@@ -156,6 +156,13 @@ class SmartRouter:
               now: float, exclude: frozenset[str] = frozenset()) -> Placement:
         routing = intent.routing
         s = self.settings
+        if (routing is not Routing.BEST and intent.style is Style.AGGRESSIVE
+                and limit_out_of_reach(market, intent.symbol, intent.direction, intent.limit)):
+            # Nothing can be taken anywhere within the limit: whatever the logic, the slice rests at
+            # the limit (the best-price placement's fallback), the most a taking slice may do.  A logic
+            # trying its venues' IOCs in turn would end at once with nothing done, and the strategy,
+            # still behind, would ask again at once: thousands of children a minute.
+            return self.best.start(intent, market, venues, lot_size, now, exclude)
         if routing is Routing.SEQUENTIAL:
             return SequentialPlacement(intent, market, venues, lot_size, now, exclude, estimates=self.estimates,
                                        settings=s.sequential)
