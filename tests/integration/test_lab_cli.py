@@ -125,3 +125,34 @@ def test_a_bad_experiment_list_is_one_line() -> None:
     result = lab(["--targets-only", "--experiments", "is,sniper"])
     assert result.returncode == 2 and result.stdout == ""
     assert "unknown experiment 'sniper'" in result.stderr.splitlines()[-1]
+
+
+def test_routers_report_by_router_with_the_routing_figures_and_targets() -> None:
+    result = lab(["--orders", "20", "--seeds", "1", "--routers", "BEST,SEEK", "--experiment-minutes", "2",
+                  "--jobs", "2", "--json"])
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["by_strategy"] == {} and report["routers"] == ["BEST", "SEEK"]  # no strategy asked: none run
+    assert list(report["by_router"]) == ["BEST", "SEEK"]
+    for name, s in report["by_router"].items():
+        for figure in (*FIGURES, "dark_share", "time_to_complete_s", "leakage_bps"):
+            assert isinstance(s[figure], float), (name, figure)
+        assert "markout_bps" in s  # null until the engine journals markouts (its scorecard)
+        assert s["overfills_detected"] == 0 and s["overfills_allocated"] == 0
+        assert s["orders"] == 20 and s["rejected"] == 0 and s["alerts"] == 0
+        assert 0 <= s["dark_share"] <= 1 and s["time_to_complete_s"] > 0
+        assert set(s["by_instrument"]["KELP"]) >= {"cost_vs_arrival_bps", "dark_share", "leakage_bps"}
+    targets = report["targets"]
+    assert set(targets) == {"seek_kelp", "no_overfill_allocated", "dark_fill_estimates"}  # BEST, SEEK: 2 of 4
+    assert targets["no_overfill_allocated"]["runs"] == 4 and targets["no_overfill_allocated"]["met"] is True
+    assert isinstance(targets["seek_kelp"]["met"], bool)
+    assert set(targets["seek_kelp"]["by_router"]) == {"BEST", "SEEK"}
+
+
+def test_routers_table_and_a_bad_router_list() -> None:
+    result = lab(["--orders", "20", "--seeds", "1", "--routers", "SEEK", "--no-targets"])
+    assert result.returncode == 0, result.stderr
+    assert "by router" in result.stdout and "  SEEK" in result.stdout and "targets" not in result.stdout
+    result = lab(["--routers", "BEST,DARKEST"])
+    assert result.returncode == 2 and result.stdout == ""
+    assert "unknown router 'DARKEST'" in result.stderr.splitlines()[-1]

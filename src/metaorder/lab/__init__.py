@@ -9,7 +9,9 @@ Modules: :mod:`~metaorder.lab.flow` (the orders), :mod:`~metaorder.lab.runner` (
 :mod:`~metaorder.lab.metrics` (the figures), :mod:`~metaorder.lab.report` (table, JSON, plot),
 :mod:`~metaorder.lab.command` (the command line and ``make bench``'s entry point),
 :mod:`~metaorder.lab.targets` (the issue's targets) and :mod:`~metaorder.lab.experiments` (the
-fixed-seed flows of sizeable parents the strategies' targets are measured on: ``run_experiment``).
+fixed-seed flows of sizeable parents the strategies' targets are measured on: ``run_experiment``);
+:mod:`~metaorder.lab.routing` compares the routing logics (``--routers``: the flow once per router,
+the KELP experiment, the routing targets).
 """
 
 from metaorder.lab.command import add_arguments, bench_figures, run, run_lab

@@ -8,7 +8,7 @@ its standard deviation beside it, so two strategies are never compared on one lu
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +29,17 @@ CONVENTIONS = {
     "executed_at_venues": "shares executed at venues",
     "_sd": "sample standard deviation over seeds (null with one seed)",
 }
+ROUTER_CONVENTIONS = {
+    "dark_share": "shares executed in dark pools (midpoint) / shares executed at venues",
+    "time_to_complete_s": "per fully filled client order, acknowledgement to last fill (s); mean over them",
+    "markout_bps": "s*(mid at fill - mid 10 s later)/mid at fill*1e4 per journaled markout, qty-weighted; "
+                   "positive = the market moved against the fill; null: none journaled (no scorecard)",
+    "leakage_bps": "per parent, the simulated fair price's move from its start to its end, s*(end-start)/start*1e4, "
+                   "weighted by parent qty; positive = against us (information-leakage proxy)",
+    "fees_per_share": "venue fees / shares executed at venues ($ per share; negative: rebates)",
+    "overfills_detected": "parents with a ParentOverfilled event or halted for an over-fill, summed over seeds",
+    "overfills_allocated": "shares allocated to client orders beyond their OrderQty, summed over seeds (must be 0)",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +55,9 @@ class LabOutcome:
     summaries: dict[str, dict[str, Any]]
     wall_s: float
     targets: dict[str, Any] | None = None  # aggregation and the target experiments (None: not measured)
+    routers: tuple[str, ...] = ()  # --routers: the flow once per routing logic (metaorder.lab.routing)
+    router_runs: dict[str, list[RunResult]] = field(default_factory=dict)
+    router_summaries: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 def _rounded(value: Any) -> Any:
@@ -66,13 +80,24 @@ def to_json(outcome: LabOutcome) -> dict[str, Any]:
             "wall_s": sum(r.wall_s for r in runs),
             "virtual_s": max(r.virtual_s for r in runs),
         })
-    return {
+    out = {
         "seeds": len(outcome.seeds), "seed_list": list(outcome.seeds), "flow": outcome.flow,
         "strategies": list(outcome.strategies), "worked_as_twap": list(outcome.not_registered),
         "instruments": outcome.liquidity, "conventions": CONVENTIONS, "by_strategy": by_strategy,
         "targets": _rounded(outcome.targets) if outcome.targets is not None else None,
         "wall_s": round(outcome.wall_s, 3),
     }
+    if outcome.routers:  # only with --routers: the default object stays as it was
+        out["routers"] = list(outcome.routers)
+        out["conventions"] = {**CONVENTIONS, **ROUTER_CONVENTIONS}
+        out["by_router"] = {name: _rounded({
+            **outcome.router_summaries[name],
+            "rejected": sum(r.rejected for r in runs),
+            "alerts": sum(len(r.alerts) for r in runs),
+            "wall_s": sum(r.wall_s for r in runs),
+            "virtual_s": max((r.virtual_s for r in runs), default=0.0),
+        }) for name, runs in outcome.router_runs.items()}
+    return out
 
 
 # ---- the terminal table -------------------------------------------------------------------------
@@ -122,6 +147,8 @@ def format_table(outcome: LabOutcome) -> str:
                 cells.append(f"{_cell(s, 'cost_vs_arrival_bps')} / {_cell(s, 'vs_interval_vwap_bps')} / "
                              f"{_cell(s, 'participation', 100, '.1f')}")
             lines.append("  " + f"{name:<9}" + "".join(f"{c:>44}" for c in cells))
+    if outcome.routers:
+        lines += router_table(outcome)
     base = outcome.summaries.get(ALONE, {}).get("cost_vs_arrival_bps")
     if base:
         ratios = [f"{name} {s['cost_vs_arrival_bps'] / base:.2f}" for name, s in outcome.summaries.items()
@@ -130,12 +157,30 @@ def format_table(outcome: LabOutcome) -> str:
     if outcome.targets is not None:
         lines += ["targets        (figures, not assertions; met = yes/no)"]
         lines += [f"  {line}" for line in target_lines(outcome.targets)]
-    runs = sum(len(r) for r in outcome.runs.values())
+    runs = sum(len(r) for r in outcome.runs.values()) + sum(len(r) for r in outcome.router_runs.values())
     what = f"{runs} runs of the flow" if runs else ""
     if outcome.targets is not None:
         what = f"{what} and the target experiments" if what else "the target experiments"
     lines.append(f"time           {what} in {outcome.wall_s:.1f} s wall")
     return "\n".join(lines)
+
+
+def router_table(outcome: LabOutcome) -> list[str]:
+    """The by-router lines of the table: the flow routed by each logic (metaorder.lab.routing)."""
+    lines = ["by router      the flow with every order routed by one logic; costs in bps, fees in bps and $/share;"
+             " dark, complete as % of qty; time to complete in s",
+             f"  {'router':<11}{'vs arrival':>14}{'fees':>12}{'$/share':>10}{'complete':>13}{'t complete':>13}"
+             f"{'dark':>11}{'markout':>12}{'leakage':>14}{'over-fills':>12}"]
+    for name in outcome.routers:
+        s = outcome.router_summaries[name]
+        overfills = f"{s.get('overfills_detected', 0)}/{s.get('overfills_allocated', 0)}"
+        lines.append(
+            f"  {name:<11}{_cell(s, 'cost_vs_arrival_bps'):>14}{_cell(s, 'fees_bps'):>12}"
+            f"{_num(s.get('fees_per_share'), '+.4f'):>10}{_cell(s, 'completion', 100, '.1f'):>13}"
+            f"{_cell(s, 'time_to_complete_s', 1, '.0f'):>13}{_cell(s, 'dark_share', 100, '.1f'):>11}"
+            f"{_cell(s, 'markout_bps'):>12}{_cell(s, 'leakage_bps'):>14}{overfills:>12}")
+    lines.append("  (over-fills: parents detected / shares allocated to clients, summed over seeds)")
+    return lines
 
 
 def _num(value: Any, fmt: str = ".2f") -> str:
@@ -193,6 +238,40 @@ def target_lines(targets: Mapping[str, Any]) -> list[str]:
         if paired:
             lines[-1] += (f"; IS − TWAP paired by seed {paired['mean_is_minus_twap']:+.0f} $ "
                           f"± {paired['stderr']:.0f} (stderr)")
+    return lines + router_target_lines(targets)
+
+
+def router_target_lines(targets: Mapping[str, Any]) -> list[str]:
+    """The routing logics' targets (metaorder.lab.routing), one line each."""
+    lines = []
+    seek = targets.get("seek_kelp")
+    if seek is not None:
+        dark = seek["seek_dark_share"]
+        share = _num(None if dark is None else dark * 100, ".1f")
+        lines.append(f"seek_kelp          KELP experiment: SEEK dark share {share}"
+                     f" % (≥ {seek['dark_share_min'] * 100:.0f} %), cost vs arrival SEEK {_num(seek['seek_cost_bps'])}"
+                     f" vs BEST {_num(seek['best_cost_bps'])} bps (≤ {_num(seek['seek_cost_max_bps'])})  met: "
+                     f"{_met(seek)} (dark {'yes' if seek['dark_met'] else 'NO'}, cost "
+                     f"{'yes' if seek['cost_met'] else 'NO'})")
+    for key, label, fmt, unit in (("parallel_fastest", "time to complete", ".0f", " s"),
+                                  ("sequential_lowest_fees", "fees per share", "+.5f", " $")):
+        t = targets.get(key)
+        if t is not None:
+            values = ", ".join(f"{r} {_num(v, fmt)}" for r, v in t["by_router"].items())
+            lines.append(f"{key:<19}{label}{unit}: {values}; lowest {t['lowest']}  met: {_met(t)}")
+    over = targets.get("no_overfill_allocated")
+    if over is not None:
+        lines.append(f"no_overfill_alloc. {over['runs']} runs: {over['allocated']} shares allocated beyond OrderQty "
+                     f"(must be 0), {over['detected']} over-filled parents detected  met: {_met(over)}")
+    dark = targets.get("dark_fill_estimates")
+    if dark is not None:
+        if dark.get("met") is None:
+            lines.append("dark_fill_estimates scorecard's dark fill probability vs realised: n/a (no scorecard)")
+        else:
+            pools = "; ".join(f"{p} {v['estimate'] * 100:.1f} vs {v['realised'] * 100:.1f} % ({v['children']} children)"
+                              for p, v in dark["by_pool"].items()) or "no pool with enough children"
+            lines.append(f"dark_fill_estimates scorecard estimate vs realised fill rate (within "
+                         f"{dark['tolerance'] * 100:.0f} pts): {pools}  met: {_met(dark)}")
     return lines
 
 

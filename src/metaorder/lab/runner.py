@@ -26,6 +26,7 @@ opportunity cost).  :mod:`metaorder.lab.metrics` turns them into figures.
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
@@ -39,10 +40,17 @@ from metaorder.events import (
     ChildCanceled,
     ChildPlaced,
     ChildRejected,
+    Crossed,
     OrderAccepted,
+    OrderReplaced,
+    ParentFilled,
+    ParentHalted,
+    ParentOverfilled,
     PreTradeEstimate,
     VenueExecution,
+    VenueMarkout,
 )
+from metaorder.execution.estimates import OrderKind
 from metaorder.execution.immediate import Immediate, ImmediateSettings
 from metaorder.execution.strategies import StrategyRegistry, StrategySpec
 from metaorder.lab.flow import DEFAULT_POV_RATE, FlowOrder, new_order_body
@@ -60,7 +68,12 @@ _FINAL = frozenset({OrderStatus.FILLED, OrderStatus.CANCELED, OrderStatus.EXPIRE
 PRINT_LAG_S = 0.05  # a print reaches the tape within this of its fill report (venue latencies are ~1 ms)
 SNAPSHOT_STEP_S = 0.25  # the run loop stops this often to take the end snapshots that are due
 _JOURNAL_KINDS = frozenset({OrderAccepted.kind, ChildPlaced.kind, ChildCanceled.kind, ChildRejected.kind,
-                            VenueExecution.kind, PreTradeEstimate.kind})
+                            VenueExecution.kind, PreTradeEstimate.kind, OrderReplaced.kind, Crossed.kind,
+                            ParentFilled.kind, ParentOverfilled.kind, ParentHalted.kind, VenueMarkout.kind})
+MARKOUT_HORIZON_S = 10.0  # the markout the lab reports: the mid this long after each fill
+# A ParentHalted text that speaks of more filled than wanted (the guard's and the engine's wording,
+# execution/control.py and engine.py); other halts (a refused child) are not over-fills.
+_OVERFILL_HALT = re.compile(r"over-fill|^filled \d+ exceeds limit|already filled")
 
 
 def alone_registry() -> StrategyRegistry:
@@ -88,6 +101,7 @@ class OrderRecord:
     vwap_bps: Decimal | None  # vs interval VWAP
     arrival: Decimal
     parent_id: str | None
+    completed_s: float | None = None  # fully filled: its acknowledgement to its last fill (s); else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,6 +119,9 @@ class ParentRecord:
     tape_notional: Decimal = Decimal(0)  # Σ price·size of the tape over [start, end] (interval VWAP)
     end_mid: Decimal | None = None  # consolidated mid at its end snapshot (opportunity cost)
     rate: Decimal | None = None  # ParticipationRate of its orders (POV runs: DEFAULT_POV_RATE if none)
+    # the simulated market's latent fair price (a model quantity, float) at its start and at its end
+    fair_start: float | None = None
+    fair_end: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,17 +180,54 @@ class RunResult:
     wall_s: float
     estimates: tuple[EstimateRecord, ...] = ()
     urgency: str | None = None  # the Urgency forced on every order (None: each order's own)
+    router: str | None = None  # the routing logic forced on every order (None: the configuration's map)
+    markouts: tuple[MarkoutRecord, ...] = ()
+    overfilled_parents: tuple[str, ...] = ()  # parents with a ParentOverfilled, or halted for an over-fill
+    overallocated: int = 0  # shares allocated to client orders beyond their OrderQty (must be 0)
+    dark_children: tuple[DarkChildren, ...] = ()
+    # (venue, symbol, the scorecard's midpoint fill probability at the run's end); None: no scorecard
+    dark_estimates: tuple[tuple[str, str, float], ...] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class MarkoutRecord:
+    """One journaled markout (events.VenueMarkout) at :data:`MARKOUT_HORIZON_S`: mids as floats."""
+
+    venue: str
+    symbol: str
+    sign: int  # ours: +1 buy, -1 sell
+    qty: int
+    fill_mid: float
+    mid_after: float
+
+
+@dataclass(frozen=True, slots=True)
+class DarkChildren:
+    """Child orders sent to one dark pool for one instrument, and how many got any fill."""
+
+    venue: str
+    symbol: str
+    sent: int
+    filled: int
 
 
 # ---- the run ----------------------------------------------------------------------------------
 
 
-_Snapshot = tuple[float, int, Decimal, Decimal | None]  # (t, tape volume, tape notional, mid)
+_Snapshot = tuple[float, int, Decimal, Decimal | None, float | None]  # (t, tape volume, notional, mid, fair)
+
+
+def fair_price(sim: Simulation, symbol: str) -> float | None:
+    """The simulated market's latent fair price of ``symbol`` (ticks; None: not simulated)."""
+    try:
+        return sim.venues.sim.market.fair_price(symbol)
+    except KeyError:
+        return None
 
 
 def snapshot(sim: Simulation, symbol: str, t: float) -> _Snapshot:
     market = sim.engine.market
-    return t, market.volume(symbol), market.notional(symbol), market.mid(symbol)
+    return t, market.volume(symbol), market.notional(symbol), market.mid(symbol), fair_price(sim, symbol)
 
 
 @dataclass
@@ -188,9 +242,9 @@ class _Observer:
 
     sim: Simulation
     recorder: TcaRecorder
-    # order -> (cl_ord_id, t, volume, notional): the tape when it was acknowledged
-    started: dict[str, tuple[str, float, int, Decimal]] = field(default_factory=dict)
-    ended: dict[str, _Snapshot] = field(default_factory=dict)  # order -> (t, volume, notional, mid)
+    # order -> (cl_ord_id, t, volume, notional, fair): the tape (and fair price) when it was acknowledged
+    started: dict[str, tuple[str, float, int, Decimal, float | None]] = field(default_factory=dict)
+    ended: dict[str, _Snapshot] = field(default_factory=dict)  # order -> (t, volume, notional, mid, fair)
     finals: dict[str, tuple[str, float]] = field(default_factory=dict)  # order -> (symbol, t) awaiting its snapshot
     reject_texts: list[str] = field(default_factory=list)
 
@@ -208,7 +262,7 @@ class _Observer:
         if report.kind is ReportKind.NEW:
             market = self.sim.engine.market
             self.started[report.order_id] = (report.cl_ord_id, now, market.volume(report.symbol),
-                                             market.notional(report.symbol))
+                                             market.notional(report.symbol), fair_price(self.sim, report.symbol))
         elif report.status in _FINAL and report.order_id not in self.ended and report.order_id not in self.finals:
             self.finals[report.order_id] = (report.symbol, now)
 
@@ -231,13 +285,28 @@ class _Observer:
             self.settle(sim.clock.now())
 
 
+URGENCY_LEVELS = ("LOW", "MEDIUM", "HIGH")
+AGGRESSIVENESS_LEVELS = ("PASSIVE", "NEUTRAL", "AGGRESSIVE")
+
+
+def routed_by(config: MetaorderConfig, router: str) -> MetaorderConfig:
+    """``config`` with every Urgency x Aggressiveness of ``[routing.map]`` set to ``router``: every order
+    the engine routes without an 848 Routing= of its own (the lab's flows never send one) goes to it."""
+    routing_map = {u: dict.fromkeys(AGGRESSIVENESS_LEVELS, router) for u in URGENCY_LEVELS}
+    return config.model_copy(update={"routing": {**config.routing, "map": routing_map}})
+
+
 def run_once(config: MetaorderConfig, venues_config: VenuesConfig, flow: Sequence[FlowOrder], strategy: str,
-             seed: int, stopwatch: Callable[[], float] = time.perf_counter, urgency: str | None = None) -> RunResult:
+             seed: int, stopwatch: Callable[[], float] = time.perf_counter, urgency: str | None = None,
+             router: str | None = None) -> RunResult:
     """Send ``flow`` worked as ``strategy`` (or ALONE, or FLOW) on market seed ``seed``; measure it.
-    ``urgency`` (LOW, MEDIUM, HIGH), when given, replaces every order's."""
+    ``urgency`` (LOW, MEDIUM, HIGH), when given, replaces every order's; ``router`` (BEST, SEQUENTIAL,
+    PARALLEL, SEEK), when given, routes every order (:func:`routed_by`)."""
     started = stopwatch()
     if urgency is not None:
         flow = [replace(o, urgency=urgency) for o in flow]
+    if router is not None:
+        config = routed_by(config, router)
     alone = strategy == ALONE
     intake = config.intake.model_copy(update={"aggregate": False, "net": False}) if alone else config.intake
     config = config.model_copy(update={"intake": intake,
@@ -266,7 +335,7 @@ def run_once(config: MetaorderConfig, venues_config: VenuesConfig, flow: Sequenc
     observer.settle(sim.clock.now(), force=True)
     lit = {v.name: v.kind == "lit" for v in venues_config.venue}
     result = _measure(sim, journal, recorder, observer, expiry, rates, lit, strategy, seed, stopwatch() - started)
-    return replace(result, urgency=urgency)
+    return replace(result, urgency=urgency, router=router)
 
 
 def _measure(sim: Simulation, journal: MemoryJournal, recorder: TcaRecorder, observer: _Observer,
@@ -278,10 +347,12 @@ def _measure(sim: Simulation, journal: MemoryJournal, recorder: TcaRecorder, obs
     child_symbol: dict[str, str] = {}
     executions: list[Execution] = []
     children: list[ChildEvent] = []
+    journaled = JournalFigures(lit)
     for entry in journal.replay():
         if entry.kind not in _JOURNAL_KINDS:
             continue
         event = decode_entry(entry, journal.event_version).event
+        journaled.fold(event)
         if isinstance(event, OrderAccepted):
             parent_of[event.order_id] = event.parent_id
         elif isinstance(event, ChildPlaced):
@@ -303,17 +374,21 @@ def _measure(sim: Simulation, journal: MemoryJournal, recorder: TcaRecorder, obs
     orders: list[OrderRecord] = []
     windows: dict[str, tuple[float, float]] = {}
     spans: dict[str, list[tuple[float, int, Decimal, _Snapshot, int, Decimal | None]]] = {}
+    first_fair: dict[str, tuple[float, float | None]] = {}  # parent -> (t, fair) of its first acknowledgement
     for tca in recorder.results():
-        cl_ord_id, t0, v0, n0 = observer.started[tca.order_id]
+        cl_ord_id, t0, v0, n0, f0 = observer.started[tca.order_id]
         due = expiry.get(cl_ord_id, now)
         parent = parent_of.get(tca.order_id)
+        completed = max(f.time for f in tca.fills) - t0 if tca.fills and tca.filled >= tca.qty else None
         orders.append(OrderRecord(
             tca.order_id, tca.symbol, tca.sign, tca.qty, tca.filled,
             sum(f.qty for f in tca.fills if f.time <= due), sum(f.qty for f in tca.fills if f.market == INTERNAL),
-            tca.notional, tca.cost_vs_arrival_bps, tca.cost_vs_vwap_bps, tca.arrival, parent))
+            tca.notional, tca.cost_vs_arrival_bps, tca.cost_vs_vwap_bps, tca.arrival, parent, completed))
         if parent is not None:
             end = observer.ended.get(tca.order_id) or snapshot(sim, tca.symbol, now)
             spans.setdefault(parent, []).append((t0, v0, n0, end, tca.qty, rates.get(cl_ord_id)))
+            if parent not in first_fair or t0 < first_fair[parent][0]:
+                first_fair[parent] = (t0, f0)
             w0, w1 = windows.get(parent, (t0, due))
             windows[parent] = (min(w0, t0), max(w1, due))
     parents: list[ParentRecord] = []
@@ -325,11 +400,84 @@ def _measure(sim: Simulation, journal: MemoryJournal, recorder: TcaRecorder, obs
     sign_of = {o.parent_id: o.sign for o in orders if o.parent_id is not None}
     for parent_id, parts in spans.items():
         first = min(parts, key=lambda p: p[0])
-        t1, v1, n1, mid1 = max(parts, key=lambda p: p[3][0])[3]
+        t1, v1, n1, mid1, fair1 = max(parts, key=lambda p: p[3][0])[3]
         parents.append(ParentRecord(parent_id, symbol_of[parent_id], sum(p[4] for p in parts), first[0], t1,
                                     v1 - first[1], lit_by_parent.get(parent_id, 0), sign_of[parent_id],
-                                    n1 - first[2], mid1, first[5]))
+                                    n1 - first[2], mid1, first[5], first_fair[parent_id][1], fair1))
     return RunResult(strategy, seed, tuple(orders), tuple(parents), tuple(executions), tuple(children), windows,
                      recorder.rejected, tuple(observer.reject_texts), tuple(sim.alerts), now - T0, wall_s,
-                     tuple(estimates))
+                     tuple(estimates), markouts=tuple(journaled.markouts),
+                     overfilled_parents=tuple(sorted(journaled.overfilled)), overallocated=journaled.overallocated(),
+                     dark_children=journaled.dark(), dark_estimates=dark_estimates(sim, journaled.dark()))
+
+
+@dataclass
+class JournalFigures:
+    """What the router comparison reads from the journal: markouts, over-fills (detected and
+    allocated) and the dark pools' child orders."""
+
+    lit: dict[str, bool]
+    markouts: list[MarkoutRecord] = field(default_factory=list)
+    overfilled: set[str] = field(default_factory=set)
+    order_qty: dict[str, int] = field(default_factory=dict)
+    allocated: dict[str, int] = field(default_factory=dict)
+    dark_child: dict[str, tuple[str, str]] = field(default_factory=dict)  # child -> (venue, symbol)
+    dark_filled: set[str] = field(default_factory=set)
+
+    @classmethod
+    def read(cls, journal: MemoryJournal, lit: dict[str, bool]) -> JournalFigures:
+        """Fold a whole journal (a run's does it entry by entry, with the rest of its measures)."""
+        out = cls(lit)
+        for entry in journal.replay():
+            if entry.kind in _JOURNAL_KINDS:
+                out.fold(decode_entry(entry, journal.event_version).event)
+        return out
+
+    def fold(self, event: object) -> None:
+        if isinstance(event, OrderAccepted | OrderReplaced):
+            self.order_qty[event.order_id] = event.qty
+        elif isinstance(event, ParentFilled):
+            for order_id, qty in event.allocations:
+                self.allocated[order_id] = self.allocated.get(order_id, 0) + qty
+        elif isinstance(event, Crossed):
+            for order_id in event.ids:
+                self.allocated[order_id] = self.allocated.get(order_id, 0) + event.qty
+        elif isinstance(event, ParentOverfilled):
+            self.overfilled.add(event.parent_id)
+        elif isinstance(event, ParentHalted):
+            if _OVERFILL_HALT.search(event.text):
+                self.overfilled.add(event.parent_id)
+        elif isinstance(event, ChildPlaced):
+            if not self.lit.get(event.venue, True):
+                self.dark_child[event.child_id] = (event.venue, event.symbol)
+        elif isinstance(event, VenueExecution):
+            if event.child_id in self.dark_child:
+                self.dark_filled.add(event.child_id)
+        elif isinstance(event, VenueMarkout):
+            after = dict(event.mids).get(MARKOUT_HORIZON_S)
+            if event.fill_mid is not None and after is not None:
+                self.markouts.append(MarkoutRecord(event.venue, event.symbol, event.side.sign,
+                                                   event.qty, float(event.fill_mid), float(after)))
+
+    def overallocated(self) -> int:
+        """Shares allocated to client orders beyond their (last) OrderQty, summed over the orders."""
+        return sum(max(qty - self.order_qty.get(o, qty), 0) for o, qty in self.allocated.items())
+
+    def dark(self) -> tuple[DarkChildren, ...]:
+        sent: dict[tuple[str, str], list[int]] = {}
+        for child, key in self.dark_child.items():
+            counts = sent.setdefault(key, [0, 0])
+            counts[0] += 1
+            counts[1] += child in self.dark_filled
+        return tuple(DarkChildren(v, s, n, f) for (v, s), (n, f) in sorted(sent.items()))
+
+
+def dark_estimates(sim: Simulation, dark: Sequence[DarkChildren]) -> tuple[tuple[str, str, float], ...] | None:
+    """The engine's scorecard's midpoint fill probability for every (pool, symbol) the run sent to;
+    None when the engine has no scorecard (or one that does not estimate)."""
+    scorecard = getattr(sim.engine, "scorecard", None)
+    estimate = getattr(scorecard, "fill_probability", None)
+    if estimate is None:
+        return None
+    return tuple((d.venue, d.symbol, float(estimate(d.venue, d.symbol, OrderKind.MIDPOINT))) for d in dark)
 
