@@ -147,6 +147,7 @@ class ExecutionSettingsModel(_Strict):
     passive_max_age_s: float = Field(20.0, gt=0)  # resting passive children older than this are re-decided
     reject_cooldown_s: float = Field(5.0, ge=0)  # a venue that rejected a child is avoided meanwhile
     max_idle_s: float = Field(1.0, gt=0)  # every parent is looked at at least this often
+    min_decision_interval_s: float = Field(0.2, ge=0)  # a fill re-decides its parent, but not more often
     stale_market_s: float = Field(30.0, gt=0)  # a lit venue quiet this long is asked for a fresh snapshot
     md_answer_timeout_s: float = Field(5.0, gt=0)  # ... and not routed to if it does not answer within this
     expiry_grace_s: float = Field(2.0, ge=0)  # an order is expired this long after its ExpireTime
@@ -320,6 +321,9 @@ class VenueSettings(_Strict):
     contra_rate_per_min: float = Field(6.0, gt=0)
     contra_size_median: int = Field(400, ge=1)
     contra_size_sigma: float = Field(1.0, ge=0)
+    # mean seconds an unmatched contra rests hidden (exponential lifetime) before it leaves; 0: it
+    # vanishes at once.  Resting contra is what lets an IOC midpoint order meet earlier liquidity.
+    contra_rest_s: float = Field(0.0, ge=0)
 
 
 class MarketSettings(_Strict):

@@ -1,16 +1,26 @@
-"""The dark midpoint pool: exact midpoint pricing, limits, quote validity, contra statistics, invariants."""
+"""The dark midpoint pool: exact midpoint pricing, limits, quote validity, contra statistics, resting
+contra interest, invariants."""
 
 from __future__ import annotations
 
+import hashlib
 import math
 import random
+from decimal import Decimal
 from fractions import Fraction
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
+from metaorder.clock import VirtualClock
+from metaorder.config import load_venues_config
 from metaorder.venues.dark import DarkFill, DarkPool, avg_price, mid_x2
 from metaorder.venues.matching import BookError
 from metaorder.venues.model import Order, OrdType, Side, TimeInForce
+from metaorder.venues.runtime import SimulatedVenues
+from metaorder.venues.venue import DarkVenue, Fees, Rules
+from tests.unit.venuesupport import ACME, T0, new_order, reports
 
 BUY, SELL = Side.BUY, Side.SELL
 IOC, FOK, DAY = TimeInForce.IOC, TimeInForce.FOK, TimeInForce.DAY
@@ -31,8 +41,12 @@ def quiet_pool(seed: int = 1) -> DarkPool:
     return DarkPool("ACME", random.Random(seed), 0.0, 100, 0.5)
 
 
-def summary(fills: list[DarkFill]) -> list[tuple[str, str | None, int, int]]:
-    return [(f.maker.order_id, f.taker.order_id if f.taker else None, f.price_x2, f.qty) for f in fills]
+def oid_of(o: Order | None) -> str | None:
+    return o.order_id if o is not None else None
+
+
+def summary(fills: list[DarkFill]) -> list[tuple[str | None, str | None, int, int]]:
+    return [(oid_of(f.maker), oid_of(f.taker), f.price_x2, f.qty) for f in fills]
 
 
 # ---------------------------------------------------------------------------------------------- pricing
@@ -271,15 +285,15 @@ def test_contra_interest_respects_limits_and_minimums() -> None:
         assert t is not None
         fills += pool.on_contra(t, 100, 101)
         pool._check()
-    assert {f.maker.order_id for f in fills} == {"ok"}
+    assert {oid_of(f.maker) for f in fills} == {"ok"}
     assert all(f.qty == 50 for f in fills)
 
 
 def test_same_seed_same_history() -> None:
-    def run(seed: int) -> list[tuple[str, str | None, int, int, float]]:
+    def run(seed: int) -> list[tuple[str | None, str | None, int, int, float]]:
         rng = random.Random(99)
         pool = DarkPool("ACME", random.Random(seed), 0.5, 300, 1.0, start=10.0)
-        out: list[tuple[str, str | None, int, int, float]] = []
+        out: list[tuple[str | None, str | None, int, int, float]] = []
         now = 10.0
         for i in range(300):
             t = pool.next_contra_time()
@@ -291,7 +305,7 @@ def test_same_seed_same_history() -> None:
                 now = now + rng.random()
                 side = BUY if rng.random() < 0.5 else SELL
                 fills = pool.submit(order(side, rng.randint(1, 500), oid=f"o{i}"), 100, 101, now)
-            out += [(f.maker.order_id, f.taker.order_id if f.taker else None, f.price_x2, f.qty, now) for f in fills]
+            out += [(oid_of(f.maker), oid_of(f.taker), f.price_x2, f.qty, now) for f in fills]
         return out
 
     first = run(42)
@@ -413,3 +427,359 @@ def test_seeded_stress_keeps_invariants_after_every_operation() -> None:
             total_fills += len(pool.on_contra(now, qb, ask))
         pool._check()
     assert total_fills > 500
+
+
+# ---------------------------------------------------------------------------------------------- resting contra
+
+
+def resting_pool(rest_s: float = 1_000.0, size: int = 50, seed: int = 5, rate: float = 1.0) -> DarkPool:
+    """Contra of exactly ``size`` shares (sigma 0) that rests ``rest_s`` seconds on average."""
+    return DarkPool("ACME", random.Random(seed), rate, size, 0.0, contra_rest_s=rest_s)
+
+
+def until_contra(pool: DarkPool, side: Side, bid: int | None = 100, ask: int | None = 101) -> float:
+    """Run contra arrivals until one of ``side`` rests; the time of that arrival."""
+    for _ in range(100):
+        t = pool.next_contra_time()
+        assert t is not None
+        assert pool.on_contra(t, bid, ask) == []  # nothing of ours rests: nothing trades
+        if any(c[0] is side for c in pool.resting_contra()):
+            return t
+    raise AssertionError("no contra of that side arrived")
+
+
+def test_an_ioc_peg_fills_against_contra_that_arrived_before_it_and_still_rests() -> None:
+    pool = resting_pool()
+    t = until_contra(pool, SELL)
+    [(_, qty, expires)] = [c for c in pool.resting_contra() if c[0] is SELL][:1]
+    ioc = order(BUY, 30, tif=IOC, oid="ioc")
+    fills = pool.submit(ioc, 100, 101, t + 1.0)
+    # The contra rested first: it is the maker (None: nobody's order), our IOC the taker.
+    assert summary(fills) == [(None, "ioc", 201, 30)] and ioc.done and not ioc.cancelled
+    assert (SELL, qty - 30, expires) in pool.resting_contra()
+    pool._check()
+
+
+def test_with_no_rest_the_same_ioc_finds_nothing() -> None:
+    pool = resting_pool(rest_s=0.0)
+    t = pool.next_contra_time()
+    assert t is not None
+    pool.on_contra(t, 100, 101)
+    assert pool.resting_contra() == []
+    ioc = order(BUY, 30, tif=IOC)
+    assert pool.submit(ioc, 100, 101, t) == [] and ioc.cancelled
+    pool._check()
+
+
+def test_resting_contra_is_gone_at_its_expiry() -> None:
+    pool = resting_pool(rest_s=5.0)
+    until_contra(pool, SELL)
+    expires = min(c[2] for c in pool.resting_contra() if c[0] is SELL)
+    # Just before its expiry it still trades; at the expiry itself it is gone (alive while now < expiry).
+    probe = DarkPool("ACME", random.Random(5), 1.0, 50, 0.0, contra_rest_s=5.0)
+    until_contra(probe, SELL)
+    assert sum(f.qty for f in probe.submit(order(BUY, 1, tif=IOC), 100, 101, math.nextafter(expires, 0))) == 1
+    late = order(BUY, 1, tif=IOC)
+    fills = pool.submit(late, 100, 101, expires)
+    assert not [f for f in fills if f.taker is late] and late.cancelled
+    assert all(c[2] > expires for c in pool.resting_contra())
+    pool._check()
+
+
+def test_the_pool_clock_never_runs_backwards() -> None:
+    """Contra processed late (a venue catching up after a quote at a later time) is gone if it expired by then."""
+    late, timely = resting_pool(rest_s=5.0, rate=2.0), resting_pool(rest_s=5.0, rate=2.0)
+    assert late.on_quote(100, 101, 30.0) == []  # the pool has seen t = 30 ...
+    assert contra_history(late, 25.0) == contra_history(timely, 25.0)  # ... then arrivals due before it
+    timely.on_quote(100, 101, 30.0)
+    assert late.resting_contra() == timely.resting_contra()
+    assert all(c[2] > 30.0 for c in late.resting_contra())
+    assert late.resting_contra() != []  # the last few are still there
+    ioc = order(BUY, 10_000, tif=IOC)
+    stale = sum(c[1] for c in late.resting_contra() if c[0] is SELL)
+    assert sum(f.qty for f in late.submit(ioc, 100, 101, 0.0)) == stale  # an earlier now revives nothing
+    late._check()
+    timely._check()
+
+
+def test_a_cap_is_respected_against_resting_contra_and_a_new_quote_crosses_them() -> None:
+    pool = resting_pool()
+    t = until_contra(pool, SELL)
+    capped = order(BUY, 20, 100, tif=IOC, oid="cap100")  # mid 100.5 above the cap 100
+    assert pool.submit(capped, 100, 101, t) == [] and capped.cancelled
+    resting = order(BUY, 20, 100, oid="day100")  # rests: the contra cannot trade with it at 100.5...
+    assert pool.submit(resting, 100, 101, t) == []
+    fills = pool.on_quote(99, 101, t + 1.0)  # ... until the mid falls to 100: then they cross
+    assert summary(fills) == [(None, "day100", 200, 20)]
+    pool._check()
+
+
+def test_min_qty_is_a_per_fill_minimum_against_resting_contra() -> None:
+    pool = resting_pool(size=50)
+    t = until_contra(pool, SELL)
+    while sum(c[0] is SELL for c in pool.resting_contra()) < 2:
+        t = until_contra(pool, SELL)
+    sells = [c for c in pool.resting_contra() if c[0] is SELL]
+    assert len(sells) == 2 and all(c[1] == 50 for c in sells)
+    big_min = order(BUY, 100, tif=IOC, min_qty=60)  # 50 + 50 would do, but every fill must be >= 60
+    assert pool.submit(big_min, 100, 101, t) == [] and big_min.cancelled
+    fits = order(BUY, 100, tif=IOC, min_qty=50, oid="m50")
+    assert summary(pool.submit(fits, 100, 101, t)) == [(None, "m50", 201, 50), (None, "m50", 201, 50)]
+    pool._check()
+
+
+def test_resting_contra_and_resting_orders_share_time_priority() -> None:
+    pool = resting_pool(size=50)
+    t = until_contra(pool, SELL)
+    n_contra = sum(c[1] for c in pool.resting_contra() if c[0] is SELL)
+    later = order(SELL, 40, 102, oid="later")  # rests: its limit 102 is above the mid
+    pool.submit(later, 100, 101, t)
+    pool.replace("later", 40, 100, 100, 101, t)  # a new limit: it goes behind the contra anyway
+    fills = pool.submit(order(BUY, n_contra + 10, tif=IOC, oid="b"), 100, 101, t)
+    assert [m for m, *_ in summary(fills)] == [None] * (len(fills) - 1) + ["later"]
+    assert fills[-1].qty == 10
+    pool._check()
+
+
+def test_two_contras_never_trade_with_each_other() -> None:
+    pool = resting_pool(size=50)
+    until_contra(pool, SELL)  # asserts that no arrival traded
+    t = until_contra(pool, BUY)
+    assert {c[0] for c in pool.resting_contra()} == {BUY, SELL}
+    assert pool.on_quote(100, 103, t) == []
+    pool._check()
+
+
+def test_contra_rests_through_an_unusable_quote_and_trades_once_it_is_usable() -> None:
+    pool = resting_pool(size=50)
+    t = until_contra(pool, SELL, None, 101)  # one-sided quote: no midpoint, the contra still rests
+    b = order(BUY, 10, oid="b")
+    assert pool.submit(b, None, 101, t) == []
+    assert summary(pool.on_quote(100, 101, t + 1)) == [(None, "b", 201, 10)]
+    pool._check()
+
+
+def test_an_arriving_contra_meets_resting_orders_first_and_rests_only_its_remainder() -> None:
+    pool = resting_pool(size=50)
+    pool.submit(order(BUY, 30, oid="b"), 100, 101, 0.0)
+    fills: list[DarkFill] = []
+    while not fills:  # buying contras rest beside b; the first selling one trades with it
+        t = pool.next_contra_time()
+        assert t is not None
+        fills = pool.on_contra(t, 100, 101)
+    assert summary(fills) == [("b", None, 201, 30)]  # b rested first: the maker
+    assert [c[1] for c in pool.resting_contra() if c[0] is SELL] == [20]
+    ioc = order(BUY, 100, tif=IOC, oid="ioc")
+    assert summary(pool.submit(ioc, 100, 101, t)) == [(None, "ioc", 201, 20)]
+    pool._check()
+
+
+def test_resting_contra_is_reported_to_nobody_and_our_order_is_the_taker() -> None:
+    pool = DarkPool("ACME", random.Random(1), 1.0, 300, 0.0, T0, contra_rest_s=600.0)
+    rules = Rules(ord_types=frozenset({OrdType.LIMIT, OrdType.MARKET, OrdType.PEGGED}))
+    fees = Fees(Decimal("0.0010"), Decimal("0.0030"))
+    v = DarkVenue("UMBRA", [ACME], {"ACME": pool}, rules=rules, fees=fees)
+    v.quotes = lambda symbol: (9900, 10000)
+    now = T0
+    while not any(c[0] is SELL for c in pool.resting_contra()):
+        due = v.next_event_time()
+        assert due is not None and due < T0 + 600
+        now = due
+        assert v.on_time(now) == []  # contra comes and rests: no message to anyone
+    assert v.changed_symbols() == [] and v.take_trades() == []
+    out = v.new_order("A", new_order("p1", "1", 100, None, ord_type="P", tif="3", extra=[(18, "M")]), now)
+    assert {o.owner for o in out} == {"A"}
+    [f] = [r for r in reports(out, "A") if r[150] == "F"]
+    assert (f[31], f[32], f[851], f[12], f[39]) == ("99.5", "100", "2", "0.3000", "2")  # taker fee, 100 shares
+
+
+def test_fill_chance_of_an_ioc_matches_the_resting_contra_population() -> None:
+    """Resting contra of one side is Poisson with mean λτ/2: an IOC finds some with chance 1 - e^(-λτ/2).
+
+    The UMBRA figures (6/min, 20 s: 63%) scaled to seconds; IOCs of 1 share barely deplete it.
+    """
+    rate, rest, trials = 0.1, 20.0, 4000
+    pool = DarkPool("ACME", random.Random(77), rate, 10**6, 0.0, contra_rest_s=rest)
+    probes = random.Random(3)
+    now, hits = 0.0, 0
+    for i in range(trials):
+        now += probes.expovariate(0.2)
+        due = pool.next_contra_time()
+        while due is not None and due <= now:
+            pool.on_contra(due, 100, 101)
+            due = pool.next_contra_time()
+        ioc = order(BUY if i % 2 else SELL, 1, tif=IOC)
+        hits += bool(pool.submit(ioc, 100, 101, now))
+    assert hits / trials == pytest.approx(1 - math.exp(-rate * rest / 2), abs=0.03)
+    pool._check()
+
+
+# ---------------------------------------------------------------------------------------------- rest 0 == before
+
+
+def golden_scenario(**pool_kw: float) -> list[tuple[str | None, str | None, int, int, float]]:
+    """Orders, cancels, quotes and contra in a seeded mix; the fills. Run on the code before resting contra."""
+    rng = random.Random(2718)
+    pool = DarkPool("ACME", random.Random(31), 2.0, 80, 1.0, **pool_kw)
+    out: list[tuple[str | None, str | None, int, int, float]] = []
+    now = 0.0
+    bid, ask = 100, 101
+    ids: list[str] = []
+    for i in range(3000):
+        r = rng.random()
+        now += rng.random() * 0.3
+        if rng.random() < 0.1:
+            bid = rng.randint(98, 102)
+            ask = bid + rng.choice([0, 1, 1, 2, 3])
+        fills: list[DarkFill] = []
+        if r < 0.35:
+            qty = rng.randint(1, 300)
+            tif = rng.choice([DAY, IOC, IOC, FOK])
+            price = rng.choice([None, rng.randint(98, 104)])
+            o = Order(f"x{i}", "c", BUY if rng.random() < 0.5 else SELL, qty, price,
+                      OrdType.LIMIT if price is not None else OrdType.MARKET, tif,
+                      rng.choice([0, 0, rng.randint(1, qty)]))
+            ids.append(o.order_id)
+            fills = pool.submit(o, bid, ask, now)
+        elif r < 0.45 and ids:
+            pool.cancel(rng.choice(ids))
+        elif r < 0.6:
+            fills = pool.on_quote(bid, ask, now)
+        else:
+            t = pool.next_contra_time()
+            assert t is not None
+            now = max(now, t)
+            fills = pool.on_contra(now, bid, ask)
+        out += [(oid_of(f.maker), oid_of(f.taker), f.price_x2, f.qty, round(now, 9)) for f in fills]
+    return out
+
+
+def digest(fills: list[tuple[str | None, str | None, int, int, float]]) -> str:
+    return hashlib.sha256(repr(fills).encode()).hexdigest()
+
+
+def test_rest_zero_is_exactly_the_pool_before_contra_could_rest() -> None:
+    # Pinned from the pool as it was before contra_rest_s existed (commit f8d8fcb): 388 fills.
+    before = "98d377e7f965fcfcafbbb611d1bd161f082aad9efe3efd4db3b2e967a9160aa4"
+    default = golden_scenario()
+    assert len(default) == 388 and digest(default) == before
+    assert golden_scenario(contra_rest_s=0.0) == default
+    resting = golden_scenario(contra_rest_s=10.0)
+    assert resting != default and len(resting) > len(default)  # the setting does something
+
+
+# ---------------------------------------------------------------------------------------------- common random numbers
+
+
+def contra_history(pool: DarkPool, until: float) -> list[float]:
+    times = []
+    while (t := pool.next_contra_time()) is not None and t <= until:
+        pool.on_contra(t, 100, 101)
+        times.append(t)
+    return times
+
+
+def test_same_seed_same_contra_stream_whatever_our_orders_do() -> None:
+    a = DarkPool("ACME", random.Random(8), 2.0, 100, 1.0, contra_rest_s=3.0)
+    b = DarkPool("ACME", random.Random(8), 2.0, 100, 1.0, contra_rest_s=3.0)
+    b.submit(order(BUY, 10_000, oid="x"), 100, 101, 0.0)  # eats every selling contra, in full
+    b.submit(order(SELL, 500, min_qty=150, oid="y"), 100, 101, 0.0)  # eats some buying ones
+    assert contra_history(a, 50.0) == contra_history(b, 50.0)
+    b.cancel("x")
+    b.cancel("y")
+    # Lifetimes were drawn for the contras b's orders ate too: later arrivals (and expiries) agree.
+    assert contra_history(a, 200.0) == contra_history(b, 200.0)
+    b.on_quote(100, 101, 200.0)
+    a.on_quote(100, 101, 200.0)
+    assert a.resting_contra() == b.resting_contra() != []
+    a._check()
+    b._check()
+
+
+def test_the_wiring_keeps_arrivals_the_same_whatever_the_rest_setting() -> None:
+    config = load_venues_config("configs/lab-venues.toml")
+    umbra = next(v for v in config.venue if v.name == "UMBRA")
+    noct = next(v for v in config.venue if v.name == "NOCT")
+    assert (umbra.contra_rest_s, noct.contra_rest_s) == (20.0, 60.0)
+    none = config.model_copy(update={"venue": [v.model_copy(update={"contra_rest_s": 0.0}) for v in config.venue]})
+    times = []
+    for cfg in (config, none):
+        sim = SimulatedVenues.build(cfg, VirtualClock(T0), T0)
+        pool = next(d for d in sim.dark if d.name == "UMBRA").pools[config.instrument[0].symbol]
+        times.append(contra_history(pool, T0 + 600))
+    assert times[0] == times[1] and len(times[0]) > 30
+
+
+# ---------------------------------------------------------------------------------------------- conservation
+
+
+_op = st.one_of(
+    st.tuples(st.just("order"), st.sampled_from([BUY, SELL]), st.integers(1, 200),
+              st.sampled_from([None, 99, 100, 101, 102]), st.sampled_from([DAY, IOC, FOK]), st.integers(0, 100)),
+    st.tuples(st.just("cancel"), st.integers(0, 30)),
+    st.tuples(st.just("quote"), st.integers(98, 102), st.sampled_from([-1, 0, 1, 2, 3])),
+    st.tuples(st.just("contra")),
+    st.tuples(st.just("wait"), st.floats(0.0, 20.0)),
+)
+
+
+@given(st.lists(_op, max_size=60), st.integers(0, 2**16), st.sampled_from([0.0, 2.0, 30.0]))
+def test_conservation_holds_whatever_happens(ops: list[tuple[object, ...]], seed: int, rest: float) -> None:
+    pool = DarkPool("ACME", random.Random(seed), 1.0, 60, 1.0, contra_rest_s=rest)
+    now, bid, ask = 0.0, 100, 101
+    ids: list[str] = []
+    for i, op in enumerate(ops):
+        kind = op[0]
+        if kind == "order":
+            _, side, qty, price, tif, mq = op
+            assert isinstance(side, Side) and isinstance(qty, int) and isinstance(tif, TimeInForce)
+            assert isinstance(mq, int) and (price is None or isinstance(price, int))
+            o = order(side, qty, price, tif, min(mq, qty), oid=f"h{i}")
+            ids.append(o.order_id)
+            pool.submit(o, bid, ask, now)
+        elif kind == "cancel" and ids:
+            assert isinstance(op[1], int)
+            pool.cancel(ids[op[1] % len(ids)])
+        elif kind == "quote":
+            assert isinstance(op[1], int) and isinstance(op[2], int)
+            bid, ask = op[1], op[1] + op[2]
+            pool.on_quote(bid, ask, now)
+        elif kind == "contra":
+            t = pool.next_contra_time()
+            assert t is not None
+            now = max(now, t)
+            pool.on_contra(now, bid, ask)
+        elif kind == "wait":
+            assert isinstance(op[1], float)
+            now += op[1]
+            pool.on_quote(bid, ask, now)
+        pool._check()
+
+
+def test_seeded_stress_with_resting_contra_keeps_invariants() -> None:
+    rng = random.Random(99)
+    pool = DarkPool("ACME", random.Random(16), 3.0, 60, 1.0, contra_rest_s=4.0)
+    now, bid, ask = 0.0, 100, 101
+    total, from_resting = 0, 0
+    for i in range(4000):
+        r = rng.random()
+        now += rng.random() * 0.2
+        if rng.random() < 0.1:
+            bid = rng.randint(95, 105)
+            ask = bid + rng.choice([-1, 0, 1, 1, 2, 3])
+        if r < 0.4:
+            qty = rng.randint(1, 200)
+            o = order(BUY if rng.random() < 0.5 else SELL, qty, rng.choice([None, rng.randint(95, 106)]),
+                      rng.choice([DAY, IOC, IOC, FOK]), rng.choice([0, 0, rng.randint(1, qty)]), oid=f"z{i}")
+            fills = pool.submit(o, bid, ask, now)
+        elif r < 0.55:
+            fills = pool.on_quote(bid, ask, now)
+        else:
+            t = pool.next_contra_time()
+            assert t is not None
+            now = max(now, t)
+            fills = pool.on_contra(now, bid, ask)
+        total += len(fills)
+        from_resting += sum(f.maker is None for f in fills)
+        pool._check()
+    assert total > 500 and from_resting > 100

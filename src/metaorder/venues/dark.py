@@ -11,13 +11,36 @@ later, partially or never.  Two sources of liquidity produce that here:
   limits, in time priority;
 * simulated *contra interest*: a Poisson stream (``contra_rate_per_s``) of buyers or sellers
   (50/50) with lognormal sizes (median ``contra_size_median``, log-sd ``contra_size_sigma``) that
-  trade against resting pool orders at the midpoint and vanish if unmatched.  With rate λ a resting
-  buy meets a seller at rate λ/2: its wait is exponential with mean 2/λ and the chance of any
-  fill within T is ``1 - exp(-λT/2)``; the lognormal size decides how much of it fills.
+  trade against resting pool orders at the midpoint.  With rate λ a resting buy meets a seller at
+  rate λ/2: its wait is exponential with mean 2/λ and the chance of any fill within T is
+  ``1 - exp(-λT/2)``; the lognormal size decides how much of it fills.
 
-Each contra arrival consumes the random generator in the same way (side, size, next arrival) no
-matter what rests in the pool: two runs with the same seed see the same contra stream even when
-our orders differ, so strategy comparisons use common random numbers.
+What is left of a contra after it met the resting orders *rests hidden* for an exponential
+lifetime of mean ``contra_rest_s`` (0: it vanishes at once).  That is what other participants do
+in a real pool, and it is why an IOC midpoint order (or a newly arriving peg) can fill at all: it
+meets liquidity that arrived before it.  With contra_rest_s = τ the resting contra of each side is
+the population of an M/M/∞ queue: Poisson with mean λτ/2 arrivals (fewer what our orders took).
+A resting contra
+* trades with pool orders of the other side that arrive, or that become able to trade (a new
+  quote, shrunk leaves), in time priority with the resting pool orders, honouring their limits and
+  per-fill minimums (a contra has no limit and no minimum of its own);
+* never trades with another contra: contra interest models the liquidity *our* orders may meet,
+  not the pool's other participants among themselves (and it keeps the M/M/∞ count above simple);
+* is nobody's order: its fills carry None on its side of the ``DarkFill``, it is never reported and
+  never published (the pool publishes nothing anyway);
+* expires *lazily*: every entry point that can trade (``submit``, ``replace``, ``on_quote``,
+  ``on_contra``) first drops the contras whose expiry is at or before its ``now`` (the pool keeps
+  the latest ``now`` seen, so time never runs backwards).  That is exactly equivalent to removing
+  them at their expiry: a contra can trade only inside an entry point, and leaving is reported to
+  nobody, so the venue's event loop need not wake for it (``next_contra_time`` is arrivals only).
+
+Each contra arrival consumes the random generators in the same way (side, size, lifetime when
+``contra_rest_s > 0``, next arrival) no matter what rests in the pool, the lifetime being drawn even
+when the contra is matched in full at once: two runs with the same seed see the same contra stream
+even when our orders differ, so strategy comparisons use common random numbers.  Lifetimes come
+from ``rest_rng`` when one is given (the wiring gives one), so the arrivals, sides and sizes are
+also the same whatever ``contra_rest_s`` is; with ``contra_rest_s = 0`` nothing is drawn for them
+and the pool behaves exactly as it did before contra could rest.
 
 Exact midpoint: prices are integer ticks, and the midpoint of an odd spread is a half tick.
 Rather than rounding (which would favour one side) or floats, the pool works in *half ticks*:
@@ -52,6 +75,7 @@ Order semantics
 
 from __future__ import annotations
 
+import heapq
 import math
 import random
 from dataclasses import dataclass
@@ -66,18 +90,32 @@ _BUY = Side.BUY
 _IOC = TimeInForce.IOC
 _FOK = TimeInForce.FOK
 
-Plan = list[tuple[Order, Order | None, int]]  # (maker, taker or None for contra interest, qty)
+
+@dataclass(slots=True)
+class _Contra:
+    """Simulated contra interest resting hidden in the pool (nobody's order: never reported)."""
+
+    side: Side
+    qty: int  # what is left of it
+    seq: int  # time priority, shared with the pool orders' seq
+    expires: float  # it is gone at this time (alive while now < expires)
+
+
+Party = Order | _Contra
+Plan = list[tuple[Party, Party, int]]  # (maker, taker, qty): earlier and later, never two contras
 
 
 @dataclass(frozen=True, slots=True)
 class DarkFill:
     """One midpoint execution.
 
-    ``maker`` is the pool order that was resting first; ``taker`` the later pool order, or None
-    when the other side was simulated contra interest (there is no order for it).
+    ``maker`` is the side that was resting first and ``taker`` the later one; each is a pool order,
+    or None for simulated contra interest (there is no order for it; never both None).  A contra
+    arriving meets resting orders as the taker (maker = the order, taker = None); a pool order
+    that meets a contra resting before it is the taker (maker = None), and pays the taker fee.
     """
 
-    maker: Order
+    maker: Order | None
     taker: Order | None
     price_x2: int  # bid + ask of the lit quote: the price is price_x2 / 2 ticks, exactly
     qty: int
@@ -100,6 +138,14 @@ def avg_price(order: Order) -> Fraction | None:
     return Fraction(order.cost, 2 * order.cum_qty) if order.cum_qty else None
 
 
+def _seq(party: Party) -> int:
+    return party.seq
+
+
+def _leaves(party: Party) -> int:
+    return party.qty - party.cum_qty if isinstance(party, Order) else party.qty
+
+
 def _accepts(order: Order, m2: int) -> bool:
     """Does the order's limit (if any) accept a midpoint of m2 / 2 ticks?"""
     price = order.price
@@ -112,10 +158,11 @@ class DarkPool:
     """Hidden midpoint-crossing pool with simulated contra interest; see the module docstring.
 
     Orders passed in are mutated in place (``seq``, ``cum_qty``, ``cost`` in half ticks,
-    ``cancelled``; ``qty``/``price`` on replace).  ``rng`` drives only the contra stream.
-    ``start`` is the simulated time from which the first contra arrival is drawn.  The ``now``
-    arguments of ``submit``/``replace``/``on_quote`` keep every event entry point alike for the
-    venue's event loop; today only ``on_contra``'s ``now`` matters (it schedules the next arrival).
+    ``cancelled``; ``qty``/``price`` on replace).  ``rng`` drives only the contra stream;
+    ``rest_rng`` (default: ``rng``) draws the contras' lifetimes.  ``start`` is the simulated time
+    from which the first contra arrival is drawn.  Every ``now`` argument advances the pool's clock
+    (never backwards), at which resting contra expires; ``on_contra``'s also schedules the next
+    arrival.
     """
 
     def __init__(
@@ -126,9 +173,11 @@ class DarkPool:
         contra_size_median: int,
         contra_size_sigma: float,
         start: float = 0.0,
+        contra_rest_s: float = 0.0,
+        rest_rng: random.Random | None = None,
     ) -> None:
-        if contra_rate_per_s < 0 or contra_size_median < 1 or contra_size_sigma < 0:
-            raise ValueError("contra rate and sigma must be >= 0 and the median size >= 1")
+        if contra_rate_per_s < 0 or contra_size_median < 1 or contra_size_sigma < 0 or contra_rest_s < 0:
+            raise ValueError("contra rate, sigma and rest must be >= 0 and the median size >= 1")
         self.symbol = symbol
         self._rng = rng
         self._rate = contra_rate_per_s
@@ -139,11 +188,20 @@ class DarkPool:
         self._seq = 0
         self._m2: int | None = None  # midpoint (x2) of the last quote seen; the pool is settled at it
         self._next_contra = start + rng.expovariate(contra_rate_per_s) if contra_rate_per_s > 0 else None
+        self._rest_s = contra_rest_s
+        self._rest_rng = rest_rng or rng
+        self._contra_buys: dict[int, _Contra] = {}  # by seq; insertion order == time priority
+        self._contra_sells: dict[int, _Contra] = {}
+        self._expiries: list[tuple[float, int]] = []  # heap of (expires, seq); stale entries skipped
+        self._now = start  # latest time seen: resting contra is alive while _now < expires
         # Ledger checked by _check(): every share entered is resting, filled or cancelled.
         self._added = 0
         self._crossed = 0  # shares traded between two pool orders (counted in both cum_qty)
         self._contra_filled = 0  # shares traded against contra interest
         self._cancelled = 0
+        # Contra ledger: every contra share arrived is filled, resting, expired or vanished.
+        self._contra_arrived = 0
+        self._contra_gone = 0  # left unmatched: at once (no rest) or at its expiry
 
     # ------------------------------------------------------------------ order entry
 
@@ -162,6 +220,7 @@ class DarkPool:
             raise BookError(f"order {oid!r}: min_qty {order.min_qty} outside 0..{order.qty}")
         if order.ord_type is OrdType.LIMIT and order.price is None:
             raise BookError(f"limit order {oid!r} without a price")
+        self._advance(now)
         fills = self._settle(bid, ask)
         self._seq += 1
         order.seq = self._seq
@@ -209,6 +268,7 @@ class DarkPool:
         order = self._buys.get(order_id) or self._sells.get(order_id)
         if order is None:
             raise BookError(f"replace of unknown or finished order {order_id!r}")
+        self._advance(now)
         if new_qty < 0:
             raise BookError(f"replace of {order_id!r} to a negative quantity {new_qty}")
         if new_price is not None and order.ord_type is OrdType.MARKET:
@@ -237,11 +297,15 @@ class DarkPool:
     # ------------------------------------------------------------------ market events
 
     def on_quote(self, bid: int | None, ask: int | None, now: float) -> list[DarkFill]:
-        """A new lit BBO: resting orders that became marketable against each other at the new mid cross."""
+        """A new lit BBO: resting orders (and contra) that became able to trade at the new mid cross."""
+        self._advance(now)
         return self._settle(bid, ask)
 
     def next_contra_time(self) -> float | None:
-        """When simulated contra interest next arrives (None if the rate is 0)."""
+        """When simulated contra interest next arrives (None if the rate is 0).
+
+        Arrivals only: resting contra expires lazily (module docstring), no wake-up is needed for it.
+        """
         return self._next_contra
 
     def on_contra(self, now: float, bid: int | None, ask: int | None) -> list[DarkFill]:
@@ -249,18 +313,25 @@ class DarkPool:
 
         The contra is a buyer or a seller with equal probability and a lognormal size; it trades
         with resting orders of the other side whose limit accepts the midpoint, in time priority,
-        skipping orders whose per-fill minimum it cannot meet; what is left of it vanishes.
+        skipping orders whose per-fill minimum it cannot meet; what is left of it rests hidden until
+        its expiry (``contra_rest_s`` > 0) or vanishes.
         """
         rng = self._rng
         contra_side = _BUY if rng.random() < 0.5 else Side.SELL
         size = max(1, round(rng.lognormvariate(self._mu, self._sigma)))
+        # Drawn always (even if matched in full at once): the stream must not depend on what rests.
+        life = self._rest_rng.expovariate(1.0 / self._rest_s) if self._rest_s > 0 else 0.0
         self._next_contra = now + rng.expovariate(self._rate) if self._rate > 0 else None
+        self._advance(now)
+        self._contra_arrived += size
         fills = self._settle(bid, ask)
         m2 = self._m2
         if m2 is None:
+            self._rest_contra(contra_side, size, now + life)
             return fills
         plan: Plan = []
         rem = size
+        contra = _Contra(contra_side, size, 0, now + life)  # its seq is given if it comes to rest
         for order in (self._sells if contra_side is _BUY else self._buys).values():
             if not rem:
                 break
@@ -270,11 +341,34 @@ class DarkPool:
             x = min(rem, leaves)
             if x < min(order.min_qty, leaves):
                 continue
-            plan.append((order, None, x))
+            plan.append((order, contra, x))
             rem -= x
         fills += self._apply(plan, m2)
+        self._rest_contra(contra_side, contra.qty, now + life)
         fills += self._settle(bid, ask)  # partial contra fills shrink leaves: minimums may now be met
         return fills
+
+    def _rest_contra(self, side: Side, qty: int, expires: float) -> None:
+        """What is left of an arriving contra rests until ``expires``, or vanishes (no rest, or late)."""
+        if not qty:
+            return
+        if expires <= self._now:
+            self._contra_gone += qty
+            return
+        self._seq += 1
+        (self._contra_buys if side is _BUY else self._contra_sells)[self._seq] = _Contra(side, qty, self._seq, expires)
+        heapq.heappush(self._expiries, (expires, self._seq))
+
+    def _advance(self, now: float) -> None:
+        """Move the pool's clock to ``now`` (never back) and drop the contra that expired by then."""
+        if now > self._now:
+            self._now = now
+        heap = self._expiries
+        while heap and heap[0][0] <= self._now:
+            _, seq = heapq.heappop(heap)
+            gone = self._contra_buys.pop(seq, None) or self._contra_sells.pop(seq, None)
+            if gone is not None:  # else it was filled in full earlier
+                self._contra_gone += gone.qty
 
     # ------------------------------------------------------------------ queries
 
@@ -288,67 +382,91 @@ class DarkPool:
     def __len__(self) -> int:
         return len(self._buys) + len(self._sells)
 
+    def resting_contra(self) -> list[tuple[Side, int, float]]:
+        """Contra interest resting hidden now, in time priority: (side, shares, expiry); for tests and the lab.
+
+        Only what is still alive at the latest ``now`` seen (expired contra is dropped at each entry).
+        """
+        rest = sorted([*self._contra_buys.values(), *self._contra_sells.values()], key=lambda c: c.seq)
+        return [(c.side, c.qty, c.expires) for c in rest]
+
     # ------------------------------------------------------------------ crossing
 
     def _settle(self, bid: int | None, ask: int | None) -> list[DarkFill]:
         """Adopt the quote and cross resting orders that it makes marketable against each other."""
         m2 = self._m2 = mid_x2(bid, ask)
-        if m2 is None or not self._buys or not self._sells:
+        if m2 is None or not (self._buys or self._sells):
+            return []
+        if not (self._buys or self._contra_buys) or not (self._sells or self._contra_sells):
             return []
         return self._apply(self._plan(m2, None), m2)
 
     def _plan(self, m2: int, extra: Order | None) -> Plan:
-        """The pool-internal fills at mid m2, with ``extra`` (a newly entered order) included; no effects.
+        """The pool's fills at mid m2, with ``extra`` (a newly entered order) included; no effects.
 
-        Buys are taken in time priority, each against sells in time priority, and passes repeat
-        until one makes no fill: a fill shrinks leaves and with them per-fill minimums, which can
-        make a pair skipped earlier compatible.  Each fill reduces total leaves, so this ends.
+        Each side is its resting orders whose limit accepts m2 and its resting contra, merged in
+        time priority.  Buys are taken in that order, each against sells in that order (two contras
+        never trade), and passes repeat until one makes no fill: a fill shrinks leaves and with them
+        per-fill minimums, which can make a pair skipped earlier compatible.  Each fill reduces total
+        leaves, so this ends.  A contra has no limit and no minimum (``min_qty`` 0 below).
         """
-        buys = [o for o in self._buys.values() if _accepts(o, m2)]
-        sells = [o for o in self._sells.values() if _accepts(o, m2)]
+        buys: list[Party] = [o for o in self._buys.values() if _accepts(o, m2)]
+        sells: list[Party] = [o for o in self._sells.values() if _accepts(o, m2)]
+        if self._contra_buys:
+            buys = list(heapq.merge(buys, self._contra_buys.values(), key=_seq))
+        if self._contra_sells:
+            sells = list(heapq.merge(sells, self._contra_sells.values(), key=_seq))
         if extra is not None and _accepts(extra, m2):
             (buys if extra.side is _BUY else sells).append(extra)  # latest seq: last in priority
         if not buys or not sells:
             return []
-        leaves = {o.order_id: o.qty - o.cum_qty for o in buys}
-        leaves.update((o.order_id, o.qty - o.cum_qty) for o in sells)
+        leaves = {id(p): _leaves(p) for p in (*buys, *sells)}
         plan: Plan = []
         progress = True
         while progress:
             progress = False
             for b in buys:
-                lb = leaves[b.order_id]
+                lb = leaves[id(b)]
+                b_min = b.min_qty if isinstance(b, Order) else 0
                 for s in sells:
                     if not lb:
                         break
-                    ls = leaves[s.order_id]
-                    if not ls:
+                    ls = leaves[id(s)]
+                    if not ls or (isinstance(b, _Contra) and isinstance(s, _Contra)):
                         continue
+                    s_min = s.min_qty if isinstance(s, Order) else 0
                     x = min(lb, ls)
-                    if x < min(b.min_qty, lb) or x < min(s.min_qty, ls):
+                    if x < min(b_min, lb) or x < min(s_min, ls):
                         continue
                     plan.append((b, s, x) if b.seq < s.seq else (s, b, x))
                     lb -= x
-                    leaves[s.order_id] = ls - x
+                    leaves[id(s)] = ls - x
                     progress = True
-                leaves[b.order_id] = lb
+                leaves[id(b)] = lb
         return plan
 
     def _apply(self, plan: Plan, m2: int) -> list[DarkFill]:
+        """Execute a plan: orders gain ``cum_qty``/``cost``, contra loses ``qty``; the done leave."""
         fills: list[DarkFill] = []
         for maker, taker, x in plan:
-            maker.cum_qty += x
-            maker.cost += m2 * x
-            if taker is None:
-                self._contra_filled += x
-            else:
-                taker.cum_qty += x
-                taker.cost += m2 * x
+            parties: list[Order | None] = []
+            for p in (maker, taker):
+                if isinstance(p, Order):
+                    p.cum_qty += x
+                    p.cost += m2 * x
+                    if p.cum_qty >= p.qty:
+                        (self._buys if p.side is _BUY else self._sells).pop(p.order_id, None)
+                    parties.append(p)
+                else:
+                    p.qty -= x
+                    if not p.qty:
+                        (self._contra_buys if p.side is _BUY else self._contra_sells).pop(p.seq, None)
+                    parties.append(None)
+            if isinstance(maker, Order) and isinstance(taker, Order):
                 self._crossed += x
-            fills.append(DarkFill(maker, taker, m2, x))
-            for o in (maker, taker):
-                if o is not None and o.cum_qty >= o.qty:
-                    (self._buys if o.side is _BUY else self._sells).pop(o.order_id, None)
+            else:
+                self._contra_filled += x
+            fills.append(DarkFill(parties[0], parties[1], m2, x))
         return fills
 
     # ------------------------------------------------------------------ invariants
@@ -366,6 +484,17 @@ class DarkPool:
                 last = o.seq
                 leaves += o.qty - o.cum_qty
         assert not self._buys.keys() & self._sells.keys(), "order id on both sides"
+        contra = 0
+        for side, cbook in ((_BUY, self._contra_buys), (Side.SELL, self._contra_sells)):
+            last = 0
+            for seq, c in cbook.items():
+                assert c.seq == seq and c.side is side, "contra filed under the wrong key or side"
+                assert c.qty > 0 and c.expires > self._now, "filled or expired contra resting"
+                assert c.seq > last, "contra time priority broken"
+                last = c.seq
+                contra += c.qty
+        assert not self._contra_buys.keys() & self._contra_sells.keys(), "contra on both sides"
         if self._m2 is not None:
             assert not self._plan(self._m2, None), "resting orders could cross at the last quote"
         assert self._added == leaves + 2 * self._crossed + self._contra_filled + self._cancelled, "quantity lost"
+        assert self._contra_arrived == contra + self._contra_filled + self._contra_gone, "contra quantity lost"

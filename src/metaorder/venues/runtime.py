@@ -101,8 +101,11 @@ class SimulatedVenues:
                 apps[v.name] = VenueApplication(venue, MarketDataPublisher(venue.books, venue.instruments), clock)
             else:
                 pools = {
+                    # Lifetimes from their own generator: the arrivals, sides and sizes stay the same
+                    # whatever contra_rest_s is (common random numbers across that setting too).
                     s: DarkPool(s, _rng(config.market.seed, v.name, s), v.contra_rate_per_min / 60.0,
-                                v.contra_size_median, v.contra_size_sigma, start)
+                                v.contra_size_median, v.contra_size_sigma, start, v.contra_rest_s,
+                                _rng(config.market.seed, v.name, f"{s}:contra-rest"))
                     for s in symbols
                 }
                 dvenue = DarkVenue(v.name, [instruments[s] for s in symbols], pools, **common)
