@@ -439,6 +439,7 @@ class ExecutionEngine:
         elif expiring != "waiting":  # while children are pulled for orders about to expire: nothing new
             wanted = parent.wanted_qty
             self.guard.set_limit(parent_id, worked.filled + wanted)
+            self._fit_placements(worked, wanted)
             self._fit_to_wanted(worked, wanted, now, actions)
             self._repost_stale(worked, now, actions)
             self._wake_placements(worked, now, actions)
@@ -838,6 +839,21 @@ class ExecutionEngine:
         self._record(ChildCancelRequested(child.parent_id, child.child_id, child.venue, reason), now)
         actions.venue.append((child.venue, MsgType.ORDER_CANCEL_REQUEST, body))
 
+    def _fit_placements(self, worked: _Worked, wanted: int) -> None:
+        """Supersede the parent's placements when what is out plus what they may still send exceeds
+        what its orders want (a client amended down or canceled, a cross filled some).
+
+        A placement in mid-walk (sequential, a seek round) may send its remainder later; after a
+        shrink that would be beyond the parent's new limit, which the parent/child control rightly
+        refuses by halting the parent.  Superseded, it sends nothing more and its remainder is the
+        strategy's again, which sizes against the new quantity.  All of them: a placement re-routes
+        the remainder of each child of its that closes, so any of them may send what the shrink took
+        away, and the children :meth:`_fit_to_wanted` pulls are exactly such remainders."""
+        live = [p for p in worked.placements if not p.superseded]
+        if live and worked.working() + sum(p.unplaced for p in live) > wanted:
+            for placement in live:
+                placement.supersede()
+
     def _fit_to_wanted(self, worked: _Worked, wanted: int, now: float, actions: Actions) -> None:
         """Cancel the newest children while more is out at venues than the parent's orders want."""
         pending = sum(c.leaves_qty for c in worked.children.values() if c.cancel_requested)
@@ -850,10 +866,17 @@ class ExecutionEngine:
                 excess -= child.leaves_qty
 
     def _repost_stale(self, worked: _Worked, now: float, actions: Actions) -> None:
+        """Pull resting children older than ``passive_max_age_s``: their price is re-decided.  A child
+        of a live placement is pulled without superseding it (the placement has its remainder back
+        in its room and places it again in its next round); any other child's remainder is the
+        strategy's."""
         limit = self.settings.passive_max_age_s
         for child in list(worked.children.values()):
             if not child.ioc and now - child.sent_at > limit:
-                self._cancel(child, now, actions, f"passive child resting more than {limit:g} s: re-decide")
+                placement = worked.placement_of.get(child.child_id)
+                live = placement is not None and not placement.superseded and not placement.done
+                self._cancel(child, now, actions, f"passive child resting more than {limit:g} s: re-decide",
+                             by_placement=live)
 
     def _close_parent(self, worked: _Worked, now: float, actions: Actions) -> None:
         """The parent is done or gone: pull what is still out; forget it once nothing is."""
@@ -1047,9 +1070,12 @@ class ExecutionEngine:
         child's true state instead of cancelling again and again; its answer decides."""
         actions = Actions()
         child = self._child_of(reject.orig_cl_ord_id, reject.cl_ord_id)
-        if child is None or not child.state.open:
+        if child is None:
             return actions
+        # Counted even when the child closed meanwhile: "too late, it filled" is the usual cancel reject.
         self._record(ChildCancelRejected(child.parent_id, child.child_id, venue, reject.text or ""), now)
+        if not child.state.open:
+            return actions
         if reject.reason is CancelRejectReason.UNKNOWN_ORDER or (reject.state is not None and reject.state.final):
             # cancel_requested stays set meanwhile
             actions.venue.append((venue, MsgType.ORDER_STATUS_REQUEST, status_request(child)))

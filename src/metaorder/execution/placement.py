@@ -118,6 +118,9 @@ class Placement(Protocol):
         """Ask for nothing more: the engine or the strategy took the intent's remainder back."""
         ...
 
+    @property
+    def superseded(self) -> bool: ...
+
     def take_cancels(self) -> list[str]:
         """Children (ClOrdIDs) it wants canceled now, asked once each: a sequential logic's timeout,
         a parallel sweep's leftovers once the target is reached.  The engine sends the cancels after
