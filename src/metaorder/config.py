@@ -324,6 +324,10 @@ class VenueSettings(_Strict):
     # mean seconds an unmatched contra rests hidden (exponential lifetime) before it leaves; 0: it
     # vanishes at once.  Resting contra is what lets an IOC midpoint order meet earlier liquidity.
     contra_rest_s: float = Field(0.0, ge=0)
+    # The share of the square-root impact our fills on this venue cause (1: all of it, as a lit print).
+    # A dark midpoint cross with a natural counterparty neither consumes displayed depth nor shows on a
+    # book before it happens; how much it still moves the price is a modelling choice (README).
+    impact_weight: float = Field(1.0, ge=0, le=1)
 
 
 class MarketSettings(_Strict):

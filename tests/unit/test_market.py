@@ -282,6 +282,18 @@ def test_impact_does_not_depend_on_slicing_and_sells_push_down() -> None:
     assert whole.fair_price("ACME") == pytest.approx(ACME.reference_price_ticks, rel=1e-12)
 
 
+def test_a_fills_impact_weight_counts_that_share_of_it_as_information() -> None:
+    """A venue's impact_weight (a dark pool's midpoint crosses): a quarter of the shares, half the move."""
+    full, _ = make(seed=1, length=3600.0, impact_memory_half_life=None)
+    weighted, _ = make(seed=1, length=3600.0, impact_memory_half_life=None)
+    full.on_external_fill("ACME", Side.BUY, 10_000, T0 + 10.0)
+    weighted.on_external_fill("ACME", Side.BUY, 40_000, T0 + 10.0, weight=0.25)
+    assert weighted.fair_price("ACME") == pytest.approx(full.fair_price("ACME"), rel=1e-12)
+    nothing, _ = make(seed=1, length=3600.0, impact_memory_half_life=None)
+    nothing.on_external_fill("ACME", Side.BUY, 40_000, T0 + 10.0, weight=0.0)
+    assert nothing.fair_price("ACME") == ACME.reference_price_ticks
+
+
 def test_impact_memory_fades_so_slow_trading_pays_more_than_the_square_root() -> None:
     fast, _ = make(seed=1, length=DAY)
     slow, _ = make(seed=1, length=DAY)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from metaorder.clock import VirtualClock
 from metaorder.config import VenuesConfig
+from metaorder.venues.model import Side
 from metaorder.venues.runtime import SimulatedVenues
 from metaorder.venues.venue import VenueStatus
 
@@ -47,3 +48,18 @@ def test_venues_close_with_the_session_and_the_consolidated_quote_is_withdrawn()
     _, sim = run_session(5)
     assert all(v.status is VenueStatus.CLOSED for v in (*sim.lit, *sim.dark))
     assert sim.consolidated_quote("ACME") == (None, None)  # quotes withdrawn at the close
+
+
+def test_our_fills_on_a_venue_move_the_fair_price_by_its_impact_weight() -> None:
+    venues = [{**v, "impact_weight": 0.0} if v["name"] == "D1" else v for v in CONFIG["venue"]]  # type: ignore[index,dict-item]
+    config = VenuesConfig.model_validate({**CONFIG, "venue": venues})
+    clock = VirtualClock(1_700_000_000.0)
+    sim = SimulatedVenues.build(config, clock, clock.now())
+    [dark] = sim.dark
+    [lit, _] = sim.lit
+    before = sim.market.fair_price("ACME")
+    assert dark.on_client_fill is not None and lit.on_client_fill is not None
+    dark.on_client_fill("ACME", Side.BUY, 30_000, clock.now())  # weight 0: a dark cross reveals nothing here
+    assert sim.market.fair_price("ACME") == before
+    lit.on_client_fill("ACME", Side.BUY, 30_000, clock.now())  # the default: all of it
+    assert sim.market.fair_price("ACME") > before

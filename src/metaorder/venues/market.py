@@ -407,12 +407,14 @@ class Market:
         """The latent fair price of ``symbol`` in ticks (a float: a model quantity, not a price to trade at)."""
         return self._symbols[symbol].fair
 
-    def on_external_fill(self, symbol: str, side: Side, qty: int, now: float) -> None:
+    def on_external_fill(self, symbol: str, side: Side, qty: int, now: float, weight: float = 1.0) -> None:
         """A non-background order bought (``side`` BUY) or sold ``qty`` shares of ``symbol`` at ``now``.
 
         Moves the fair price permanently by the square-root law on the remembered signed external
         volume (see the module docstring).  The book itself was already consumed by the fill; the
-        liquidity providers re-centre on the new fair price at their next refresh.
+        liquidity providers re-centre on the new fair price at their next refresh.  ``weight`` is
+        the share of the fill that counts as information (the venue's ``impact_weight``: a dark
+        midpoint cross with a natural counterparty reveals less than a lit print).
         """
         sym = self._symbols[symbol]
         if qty <= 0:
@@ -421,7 +423,7 @@ class Market:
         if self._memory is not None and now > sym.impact_at:
             q *= 0.5 ** ((now - sym.impact_at) / self._memory)
         sym.impact_at = max(sym.impact_at, now)
-        after = q + side.sign * qty
+        after = q + side.sign * qty * weight
         sym.fair *= math.exp(sym.impact(after) - sym.impact(q))
         sym.impact_q = after
 

@@ -10,6 +10,7 @@ live, on the wall clock.
 from __future__ import annotations
 
 import asyncio
+import functools
 import random
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -120,15 +121,17 @@ class SimulatedVenues:
         sim = cls(config, lit, dark, apps, market)
         for d in dark:
             d.quotes = sim.consolidated_quote
+        weights = {v.name: v.impact_weight for v in config.venue}
         for venue_ in (*lit, *dark):
-            venue_.on_client_fill = sim.on_client_fill
+            venue_.on_client_fill = functools.partial(sim.on_client_fill, weight=weights.get(venue_.name, 1.0))
         for app in apps.values():
             app.catch_up = sim.step
         return sim
 
-    def on_client_fill(self, symbol: str, side: Side, qty: int, now: float) -> None:
-        """Our orders move prices: every client execution feeds the market's impact model."""
-        self.market.on_external_fill(symbol, side, qty, now)
+    def on_client_fill(self, symbol: str, side: Side, qty: int, now: float, weight: float = 1.0) -> None:
+        """Our orders move prices: every client execution feeds the market's impact model, weighted
+        by its venue's ``impact_weight``."""
+        self.market.on_external_fill(symbol, side, qty, now, weight)
 
     def consolidated_quote(self, symbol: str) -> tuple[int | None, int | None]:
         """Best bid and offer across the lit venues (ticks): the dark pools' midpoint reference."""
