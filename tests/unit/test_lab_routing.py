@@ -243,15 +243,17 @@ def test_an_overfill_allocated_in_any_run_fails_and_is_named() -> None:
 
 def test_dark_fill_estimates_are_children_weighted_and_need_enough_children() -> None:
     runs = [run("SEEK", 1, dark=(DarkChildren("UMBRA", "ACME", 30, 6), DarkChildren("UMBRA", "KELP", 10, 4),
-                                 DarkChildren("NOCT", "ACME", 5, 5)),
-                estimates=(("UMBRA", "ACME", 0.2), ("UMBRA", "KELP", 0.6), ("NOCT", "ACME", 0.1)))]
+                                 DarkChildren("NOCT", "ACME", 5, 5), DarkChildren("UMBRA", "ACME", 10, 0, ioc=True)),
+                estimates=(("UMBRA", "ACME", False, 0.2), ("UMBRA", "KELP", False, 0.6), ("NOCT", "ACME", False, 0.1),
+                           ("UMBRA", "ACME", True, 0.1)))]
     t = dark_fill_estimates(runs)
     umbra = t["by_pool"]["UMBRA"]
-    assert umbra["children"] == 40 and umbra["realised"] == pytest.approx(0.25)
-    assert umbra["estimate"] == pytest.approx((30 * 0.2 + 10 * 0.6) / 40) and umbra["met"]
+    assert umbra["children"] == 50 and umbra["realised"] == pytest.approx(10 / 50)
+    # each child against the estimate of its own kind (an IOC peg's is not a resting one's)
+    assert umbra["estimate"] == pytest.approx((30 * 0.2 + 10 * 0.6 + 10 * 0.1) / 50) and umbra["met"]
     assert "NOCT" not in t["by_pool"] and t["met"]  # 5 children: its realised rate is noise
     far = dark_fill_estimates([run("SEEK", 1, dark=(DarkChildren("UMBRA", "ACME", 20, 2),),
-                                   estimates=(("UMBRA", "ACME", 0.25),))])
+                                   estimates=(("UMBRA", "ACME", False, 0.25),))])
     assert not far["met"] and not far["by_pool"]["UMBRA"]["met"]
 
 

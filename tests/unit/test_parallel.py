@@ -19,7 +19,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from metaorder.execution.estimates import FillPriors, PriorEstimates
+from metaorder.execution.estimates import FillPriors, OrderKind, PriorEstimates
 from metaorder.execution.parallel import ParallelPlacement, ParallelRouter, ParallelSettings, _Candidate, split
 from metaorder.execution.placement import ChildOutcome, ChildResult
 from metaorder.execution.types import (
@@ -161,6 +161,44 @@ def test_an_aggressive_sweep_takes_the_lit_depth_within_the_limit_and_sends_the_
     dark_cost = {o.venue: o.expected_cost for o in orders if o.venue in ("UMBRA", "NOCT")}
     assert dark_cost == {"UMBRA": D("9.995") + D("0.001"), "NOCT": D("9.995") + D("0.001")}  # mid + fee
     assert sum(o.qty for o in orders) == 3000 and p.room == 0
+
+
+class Asked:
+    """The configuration's estimates, recording which (venue, kind) every question was about."""
+
+    def __init__(self, vs: dict[str, VenueInfo]) -> None:
+        self.prior = PriorEstimates(vs)
+        self.asked: set[tuple[str, OrderKind]] = set()
+
+    def fill_probability(self, venue: str, symbol: str, kind: OrderKind) -> float:
+        self.asked.add((venue, kind))
+        return self.prior.fill_probability(venue, symbol, kind)
+
+    def expected_fill(self, venue: str, symbol: str, kind: OrderKind, qty: int) -> float:
+        self.asked.add((venue, kind))
+        return self.prior.expected_fill(venue, symbol, kind, qty)
+
+    def cost_per_share(self, venue: str, symbol: str, kind: OrderKind) -> Decimal:
+        self.asked.add((venue, kind))
+        return self.prior.cost_per_share(venue, symbol, kind)
+
+    def latency_ms(self, venue: str) -> float:
+        return 0.0
+
+    def reject_rate(self, venue: str) -> float:
+        return 0.0
+
+
+def test_every_venue_is_asked_about_the_kind_of_order_it_would_get_an_ioc_peg_as_one() -> None:
+    # An IOC peg meets only what rests in the pool, a resting one what arrives too: their fill
+    # estimates differ by an order of magnitude, so the sweep must weigh each by its own.
+    vs = venues(lit("A"), lit("B"), dark("UMBRA"))
+    est = Asked(vs)
+    ParallelPlacement(intent(3000), BOOKS, vs, 1, NOW, estimates=est, settings=SETTINGS).orders()
+    assert est.asked == {("A", OrderKind.IOC), ("B", OrderKind.IOC), ("UMBRA", OrderKind.MIDPOINT_IOC)}
+    est = Asked(vs)
+    ParallelPlacement(intent(1000, Style.PASSIVE), BOOKS, vs, 1, NOW, estimates=est, settings=SETTINGS).orders()
+    assert est.asked == {("A", OrderKind.PASSIVE), ("B", OrderKind.PASSIVE), ("UMBRA", OrderKind.MIDPOINT)}
 
 
 def test_a_dark_pool_whose_share_is_below_its_minimum_size_is_left_out_and_the_others_take_it() -> None:

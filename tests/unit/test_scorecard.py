@@ -10,6 +10,8 @@ from collections.abc import Callable
 from decimal import Decimal
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from metaorder.ctl import Commands
 from metaorder.events import (
@@ -25,7 +27,14 @@ from metaorder.events import (
     VenueMarkout,
 )
 from metaorder.execution.estimates import FillPriors, OrderKind, VenueEstimates
-from metaorder.execution.scorecard import Scorecard, ScorecardSettings, kaplan_meier_expected, render
+from metaorder.execution.scorecard import (
+    PLACEMENT_CANCEL_REASON,
+    Scorecard,
+    ScorecardSettings,
+    _KaplanMeier,
+    kaplan_meier_expected,
+    render,
+)
 from metaorder.execution.types import VenueInfo, VenueKind
 from metaorder.orders.model import Side
 
@@ -103,6 +112,124 @@ def test_kaplan_meier_on_weighted_observations_sums_the_steps() -> None:
     assert kaplan_meier_expected([(10, 2.0, 1.0), (30, 1.0, 0.0)], 40) == pytest.approx(20.0)
     assert kaplan_meier_expected([(10, 2.0, 1.0), (30, 1.0, 0.0)], 5) == pytest.approx(5.0)
     assert kaplan_meier_expected([], 7) == pytest.approx(7.0)
+
+
+def dark_child(c: Scorecard, child: str, sent: int, filled: int, at: float, *, reason: str | None,
+               ioc: bool = False) -> None:
+    """A UMBRA peg of ``sent`` that filled ``filled``; canceled after a request with ``reason`` (None:
+    the venue ended it by itself, as an IOC's remainder or an expiry)."""
+    c.apply(placed(child, "UMBRA", sent, peg=True, ioc=ioc), at)
+    if filled:
+        c.apply(fill(child, "UMBRA", filled), at + 1)
+    if filled < sent:
+        if reason is not None:
+            c.apply(ChildCancelRequested("P1", child, "UMBRA", reason), at + 2)
+        c.apply(ChildCanceled("P1", child, "UMBRA", leaves_qty=sent - filled), at + 3)
+
+
+def test_a_dark_child_the_strategy_cut_short_is_censored_at_its_fill_and_says_nothing_when_it_got_none() -> None:
+    c = card()
+    dark_child(c, "C1", 1000, 200, T0, reason=PLACEMENT_CANCEL_REASON)  # its timeout: exactly 200 there
+    dark_child(c, "C2", 1000, 300, T0 + 10, reason="strategy: new decision")  # cut short: at least 300
+    dark_child(c, "C3", 1000, 0, T0 + 20, reason="engine: kill switch")  # cut short, nothing: no observation
+    dark_child(c, "C4", 1000, 600, T0 + 30, reason=None)  # ended by the venue: exactly 600
+    # Observations: 200 exact, 300 censored, 600 exact (C3 is none).  At risk at 200: 3 -> S = 2/3
+    # for 200 < x <= 600; the 300 leaves the risk set, at 600: 1 -> S = 0 beyond.
+    # expected_fill(1000) = 200 + 400 x 2/3 = 466.67 (counting C2 as exactly 300 and C3 as 0 would
+    # give S = 3/4 to 200, 2/4 to 300, 1/4 to 600: 150 + 50 + 75 = 275)
+    assert c.expected_fill("UMBRA", "ACME", OrderKind.MIDPOINT, 1000) == pytest.approx(200 + 400 * 2 / 3)
+    # the fill probability stays the realised share of our orders that got a fill: 3 of 4
+    assert c.fill_probability("UMBRA", "ACME", OrderKind.MIDPOINT) == pytest.approx(0.75)
+
+
+def test_an_ioc_midpoint_order_is_a_kind_of_its_own_with_its_own_curve_and_prior() -> None:
+    assert OrderKind.of(VENUES["UMBRA"], True, True) is OrderKind.MIDPOINT_IOC
+    assert OrderKind.of(VENUES["UMBRA"], True, False) is OrderKind.MIDPOINT_IOC  # a pool's limit order, IOC
+    assert OrderKind.of(VENUES["UMBRA"], False, True) is OrderKind.MIDPOINT
+    assert OrderKind.of(VENUES["ATLX"], True, False) is OrderKind.IOC
+    assert OrderKind.MIDPOINT_IOC.dark and OrderKind.MIDPOINT.dark and not OrderKind.IOC.dark
+    c = card(prior_weight=4.0, priors=FillPriors(midpoint=0.3, midpoint_ioc=0.05))
+    assert c.fill_probability("UMBRA", "ACME", OrderKind.MIDPOINT_IOC) == 0.05
+    for i in range(4):
+        dark_child(c, f"R{i}", 1000, 1000, T0 + i, reason=None)  # resting pegs: filled, censored at 1000
+        dark_child(c, f"I{i}", 1000, 0, T0 + i, reason=None, ioc=True)  # IOC pegs: nothing rested there
+    # resting: 4 censored at 1000, S = 1 -> (4 x 1000 + 4 x 0.3 x 1000) / 8 = 650
+    assert c.expected_fill("UMBRA", "ACME", OrderKind.MIDPOINT, 1000) == pytest.approx(650.0)
+    # IOC: 4 exact at 0, S = 0 -> (4 x 0 + 4 x 0.05 x 1000) / 8 = 25
+    assert c.expected_fill("UMBRA", "ACME", OrderKind.MIDPOINT_IOC, 1000) == pytest.approx(25.0)
+    assert [r["kind"] for r in c.rows()] == ["midpoint", "midpoint_ioc"]
+    s = ScorecardSettings.from_mapping({"prior_midpoint_ioc": 0.1})
+    assert (s.priors.midpoint_ioc, s.priors.midpoint) == (0.1, 0.3)
+    assert ScorecardSettings().priors.midpoint_ioc == 0.2
+
+
+# ---- the Kaplan-Meier store: scale factor, cached steps, bounded values ----------------------------
+
+observations = st.lists(st.tuples(st.integers(0, 3000), st.booleans(), st.floats(0.0, 0.45)), max_size=60)
+
+
+def decayed_by_value(at: list[tuple[int, bool, float]], t: float) -> list[tuple[int, float, float]]:
+    """(value, uncensored, censored) weights decayed to ``t`` (half-life 1), one row per value (a death and
+    a censoring at one value are both at risk there)."""
+    by_value: dict[int, list[float]] = {}
+    for v, c, ti in at:
+        by_value.setdefault(v, [0.0, 0.0])[1 if c else 0] += 2.0 ** -(t - ti)
+    return [(v, d, c) for v, (d, c) in by_value.items()]
+
+
+@settings(max_examples=200)
+@given(observations, st.lists(st.integers(1, 4000), min_size=1, max_size=8))
+def test_the_cached_curve_with_a_scale_factor_equals_the_curve_of_the_decayed_weights(
+        obs: list[tuple[int, bool, float]], queries: list[int]) -> None:
+    # Observations at increasing times, up to 27 half-lives in all (a rescale past 20, no weight
+    # pruned); the reference decays every weight to the last time, as the old store did on every event.
+    km = _KaplanMeier(0.0)
+    t, at = 0.0, []
+    for value, censored, gap in obs:
+        t += gap
+        km.add(value, censored, t, 1.0)
+        at.append((value, censored, t))
+        ref = decayed_by_value(at, t)
+        for q in queries:  # read after every observation: the cache is rebuilt when one is added
+            assert km.expected(q) == pytest.approx(kaplan_meier_expected(ref, q), rel=1e-9, abs=1e-9)
+        assert km.total(t, 1.0) == pytest.approx(sum(d + c for _, d, c in ref), rel=1e-9)
+
+
+def test_a_rescale_forgets_weights_decayed_below_the_threshold_and_keeps_the_curve_of_the_rest() -> None:
+    km = _KaplanMeier(0.0)
+    km.add(100, False, 0.0, 1.0)
+    km.add(50, False, 21.0, 1.0)  # 2**21 past the reference: rescaled, the 100 kept at 2**-21
+    assert len(km) == 2 and km.expected(200) == pytest.approx(50 + 50 * 2.0**-21 / (1 + 2.0**-21))
+    km.add(30, True, 50.0, 1.0)  # rescaled again: the 100 at 2**-50 is forgotten, the 50 at 2**-29 kept
+    assert sorted(km.weights) == [30, 50]
+    ref = [(50, 2.0**-29, 0.0), (30, 0.0, 1.0)]
+    assert km.expected(200) == pytest.approx(kaplan_meier_expected(ref, 200))
+    assert km.total(60.0, 1.0) == pytest.approx((1 + 2.0**-29) * 2.0**-10)
+
+
+@settings(max_examples=100)
+@given(st.lists(st.tuples(st.integers(0, 5000), st.booleans()), min_size=1, max_size=120), st.integers(2, 40))
+def test_the_store_keeps_at_most_its_cap_of_values_the_smallest_and_every_weight(
+        obs: list[tuple[int, bool]], cap: int) -> None:
+    km = _KaplanMeier(0.0, max_values=cap)
+    for i, (value, censored) in enumerate(obs):
+        km.add(value, censored, float(i), NO_DECAY)
+        assert len(km) <= cap
+    assert min(km.weights) == min(v for v, _ in obs)  # merges go down: nothing below the smallest
+    assert km.total(float(len(obs)), NO_DECAY) == pytest.approx(len(obs))  # merged, never dropped
+
+
+def test_a_capped_store_stays_close_to_the_full_curve_on_a_pools_fill_sizes() -> None:
+    rng = random.Random(1)
+    full, capped = _KaplanMeier(0.0, max_values=10**9), _KaplanMeier(0.0)
+    for i in range(3000):  # lognormal pool liquidity, orders of 1,000..20,000: ~1,400 distinct sizes
+        q = rng.randint(1000, 20000)
+        f = min(q, int(rng.lognormvariate(6.2, 1.0)))
+        for km in (full, capped):
+            km.add(f, f >= q, 5.0 * i, 4 * 3600.0)
+    assert len(full) > 1000 and len(capped) <= 256
+    for q in (100, 500, 1000, 3000, 10000, 40000):
+        assert capped.expected(q) == pytest.approx(full.expected(q), rel=0.03)
 
 
 def test_a_venue_with_no_data_is_its_priors_and_configuration() -> None:
@@ -197,13 +324,16 @@ def test_a_buy_taking_pays_half_the_spread_and_the_mid_falling_after_it_is_again
     # price improvement: +1 x (100.005 - 100.01) = -0.005 (we paid half the spread)
     row = c.rows()[0]
     assert (row["price_improvement"], row["fee"], row["markout_10s"]) == ("-0.005000", "0.003000", None)
-    assert c.cost_per_share("ATLX", "ACME", OrderKind.IOC) == Decimal("0.008000")  # 0.003 + 0.005, no markout yet
+    assert c.price_improvement("ATLX", "ACME", OrderKind.IOC) == Decimal("-0.005")
+    # beyond its price a share cost the fee only (no markout yet): the half spread is in the price
+    assert c.cost_per_share("ATLX", "ACME", OrderKind.IOC) == Decimal("0.003000")
     # the mid falls 2 cents in 10 s after our buy: +1 x (100.005 - 99.985) = +0.02 against us
     c.apply(markout("B1", Side.BUY, "100.01", "100.005", (1.0, "100.000"), (10.0, "99.985"), (60.0, "99.900")),
             T0 + 61)
     row = c.rows()[0]
     assert (row["markout_1s"], row["markout_10s"], row["markout_60s"]) == ("0.005000", "0.020000", "0.105000")
-    assert c.cost_per_share("ATLX", "ACME", OrderKind.IOC) == Decimal("0.028000")  # 0.003 + 0.005 + 0.02
+    assert c.cost_per_share("ATLX", "ACME", OrderKind.IOC) == Decimal("0.023000")  # 0.003 + 0.02
+    assert row["cost_per_share"] == "0.023000" and row["price_improvement"] == "-0.005000"
 
 
 def test_a_sell_resting_earns_the_rebate_and_improvement_and_the_mid_rising_after_it_is_against_us() -> None:
@@ -217,7 +347,8 @@ def test_a_sell_resting_earns_the_rebate_and_improvement_and_the_mid_rising_afte
     row = c.rows()[0]
     assert (row["price_improvement"], row["fee"]) == ("0.005000", "-0.002000")
     assert (row["markout_1s"], row["markout_10s"], row["markout_60s"]) == ("0.000000", "0.020000", "-0.010000")
-    assert c.cost_per_share("ATLX", "ACME", OrderKind.PASSIVE) == Decimal("0.013000")  # -0.002 - 0.005 + 0.02
+    assert c.cost_per_share("ATLX", "ACME", OrderKind.PASSIVE) == Decimal("0.018000")  # -0.002 + 0.02
+    assert c.price_improvement("ATLX", "ACME", OrderKind.PASSIVE) == Decimal("0.005")  # its own figure
     assert row["time_to_fill_s"] == 3.0 and row["mean_fill_size"] == 100.0
 
 
@@ -371,7 +502,8 @@ def simulated_day(seed: int) -> tuple[list[tuple[float, Event]], Scorecard]:
         mid["v"] += Decimal(rng.choice((-1, 0, 1))) * Decimal("0.005")
         for m in live.take_markouts(now, lambda s: mid["v"]):
             record(m, now)
-        venue, peg, ioc = rng.choice((("ATLX", False, True), ("ATLX", False, False), ("UMBRA", True, False)))
+        venue, peg, ioc = rng.choice((("ATLX", False, True), ("ATLX", False, False), ("UMBRA", True, False),
+                                      ("UMBRA", True, True)))
         side = rng.choice((Side.BUY, Side.SELL))
         qty = rng.choice((100, 300, 500, 1000))
         child = f"C{i}"
@@ -385,7 +517,7 @@ def simulated_day(seed: int) -> tuple[list[tuple[float, Event]], Scorecard]:
             record(fill(child, venue, filled, str(mid["v"] + Decimal("0.005") * side.sign),
                         fee=Decimal("0.1") if rng.random() < 0.5 else None), now + 0.05)
         if filled < qty:
-            record(ChildCancelRequested("P1", child, venue, "done"), now + 0.06)
+            record(ChildCancelRequested("P1", child, venue, rng.choice(("done", PLACEMENT_CANCEL_REASON))), now + 0.06)
             if rng.random() < 0.1:
                 record(ChildCancelRejected("P1", child, venue), now + 0.07)
             record(ChildCanceled("P1", child, venue, leaves_qty=qty - filled), now + 0.08)
@@ -399,9 +531,11 @@ def test_a_scorecard_rebuilt_from_the_journal_equals_the_live_one() -> None:
     for at, event in journal:
         rebuilt.apply(event, at)
     rebuilt.finish_recovery()
-    assert rebuilt.rows() == live.rows() and len(live.rows()) == 3
-    for venue, kind in (("ATLX", OrderKind.IOC), ("ATLX", OrderKind.PASSIVE), ("UMBRA", OrderKind.MIDPOINT)):
+    assert rebuilt.rows() == live.rows() and len(live.rows()) == 4
+    for venue, kind in (("ATLX", OrderKind.IOC), ("ATLX", OrderKind.PASSIVE), ("UMBRA", OrderKind.MIDPOINT),
+                        ("UMBRA", OrderKind.MIDPOINT_IOC)):
         assert rebuilt.cost_per_share(venue, "ACME", kind) == live.cost_per_share(venue, "ACME", kind)
+        assert rebuilt.price_improvement(venue, "ACME", kind) == live.price_improvement(venue, "ACME", kind)
         assert rebuilt.expected_fill(venue, "ACME", kind, 700) == live.expected_fill(venue, "ACME", kind, 700)
     assert rebuilt.latency_ms("ATLX") == live.latency_ms("ATLX")
     assert json.loads(json.dumps(live.rows())) == live.rows()  # JSON-ready

@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from metaorder.execution.estimates import OrderKind, PriorEstimates, VenueEstimates
 from metaorder.execution.placement import ChildOutcome, ChildResult, Placement
 from metaorder.execution.seek import Pool, SeekPlacement, SeekSettings, allocate, lit_split, min_fill
-from metaorder.execution.types import Intent, MarketView, Style, VenueInfo, VenueOrder, VenueStatus
+from metaorder.execution.types import Intent, MarketView, Style, VenueInfo, VenueKind, VenueOrder, VenueStatus
 from metaorder.orders.journal import MemoryJournal
 from tests.unit.test_router import NOW, FakeMarket, levels, lit, vbook, venues
 from tests.unit.test_sequential import FakeEstimates, dark, it, market, place, res
@@ -197,6 +197,152 @@ def test_the_engines_own_cancel_is_not_re_allocated() -> None:
     assert p.done and p.unplaced == 400
 
 
+# ------------------------------------------------------------------- display caps across rounds
+
+
+def two_deep_books(bid: str = "10.00", ask: str = "10.02") -> FakeMarket:
+    return FakeMarket([vbook("A", bids=levels((bid, 5000)), asks=levels((ask, 5000))),
+                       vbook("B", bids=levels((bid, 5000)), asks=levels((ask, 5000)))])
+
+
+def test_lit_split_subtracts_what_the_placement_already_shows_on_each_venue() -> None:
+    vs = venues(lit("A"), lit("B"))
+    orders = lit_split(it(2000), two_deep_books(), vs, 100, 600, frozenset(), FakeEstimates(), SeekSettings(),
+                       shown={"A": 1000, "B": 700})
+    assert [(o.venue, o.qty) for o in orders] == [("B", 300)]  # A shows its half already; B has 300 left
+    assert lit_split(it(2000), two_deep_books(), vs, 100, 600, frozenset(), FakeEstimates(), SeekSettings(),
+                     shown={"A": 1000, "B": 1000}) == []  # no venue may show more: not the one-lot minimum
+
+
+def test_rounds_never_show_more_than_the_display_cap_on_one_venue_in_total() -> None:
+    vs = venues(lit("A"), lit("B"), dark("X"))
+    p = seek(it(2000), vs, FakeEstimates(curves={"X": capped(300)}), mk=two_deep_books())
+    first = p.orders()
+    assert [(o.venue, o.qty) for o in first] == [("X", 300), ("A", 1000), ("B", 700)]
+    ids = {o.venue: place(p, o, f"C{i}") for i, o in enumerate(first)}
+    assert p.on_wakeup(NOW + 10, frozenset()) == [] and p.take_cancels() == [ids["X"]]
+    again = p.on_child_result(res(first[0], ids["X"], 0, ChildOutcome.CANCELED, NOW + 10.1, requested=True))
+    assert [(o.venue, o.qty) for o in again] == [("B", 300)]  # A already shows 1,000 (half of 2,000)
+    shown = {v: sum(o.qty for o in first + again if o.venue == v) for v in ("A", "B")}
+    assert shown == {"A": 1000, "B": 1000}
+
+
+# ------------------------------------------------------------------ AGGRESSIVE, limit out of reach
+
+
+class KindLog(FakeEstimates):
+    """FakeEstimates that remember which kinds of order the logic asked about."""
+
+    def __init__(self, **kw: object) -> None:
+        super().__init__(**kw)  # type: ignore[arg-type]
+        self.kinds: set[OrderKind] = set()
+
+    def expected_fill(self, venue: str, symbol: str, kind: OrderKind, qty: int) -> float:
+        self.kinds.add(kind)
+        return super().expected_fill(venue, symbol, kind, qty)
+
+
+@pytest.mark.parametrize("direction, bid, ask, limit", [(BUY, "10.00", "10.05", "10.03"),
+                                                         (SELL, "10.00", "10.05", "10.02")])
+def test_aggressive_beyond_the_limit_rests_pegs_and_the_lit_rest_at_the_limit_split_and_never_crossing(
+    direction: int, bid: str, ask: str, limit: str
+) -> None:
+    vs = venues(lit("A"), lit("B"), dark("X"))
+    est = KindLog(curves={"X": capped(300)})
+    intent = it(2000, Style.AGGRESSIVE, direction, limit=limit)
+    p = seek(intent, vs, est, mk=two_deep_books(bid, ask), lot=100)
+    orders = p.orders()
+    [peg] = [o for o in orders if o.venue == "X"]
+    assert (peg.qty, peg.peg, peg.ioc, peg.price, peg.min_qty) == (300, True, False, D(limit), 200)
+    assert est.kinds == {OrderKind.MIDPOINT}  # asked about resting pegs, the kind sent
+    lit_orders = [o for o in orders if o.venue != "X"]
+    assert [(o.venue, o.qty) for o in lit_orders] == [("A", 1000), ("B", 700)]  # under the display cap
+    assert all(o.price == D(limit) and not o.ioc and o.peg is False for o in lit_orders)
+    far = D(ask) if direction == BUY else D(bid)
+    assert all(o.price is not None and direction * (o.price - far) < 0 for o in lit_orders)  # nothing crosses
+    assert "at the limit" in lit_orders[0].reason
+    assert p.wake_at == NOW + SeekSettings().dark_timeout_s  # a resting round's timeout, as PASSIVE
+    ids = {o.venue: place(p, o, f"C{i}") for i, o in enumerate(orders)}
+    assert p.on_wakeup(NOW + 10, frozenset()) == [] and p.take_cancels() == [ids["X"]]
+    again = p.on_child_result(res(peg, ids["X"], 100, ChildOutcome.CANCELED, NOW + 10.1, requested=True))
+    assert [(o.venue, o.qty, o.ioc, o.price) for o in again] == [("X", 200, False, D(limit))]  # round 2 rests
+
+
+def test_aggressive_within_reach_still_sends_ioc_pegs_asking_the_ioc_midpoint_estimates() -> None:
+    est = KindLog()
+    p = seek(it(400, Style.AGGRESSIVE), venues(dark("U"), lit("A")), est, lot=100)
+    [peg] = p.orders()
+    assert peg.ioc and peg.peg and est.kinds == {OrderKind.MIDPOINT_IOC}
+
+
+def test_aggressive_beyond_the_limit_takes_again_once_the_market_comes_back_within_it() -> None:
+    mk = two_deep_books("10.00", "10.05")
+    p = seek(it(600, Style.AGGRESSIVE, limit="10.03"), venues(dark("X"), lit("A")),
+             FakeEstimates(curves={"X": capped(10**6)}), mk=mk, lot=100, max_dark_rounds=1)
+    [peg] = p.orders()
+    cid = place(p, peg, "C1")
+    mk.venue_books[0] = vbook("A", bids=levels(("10.00", 5000)), asks=levels(("10.03", 5000)))
+    p.on_wakeup(NOW + 10, frozenset())
+    taken = p.on_child_result(res(peg, cid, 0, ChildOutcome.CANCELED, NOW + 10, requested=True))
+    assert [(o.venue, o.qty, o.ioc, o.price) for o in taken] == [("A", 600, True, D("10.03"))]
+
+
+# ------------------------------------------------------------------------ lit pieces' age
+
+
+def test_a_lit_piece_the_engine_pulls_is_re_allocated_dark_first_at_once_when_no_round_is_out() -> None:
+    vs = venues(lit("A"), lit("B"), dark("X"))
+    p = seek(it(2000), vs, FakeEstimates(curves={"X": capped(300)}), mk=two_deep_books(), max_dark_rounds=1)
+    first = p.orders()
+    ids = {o.venue: place(p, o, f"C{i}") for i, o in enumerate(first)}
+    by = {o.venue: o for o in first}
+    p.on_wakeup(NOW + 10, frozenset())
+    p.take_cancels()
+    last = p.on_child_result(res(by["X"], ids["X"], 100, ChildOutcome.CANCELED, NOW + 10, requested=True))
+    assert [(o.venue, o.qty) for o in last] == [("B", 200)]  # rounds done: lit, under B's cap
+    place(p, last[0], "C9")
+    assert p.wake_at is None  # no timeout of their own for lit pieces
+    # The engine pulls A (older than passive_max_age_s) without superseding us: 950 unfilled back.
+    again = p.on_child_result(res(by["A"], ids["A"], 50, ChildOutcome.CANCELED, NOW + 21, requested=True))
+    assert [(o.venue, o.qty, o.peg) for o in again] == [("X", 300, True), ("A", 650, False)]  # dark first
+    assert p.wake_at == NOW + 31 and "round 2" in again[0].reason  # one more round for the pulled room
+    assert p.unplaced == 0  # all 950 re-sent: nothing lost
+    ids2 = {o.venue: place(p, o, f"D{i}") for i, o in enumerate(again)}
+    assert p.held == 0 and p.room == 0
+    # A pull while that round is out: held, re-allocated (dark first) when the round ends.
+    assert p.on_child_result(res(again[1], ids2["A"], 0, ChildOutcome.CANCELED, NOW + 25, requested=True)) == []
+    assert p.held == 650 and p.unplaced == 650  # ours, counted as working for the strategy
+    p.on_wakeup(NOW + 31, frozenset())
+    assert p.take_cancels() == [ids2["X"]]
+    end = p.on_child_result(res(again[0], ids2["X"], 300, ChildOutcome.FILLED, NOW + 31))
+    assert [(o.venue, o.qty, o.peg) for o in end] == [("X", 300, True), ("A", 350, False)]
+
+
+def test_a_pulled_lit_piece_re_sends_only_its_own_unfilled_never_what_went_back_to_the_strategy() -> None:
+    mk = FakeMarket([vbook("A", bids=levels(("10.00", 100)), asks=levels(("10.02", 100))),
+                     vbook("B", bids=levels(("10.00", 100)), asks=levels(("10.02", 100)))])
+    p = seek(it(2000), venues(lit("A"), lit("B")), FakeEstimates(), mk=mk)
+    first = p.orders()
+    assert [(o.venue, o.qty) for o in first] == [("A", 300), ("B", 300)]  # 3 x the touch each
+    ids = {o.venue: place(p, o, f"C{i}") for i, o in enumerate(first)}
+    assert p.held == 0 and p.unplaced == 1400  # the strategy's: it may send it elsewhere at once
+    again = p.on_child_result(res(first[0], ids["A"], 50, ChildOutcome.CANCELED, NOW + 21, requested=True))
+    assert [(o.venue, o.qty) for o in again] == [("A", 250)]  # A's 250 unfilled, not a share of the 1,400
+    place(p, again[0], "C3")
+    # a venue's own end of a lit piece (not the engine's pull) is the strategy's: nothing re-sent
+    assert p.on_child_result(res(first[1], ids["B"], 0, ChildOutcome.REJECTED, NOW + 22)) == []
+    assert p.held == 0 and p.unplaced == 1700
+    assert p.on_child_result(res(again[0], "C3", 0, ChildOutcome.CANCELED, NOW + 42, requested=True)) != []
+
+
+def test_a_pulled_lit_piece_of_a_superseded_placement_is_not_re_sent() -> None:
+    p = seek(it(600), venues(lit("A"), lit("B")), FakeEstimates(), mk=two_deep_books())
+    first = p.orders()
+    ids = {o.venue: place(p, o, f"C{i}") for i, o in enumerate(first)}
+    p.supersede()
+    assert p.on_child_result(res(first[0], ids["A"], 0, ChildOutcome.CANCELED, NOW + 21, requested=True)) == []
+
+
 # ----------------------------------------------------------------------------------- the budget
 
 
@@ -208,11 +354,15 @@ OUTCOMES = st.sampled_from([ChildOutcome.WORKING, ChildOutcome.CANCELED, ChildOu
 def test_never_more_than_the_intent_filled_and_open_and_never_what_a_venue_refuses(
     qty: int, lot: int, style: Style, data: st.DataObject
 ) -> None:
+    """Also with the engine pulling lit pieces (their age) and the strategy sending, elsewhere, what the
+    placement neither has out nor holds: the two together never exceed the intent (nothing sent twice)."""
     vs = venues(lit("A"), dataclasses.replace(lit("B", odd_lots=False), max_order_qty=500), dark("U"),
                 dark("N", min_qty=1000), dark("X", max_qty=700))
     est = FakeEstimates(curves={"U": capped(data.draw(st.integers(0, 3000), label="U holds")),
                                 "N": capped(data.draw(st.integers(0, 6000), label="N holds"))})
-    p = seek(it(qty, style), vs, est, lot=lot)
+    beyond = data.draw(st.booleans(), label="limit out of reach")
+    p = seek(it(qty, style, limit="10.01" if beyond else "10.05"), vs, est, lot=lot)
+    elsewhere = 0  # what the strategy took back and sent in other placements (it never comes back here)
     children: dict[str, list[int]] = {}
     orders_of: dict[str, VenueOrder] = {}
 
@@ -230,9 +380,12 @@ def test_never_more_than_the_intent_filled_and_open_and_never_what_a_venue_refus
             children[cid], orders_of[cid] = [o.qty, 0, 1], o
 
     def check() -> None:
+        nonlocal elsewhere
         filled = sum(c[1] for c in children.values())
         working = sum(c[0] - c[1] for c in children.values() if c[2])
-        assert filled + working + p.held <= qty
+        assert filled + working + p.held + elsewhere <= qty
+        if data.draw(st.booleans(), label="strategy sends the unworked"):
+            elsewhere += qty - filled - working - p.held - elsewhere
 
     send(p.orders())
     check()
@@ -250,6 +403,16 @@ def test_never_more_than_the_intent_filled_and_open_and_never_what_a_venue_refus
         open_ids = [cid for cid, c in children.items() if c[2]]
         if not open_ids:
             break
+        lit_ids = [cid for cid in open_ids if vs[orders_of[cid].venue].kind is VenueKind.LIT]
+        if lit_ids and data.draw(st.integers(0, 3), label="engine pulls") == 0:
+            cid = data.draw(st.sampled_from(lit_ids), label="pulled")
+            child, o = children[cid], orders_of[cid]
+            child[1] += data.draw(st.integers(0, child[0] - child[1]), label="fill before the pull")
+            child[2] = 0
+            send(p.on_child_result(ChildResult(o.venue, cid, o.qty, child[1], ChildOutcome.CANCELED, NOW + step,
+                                               True)))
+            check()
+            continue
         cid = data.draw(st.sampled_from(open_ids), label="child")
         child, o = children[cid], orders_of[cid]
         child[1] += data.draw(st.integers(0, child[0] - child[1]), label="fill")
@@ -267,6 +430,7 @@ def test_never_more_than_the_intent_filled_and_open_and_never_what_a_venue_refus
     p.take_cancels()
     filled = sum(c[1] for c in children.values())
     assert p.done and p.unplaced == qty - filled
+    assert filled + elsewhere <= qty
 
 
 # -------------------------------------------------------------------------- on the simulated venues

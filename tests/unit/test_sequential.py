@@ -16,11 +16,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from metaorder.events import ChildPlaced, VenueExecution
 from metaorder.execution.estimates import OrderKind, PriorEstimates
 from metaorder.execution.placement import ChildOutcome, ChildResult, LedgerPlacement, Placement
+from metaorder.execution.scorecard import Scorecard, ScorecardSettings
 from metaorder.execution.sequential import SequentialPlacement, SequentialSettings, build_slots
 from metaorder.execution.types import Intent, MarketView, Style, VenueInfo, VenueKind, VenueOrder, VenueStatus
 from metaorder.orders.journal import MemoryJournal
+from metaorder.orders.model import Side
 from tests.unit.test_router import NOW, FakeMarket, levels, lit, vbook, venues
 from tests.unit.test_simulated_pipeline import order, reports_by_order, simulation
 
@@ -125,7 +128,7 @@ def test_passive_slots_rank_by_spread_captured_plus_cost_plus_the_priced_miss() 
 def test_aggressive_slots_rank_by_the_price_taken_so_an_inverted_venue_wins_on_all_in_cost() -> None:
     vs = venues(lit("A"), lit("B"), dark("X"))
     est = FakeEstimates(default_prob=1.0, cost={("A", OrderKind.IOC): D("0.003"), ("B", OrderKind.IOC): D("-0.0005"),
-                                                ("X", OrderKind.MIDPOINT): D("0.001")})
+                                                ("X", OrderKind.MIDPOINT_IOC): D("0.001")})
     slots = build_slots(it(200, Style.AGGRESSIVE), market(), vs, 1, 200, frozenset(), est, SequentialSettings())
     assert [s.venue for s in slots] == ["X", "B", "A"]  # the mid is cheapest, then the rebate
     [b] = [s for s in slots if s.venue == "B"]
@@ -135,6 +138,42 @@ def test_aggressive_slots_rank_by_the_price_taken_so_an_inverted_venue_wins_on_a
     [x] = [s for s in slots if s.venue == "X"]
     assert x.order.peg and x.order.ioc and x.order.price == D("10.05")  # an IOC peg capped at the limit
     assert x.order.expected_cost == D("10.011")  # the mid + its cost
+    assert x.kind is OrderKind.MIDPOINT_IOC  # an IOC peg is asked about as one, not as a resting peg
+
+
+def test_a_dark_slot_reads_the_estimates_of_the_kind_it_sends_resting_or_ioc() -> None:
+    # X's resting pegs nearly always fill, its IOC pegs rarely: a PASSIVE intent sees the first, an
+    # AGGRESSIVE one the second.  Miss penalty: (1 - p) x 1 x half spread 0.01.
+    vs = venues(lit("A"), dark("X"))
+    est = FakeEstimates(prob={("X", OrderKind.MIDPOINT): 0.9, ("X", OrderKind.MIDPOINT_IOC): 0.1})
+    [x] = [s for s in build_slots(it(100), market(), vs, 1, 100, frozenset(), est, SequentialSettings())
+           if s.venue == "X"]
+    assert (x.kind, x.rank_cost, x.order.ioc) == (OrderKind.MIDPOINT, D("0.001"), False)  # 0.1 x 0.01
+    [x] = [s for s in build_slots(it(100, Style.AGGRESSIVE), market(), vs, 1, 100, frozenset(), est,
+                                  SequentialSettings()) if s.venue == "X"]
+    assert (x.kind, x.rank_cost, x.order.ioc) == (OrderKind.MIDPOINT_IOC, D("0.009"), True)  # 0.9 x 0.01
+
+
+def test_a_learned_scorecard_counts_the_half_spread_once() -> None:
+    # A's IOC buys took the ask 10.02 with the mid at 10.01 (price improvement -0.01), its posts
+    # filled at the bid 10.00 (+0.01); no fees, no markouts.  The slots price the book themselves:
+    # take d x (10.02 - 10.01) = 0.01, post d x (10.00 - 10.01) = -0.01, plus the cost beyond the
+    # price, 0 here.  Had the scorecard's cost held -(price improvement) too, taking would rank 0.02
+    # and posting -0.02: the half spread twice.
+    vs = venues(lit("A"), lit("B"), dark("X"))
+    card = Scorecard(vs, ScorecardSettings(prior_weight=0.0))
+    for i in range(20):
+        card.apply(ChildPlaced("P", f"I{i}", "A", "ACME", Side.BUY, 100, D("10.02"), True, mid=D("10.01")), 0.0)
+        card.apply(VenueExecution("P", f"I{i}", "A", f"XI{i}", 100, D("10.02"), "2", None), 0.0)
+        card.apply(ChildPlaced("P", f"R{i}", "A", "ACME", Side.BUY, 100, D("10.00"), False, mid=D("10.01")), 0.0)
+        card.apply(VenueExecution("P", f"R{i}", "A", f"XR{i}", 100, D("10.00"), "1", None), 0.0)
+    assert card.price_improvement("A", "ACME", OrderKind.IOC) == D("-0.01")  # kept, as a figure of its own
+    none = SequentialSettings(miss_penalty_spreads=0)
+    for style, a_cost in ((Style.AGGRESSIVE, D("0.01")), (Style.PASSIVE, D("-0.01"))):
+        learned = build_slots(it(100, style), market(), vs, 1, 100, frozenset(), card, none)
+        priors = build_slots(it(100, style), market(), vs, 1, 100, frozenset(), PriorEstimates(vs), none)
+        assert [(s.venue, s.rank_cost) for s in learned] == [(s.venue, s.rank_cost) for s in priors]
+        assert [s.rank_cost for s in learned if s.venue == "A"] == [a_cost]
 
 
 def test_an_ioc_is_sized_to_the_venues_displayed_depth_within_the_limit_and_priced_at_the_level_reached() -> None:

@@ -90,6 +90,7 @@ from metaorder.execution.marketview import ConsolidatedMarket
 from metaorder.execution.placement import ChildOutcome, ChildResult, Placement, limit_out_of_reach
 from metaorder.execution.ports import IntakePort
 from metaorder.execution.router import Router
+from metaorder.execution.scorecard import PLACEMENT_CANCEL_REASON
 from metaorder.execution.strategies import StrategyRegistry
 from metaorder.execution.strategy import Decision, Estimating, Strategy
 from metaorder.execution.tradingday import end_of_day
@@ -766,7 +767,7 @@ class ExecutionEngine:
         for child_id in placement.take_cancels():
             child = worked.children.get(child_id)
             if child is not None:
-                self._cancel(child, now, actions, "routing: its placement pulls it", by_placement=True)
+                self._cancel(child, now, actions, PLACEMENT_CANCEL_REASON, by_placement=True)
         kept = any(p is placement for p in worked.placements)
         if placement.done:
             if kept:

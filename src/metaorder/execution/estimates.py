@@ -11,7 +11,10 @@ scorecard's starting point, and what a logic sees before anything is learned).
 
 Conventions: probabilities and expected shares are model estimates (``float``); costs per share are
 ``Decimal`` in the instrument's price units, positive is bad (a rebate is negative), so they add to a
-price exactly as the best-price router's fees do.
+price exactly as the best-price router's fees do.  A logic's all-in cost of a share is
+side x (price it will pay - mid), read from the live book, plus ``cost_per_share``.  Ask with the kind
+of the order that will be sent (:meth:`OrderKind.of`): a resting and an IOC midpoint order fill at
+rates an order of magnitude apart.
 """
 
 from __future__ import annotations
@@ -30,13 +33,22 @@ class OrderKind(enum.Enum):
 
     PASSIVE = "passive"  # a lit limit order resting at the near touch
     IOC = "ioc"  # a lit order taking displayed liquidity (immediate or cancel)
-    MIDPOINT = "midpoint"  # a dark midpoint peg, resting or IOC
+    MIDPOINT = "midpoint"  # a dark midpoint peg (or a pool's limit order) that rests
+    # An IOC midpoint order: it only meets the contra interest already resting in the pool, where a
+    # resting peg also meets what arrives while it waits.  Their fill rates differ by an order of
+    # magnitude, so one Kaplan-Meier curve over both would be biased for each: a kind of its own.
+    MIDPOINT_IOC = "midpoint_ioc"
+
+    @property
+    def dark(self) -> bool:
+        """A midpoint order (resting or IOC): its fills are censored, learned by Kaplan-Meier."""
+        return self is OrderKind.MIDPOINT or self is OrderKind.MIDPOINT_IOC
 
     @staticmethod
     def of(info: VenueInfo | None, ioc: bool, peg: bool) -> OrderKind:
         """The kind of a child sent to ``info`` (an unknown venue counts as lit)."""
         if peg or (info is not None and info.kind is VenueKind.DARK):
-            return OrderKind.MIDPOINT
+            return OrderKind.MIDPOINT_IOC if ioc else OrderKind.MIDPOINT
         return OrderKind.IOC if ioc else OrderKind.PASSIVE
 
 
@@ -55,8 +67,11 @@ class VenueEstimates(Protocol):
         ...
 
     def cost_per_share(self, venue: str, symbol: str, kind: OrderKind) -> Decimal:
-        """All-in cost per share of what fills, beyond the mid: fee (or rebate), minus price
-        improvement, plus adverse selection (the mid's move against us after the fill)."""
+        """What a share that fills costs beyond its price: fee (or rebate) plus adverse selection
+        (the mid's move against us after the fill).
+
+        Not the price against the mid: a logic prices that from the live book (the touch it takes or
+        joins, the midpoint), so an estimate of it here would count the half spread twice."""
         ...
 
     def latency_ms(self, venue: str) -> float:
@@ -74,14 +89,20 @@ class FillPriors:
 
     Orders of magnitude, not calibrations: a marketable IOC at a displayed price mostly fills, a
     passive order at the touch about half the time before it is pulled, a midpoint order in a dark
-    pool rarely (the simulated pools' contra interest, and real pools' typical fill rates)."""
+    pool rarely while it rests, and an IOC midpoint order (only what already rests there) more rarely
+    still (the simulated pools' contra interest, and real pools' typical fill rates)."""
 
     passive: float = 0.5
     ioc: float = 0.9
     midpoint: float = 0.3
+    midpoint_ioc: float = 0.2
 
     def of(self, kind: OrderKind) -> float:
-        return {OrderKind.PASSIVE: self.passive, OrderKind.IOC: self.ioc, OrderKind.MIDPOINT: self.midpoint}[kind]
+        if kind is OrderKind.PASSIVE:
+            return self.passive
+        if kind is OrderKind.IOC:
+            return self.ioc
+        return self.midpoint if kind is OrderKind.MIDPOINT else self.midpoint_ioc
 
 
 def fee_of(info: VenueInfo, kind: OrderKind) -> Decimal:

@@ -100,16 +100,20 @@ class ParallelSettings:
 
 @dataclass(frozen=True, slots=True)
 class _ScoredCosts:
-    """The scorecard's costs as the best-price walk reads them (``router.VenueCosts``), for one symbol."""
+    """The scorecard's costs as the best-price walk reads them (``router.VenueCosts``), for one symbol.
+
+    The walk adds them to the price of each level it takes, so they must be what a share costs
+    *beyond* its price — fee plus adverse selection, which is what ``cost_per_share`` is; the half
+    spread is in the level's price already."""
 
     estimates: VenueEstimates
     symbol: str
 
     def take(self, venue: VenueInfo) -> Decimal:
-        return self.estimates.cost_per_share(venue.name, self.symbol, OrderKind.IOC)
+        return self.estimates.cost_per_share(venue.name, self.symbol, OrderKind.of(venue, True, False))
 
     def make(self, venue: VenueInfo, queue_ahead: int) -> Decimal:
-        return self.estimates.cost_per_share(venue.name, self.symbol, OrderKind.PASSIVE)
+        return self.estimates.cost_per_share(venue.name, self.symbol, OrderKind.of(venue, False, False))
 
 
 @dataclass(frozen=True, slots=True)
@@ -263,7 +267,7 @@ class ParallelPlacement(LedgerPlacement):
         lit_names: list[str] = []
         if price is not None:
             for info, _ in open_lit_books(self.market, self.venues, it.symbol, skip):
-                c = self._candidate(info, OrderKind.PASSIVE, qty, price, ioc=False, peg=False)
+                c = self._candidate(info, qty, price, ioc=False, peg=False)
                 if c is not None:
                     candidates.append(c)
                     lit_names.append(info.name)
@@ -284,7 +288,7 @@ class ParallelPlacement(LedgerPlacement):
             if odd and c.info.odd_lots and c.info.refuses(q + odd, price, lot) is None:
                 q, qty = q + odd, qty - odd  # the intent's odd remainder rides on one odd-lot venue
             if q:
-                cost = self.estimates.cost_per_share(name, it.symbol, OrderKind.PASSIVE)
+                cost = self.estimates.cost_per_share(name, it.symbol, OrderKind.of(c.info, False, False))
                 orders.append(VenueOrder(name, it.symbol, d, q, price, ioc=False, expected_cost=price + d * cost,
                                          reason=f"{name} DAY at {price}"))
         return orders
@@ -330,17 +334,20 @@ class ParallelPlacement(LedgerPlacement):
             if info.kind is not VenueKind.DARK or name in skip or self.market.status(name) is not VenueStatus.OPEN:
                 continue
             peg = info.midpoint
-            c = self._candidate(info, OrderKind.MIDPOINT, qty, it.limit if it.limit is not None else mid,
-                                ioc=ioc, peg=peg, price=it.limit)
+            c = self._candidate(info, qty, it.limit if it.limit is not None else mid, ioc=ioc, peg=peg,
+                                price=it.limit)
             if c is not None:
                 out.append((c, it.limit, peg))
         return out
 
-    def _candidate(self, info: VenueInfo, kind: OrderKind, qty: int, notional_price: Decimal, *, ioc: bool,
-                   peg: bool, price: Decimal | None = None) -> _Candidate | None:
-        """``info`` as a candidate for a piece of ``qty`` (None when its rules refuse any such order)."""
+    def _candidate(self, info: VenueInfo, qty: int, notional_price: Decimal, *, ioc: bool, peg: bool,
+                   price: Decimal | None = None) -> _Candidate | None:
+        """``info`` as a candidate for a piece of ``qty`` (None when its rules refuse any such order),
+        weighted by the expected fill of the kind of order it would get (an IOC peg's, not a resting
+        one's: they differ by an order of magnitude)."""
         lot = self.lot_size
-        order_price = notional_price if price is None and kind is not OrderKind.MIDPOINT else price
+        kind = OrderKind.of(info, ioc, peg)
+        order_price = notional_price if price is None and not kind.dark else price
         low = -(-max(info.min_order_qty, 1) // lot) * lot
         high = min(info.max_qty_at(notional_price, lot), qty - qty % lot)
         if high < low or info.refuses(low, order_price, lot, ioc=ioc, peg=peg) is not None:
@@ -352,7 +359,7 @@ class ParallelPlacement(LedgerPlacement):
         it = self.intent
         price, peg = form
         mid = self.market.mid(it.symbol) or Decimal(0)
-        cost = self.estimates.cost_per_share(info.name, it.symbol, OrderKind.MIDPOINT)
+        cost = self.estimates.cost_per_share(info.name, it.symbol, OrderKind.of(info, ioc, peg))
         what = "IOC" if ioc else "DAY"
         return VenueOrder(info.name, it.symbol, it.direction, qty, price, ioc=ioc, peg=peg,
                           expected_cost=mid + it.direction * cost,

@@ -13,8 +13,9 @@ Slots
 Every usable venue (configured, OPEN, not excluded, not tried yet in this placement) is one *slot*,
 an order shaped by the venue and the intent's style:
 
-* dark pool: a midpoint peg (``OrderKind.MIDPOINT``; capped at the intent's limit) — DAY with a
-  timeout of ``dark_timeout_s`` for a PASSIVE intent, IOC for an AGGRESSIVE one.  A pool that takes
+* dark pool: a midpoint peg (capped at the intent's limit) — DAY with a timeout of
+  ``dark_timeout_s`` for a PASSIVE intent (``OrderKind.MIDPOINT``), IOC for an AGGRESSIVE one
+  (``OrderKind.MIDPOINT_IOC``: it meets only what already rests in the pool, its own estimates).  A pool that takes
   no pegs gets a limit order at the limit (the pools read it as a capped peg), none without a limit;
 * lit venue, PASSIVE intent: a DAY order at the consolidated near touch (or at the limit when the
   touch is beyond it), timeout ``passive_timeout_s``; never one that would lock or cross the far touch;
@@ -24,7 +25,9 @@ Ranking: expected cost per share relative to the consolidated mid, lower is bett
 
     price component  (lit take: d*(average price taken - mid); lit post: d*(near - mid), negative:
                       the half spread captured; dark: 0, it fills at the mid)
-  + estimates.cost_per_share(venue, symbol, kind)   (fees or rebates, adverse selection)
+  + estimates.cost_per_share(venue, symbol, kind)   (fees or rebates, adverse selection: what a
+                                                     share costs beyond its price, so the half
+                                                     spread is counted once, in the price component)
   + (1 - fill_probability) * miss_penalty_spreads * half spread
 
 The last term prices a miss: an order that does not fill leaves its shares to be taken later, which
@@ -197,7 +200,7 @@ def _dark_slot(intent: Intent, info: VenueInfo, lot: int, room: int, mid: Decima
     qty = size_for(info, room, room, price, lot)
     if qty <= 0 or info.refuses(qty, price, lot, ioc=aggressive, peg=peg) is not None:
         return None
-    kind = OrderKind.MIDPOINT
+    kind = OrderKind.of(info, aggressive, peg)  # a resting and an IOC peg fill at very different rates
     cost = estimates.cost_per_share(info.name, intent.symbol, kind)
     miss = (1 - prob(estimates.fill_probability(info.name, intent.symbol, kind))) * penalty
     rank = cost + miss
@@ -231,7 +234,7 @@ def _take_slot(intent: Intent, info: VenueInfo, book: VenueBook, lot: int, room:
             break
     if info.refuses(qty, price, lot, ioc=True) is not None:
         return None
-    kind = OrderKind.IOC
+    kind = OrderKind.of(info, True, False)
     cost = estimates.cost_per_share(info.name, intent.symbol, kind)
     miss = (1 - prob(estimates.fill_probability(info.name, intent.symbol, kind))) * penalty
     rank = d * (notional / qty - mid) + cost + miss
@@ -250,7 +253,7 @@ def _post_slot(intent: Intent, info: VenueInfo, lot: int, room: int, mid: Decima
     qty = size_for(info, room, room, price, lot)
     if qty <= 0 or info.refuses(qty, price, lot) is not None:
         return None
-    kind = OrderKind.PASSIVE
+    kind = OrderKind.of(info, False, False)
     cost = estimates.cost_per_share(info.name, intent.symbol, kind)
     miss = (1 - prob(estimates.fill_probability(info.name, intent.symbol, kind))) * penalty
     rank = (d * (price - mid) if mid is not None else Decimal(0)) + cost + miss

@@ -131,6 +131,12 @@ class RoutingSettings:
         return RoutingSettings(dict.fromkeys(DEFAULT_MAP, routing))
 
 
+def _mid_within(market: MarketView, intent: Intent) -> bool:
+    """Whether a midpoint peg capped at the intent's limit could trade now."""
+    mid = market.mid(intent.symbol)
+    return mid is not None and (intent.limit is None or intent.direction * (mid - intent.limit) <= 0)
+
+
 def _routing(name: object, where: str) -> Routing:
     if isinstance(name, str):
         try:
@@ -157,11 +163,13 @@ class SmartRouter:
         routing = intent.routing
         s = self.settings
         if (routing is not Routing.BEST and intent.style is Style.AGGRESSIVE
-                and limit_out_of_reach(market, intent.symbol, intent.direction, intent.limit)):
-            # Nothing can be taken anywhere within the limit: whatever the logic, the slice rests at
-            # the limit (the best-price placement's fallback), the most a taking slice may do.  A logic
-            # trying its venues' IOCs in turn would end at once with nothing done, and the strategy,
-            # still behind, would ask again at once: thousands of children a minute.
+                and limit_out_of_reach(market, intent.symbol, intent.direction, intent.limit)
+                and not (routing is Routing.SEEK and _mid_within(market, intent))):
+            # Nothing can be taken on a lit book within the limit: the slice rests at the limit (the
+            # best-price placement's fallback), the most a taking slice may do.  A logic trying its
+            # venues' IOCs in turn would end at once with nothing done, and the strategy, still behind,
+            # would ask again: a child storm.  SEEK keeps its own logic while the midpoint is within
+            # the limit: resting pegs capped at the limit may fill in the pools (seek.py).
             return self.best.start(intent, market, venues, lot_size, now, exclude)
         if routing is Routing.SEQUENTIAL:
             return SequentialPlacement(intent, market, venues, lot_size, now, exclude, estimates=self.estimates,

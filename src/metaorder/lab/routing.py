@@ -202,13 +202,13 @@ def dark_fill_estimates(runs: Sequence[RunResult]) -> dict[str, Any]:
     for r in runs:
         if r.dark_estimates is None:
             continue
-        estimated = {(v, s): p for v, s, p in r.dark_estimates}
+        estimated = {(v, s, ioc): p for v, s, ioc, p in r.dark_estimates}
         by_pool: dict[str, list[Any]] = {}
         for d in r.dark_children:
             row = by_pool.setdefault(d.venue, [0, 0, 0.0])
             row[0] += d.sent
             row[1] += d.filled
-            row[2] += d.sent * estimated.get((d.venue, d.symbol), 0.0)
+            row[2] += d.sent * estimated.get((d.venue, d.symbol, d.ioc), 0.0)
         for pool, (sent, filled, weighted) in by_pool.items():
             if sent >= MIN_DARK_CHILDREN:
                 pools.setdefault(pool, []).append((sent, filled, weighted / sent))

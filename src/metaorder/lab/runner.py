@@ -186,7 +186,7 @@ class RunResult:
     overallocated: int = 0  # shares allocated to client orders beyond their OrderQty (must be 0)
     dark_children: tuple[DarkChildren, ...] = ()
     # (venue, symbol, the scorecard's midpoint fill probability at the run's end); None: no scorecard
-    dark_estimates: tuple[tuple[str, str, float], ...] | None = None
+    dark_estimates: tuple[tuple[str, str, bool, float], ...] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -209,6 +209,7 @@ class DarkChildren:
     symbol: str
     sent: int
     filled: int
+    ioc: bool = False  # IOC midpoint orders (the scorecard's MIDPOINT_IOC), else resting pegs (MIDPOINT)
 
 
 # ---- the run ----------------------------------------------------------------------------------
@@ -421,7 +422,7 @@ class JournalFigures:
     overfilled: set[str] = field(default_factory=set)
     order_qty: dict[str, int] = field(default_factory=dict)
     allocated: dict[str, int] = field(default_factory=dict)
-    dark_child: dict[str, tuple[str, str]] = field(default_factory=dict)  # child -> (venue, symbol)
+    dark_child: dict[str, tuple[str, str, bool]] = field(default_factory=dict)  # child -> (venue, symbol, ioc)
     dark_filled: set[str] = field(default_factory=set)
 
     @classmethod
@@ -449,7 +450,7 @@ class JournalFigures:
                 self.overfilled.add(event.parent_id)
         elif isinstance(event, ChildPlaced):
             if not self.lit.get(event.venue, True):
-                self.dark_child[event.child_id] = (event.venue, event.symbol)
+                self.dark_child[event.child_id] = (event.venue, event.symbol, event.ioc)
         elif isinstance(event, VenueExecution):
             if event.child_id in self.dark_child:
                 self.dark_filled.add(event.child_id)
@@ -464,20 +465,22 @@ class JournalFigures:
         return sum(max(qty - self.order_qty.get(o, qty), 0) for o, qty in self.allocated.items())
 
     def dark(self) -> tuple[DarkChildren, ...]:
-        sent: dict[tuple[str, str], list[int]] = {}
+        sent: dict[tuple[str, str, bool], list[int]] = {}
         for child, key in self.dark_child.items():
             counts = sent.setdefault(key, [0, 0])
             counts[0] += 1
             counts[1] += child in self.dark_filled
-        return tuple(DarkChildren(v, s, n, f) for (v, s), (n, f) in sorted(sent.items()))
+        return tuple(DarkChildren(v, s, n, f, ioc) for (v, s, ioc), (n, f) in sorted(sent.items()))
 
 
-def dark_estimates(sim: Simulation, dark: Sequence[DarkChildren]) -> tuple[tuple[str, str, float], ...] | None:
-    """The engine's scorecard's midpoint fill probability for every (pool, symbol) the run sent to;
-    None when the engine has no scorecard (or one that does not estimate)."""
+def dark_estimates(sim: Simulation, dark: Sequence[DarkChildren]) -> tuple[tuple[str, str, bool, float], ...] | None:
+    """The engine's scorecard's fill probability for every (pool, symbol, IOC or resting) the run sent
+    to; None when the engine has no scorecard (or one that does not estimate)."""
     scorecard = getattr(sim.engine, "scorecard", None)
     estimate = getattr(scorecard, "fill_probability", None)
     if estimate is None:
         return None
-    return tuple((d.venue, d.symbol, float(estimate(d.venue, d.symbol, OrderKind.MIDPOINT))) for d in dark)
+    return tuple((d.venue, d.symbol, d.ioc,
+                  float(estimate(d.venue, d.symbol, OrderKind.MIDPOINT_IOC if d.ioc else OrderKind.MIDPOINT)))
+                 for d in dark)
 
