@@ -412,7 +412,14 @@ class SeekPlacement(LedgerPlacement):
     def _take(self, qty: int, now: float, skip: frozenset[str]) -> list[VenueOrder]:
         if qty <= 0:
             return []
-        rest = dataclasses.replace(self.intent, qty=qty)
+        # At the touch only: walking a thin book is the impact this logic exists to avoid; what the
+        # touch does not cover is the strategy's again, after the book has had time to refill.
+        it = self.intent
+        touch = self.market.best_ask(it.symbol) if it.direction > 0 else self.market.best_bid(it.symbol)
+        limit = it.limit
+        if touch is not None and (limit is None or it.direction * (touch - limit) < 0):
+            limit = touch
+        rest = dataclasses.replace(it, qty=qty, limit=limit)
         why = "seek: lit for what the pools did not fill" if self.rounds else "seek: no pool usable, lit"
         return [dataclasses.replace(o, reason=why)
                 for o in BestPriceRouter().route(rest, self.market, self.venues, self.lot_size, now, skip)]
