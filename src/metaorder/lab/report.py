@@ -253,12 +253,13 @@ def router_target_lines(targets: Mapping[str, Any]) -> list[str]:
                      f" vs BEST {_num(seek['best_cost_bps'])} bps (≤ {_num(seek['seek_cost_max_bps'])})  met: "
                      f"{_met(seek)} (dark {'yes' if seek['dark_met'] else 'NO'}, cost "
                      f"{'yes' if seek['cost_met'] else 'NO'})")
-    for key, label, fmt, unit in (("parallel_fastest", "time to complete", ".0f", " s"),
-                                  ("sequential_lowest_fees", "fees per share", "+.5f", " $")):
+    for key, name, label, fmt, unit in (("parallel_fastest", "parallel_fastest", "time to complete", ".0f", " s"),
+                                        ("sequential_lowest_fees", "sequential_fees", "fees per share", "+.5f",
+                                         " $")):
         t = targets.get(key)
         if t is not None:
             values = ", ".join(f"{r} {_num(v, fmt)}" for r, v in t["by_router"].items())
-            lines.append(f"{key:<19}{label}{unit}: {values}; lowest {t['lowest']}  met: {_met(t)}")
+            lines.append(f"{name:<19}{label}{unit}: {values}; lowest {t['lowest']}  met: {_met(t)}")
     over = targets.get("no_overfill_allocated")
     if over is not None:
         lines.append(f"no_overfill_alloc. {over['runs']} runs: {over['allocated']} shares allocated beyond OrderQty "
