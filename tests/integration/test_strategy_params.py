@@ -62,6 +62,8 @@ def first_report(oms: FixClient, strategy: str, params: str | None, rate: str | 
     ("1001", "Urgency=LOW;Aggressiveness=PASSIVE", None, "urgency LOW, passive"),
     ("2", "MinPOV=0.05;MaxPOV=0.15", "0.1", "participation 10% (min 5%, max 15%)"),
     ("2", None, "0.2", "POV "),
+    ("1000", "Urgency=LOW;Routing=seek", None, "urgency LOW, routing SEEK"),
+    ("2", "Routing=PARALLEL", "0.1", "routing PARALLEL"),
 ])
 def test_accepted_parameters_are_acknowledged_with_a_text_saying_what_the_order_will_do(
     oms: FixClient, strategy: str, params: str | None, rate: str | None, says: str,
@@ -89,6 +91,7 @@ def test_accepted_parameters_are_acknowledged_with_a_text_saying_what_the_order_
     ("2", None, None, "needs a ParticipationRate (849)"),
     ("1000", "Urgency", None, "'Urgency' is not key=value"),
     ("1000", "Urgency=NOW", None, "Urgency must be LOW|MEDIUM|HIGH"),
+    ("1", "Routing=FASTEST", None, "Routing 'FASTEST' is not a routing logic (known: BEST, SEQUENTIAL, PARALLEL,"),
 ])
 def test_each_bad_parameter_is_refused_with_a_text_naming_it(
     oms: FixClient, strategy: str, params: str | None, rate: str | None, names: str,

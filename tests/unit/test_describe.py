@@ -41,6 +41,8 @@ def test_strategy_parameters_are_said_as_the_client_gave_them() -> None:
         "POV 14:00-16:00 UTC, participation 12.5% (min 5%, max 20%), urgency MEDIUM")
     m = Mandate(Strategy.IS, params="RiskAversion=0.000002")
     assert describe_order(order(m), close_at_1600).endswith("urgency MEDIUM, risk aversion 0.000002/$")
+    m = Mandate(Strategy.TWAP, Urgency.LOW, params="Routing=SEEK")
+    assert describe_order(order(m), close_at_1600) == "TWAP 14:00-16:00 UTC, urgency LOW, routing SEEK"
 
 
 def test_the_intakes_describer_answers_a_burst_from_its_last_text_and_nothing_else() -> None:

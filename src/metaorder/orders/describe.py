@@ -64,6 +64,8 @@ def describe_order(order: ClientOrder, default_end: Callable[[float], float]) ->
         parts.append(f"risk aversion {params['RiskAversion']}/$")
     if m.aggressiveness.value != "NEUTRAL":
         parts.append(m.aggressiveness.value.lower())
+    if "Routing" in params:  # the client named it (otherwise [routing.map] decides, by the above)
+        parts.append(f"routing {params['Routing']}")
     return ", ".join(parts)
 
 
