@@ -12,7 +12,6 @@ the client order exactly.
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass, field
 from decimal import Decimal
 
 import pytest
@@ -32,44 +31,12 @@ from metaorder.execution.types import (
     VenueOrder,
     VenueStatus,
 )
+from tests.unit.test_router import FakeMarket as Market
 from tests.unit.test_simulated_pipeline import order, reports_by_order, simulation
 
 D = Decimal
 NOW = 1_700_000_000.0
 SETTINGS = ParallelSettings(rest_timeout_s=3.0, min_child_qty=100)
-
-
-@dataclass
-class Market:
-    """A MarketView over plain books; ``books()`` does not filter by status (the placement must)."""
-
-    venue_books: list[VenueBook]
-    statuses: dict[str, VenueStatus] = field(default_factory=dict)
-
-    def book(self, venue: str, symbol: str) -> VenueBook | None:
-        return next((b for b in self.venue_books if b.venue == venue and b.symbol == symbol), None)
-
-    def books(self, symbol: str) -> list[VenueBook]:
-        return [b for b in self.venue_books if b.symbol == symbol]
-
-    def status(self, venue: str) -> VenueStatus:
-        return self.statuses.get(venue, VenueStatus.OPEN)
-
-    def best_bid(self, symbol: str) -> Decimal | None:
-        return max((b.bids[0].price for b in self.books(symbol) if b.bids), default=None)
-
-    def best_ask(self, symbol: str) -> Decimal | None:
-        return min((b.asks[0].price for b in self.books(symbol) if b.asks), default=None)
-
-    def mid(self, symbol: str) -> Decimal | None:
-        bid, ask = self.best_bid(symbol), self.best_ask(symbol)
-        return None if bid is None or ask is None or bid >= ask else (bid + ask) / 2
-
-    def volume(self, symbol: str) -> int:
-        return 0
-
-    def vwap(self, symbol: str) -> Decimal | None:
-        return None
 
 
 def book(venue: str, bids: list[tuple[str, int]] = (), asks: list[tuple[str, int]] = ()) -> VenueBook:  # type: ignore[assignment]
