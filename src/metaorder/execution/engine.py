@@ -119,6 +119,7 @@ from metaorder.orders.strategy_params import parse_params
 
 log = structlog.get_logger("metaorder.execution")
 
+
 class Learner(Protocol):
     """What learns from the engine's child orders (the venue scorecard, ``scorecard.py``): it folds
     the events the engine journals, live and at recovery alike, and asks for the mid at the horizons
