@@ -75,13 +75,13 @@ def test_the_default_map_is_the_documented_one_and_covers_every_cell() -> None:
     assert {(u, a) for u in URGENCIES for a in AGGRESSIVENESSES} == set(DEFAULT_MAP)
     rows = {u: tuple(s.choose(u, a).value for a in AGGRESSIVENESSES) for u in URGENCIES}
     assert rows == {"LOW": ("SEEK", "SEEK", "SEQUENTIAL"),
-                    "MEDIUM": ("SEEK", "SEQUENTIAL", "PARALLEL"),
+                    "MEDIUM": ("SEEK", "SEEK", "PARALLEL"),
                     "HIGH": ("SEQUENTIAL", "PARALLEL", "PARALLEL")}
     assert Routing.BEST not in DEFAULT_MAP.values()  # the baseline is only ever chosen explicitly
 
 
 def test_an_unknown_pair_gets_the_medium_neutral_cell() -> None:
-    assert RoutingSettings().choose("URGENT", "NEUTRAL") is Routing.SEQUENTIAL
+    assert RoutingSettings().choose("URGENT", "NEUTRAL") is Routing.SEEK
 
 
 def test_uniform_puts_one_logic_in_every_cell() -> None:

@@ -18,19 +18,21 @@ for that.  The three logics trade the same three things — speed, fees, informa
 Urgency       PASSIVE         NEUTRAL         AGGRESSIVE
 ============  ==============  ==============  ==============
 LOW           SEEK            SEEK            SEQUENTIAL
-MEDIUM        SEEK            SEQUENTIAL      PARALLEL
+MEDIUM        SEEK            SEEK            PARALLEL
 HIGH          SEQUENTIAL      PARALLEL        PARALLEL
 ============  ==============  ==============  ==============
 
 * **SEEK** where the client has time and does not want to pay the spread: dark pools first, at the
   midpoint with MinQty, shows the market the least — impact is the largest cost of a patient order,
-  and only a patient one can wait for a dark pool's rare contra.
+  and only a patient one can wait for a dark pool's rare contra.  The MEDIUM NEUTRAL cell, every
+  order's without 848 keys, is SEEK on the lab's evidence: on the standard flow (seeds 1-5) SEEK
+  cost -0.15 bps vs arrival, BEST +0.95, PARALLEL +1.42, SEQUENTIAL +1.54.
 * **PARALLEL** where the client is in a hurry and accepts crossing: every venue at once is the
   fastest way to the quantity; the leakage it causes is what urgency buys.
 * **SEQUENTIAL** on the diagonal between them: one venue at a time, cheapest expected cost first,
   minimises fees when neither extreme dominates — a LOW-urgency order that may cross (no hurry to
-  sweep, but no wish to wait on pools either), a MEDIUM NEUTRAL one, a HIGH-urgency order whose
-  client refuses to cross (it must get done, but without paying a sweep's fees and footprint).
+  sweep, but no wish to wait on pools either), a HIGH-urgency order whose client refuses to cross
+  (it must get done, but without paying a sweep's fees and footprint).
 
 BEST is never a default: it is the baseline the lab compares against, chosen explicitly
 (848 ``Routing=BEST``, ``[routing.map]``, or ``metaorder lab --routers BEST``).
@@ -59,7 +61,7 @@ DEFAULT_MAP: Mapping[tuple[str, str], Routing] = {
     ("LOW", "NEUTRAL"): Routing.SEEK,
     ("LOW", "AGGRESSIVE"): Routing.SEQUENTIAL,
     ("MEDIUM", "PASSIVE"): Routing.SEEK,
-    ("MEDIUM", "NEUTRAL"): Routing.SEQUENTIAL,
+    ("MEDIUM", "NEUTRAL"): Routing.SEEK,
     ("MEDIUM", "AGGRESSIVE"): Routing.PARALLEL,
     ("HIGH", "PASSIVE"): Routing.SEQUENTIAL,
     ("HIGH", "NEUTRAL"): Routing.PARALLEL,
