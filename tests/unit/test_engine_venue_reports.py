@@ -122,8 +122,9 @@ def test_after_a_restart_a_parent_with_more_out_than_it_wants_is_trimmed_not_hal
     journal = MemoryJournal()
     sim = simulation(journal)
     now = sim.clock.now()
-    sim.submit("OMS1", "D", order("SMALL", "ACME", "1", 1000, 120, now))
-    sim.submit("OMS2", "D", order("BIG", "ACME", "1", 19000, 120, now))
+    best = (848, "Routing=BEST")  # one resting child on one lit venue (what this test is about)
+    sim.submit("OMS1", "D", [*order("SMALL", "ACME", "1", 1000, 120, now), best])
+    sim.submit("OMS2", "D", [*order("BIG", "ACME", "1", 19000, 120, now), best])
     sim.run_until(now + 2)
     [child] = [c for c in sim.engine.open_children() if not c.ioc]
     sim.submit("OMS2", "F", [(41, "BIG"), (11, "BIG-X"), (55, "ACME"), (54, "1"),
