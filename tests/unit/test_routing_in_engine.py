@@ -12,9 +12,9 @@ from tests.unit.test_engine_venue_reports import report, resting_child, started
 from tests.unit.test_simulated_pipeline import order, simulation
 
 
-def resting_sequential_child(sim: Simulation, qty: int = 3000) -> tuple[str, LedgerPlacement]:
+def resting_sequential_child(sim: Simulation, qty: int = 3000, limit: str = "142.70") -> tuple[str, LedgerPlacement]:
     now = sim.clock.now()
-    sim.submit("OMS1", "D", [*order("A", "ACME", "1", qty, 600, now, limit="142.70"), (848, "Routing=SEQUENTIAL")])
+    sim.submit("OMS1", "D", [*order("A", "ACME", "1", qty, 600, now, limit=limit), (848, "Routing=SEQUENTIAL")])
     for _ in range(200):
         sim.run_until(sim.clock.now() + 0.05)
         rest = [c for c in sim.engine.open_children() if not c.ioc]
@@ -71,3 +71,30 @@ def test_a_cancel_rejected_because_the_child_just_filled_is_journaled_and_counte
     assert [r.kind for r in journal.replay()].count("child.cancel_rejected") == 1
     assert sim.engine.scorecard is not None
     assert sim.engine.scorecard.cancel_reject_rate(child.venue) > 0  # type: ignore[attr-defined]
+
+
+def test_a_placements_cancel_refused_while_the_venue_still_works_the_child_is_asked_again() -> None:
+    """A placement asks once; a venue refusing the cancel of a child it still works (not "too late")
+    must not leave the child resting until the engine's own age limit."""
+    sim = simulation()
+    child_id, placement = resting_sequential_child(sim, limit="142.00")  # far below the market: it rests unfilled
+    child = sim.engine._children[child_id]
+    cancels: list[str] = []
+    send = sim.venues.send
+
+    def hold_cancels(venue: str, msg_type: str, body: list[tuple[int, object]], now: float) -> object:
+        if msg_type == "F" and dict(body).get(41) == child_id:
+            cancels.append(str(dict(body).get(11)))  # the venue never sees it: it answers with a reject below
+            return None
+        return send(venue, msg_type, body, now)  # type: ignore[arg-type]
+
+    sim.venues.send = hold_cancels  # type: ignore[method-assign,assignment]
+    assert placement.wake_at is not None
+    sim.run_until(placement.wake_at + 0.01)  # the placement's timeout: it asks for the cancel, once
+    assert cancels == [f"{child_id}.X1"] and child.cancel_requested
+    sim.from_venue(child.venue, on_the_wire("9", [(37, child.venue_order_id or "V"), (11, f"{child_id}.X1"),
+                                                  (41, child_id), (39, "0"), (434, "1"), (102, "99"),
+                                                  (58, "busy, try again")], child.venue, "METAORDER"))
+    assert not child.cancel_requested and child.state.open
+    sim.run_until(sim.clock.now() + sim.engine.settings.max_idle_s + 0.5)
+    assert cancels[:2] == [f"{child_id}.X1", f"{child_id}.X2"]  # asked again

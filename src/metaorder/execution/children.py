@@ -55,7 +55,8 @@ class ChildOrder:
     notional: Decimal = Decimal(0)  # sum of fill qty * price: what reconciliation compares with AvgPx
     state: ChildState = ChildState.PENDING_NEW
     venue_order_id: str | None = None
-    cancel_requested: bool = False
+    cancel_requested: bool = False  # a cancel is in flight (no second one until it is answered)
+    cancel_wanted: bool = False  # the engine or its placement wants it canceled (re-sent if refused)
     cancels_sent: int = 0
     exec_ids: set[str] = field(default_factory=set)
 

@@ -137,6 +137,7 @@ def best_everywhere(urgency: str, aggressiveness: str) -> Routing:
     return Routing.BEST
 
 
+MAX_CANCELS = 5  # cancel requests per child before the engine stops asking (the venue keeps refusing)
 MIN_RESCHEDULE_S = 1e-3  # a parent is never queued for less than this ahead (no busy loop on one instant)
 
 @dataclass(frozen=True, slots=True)
@@ -292,6 +293,7 @@ class ExecutionEngine:
             case ChildCancelRequested():
                 child = self._children[event.child_id]
                 child.cancels_sent += 1  # cancel ClOrdIDs never repeat
+                child.cancel_wanted = True
                 # Still in flight at the crash: its answer (or the status asked for after the next
                 # logon) settles it; cancelling it again meanwhile would only be refused.
                 child.cancel_requested = True
@@ -444,6 +446,7 @@ class ExecutionEngine:
             self._fit_placements(worked, wanted)
             self._fit_to_wanted(worked, wanted, now, actions)
             self._repost_stale(worked, now, actions)
+            self._recancel(worked, now, actions)
             self._wake_placements(worked, now, actions)
             if self.suspended or self.guard.halted(parent_id):
                 worked.wake_at = now + self.settings.max_idle_s  # nothing to decide until released
@@ -832,6 +835,8 @@ class ExecutionEngine:
         placement = worked.placement_of.get(child.child_id) if worked is not None else None
         if placement is not None and not by_placement:
             placement.supersede()
+        if child.state.open:
+            child.cancel_wanted = True
         if child.cancel_requested or not child.state.open or child.venue not in self.connected:
             return
         child.cancel_requested = True
@@ -879,6 +884,16 @@ class ExecutionEngine:
                 live = placement is not None and not placement.superseded and not placement.done
                 self._cancel(child, now, actions, f"passive child resting more than {limit:g} s: re-decide",
                              by_placement=live)
+
+    def _recancel(self, worked: _Worked, now: float, actions: Actions) -> None:
+        """Ask again for the cancel of a child the venue refused to cancel while it still works it
+        (a cancel reject that is not "too late", a status showing it working): whoever wanted it
+        canceled — a placement's timeout, the strategy — still does, and a placement never asks
+        twice.  At most ``MAX_CANCELS`` requests per child; then it is left to the operator."""
+        for child in list(worked.children.values()):
+            if (child.cancel_wanted and not child.cancel_requested and child.state.open
+                    and child.cancels_sent < MAX_CANCELS):
+                self._cancel(child, now, actions, "cancel asked again: the venue still works it", by_placement=True)
 
     def _close_parent(self, worked: _Worked, now: float, actions: Actions) -> None:
         """The parent is done or gone: pull what is still out; forget it once nothing is."""
@@ -1083,6 +1098,7 @@ class ExecutionEngine:
             actions.venue.append((venue, MsgType.ORDER_STATUS_REQUEST, status_request(child)))
         else:
             child.cancel_requested = False
+            self._mark(child.parent_id, now)  # the cancel is asked again when the parent is next attended
         return actions
 
     # ---- helpers --------------------------------------------------------------------------------
