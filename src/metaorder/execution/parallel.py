@@ -59,6 +59,7 @@ from typing import Any
 from metaorder.execution.estimates import OrderKind, VenueEstimates
 from metaorder.execution.placement import ChildResult, LedgerPlacement
 from metaorder.execution.router import BestPriceRouter, far_side, near_side, open_lit_books, within_limit
+from metaorder.execution.sequential import usable
 from metaorder.execution.tunables import settings_from_mapping
 from metaorder.execution.types import (
     Intent,
@@ -67,7 +68,6 @@ from metaorder.execution.types import (
     VenueInfo,
     VenueKind,
     VenueOrder,
-    VenueStatus,
 )
 
 
@@ -331,7 +331,7 @@ class ParallelPlacement(LedgerPlacement):
         out = []
         for name in sorted(self.venues):
             info = self.venues[name]
-            if info.kind is not VenueKind.DARK or name in skip or self.market.status(name) is not VenueStatus.OPEN:
+            if info.kind is not VenueKind.DARK or not usable(info, self.market, skip):
                 continue
             peg = info.midpoint
             c = self._candidate(info, qty, it.limit if it.limit is not None else mid, ioc=ioc, peg=peg,

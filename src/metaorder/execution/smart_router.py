@@ -47,7 +47,7 @@ from typing import Any
 from metaorder.execution.estimates import VenueEstimates
 from metaorder.execution.parallel import ParallelPlacement, ParallelSettings
 from metaorder.execution.placement import Placement, limit_out_of_reach
-from metaorder.execution.router import BestPriceRouter
+from metaorder.execution.router import BestPriceRouter, within_limit
 from metaorder.execution.seek import SeekPlacement, SeekSettings
 from metaorder.execution.sequential import SequentialPlacement, SequentialSettings
 from metaorder.execution.types import Intent, MarketView, Routing, Style, VenueInfo
@@ -136,7 +136,7 @@ class RoutingSettings:
 def _mid_within(market: MarketView, intent: Intent) -> bool:
     """Whether a midpoint peg capped at the intent's limit could trade now."""
     mid = market.mid(intent.symbol)
-    return mid is not None and (intent.limit is None or intent.direction * (mid - intent.limit) <= 0)
+    return mid is not None and within_limit(mid, intent.limit, intent.direction)
 
 
 def _routing(name: object, where: str) -> Routing:
