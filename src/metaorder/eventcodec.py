@@ -64,6 +64,7 @@ from metaorder.events import (
     EngineStarted,
     Event,
     KillSwitchChanged,
+    MarketSample,
     OrderAccepted,
     OrderCanceled,
     OrderExpired,
@@ -284,6 +285,8 @@ _ENCODERS: Final[Mapping[type, Callable[[Any], dict[str, Any]]]] = {
     ParentOverfilled: lambda e: {"parent_id": e.parent_id, "child_id": e.child_id, "venue": e.venue, "qty": e.qty,
                                  "price": str(e.price), "text": e.text},
     ParentHalted: lambda e: {"parent_id": e.parent_id, "text": e.text},
+    MarketSample: lambda e: {"symbol": e.symbol, "bid": _dec(e.bid), "ask": _dec(e.ask), "volume": e.volume,
+                             "notional": str(e.notional)},
 }
 
 
@@ -523,6 +526,8 @@ _DECODERS: Final[Mapping[str, Callable[[_Data], Event]]] = {
     ParentOverfilled.kind: lambda d: ParentOverfilled(d.text("parent_id"), d.text("child_id"), d.text("venue"),
                                                       d.whole("qty"), d.dec("price"), d.text("text", "")),
     ParentHalted.kind: lambda d: ParentHalted(d.text("parent_id"), d.text("text", "")),
+    MarketSample.kind: lambda d: MarketSample(d.text("symbol"), d.opt_dec("bid", None), d.opt_dec("ask", None),
+                                              d.whole("volume"), d.dec("notional")),
 }
 
 

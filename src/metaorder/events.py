@@ -59,6 +59,7 @@ __all__ = [
     "EngineStarted",
     "Event",
     "KillSwitchChanged",
+    "MarketSample",
     "OrderAccepted",
     "OrderCanceled",
     "OrderExpired",
@@ -575,12 +576,52 @@ class ParentHalted(_ParentHaltedKind):
         return (self.parent_id,)
 
 
+# --------------------------------------------------------------------------- the market (the engine)
+
+
+class _MarketSampleKind:
+    __slots__ = ()
+    kind: ClassVar[str] = "market.sample"
+
+
+@dataclass(frozen=True, slots=True)
+class MarketSample(_MarketSampleKind):
+    """The consolidated market of one symbol as the engine saw it: best bid and ask (None: that side
+    empty) and the tape's cumulative volume and notional since the engine started.
+
+    Journaled at most once per ``market_sample_s`` per symbol, and only when something changed, so
+    post-trade analysis (``metaorder tca``) has a market tape — the mid at any instant, the interval
+    VWAP as Δnotional/Δvolume between two samples — without a journal write per quote.  Nothing is
+    rebuilt from it (recovery folds skip it).  Indexed under ``market:SYMBOL``: one range scan reads
+    a symbol's tape.  The cumulative figures restart from zero with the engine (a new
+    ``engine.started``): readers take differences between samples of one run only.
+    """
+
+    symbol: str
+    bid: Decimal | None
+    ask: Decimal | None
+    volume: int
+    notional: Decimal
+
+    @property
+    def ids(self) -> tuple[str, ...]:
+        return (f"market:{self.symbol}",)
+
+    @property
+    def mid(self) -> Decimal | None:
+        """(bid + ask)/2, None when one-sided, locked or crossed (as the engine's market view says)."""
+        bid, ask = self.bid, self.ask
+        if bid is None or ask is None or bid >= ask:
+            return None
+        return (bid + ask) / 2
+
+
 #: Any event (match on it: mypy checks the cases are exhaustive).
 Event = (
     OrderAccepted | OrderRejected | OrderReplaced | OrderCanceled | OrderExpired | Crossed | ParentFilled
     | EngineStarted | KillSwitchChanged | StrategyChosen | ChildPlaced | ChildAcknowledged
     | ChildCancelRequested | ChildCanceled | ChildRejected | VenueExecution | ParentOverfilled | ParentHalted
-    | PreTradeEstimate | ChildCancelRejected | VenueMarkout
+    | PreTradeEstimate | ChildCancelRejected | VenueMarkout | MarketSample
 )
 
 #: Every event class, in the order above (the codec's registry is built from it).
@@ -588,5 +629,5 @@ EVENT_TYPES: tuple[type[Event], ...] = (
     OrderAccepted, OrderRejected, OrderReplaced, OrderCanceled, OrderExpired, Crossed, ParentFilled,
     EngineStarted, KillSwitchChanged, StrategyChosen, ChildPlaced, ChildAcknowledged,
     ChildCancelRequested, ChildCanceled, ChildRejected, VenueExecution, ParentOverfilled, ParentHalted,
-    PreTradeEstimate, ChildCancelRejected, VenueMarkout,
+    PreTradeEstimate, ChildCancelRejected, VenueMarkout, MarketSample,
 )

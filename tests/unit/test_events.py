@@ -36,7 +36,15 @@ from metaorder.eventcodec import (
     encode_dict,
     order_accepted_json,
 )
-from metaorder.events import EVENT_TYPES, ChildRejected, Event, OrderAccepted, OrderCanceled, VenueExecution
+from metaorder.events import (
+    EVENT_TYPES,
+    ChildRejected,
+    Event,
+    MarketSample,
+    OrderAccepted,
+    OrderCanceled,
+    VenueExecution,
+)
 from metaorder.native import source_path
 from metaorder.orders.journal import EncodedData, JournalError, MemoryJournal, decode_data, encode_data
 from metaorder.orders.model import ClientOrder, Mandate, Side
@@ -197,7 +205,19 @@ def test_events_are_frozen_slotted_values_without_the_time() -> None:
 
 def test_todays_rows_cover_every_kind_written_before_the_codec() -> None:
     assert {kind for kind, _, _ in TODAY} == set(KINDS) - {"kill_switch", "parent.estimate", "child.cancel_rejected",
-                                                       "venue.markout"}  # kinds added since
+                                                       "venue.markout", "market.sample"}  # kinds added since
+
+
+def test_a_market_sample_row_reads_back_exactly_and_is_indexed_under_its_symbol() -> None:
+    text = '{"symbol":"ACME","bid":"142.40","ask":"142.45","volume":1200,"notional":"170910.00"}'
+    event = decode("market.sample", text)
+    assert isinstance(event, MarketSample)
+    assert (event.bid, event.ask, event.volume, event.notional) == (Decimal("142.40"), Decimal("142.45"), 1200,
+                                                                    Decimal("170910.00"))
+    assert event.mid == Decimal("142.425") and event.ids == ("market:ACME",)
+    assert _text(encode(event)[2]) == text
+    one_sided = decode("market.sample", {"symbol": "ACME", "bid": None, "ask": "1", "volume": 0, "notional": "0"})
+    assert isinstance(one_sided, MarketSample) and one_sided.mid is None
 
 
 @pytest.mark.parametrize(("kind", "ids", "text"), TODAY, ids=[f"{k}-{n}" for n, (k, _, _) in enumerate(TODAY)])

@@ -71,6 +71,7 @@ from metaorder.events import (
     EngineStarted,
     Event,
     KillSwitchChanged,
+    MarketSample,
     OrderAccepted,
     OrderCanceled,
     OrderExpired,
@@ -164,6 +165,9 @@ class ExecutionSettings:
     md_answer_timeout_s: float = 5.0
     expiry_grace_s: float = 2.0  # an order is expired this long after its ExpireTime if still unfilled
     seed: int = 1  # strategies' random timing: the same seed gives the same schedule
+    # The market of each instrument is journaled (events.MarketSample) at most this often, when it
+    # changed: TCA's tape (arrival mid, interval VWAP, price path).  0: never.
+    market_sample_s: float = 1.0
 
     def default_end(self, arrival: float) -> float:
         """The end of the window of an order without ExpireTime that arrived at ``arrival``."""
@@ -250,6 +254,8 @@ class ExecutionEngine:
         self._estimated: dict[str, Decimal | None] = {}
         # Placements that asked to hear of market changes: id -> (parent id, placement), oldest first.
         self._watching: dict[int, tuple[str, Placement]] = {}
+        self._next_sample = 0.0  # when the market may next be sampled for the journal
+        self._sampled: dict[str, tuple[Decimal | None, Decimal | None, int]] = {}  # symbol -> last sample
 
     # ---- lifecycle ----------------------------------------------------------------------------
 
@@ -304,7 +310,7 @@ class ExecutionEngine:
                 self._estimated[event.parent_id] = event.arrival_price
             case (OrderAccepted() | OrderRejected() | OrderReplaced() | OrderCanceled() | OrderExpired() | Crossed()
                   | ParentFilled() | EngineStarted() | KillSwitchChanged() | StrategyChosen() | ParentOverfilled()
-                  | ChildCancelRejected() | VenueMarkout()):
+                  | ChildCancelRejected() | VenueMarkout() | MarketSample()):
                 pass  # the intake's, or nothing to rebuild (an over-fill halted its parent: that is its own event)
             case _:
                 assert_never(event)
@@ -369,6 +375,8 @@ class ExecutionEngine:
         after = self.market.status(venue)
         if after is not before:
             log.warning("venue trading status changed", venue=venue, status=after.value, was=before.value)
+        if now >= self._next_sample:
+            self._sample_market(now)
         actions = Actions()
         if self._watching:
             self._market_changed(now, actions)
@@ -413,6 +421,8 @@ class ExecutionEngine:
         with nothing due cost nothing, however many there are."""
         actions = Actions()
         self._take_markouts(now)
+        if now >= self._next_sample:
+            self._sample_market(now)
         due = self._dirty | self.intake.take_changed()
         self._dirty = set()
         heap = self._heap
@@ -1116,6 +1126,23 @@ class ExecutionEngine:
             return
         for markout in self.scorecard.take_markouts(now, self.market.mid):
             self._record(markout, now)
+
+    def _sample_market(self, now: float) -> None:
+        """Journal the market of every instrument that changed since its last sample, then not again
+        for ``market_sample_s``: the hot path pays one comparison per market message, the journal
+        at most one row per instrument per interval (and none for a quiet one)."""
+        interval = self.settings.market_sample_s
+        if interval <= 0:
+            self._next_sample = math.inf
+            return
+        self._next_sample = now + interval
+        market = self.market
+        for symbol in self.instruments:
+            state = (market.best_bid(symbol), market.best_ask(symbol), market.volume(symbol))
+            if self._sampled.get(symbol) == state or state == (None, None, 0):
+                continue
+            self._sampled[symbol] = state
+            self.intake.record(MarketSample(symbol, state[0], state[1], state[2], market.notional(symbol)), now)
 
     def _worked_for(self, parent_id: str) -> _Worked:
         worked = self._worked.get(parent_id)

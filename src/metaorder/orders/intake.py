@@ -35,6 +35,7 @@ from metaorder.events import (
     EngineStarted,
     Event,
     KillSwitchChanged,
+    MarketSample,
     OrderAccepted,
     OrderCanceled,
     OrderExpired,
@@ -401,7 +402,8 @@ class Intake:
                 self._top_parent = max(self._top_parent, _parent_number(event.parent_id))
             case (OrderRejected() | EngineStarted() | KillSwitchChanged() | StrategyChosen() | PreTradeEstimate()
                   | ChildPlaced() | ChildAcknowledged() | ChildCancelRequested() | ChildCanceled() | ChildRejected()
-                  | VenueExecution() | ParentOverfilled() | ParentHalted() | ChildCancelRejected() | VenueMarkout()):
+                  | VenueExecution() | ParentOverfilled() | ParentHalted() | ChildCancelRejected() | VenueMarkout()
+                  | MarketSample()):
                 pass  # nothing of the intake's state: a rejected order never existed, the rest is not the intake's
             case _:
                 assert_never(event)
