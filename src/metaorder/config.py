@@ -152,6 +152,7 @@ class ExecutionSettingsModel(_Strict):
     md_answer_timeout_s: float = Field(5.0, gt=0)  # ... and not routed to if it does not answer within this
     expiry_grace_s: float = Field(2.0, ge=0)  # an order is expired this long after its ExpireTime
     seed: int = 1  # strategies' randomized timing
+    market_sample_s: float = Field(1.0, ge=0)  # journal each symbol's market (TCA's tape) at most this often; 0: never
     # Simulated venues started inside the daemon (a venues.toml, ports replaced by free ones); None: only
     # the [[execution.venue]] list.
     embedded_venues: Path | None = None
@@ -181,6 +182,14 @@ class DropCopySettings(_Strict):
     host: str = "127.0.0.1"
     port: int = Field(9877, ge=0, le=65535)
     target_comp_id: str = Field("DROPCOPY", min_length=1)
+
+
+class MetricsSettings(_Strict):
+    """The HTTP endpoint for operators: Prometheus ``/metrics``, ``/healthz`` and ``/readyz``."""
+
+    enabled: bool = True
+    host: str = "127.0.0.1"  # 0.0.0.0 in a container, so that the scraper and the health check reach it
+    port: int = Field(9879, ge=0, le=65535)  # 0: a free port (logged as "metrics listening")
 
 
 class IntakeSettings(_Strict):
@@ -233,6 +242,7 @@ class MetaorderConfig(_Strict):
     scorecard: dict[str, Any] = Field(default_factory=dict)
     dropcopy: DropCopySettings | None = None
     control: ControlSettings = ControlSettings()
+    metrics: MetricsSettings = MetricsSettings()
 
 
 _Model = TypeVar("_Model", bound=BaseModel)

@@ -10,7 +10,9 @@ reply out (one line, or a table).  ``metaorder ctl`` is its client.  Commands:
 * ``kill all`` — the global kill switch (as SIGUSR1): every new order is refused and every working
   child order is canceled; open client orders stay open, to be worked again after ``revive all``.
 * ``revive SESSION`` / ``revive all`` — release a kill switch (as SIGUSR2 for ``all``).
-* ``status`` — one JSON object: kill switches, open orders and parents, open child orders, venues.
+* ``status`` — one JSON object: kill switches, open orders and parents, open child orders, venues,
+  the OMS sessions (logged on, next sequence numbers each way) and the counters the metrics expose
+  (``counters``: messages by session and type, rejects, reports, fills per venue, crosses, journal).
 * ``scorecard`` — the venue scorecard as a text table (one line per venue x symbol x kind of order);
   ``scorecard json`` (or ``scorecard --json``) the same rows as one JSON array.  Such a reply spans
   many lines: the client reads until the daemon closes the connection.

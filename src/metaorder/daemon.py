@@ -30,7 +30,12 @@ from metaorder.ctl import serve as serve_control
 from metaorder.execution.volume_profile import ProfileBook
 from metaorder.fix.session import Role, Session, SessionConfig
 from metaorder.fix.store import MemoryStore, SessionStore
-from metaorder.fix.transport import Acceptor, Initiator, TransportLimits
+from metaorder.fix.transport import Acceptor, Initiator, TapFactory, TransportLimits
+from metaorder.metrics.collector import build_registry
+from metaorder.metrics.counters import Counters
+from metaorder.metrics.http import Endpoints
+from metaorder.metrics.http import serve as serve_metrics
+from metaorder.metrics.state import EngineState
 from metaorder.operations import Operator
 from metaorder.orders.journal import SqliteJournal
 from metaorder.orders.risk import merge
@@ -90,23 +95,36 @@ async def run_daemon(config: MetaorderConfig, on_started: Callable[[int], None] 
             return Session(c, stores[store_key(c)], dictionary)
 
         outbox = Outbox(journal)
+        counters = Counters()  # messages, reports, fills... kept on the hot path as plain ints (metrics, ctl status)
         changed = asyncio.Event()  # client orders changed: the engine's decision loop looks again
         drop = config.dropcopy
         dropcopy = DropCopy(session(plan.dropcopy), clock) if plan.dropcopy is not None else None
         oms_sessions = [session(c) for c in plan.oms]
         oms = OmsApplication(intake, {s.config.target_comp_id: s for s in oms_sessions}, clock,
-                             plan.cancel_on_disconnect, dropcopy, on_change=changed.set, outbox=outbox)
+                             plan.cancel_on_disconnect, dropcopy, on_change=changed.set, outbox=outbox,
+                             counts=counters.oms)
         gateway = VenueGateway(engine, clock, oms, {c.target_comp_id: name for name, c in plan.venues.items()},
-                               dropcopy, outbox, wake=changed)
-        operator = Operator(intake, engine, oms, gateway, frozenset(c.target_comp_id for c in plan.oms), clock)
+                               dropcopy, outbox, wake=changed, counts=counters.venues)
 
         # The listeners: OMS sessions, drop copy, embedded venues (their ports known once listening).
         acc = config.acceptor
-        oms_acceptor = Acceptor(acc.host, acc.port, oms_sessions, oms, clock, limits)
-        drop_acceptors = [Acceptor(drop.host, drop.port, [dropcopy.session], dropcopy, clock, limits)
-                          ] if drop is not None and dropcopy is not None else []
+        oms_acceptor = Acceptor(acc.host, acc.port, oms_sessions, oms, clock, limits, tap=counters.tap)
+        drop_acceptors = [Acceptor(drop.host, drop.port, [dropcopy.session], dropcopy, clock, limits,
+                                   tap=counters.tap)] if drop is not None and dropcopy is not None else []
         links = VenueLinks(plan.venues, {v.name: (v.host, v.port) for v in e.venue}, session, gateway, clock,
-                           limits, e.reconnect_min_s, e.reconnect_max_s)
+                           limits, e.reconnect_min_s, e.reconnect_max_s, tap=counters.tap)
+
+        # What operators see: the metrics' view of the engine (read at scrape time), ctl status, /readyz.
+        def fix_sessions() -> list[tuple[str, Session]]:
+            return [*(("oms", s) for s in oms_sessions), *(("dropcopy", d.session) for d in [dropcopy] if d),
+                    *(("venue", i.session) for i in links.initiators)]
+
+        state = EngineState(counters, intake, engine, journal, fix_sessions, oms.sessions, clock,
+                            oms_listening=lambda: oms_acceptor.bound_port is not None)
+        operator = Operator(intake, engine, oms, gateway, frozenset(c.target_comp_id for c in plan.oms), clock,
+                            snapshot=state.snapshot)
+        metrics = config.metrics
+        endpoints = Endpoints(build_registry(state.snapshot), state.readiness) if metrics.enabled else None
         sim = SimulatedVenues.build(embedded, clock, clock.now()) if embedded is not None else None
         sim_acceptors = embedded_venue_acceptors(embedded, sim, clock, acc.sender_comp_id) if embedded and sim else []
         links.expect({name for _, name in sim_acceptors})
@@ -136,6 +154,7 @@ async def run_daemon(config: MetaorderConfig, on_started: Callable[[int], None] 
                     # A task that returns ends the daemon: the links only run when there are sessions to keep.
                     *([tg.create_task(links.run())] if plan.venues else []),
                     tg.create_task(serve_control(config.control.socket, Commands(operator))),
+                    *([tg.create_task(serve_metrics(metrics.host, metrics.port, endpoints))] if endpoints else []),
                     *([tg.create_task(keep_profiles(profiles, e.volume_profiles, clock))] if profiles else []),
                 ]
                 await until_stopped(tasks, stop)
@@ -237,8 +256,10 @@ class VenueLinks:
 
     def __init__(self, configs: dict[str, SessionConfig], addresses: dict[str, tuple[str, int]],
                  session: Callable[[SessionConfig], Session], gateway: VenueGateway, clock: Clock,
-                 limits: TransportLimits, reconnect_min_s: float, reconnect_max_s: float) -> None:
+                 limits: TransportLimits, reconnect_min_s: float, reconnect_max_s: float,
+                 tap: TapFactory | None = None) -> None:
         self.configs = configs
+        self._tap = tap
         self.addresses = dict(addresses)  # venue -> (host, port); embedded venues are added as they listen
         self._session = session
         self.gateway = gateway
@@ -272,7 +293,7 @@ class VenueLinks:
             for name, config in self.configs.items():
                 host, port = self.addresses[name]
                 initiator = Initiator(host, port, self._session(config), self.gateway, self._clock, self._limits,
-                                      *self._reconnect)
+                                      *self._reconnect, tap=self._tap)
                 self.initiators.append(initiator)
                 tg.create_task(initiator.run())
 

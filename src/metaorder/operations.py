@@ -20,6 +20,7 @@ Every switch is logged at WARNING.
 from __future__ import annotations
 
 import concurrent.futures
+from collections.abc import Callable
 
 import structlog
 
@@ -27,6 +28,7 @@ from metaorder.clock import Clock
 from metaorder.events import KillSwitchChanged
 from metaorder.execution.engine import ExecutionEngine
 from metaorder.execution.scorecard import Scorecard
+from metaorder.metrics.state import Snapshot
 from metaorder.orders.intake import Intake
 from metaorder.shells.gateway import VenueGateway
 from metaorder.shells.oms import OmsApplication
@@ -38,8 +40,9 @@ class Operator:
     """Kill switches (per OMS session and global), their release, and a status snapshot."""
 
     def __init__(self, intake: Intake, engine: ExecutionEngine, oms: OmsApplication, gateway: VenueGateway,
-                 sessions: frozenset[str], clock: Clock) -> None:
+                 sessions: frozenset[str], clock: Clock, snapshot: Callable[[], Snapshot] | None = None) -> None:
         self.intake = intake
+        self.snapshot = snapshot  # the metrics' view of the engine, for the counters in status (None: none kept)
         self.engine = engine
         self.oms = oms
         self.gateway = gateway
@@ -95,15 +98,24 @@ class Operator:
         return self.intake.journal.flush()
 
     def status(self) -> dict[str, object]:
-        """Kill switches, open orders and parents, open child orders, venues connected."""
+        """Kill switches, open orders and parents, open child orders, venues connected, the OMS
+        sessions (logged on, next sequence numbers) and, when metrics are kept, their counters."""
         risk, book, engine = self.intake.risk, self.intake.book, self.engine
-        return {
+        status: dict[str, object] = {
             "global_kill": risk.global_killed,
             "killed_sessions": sorted(s for s in self.sessions if risk.session_killed(s)),
             "open_orders": len(book), "parents": sum(1 for _ in book.parents()),
             "open_child_orders": len(engine.open_children()), "venues_connected": sorted(engine.connected),
             "trading_suspended": engine.suspended,
+            "oms_sessions": {
+                name: {"logged_on": session.logged_on, "next_sender_seq": session.store.next_sender_seq(),
+                       "next_target_seq": session.store.next_target_seq()}
+                for name, session in sorted(self.oms.sessions.items())
+            },
         }
+        if self.snapshot is not None:
+            status["counters"] = self.snapshot().counters()
+        return status
 
     def scorecard_rows(self) -> list[dict[str, object]] | None:
         """The venue scorecard's table (:meth:`Scorecard.rows <metaorder.execution.scorecard.Scorecard.rows>`),

@@ -16,6 +16,8 @@ from metaorder.fix.transport import Acceptor, Initiator, SessionConnection
 from tests.support import MetaorderProcess
 
 CONFIG = """
+[metrics]
+port = 0  # never the default 9879: tests run beside each other and beside `make run`
 [acceptor]
 port = 0
 sender_comp_id = "METAORDER"

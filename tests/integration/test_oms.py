@@ -14,6 +14,8 @@ from tests.integration.fixclient import FixClient, Frame, utc_timestamp
 from tests.support import MetaorderProcess
 
 CONFIG = """
+[metrics]
+port = 0  # never the default 9879: tests run beside each other and beside `make run`
 [acceptor]
 port = 0
 [[acceptor.sessions]]

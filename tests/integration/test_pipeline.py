@@ -24,6 +24,8 @@ ROOT = Path(__file__).resolve().parents[2]
 LOTS = {"ACME": 1, "GLOBX": 1, "NOVA": 10, "ZEPH": 100}
 
 CONFIG = """
+[metrics]
+port = 0  # never the default 9879: tests run beside each other and beside `make run`
 [acceptor]
 port = 0
 [[acceptor.sessions]]

@@ -68,6 +68,19 @@ class Application(Protocol):
     def on_message(self, conn: SessionConnection, message: Message, now: float) -> None: ...
 
 
+class Tap(Protocol):
+    """Sees a connection's bytes each way (the metrics count messages by type there): ``received``
+    gets input as it is read, ``sent`` whole encoded messages.  Called on the event loop; must be cheap."""
+
+    def received(self, data: bytes) -> None: ...
+
+    def sent(self, data: bytes) -> None: ...
+
+
+#: Gives a new connection of a session its tap.
+TapFactory = Callable[[Session], Tap]
+
+
 @dataclass(frozen=True, slots=True)
 class TransportLimits:
     max_message_size: int = 1 << 20  # bytes in one FIX message
@@ -106,8 +119,12 @@ class SessionConnection:
         clock: Clock,
         limits: TransportLimits,
         owners: Owners | None = None,
+        tap: Tap | None = None,
     ) -> None:
         self.session = session
+        self._tap = tap
+        #: When the last input was read (clock time): where the acknowledgement latency starts.
+        self.read_at = 0.0
         # id(session) -> the connection that owns it, shared by every connection of the acceptor or
         # initiator that made this one (entries live exactly as long as the ownership).
         self._owners: Owners = owners if owners is not None else {}
@@ -115,6 +132,9 @@ class SessionConnection:
         self._reader = reader
         self._writer = writer
         self._app = app
+        # Optional: an application that must see what the session handled itself (a Reject of a message
+        # it sent, a garbled message), e.g. the trader's console, defines on_problem(conn, kind, detail).
+        self._on_problem: Callable[[SessionConnection, str, str], None] | None = getattr(app, "on_problem", None)
         self._clock = clock
         self._limits = limits
         self._pending: deque[tuple[Future[None], bytes] | None] = deque()
@@ -212,6 +232,9 @@ class SessionConnection:
         try:
             self._step(made)
             if initial:
+                if self._tap is not None:
+                    self._tap.received(initial)
+                self.read_at = now
                 self._step(session.receive_data(initial, now))
             async with asyncio.TaskGroup() as tg:
                 tg.create_task(self._read_loop())
@@ -246,7 +269,10 @@ class SessionConnection:
                 self._step(self._release())
                 self._request_close()
                 return
-            self._step(self.session.receive_data(data, self._clock.now()))
+            if self._tap is not None:
+                self._tap.received(data)
+            self.read_at = now = self._clock.now()
+            self._step(self.session.receive_data(data, now))
             if len(data) >= _READ_SIZE:  # more is probably buffered: let this read's answers go first
                 await asyncio.sleep(0)
 
@@ -322,6 +348,8 @@ class SessionConnection:
             owner._flush_output(after)
             return
         out = self.session.data_to_send()
+        if out and self._tap is not None:
+            self._tap.sent(out)
         if not out and after is None:
             # Only state changed (the sequence number of a message that produced no output yet):
             # flush it at the end of this loop iteration instead, where an application that answers
@@ -385,6 +413,11 @@ class SessionConnection:
                     self._log.exception("application failed on message", msg_type=event.message.msg_type)
             elif isinstance(event, Problem):
                 self._log.warning(event.kind, detail=event.detail)
+                if self._on_problem is not None:
+                    try:
+                        self._on_problem(self, event.kind, event.detail)
+                    except Exception:  # as on_message: an application bug must not take the session down
+                        self._log.exception("application failed on problem", kind=event.kind)
             elif isinstance(event, LoggedOn):
                 self._log.info("logged on", reset=event.reset, heartbeat=self.session.heartbeat_interval)
                 self._app.on_logon(self)
@@ -468,9 +501,11 @@ class Acceptor:
         app: Application,
         clock: Clock,
         limits: TransportLimits | None = None,
+        tap: TapFactory | None = None,
     ) -> None:
         self.host = host
         self.port = port
+        self.tap = tap  # counts each connection's messages (metrics); None: not counted
         self.sessions: Mapping[tuple[str, str, str], Session] = {
             (s.config.begin_string, s.config.sender_comp_id, s.config.target_comp_id): s for s in sessions
         }
@@ -539,7 +574,8 @@ class Acceptor:
         # No await from the check in _session_free to conn.run() taking the session (connection_made
         # runs before run() first yields): no other connection can take it in between.
         session, initial = identified
-        conn = SessionConnection(session, reader, writer, self.app, self.clock, self.limits, self._owners)
+        conn = SessionConnection(session, reader, writer, self.app, self.clock, self.limits, self._owners,
+                                 self.tap(session) if self.tap is not None else None)
         self.connections[conn.id] = conn
         self._running += 1
         self._idle.clear()
@@ -621,8 +657,10 @@ class Initiator:
         limits: TransportLimits | None = None,
         reconnect_min: float = 1.0,
         reconnect_max: float = 30.0,
+        tap: TapFactory | None = None,
     ) -> None:
         self.host = host
+        self.tap = tap  # counts each connection's messages (metrics); None: not counted
         self.port = port
         self.session = session
         self.app = app
@@ -647,7 +685,8 @@ class Initiator:
                 continue
             _set_nodelay(writer)
             conn = self.connection = SessionConnection(self.session, reader, writer, self.app, self.clock,
-                                                       self.limits, self._owners)
+                                                       self.limits, self._owners,
+                                                       self.tap(self.session) if self.tap is not None else None)
             self._disconnected.clear()
             try:
                 await conn.run()

@@ -656,6 +656,12 @@ class SqliteJournal:
             self._pending.append((seq, t, kind, ids, text))
         return seq
 
+    @property
+    def uncommitted(self) -> int:
+        """Entries appended but not yet committed to the SQLite file (with a redo log: durable there,
+        waiting for the applier): the commit lag operators watch (``metaorder_journal_uncommitted_entries``)."""
+        return max(0, self._next_seq - 1 - self._committed_seq)
+
     def flush(self) -> concurrent.futures.Future[None]:
         """Hand the pending entries to the writer as one batch; the future resolves at its commit.
 

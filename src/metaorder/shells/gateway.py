@@ -28,8 +28,9 @@ from metaorder.clock import Clock
 from metaorder.execution.children import Fields
 from metaorder.execution.engine import Actions, ExecutionEngine
 from metaorder.fix.codec import Message
-from metaorder.fix.tags import LastLiquidityInd, Side, Tag
+from metaorder.fix.tags import ExecType, LastLiquidityInd, MsgType, Side, Tag
 from metaorder.fix.transport import SessionConnection
+from metaorder.metrics.counters import VenueCounts
 from metaorder.shells.dropcopy import DropCopy
 from metaorder.shells.oms import OmsApplication
 from metaorder.shells.outbox import Outbox
@@ -43,8 +44,10 @@ _LIQUIDITY: dict[str, str] = {LastLiquidityInd.ADDED_LIQUIDITY: "added", LastLiq
 class VenueGateway:
     def __init__(self, engine: ExecutionEngine, clock: Clock, oms: OmsApplication,
                  venue_by_comp_id: Mapping[str, str], dropcopy: DropCopy | None = None,
-                 outbox: Outbox | None = None, wake: asyncio.Event | None = None) -> None:
+                 outbox: Outbox | None = None, wake: asyncio.Event | None = None,
+                 counts: VenueCounts | None = None) -> None:
         self.engine = engine
+        self.counts = counts  # metrics: children sent, rejected and filled per venue (None: not kept)
         self.clock = clock
         self.oms = oms
         self.outbox = outbox if outbox is not None else oms.outbox  # one journal flush for both
@@ -73,8 +76,15 @@ class VenueGateway:
     def on_message(self, conn: SessionConnection, message: Message, now: float) -> None:
         venue = self._venue(conn)
         actions = self.engine.on_venue_message(venue, message, now)
+        counts = self.counts
+        if (counts is not None and message.msg_type == MsgType.EXECUTION_REPORT
+                and message.get(Tag.EXEC_TYPE) == ExecType.REJECTED):
+            counts.child_rejects[venue] = counts.child_rejects.get(venue, 0) + 1
         for _, body in actions.street:
             fields = dict(body)
+            if counts is not None:
+                counts.fills[venue] = counts.fills.get(venue, 0) + 1
+                counts.shares[venue] = counts.shares.get(venue, 0) + int(str(fields.get(Tag.LAST_QTY, 0)))
             log.info("venue fill", venue=venue, child=fields.get(Tag.CL_ORD_ID), symbol=fields.get(Tag.SYMBOL),
                      side="buy" if fields.get(Tag.SIDE) == Side.BUY else "sell", qty=fields.get(Tag.LAST_QTY),
                      price=str(fields.get(Tag.LAST_PX)),
@@ -134,6 +144,10 @@ class VenueGateway:
                 log.warning("venue not connected: message not sent", venue=venue, messages=len(batch))
                 continue
             conn.send_batch(batch, after=after)
+            if self.counts is not None:
+                sent = self.counts.children_sent
+                new = sum(1 for msg_type, _ in batch if msg_type == MsgType.NEW_ORDER_SINGLE)
+                sent[venue] = sent.get(venue, 0) + new
 
     def _venue(self, conn: SessionConnection) -> str:
         target = conn.session.config.target_comp_id

@@ -12,6 +12,8 @@ ExecutionReport is also copied to the drop copy, after the same journal commit.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future
 
@@ -21,8 +23,9 @@ from metaorder.clock import Clock
 from metaorder.fix.codec import Message
 from metaorder.fix.session import Session
 from metaorder.fix.transport import SessionConnection
+from metaorder.metrics.counters import OmsCounts
 from metaorder.orders.intake import Intake, Outgoing
-from metaorder.orders.oms_fix import EXECUTION_REPORT, Fields, render_all
+from metaorder.orders.oms_fix import EXECUTION_REPORT, NEW_ORDER_SINGLE, Fields, render_all
 from metaorder.shells.dropcopy import DropCopy
 from metaorder.shells.outbox import Outbox
 
@@ -32,8 +35,13 @@ log = structlog.get_logger("metaorder.oms")
 class OmsApplication:
     def __init__(self, intake: Intake, sessions: Mapping[str, Session], clock: Clock,
                  cancel_on_disconnect: frozenset[str] = frozenset(), dropcopy: DropCopy | None = None,
-                 on_change: Callable[[], None] | None = None, outbox: Outbox | None = None) -> None:
+                 on_change: Callable[[], None] | None = None, outbox: Outbox | None = None,
+                 counts: OmsCounts | None = None) -> None:
         self.intake = intake
+        self.counts = counts  # metrics: reports by kind, refusals, acknowledgement latency (None: not kept)
+        # When the NewOrderSingles whose answers wait in the outbox were read (metrics only): their
+        # answers are all in the next delivery, since the intake answers a request at once.
+        self._reads: list[float] = []
         self.dropcopy = dropcopy  # gets a copy of every execution report, after the same journal commit
         self.on_change = on_change  # orders changed: the execution engine should look at its parents
         self.sessions = sessions  # counterparty CompID -> FIX session
@@ -59,7 +67,10 @@ class OmsApplication:
                 self.on_change()
 
     def on_message(self, conn: SessionConnection, message: Message, now: float) -> None:
-        self.ship(self.intake.on_message(conn.session.config.target_comp_id, message, now))
+        outs = self.intake.on_message(conn.session.config.target_comp_id, message, now)
+        self.ship(outs)
+        if self.counts is not None and outs and message.msg_type == NEW_ORDER_SINGLE:
+            self._reads.append(conn.read_at)
         if self.on_change is not None:
             self.on_change()
 
@@ -72,6 +83,8 @@ class OmsApplication:
         """
         if not outs:
             return
+        if self.counts is not None:
+            self.counts.count_reports(outs)
         messages = render_all(outs)
         if self.dropcopy is not None:
             self._post(self.dropcopy, [(session, body) for session, msg_type, body in messages
@@ -97,3 +110,36 @@ class OmsApplication:
                 now = self.clock.now()
                 for msg_type, body in batch:
                     session.send(msg_type, body, now)
+        if self._reads:
+            self._acknowledged(after)
+
+    def _acknowledged(self, after: Future[None]) -> None:
+        """Time the answers just handed to the transport from their orders' reads (metrics).
+
+        The answers leave once ``after`` (the journal commit) is done: with ``synchronous =
+        NORMAL`` it already is and the transport writes them within this call (unless the peer's
+        socket is backed up); otherwise they are timed when the commit completes, on the loop.
+        """
+        reads, self._reads = self._reads, []
+        counts = self.counts
+        assert counts is not None
+        histogram = counts.ack_latency
+        clock = self.clock
+
+        def observe() -> None:
+            now = clock.now()
+            for read in reads:
+                histogram.observe(now - read)
+
+        if after.done():
+            if after.exception() is None:  # a failed journal answers nothing: nothing to time
+                observe()
+            return
+        loop = asyncio.get_running_loop()
+
+        def committed(done: Future[None]) -> None:  # on the journal's thread
+            if done.exception() is None:
+                with contextlib.suppress(RuntimeError):  # the loop is closed: the daemon is gone
+                    loop.call_soon_threadsafe(observe)
+
+        after.add_done_callback(committed)
