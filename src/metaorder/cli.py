@@ -46,7 +46,7 @@ def _one_line_errors(parser: argparse.ArgumentParser) -> None:
     parser.parse_known_args = parse_known_args  # type: ignore[method-assign,assignment]
 
 
-_COMMANDS = ("run", "venues", "reflector", "audit", "ctl", "demo", "estimate", "lab")
+_COMMANDS = ("run", "venues", "reflector", "audit", "ctl", "demo", "estimate", "lab", "console", "tca")
 
 
 def _build_parser(command: str | None = None) -> argparse.ArgumentParser:
@@ -122,6 +122,26 @@ def _build_parser(command: str | None = None) -> argparse.ArgumentParser:
         from metaorder import lab
 
         lab.add_arguments(lab_)
+
+    con = sub.add_parser("console", help="a trader's FIX console: log on as CONSOLE and trade by typing",
+                         description="Log on to a running `metaorder run` and send orders by typing "
+                                     "(`buy 100 ACME vwap for 2m`); read commands from standard input when "
+                                     "it is not a terminal; --listen prints every report it receives.")
+    _one_line_errors(con)
+    if command in (None, "console"):
+        from metaorder.console import command as console
+
+        console.add_arguments(con)
+
+    tca = sub.add_parser("tca", help="transaction cost analysis of a fills file or of the journal",
+                         description="Transaction cost analysis: per child and in total for a fills file "
+                                     "(--fills FILE.csv), or per child, parent and client order from the "
+                                     "journal (P3, O17, SESSION:ClOrdID or --day YYYY-MM-DD).")
+    _one_line_errors(tca)
+    if command in (None, "tca"):
+        from metaorder.posttrade import tca_command
+
+        tca_command.add_arguments(tca)
     return parser
 
 
@@ -184,6 +204,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             from metaorder import lab
 
             return lab.run(args, sys.stdout)
+        elif args.command == "console":
+            from metaorder.console import command as console
+
+            return console.run(args, sys.stdout)
+        elif args.command == "tca":
+            from metaorder.posttrade import tca_command
+
+            return tca_command.run(args, sys.stdout)
     except (ConfigError, DictionaryError, StoreError, JournalError, AuditError, ControlError) as exc:
         print(f"metaorder: {exc}", file=sys.stderr)
         return 2

@@ -1,0 +1,135 @@
+"""The console without a terminal: commands from standard input, one line per report on standard output.
+
+For scripts and CI jobs.  Every line read is a console command (blank lines and ``#`` comments are
+skipped); every report the engine sends is printed as one line (:mod:`metaorder.console.view`),
+as is everything the console sends (``SENT``) and every session change (``SESSION``).  A line
+that cannot be parsed or carried out prints ``ERROR line N: ...`` and the script goes on (the
+exit status says it failed; stopping half-way would leave the orders already sent unattended).
+
+At the end of input the console waits (up to 10 s) for an answer to everything it sent (an ack, a
+reject), then up to ``--wait SECONDS`` for its open orders to finish —
+the CONSOLE session is ``cancel_on_disconnect`` in configs/metaorder.toml, so whatever is still
+open when it logs out is canceled by the engine — then prints ``END`` with a count and logs out.
+``wait [ID] [SECONDS]`` inside a script waits the same way at that point.
+
+Exit status: 0; 1 if a line could not be parsed or carried out, if an order or a request was
+rejected (ExecutionReport 150=8, OrderCancelReject 35=9, Reject 35=3, BusinessMessageReject
+35=j), or if the session ended before the script did; 2 if the console could not log on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import sys
+import threading
+from collections.abc import AsyncIterator, Callable, Coroutine
+from typing import Any, TextIO
+
+from metaorder.clock import Clock
+from metaorder.console.client import CommandError, ConsoleClient, Endpoint, log_on, open_session, stop
+from metaorder.console.grammar import ParseError, Quit, Wait, parse
+from metaorder.serving import signal_handlers
+
+#: Seconds ``wait`` waits when the script gives none (an order that never finishes must not hang CI).
+DEFAULT_WAIT_S = 60.0
+#: Seconds the end of input waits for the answers (ack or reject) to what was sent.
+ANSWER_WAIT_S = 10.0
+
+
+async def stdin_lines(stream: TextIO) -> AsyncIterator[str]:
+    """Lines of a blocking stream, read on a daemon thread (a thread blocked in read must not keep
+    the process alive once the console is done, as an executor's worker would)."""
+    loop = asyncio.get_running_loop()
+    queue: asyncio.Queue[str | None] = asyncio.Queue()
+
+    def read() -> None:
+        try:
+            for line in stream:
+                loop.call_soon_threadsafe(queue.put_nowait, line)
+        finally:
+            loop.call_soon_threadsafe(queue.put_nowait, None)
+
+    threading.Thread(target=read, name="console-stdin", daemon=True).start()
+    while (line := await queue.get()) is not None:
+        yield line
+
+
+async def run_script(endpoint: Endpoint, clock: Clock, lines: AsyncIterator[str], out: TextIO, wait_s: float,
+                     logon_timeout: float) -> int:
+    def emit(line: str) -> None:
+        print(line, file=out, flush=True)
+
+    session, db = open_session(endpoint)
+    try:
+        client = ConsoleClient(session, clock, emit)
+        try:
+            initiator, task = await log_on(client, endpoint, logon_timeout)
+        except CommandError as exc:
+            print(f"metaorder: {exc}", file=sys.stderr)
+            return 2
+        stopping = asyncio.Event()
+        errors = 0
+        try:
+            with signal_handlers({signal.SIGINT: stopping.set, signal.SIGTERM: stopping.set}):
+                errors = await _commands(client, lines, emit, stopping)
+                # Whatever --wait says, what was sent is answered before END: the exit status says
+                # whether an order was rejected, and a script ending right after its order must see it.
+                if (not stopping.is_set() and not client.ended.is_set()
+                        and not await _until(client.wait_answered(ANSWER_WAIT_S), stopping)):
+                    emit(f"WAIT end of input: {client.blotter.unanswered()} messages not answered after "
+                         f"{ANSWER_WAIT_S:g} s")
+                if wait_s > 0 and not stopping.is_set() and not client.ended.is_set():
+                    await _until(client.wait_done(None, wait_s), stopping)
+        finally:
+            ended_early = client.ended.is_set()
+            open_rows = client.blotter.open_rows()
+            rows = client.blotter.rows()
+            emit(f"END orders={len(rows)} open={len(open_rows)} rejects={len(client.blotter.rejects)} "
+                 f"errors={errors}" + (f" session ended: {client.end_reason}" if ended_early else ""))
+            await stop(initiator, task, 3.0)
+        return 1 if errors or client.blotter.rejects or ended_early else 0
+    finally:
+        if db is not None:
+            db.close()
+
+
+async def _commands(client: ConsoleClient, lines: AsyncIterator[str], emit: Callable[[str], None],
+                    stopping: asyncio.Event) -> int:
+    errors = 0
+    number = 0
+    async for line in lines:
+        number += 1
+        if stopping.is_set() or client.ended.is_set():
+            break
+        try:
+            cmd = parse(line)
+            if cmd is None:
+                continue
+            if isinstance(cmd, Quit):
+                break
+            if isinstance(cmd, Wait):
+                seconds = cmd.seconds if cmd.seconds is not None else DEFAULT_WAIT_S
+                if not await _until(client.wait_done(cmd.ref, seconds), stopping):
+                    emit(f"WAIT line {number}: {cmd.ref or 'open orders'} not finished after {seconds:g} s")
+                continue
+            for out in client.execute(cmd):
+                emit(out)
+        except (ParseError, CommandError) as exc:
+            errors += 1
+            emit(f"ERROR line {number}: {exc}")
+    return errors
+
+
+async def _until(work: Coroutine[Any, Any, bool], stopping: asyncio.Event) -> bool:
+    """Run the ``wait_done`` coroutine ``work`` unless ``stopping`` comes first (then False)."""
+    waiting = asyncio.ensure_future(work)
+    halt = asyncio.ensure_future(stopping.wait())
+    try:
+        await asyncio.wait({waiting, halt}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        halt.cancel()
+    if not waiting.done():
+        waiting.cancel()
+        return False
+    return waiting.result()
