@@ -1,9 +1,12 @@
-"""The configurations shipped with metaorder load, and the container's says what the default one says."""
+"""The configurations shipped with metaorder load, and the container's say what the default ones say."""
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
+import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -12,15 +15,74 @@ from metaorder.config import ConfigError, load_config, load_venues_config
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def test_the_default_and_the_docker_configs_load_and_agree_but_for_listening_addresses_and_log_format() -> None:
+def _as_deployed(config_file: Path, tmp: Path) -> dict[str, Any]:
+    """The config loaded as its deployment sees it (from ``<project>/configs/metaorder.toml``, where
+    both the checkout and the image keep it), its paths relative to the project directory: the
+    checkout's and the container's can then be compared setting by setting."""
+    project = tmp / config_file.parent.name
+    (project / "configs").mkdir(parents=True)
+    shutil.copyfile(config_file, project / "configs" / "metaorder.toml")
+    base = project.resolve()
+
+    def relative(value: Any) -> Any:
+        if isinstance(value, dict):
+            return {k: relative(v) for k, v in value.items()}
+        if isinstance(value, list | tuple):
+            return [relative(v) for v in value]
+        if isinstance(value, Path) and value.is_relative_to(base):
+            return value.relative_to(base).as_posix()
+        return value
+
+    dumped = relative(load_config(project / "configs" / "metaorder.toml").model_dump())
+    assert isinstance(dumped, dict)
+    return dumped
+
+
+def test_the_docker_config_is_the_default_one_but_for_each_intended_difference(tmp_path: Path) -> None:
+    """Every difference between docker/metaorder.toml and configs/metaorder.toml is listed here; a
+    setting changed in one file and not the other fails (the risk limits of the container drifting
+    from the checkout's, say)."""
+    default = _as_deployed(ROOT / "configs" / "metaorder.toml", tmp_path)
+    docker = _as_deployed(ROOT / "docker" / "metaorder.toml", tmp_path)
+    expected = copy.deepcopy(default)
+    # Inside a container 127.0.0.1 is not reachable through a published port.
+    expected["acceptor"]["host"] = "0.0.0.0"
+    expected["dropcopy"]["host"] = "0.0.0.0"
+    # The health check and the ops dashboards need the metrics endpoint, on the port compose publishes.
+    expected["metrics"].update(enabled=True, host="0.0.0.0", port=9879)
+    expected["logging"]["format"] = "json"  # one object per line for the container log
+    # The venues are a service of their own (docker/compose.yml), not embedded: compared just below.
+    expected["execution"]["embedded_venues"] = None
+    expected["execution"]["venue"] = docker["execution"]["venue"]
+    assert docker == expected
+
+
+def test_the_docker_engine_knows_the_venues_service_as_the_default_one_knows_its_embedded_venues() -> None:
+    """Same fees, latency priors and rules for the router, whether the venues run inside the daemon
+    (make run) or as the compose stack's `venues` service; and they are the same venues."""
+    from metaorder.wiring import venue_infos
+
     default = load_config(ROOT / "configs" / "metaorder.toml")
     docker = load_config(ROOT / "docker" / "metaorder.toml")
-    assert docker.acceptor.host == "0.0.0.0" and docker.dropcopy is not None and docker.dropcopy.host == "0.0.0.0"
-    assert docker.instrument == default.instrument and docker.risk == default.risk
-    assert docker.intake == default.intake
-    paths = {"embedded_venues", "volume_profiles"}  # relative to each file's directory
-    assert docker.execution.model_dump(exclude=paths) == default.execution.model_dump(exclude=paths)
-    assert docker.strategy == default.strategy
+    assert default.execution.embedded_venues is not None
+    embedded = load_venues_config(default.execution.embedded_venues)
+    assert venue_infos(docker, None) == venue_infos(default, embedded)
+    service = load_venues_config(ROOT / "docker" / "venues.toml")
+    assert {(x.name, x.kind, x.comp_id, x.port) for x in docker.execution.venue} == {
+        (v.name, v.kind, v.comp_id, v.port) for v in service.venue}
+
+
+def test_the_docker_venues_are_the_default_venues_listening_on_all_interfaces_with_json_logs() -> None:
+    default = load_venues_config(ROOT / "configs" / "venues.toml")
+    docker = load_venues_config(ROOT / "docker" / "venues.toml")
+    assert {v.host for v in docker.venue} == {"0.0.0.0"} and docker.logging.format == "json"
+    as_default = docker.model_copy(update={
+        "venue": [v.model_copy(update={"host": "127.0.0.1"}) for v in docker.venue], "logging": default.logging})
+    assert as_default == default
+
+
+def test_the_default_config_trades_the_instruments_its_embedded_venues_list() -> None:
+    default = load_config(ROOT / "configs" / "metaorder.toml")
     venues = load_venues_config(ROOT / "configs" / "venues.toml")
     symbols = {i.symbol: (i.tick_size, i.lot_size) for i in venues.instrument}
     assert {i.symbol: (i.tick_size, i.lot_size) for i in default.instrument} == symbols
