@@ -20,8 +20,11 @@ from metaorder.metrics.state import Snapshot
 @dataclass
 class Checks:
     failed: list[str] = field(default_factory=lambda: ["venues: none of 2 logged on"])
+    error: Exception | None = None  # a check with a bug
 
     def __call__(self) -> list[str]:
+        if self.error is not None:
+            raise self.error
         return list(self.failed)
 
 
@@ -131,3 +134,12 @@ def test_routes_ignore_the_query_string() -> None:
     endpoints = Endpoints(build_registry(Snapshot), Checks([]))
     assert route(endpoints, "GET", "/healthz?verbose=1").status == 200
     assert route(endpoints, "DELETE", "/nowhere").status == 404
+
+
+async def test_a_failing_check_is_answered_500_and_the_server_goes_on(server: Server) -> None:
+    server.checks.error = RuntimeError("the journal vanished")
+    with capture_logs() as logs:
+        status, _, body = await exchange(server.port, b"GET /readyz HTTP/1.1\r\nHost: x\r\n\r\n")
+    assert status == 500 and b"RuntimeError: the journal vanished" in body
+    assert any(e["event"] == "metrics endpoint failed" for e in logs)
+    assert (await exchange(server.port, b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"))[0] == 200

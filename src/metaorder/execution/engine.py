@@ -256,6 +256,7 @@ class ExecutionEngine:
         self._watching: dict[int, tuple[str, Placement]] = {}
         self._next_sample = 0.0  # when the market may next be sampled for the journal
         self._sampled: dict[str, tuple[Decimal | None, Decimal | None, int]] = {}  # symbol -> last sample
+        self.samples_taken = 0  # market samples journaled: the shell flushes the journal when it grows
 
     # ---- lifecycle ----------------------------------------------------------------------------
 
@@ -1143,6 +1144,7 @@ class ExecutionEngine:
                 continue
             self._sampled[symbol] = state
             self.intake.record(MarketSample(symbol, state[0], state[1], state[2], market.notional(symbol)), now)
+            self.samples_taken += 1
 
     def _worked_for(self, parent_id: str) -> _Worked:
         worked = self._worked.get(parent_id)

@@ -99,16 +99,21 @@ async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, end
     conn = h11.Connection(h11.SERVER, max_incomplete_event_size=MAX_REQUEST)
     try:
         async with asyncio.timeout(REQUEST_TIMEOUT):
+            target = "?"
             try:
                 request = await _read_request(conn, reader)
                 if request is None:
                     return
                 head_only = request.method == b"HEAD"
-                response = route(endpoints, request.method.decode("ascii", "replace"),
-                                 request.target.decode("ascii", "replace"))
+                target = request.target.decode("ascii", "replace")
+                response = route(endpoints, request.method.decode("ascii", "replace"), target)
             except h11.RemoteProtocolError as exc:
                 head_only = False
                 response = Response(exc.error_status_hint, f"bad request: {exc}\n".encode())
+            except Exception as exc:  # a bug in a collector or a check: answer it, never leave the scraper hanging
+                log.exception("metrics endpoint failed", target=target)
+                head_only = False
+                response = Response(500, f"internal error: {type(exc).__name__}: {exc}\n".encode())
             writer.write(_encode(conn, response, head_only))
             await writer.drain()
             if conn.their_state is h11.ERROR and writer.can_write_eof():

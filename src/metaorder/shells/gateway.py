@@ -54,6 +54,7 @@ class VenueGateway:
         self.venue_by_comp_id = dict(venue_by_comp_id)  # venue session TargetCompID -> venue name
         self.dropcopy = dropcopy
         self.connections: dict[str, SessionConnection] = {}  # venue name -> live connection
+        self._samples_seen = 0  # engine.samples_taken at the last ship
         # Set when something changed (also by the OMS application, whose on_change sets it): decide now.
         self._wake = wake if wake is not None else asyncio.Event()
 
@@ -76,6 +77,9 @@ class VenueGateway:
     def on_message(self, conn: SessionConnection, message: Message, now: float) -> None:
         venue = self._venue(conn)
         actions = self.engine.on_venue_message(venue, message, now)
+        self.ship(actions)  # first: nothing below (logs, metrics) may stand between a fill and its reports
+        if message.msg_type in ("8", "9"):
+            self.wake()  # a fill, a reject or a closed child: the parent re-decides now, as in simulation
         counts = self.counts
         if (counts is not None and message.msg_type == MsgType.EXECUTION_REPORT
                 and message.get(Tag.EXEC_TYPE) == ExecType.REJECTED):
@@ -89,9 +93,6 @@ class VenueGateway:
                      side="buy" if fields.get(Tag.SIDE) == Side.BUY else "sell", qty=fields.get(Tag.LAST_QTY),
                      price=str(fields.get(Tag.LAST_PX)),
                      liquidity=_LIQUIDITY.get(str(fields.get(Tag.LAST_LIQUIDITY_IND, "")), "unknown"))
-        self.ship(actions)
-        if message.msg_type in ("8", "9"):
-            self.wake()  # a fill, a reject or a closed child: the parent re-decides now, as in simulation
 
     # ---- the decision loop ------------------------------------------------------------------------
 
@@ -132,6 +133,9 @@ class VenueGateway:
             self.oms.ship(actions.client)
         if actions.venue or actions.street:
             outbox.flush()  # children are journaled before they leave, and leave at once
+        elif self.engine.samples_taken != self._samples_seen:
+            outbox.commit_soon()  # market samples: to disk in small batches, not with the next order's flush
+        self._samples_seen = self.engine.samples_taken
 
     def deliver(self, items: Sequence[tuple[str, str, Fields]], after: Future[None]) -> None:
         """Outbox sink: (venue, MsgType, body) to the venue sessions, one batch per venue."""
