@@ -189,7 +189,7 @@ def build_engine(config: MetaorderConfig, intake: Intake, venues: Mapping[str, V
         return mid if mid is not None else references.get(symbol)
 
     intake.book.mid_source = midpoint
-    intake.describe = Describer(settings.default_end)
+    intake.describe = Describer(settings.default_end, arrival_mid=market.mid)  # live quotes only, never the reference
     return engine
 
 

@@ -72,3 +72,11 @@ def test_algo_orders_with_equal_mandates_share_a_text_and_a_full_table_starts_ov
         other = ClientOrder("O9", "OMS1", "A9", "ACME", Side.BUY, 1, OrderType.MARKET, None, TimeInForce.DAY,
                             Mandate(Strategy.TWAP), ARRIVAL + n, 9)
         assert describer(other) == describe_order(other, close_at_1600)
+
+
+def test_the_ack_ends_with_the_arrival_mid_when_the_market_has_one_and_says_nothing_without() -> None:
+    mids: dict[str, Decimal] = {}
+    describer = Describer(close_at_1600, arrival_mid=mids.get)
+    assert describer(order(Mandate())) == "TWAP 14:00-16:00 UTC, urgency MEDIUM"  # no quote yet: no benchmark claimed
+    mids["ACME"] = Decimal("142.505")
+    assert describer(order(Mandate())) == "TWAP 14:00-16:00 UTC, urgency MEDIUM, arrival mid 142.505"

@@ -80,17 +80,28 @@ class Describer:
     keys stale anyway).
     """
 
-    __slots__ = ("_default_end", "_last", "_last_text", "_texts")
+    __slots__ = ("_arrival_mid", "_default_end", "_last", "_last_text", "_texts")
 
     MAX_ENTRIES = 256
 
-    def __init__(self, default_end: Callable[[float], float]) -> None:
+    def __init__(self, default_end: Callable[[float], float],
+                 arrival_mid: Callable[[str], Decimal | None] | None = None) -> None:
         self._default_end = default_end
+        # The live consolidated mid of a symbol (None: no two-sided quote): the ack then ends with
+        # ", arrival mid 142.505", the benchmark the client's own cost vs arrival is measured against
+        # (the trader's console shows it; an OMS that keeps no market data of its own gets it too).
+        self._arrival_mid = arrival_mid
         self._texts: dict[tuple[object, object, int], str] = {}
         self._last: tuple[object, object, int] | None = None
         self._last_text = ""
 
     def __call__(self, order: ClientOrder) -> str:
+        text = self._mandate_text(order)
+        if self._arrival_mid is not None and (mid := self._arrival_mid(order.symbol)) is not None:
+            return f"{text}, arrival mid {mid}"
+        return text
+
+    def _mandate_text(self, order: ClientOrder) -> str:
         second = int(order.arrival)
         last = self._last
         # The common case first, without hashing a mandate: the very same one as the order before.
