@@ -189,7 +189,8 @@ def build_engine(config: MetaorderConfig, intake: Intake, venues: Mapping[str, V
         return mid if mid is not None else references.get(symbol)
 
     intake.book.mid_source = midpoint
-    intake.describe = Describer(settings.default_end, arrival_mid=market.mid)  # live quotes only, never the reference
+    # The ack names the live mid (never the reference price), journaled then as TCA's arrival benchmark.
+    intake.describe = Describer(settings.default_end, arrival_mid=lambda o: engine.arrival_mid(o.symbol, o.arrival))
     return engine
 
 

@@ -39,12 +39,19 @@ def metaorder(*args: str, stdin: str | None = None) -> subprocess.CompletedProce
 def test_a_trader_types_a_vwap_order_sees_it_fill_then_finds_it_in_metrics_and_in_tca(
         daemon: Daemon, tmp_path: Path) -> None:
     before = daemon.metrics()
+    deadline = time.monotonic() + 30  # the venues' first quotes: from then on an ack names the arrival mid
+    while not any(k.startswith("metaorder_market_data_age_seconds{") for k in before):
+        assert time.monotonic() < deadline, "no market data from any venue"
+        time.sleep(0.1)  # polling another process's HTTP endpoint: no event to wait on
+        before = daemon.metrics()
     typed = metaorder("console", "--config", str(daemon.config), "--port", str(daemon.port), "--wait", "30",
                       stdin="buy 100 ACME vwap for 5s\nwait C1 30\norders\n")
     assert typed.returncode == 0, typed.stdout + typed.stderr
     lines = typed.stdout.splitlines()
     ack = next(line for line in lines if line.startswith("ER C1 NEW ACME BUY 100 "))
     assert 'text="VWAP ' in ack  # the engine says what it will do with the order
+    arrival = re.search(r"arrival mid ([0-9.]+)", ack)  # and against which mid its cost is measured
+    assert arrival is not None, ack
     cl_ord_id = re.search(r"clordid=(\S+)", ack)
     assert cl_ord_id is not None
     last = [line for line in lines if line.startswith("ER C1 FILL ")][-1]
@@ -73,6 +80,7 @@ def test_a_trader_types_a_vwap_order_sees_it_fill_then_finds_it_in_metrics_and_i
     (order,) = report["orders"]
     assert int(order["filled"]) == 100
     assert Decimal(order["avg_price"]) == Decimal(avg.group(1))
+    assert Decimal(order["arrival_mid"]) == Decimal(arrival.group(1))  # the very mid the trader was told
     assert order["cost_vs_arrival_bps"] is not None and order["interval_vwap"] is not None
 
 

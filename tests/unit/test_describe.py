@@ -76,7 +76,7 @@ def test_algo_orders_with_equal_mandates_share_a_text_and_a_full_table_starts_ov
 
 def test_the_ack_ends_with_the_arrival_mid_when_the_market_has_one_and_says_nothing_without() -> None:
     mids: dict[str, Decimal] = {}
-    describer = Describer(close_at_1600, arrival_mid=mids.get)
+    describer = Describer(close_at_1600, arrival_mid=lambda o: mids.get(o.symbol))
     assert describer(order(Mandate())) == "TWAP 14:00-16:00 UTC, urgency MEDIUM"  # no quote yet: no benchmark claimed
     mids["ACME"] = Decimal("142.505")
     assert describer(order(Mandate())) == "TWAP 14:00-16:00 UTC, urgency MEDIUM, arrival mid 142.505"

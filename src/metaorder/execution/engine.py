@@ -1137,14 +1137,28 @@ class ExecutionEngine:
             self._next_sample = math.inf
             return
         self._next_sample = now + interval
-        market = self.market
         for symbol in self.instruments:
-            state = (market.best_bid(symbol), market.best_ask(symbol), market.volume(symbol))
-            if self._sampled.get(symbol) == state or state == (None, None, 0):
-                continue
-            self._sampled[symbol] = state
-            self.intake.record(MarketSample(symbol, state[0], state[1], state[2], market.notional(symbol)), now)
-            self.samples_taken += 1
+            self._sample_symbol(symbol, now)
+
+    def _sample_symbol(self, symbol: str, now: float) -> None:
+        """Journal ``symbol``'s market at ``now`` unless it is what its last sample said (or empty)."""
+        market = self.market
+        state = (market.best_bid(symbol), market.best_ask(symbol), market.volume(symbol))
+        if self._sampled.get(symbol) == state or state == (None, None, 0):
+            return
+        self._sampled[symbol] = state
+        self.intake.record(MarketSample(symbol, state[0], state[1], state[2], market.notional(symbol)), now)
+        self.samples_taken += 1
+
+    def arrival_mid(self, symbol: str, now: float) -> Decimal | None:
+        """The live consolidated mid of ``symbol`` for an order accepted at ``now`` (the ack's arrival
+        benchmark), journaled as a market sample at that instant if the market moved since the last
+        one: post-trade TCA then measures against the very mid the client was told, not one up to
+        ``market_sample_s`` older."""
+        mid = self.market.mid(symbol)
+        if mid is not None and self.settings.market_sample_s > 0:
+            self._sample_symbol(symbol, now)
+        return mid
 
     def _worked_for(self, parent_id: str) -> _Worked:
         worked = self._worked.get(parent_id)

@@ -85,9 +85,9 @@ class Describer:
     MAX_ENTRIES = 256
 
     def __init__(self, default_end: Callable[[float], float],
-                 arrival_mid: Callable[[str], Decimal | None] | None = None) -> None:
+                 arrival_mid: Callable[[ClientOrder], Decimal | None] | None = None) -> None:
         self._default_end = default_end
-        # The live consolidated mid of a symbol (None: no two-sided quote): the ack then ends with
+        # The live consolidated mid of an order's symbol (None: no two-sided quote): the ack then ends with
         # ", arrival mid 142.505", the benchmark the client's own cost vs arrival is measured against
         # (the trader's console shows it; an OMS that keeps no market data of its own gets it too).
         self._arrival_mid = arrival_mid
@@ -97,7 +97,7 @@ class Describer:
 
     def __call__(self, order: ClientOrder) -> str:
         text = self._mandate_text(order)
-        if self._arrival_mid is not None and (mid := self._arrival_mid(order.symbol)) is not None:
+        if self._arrival_mid is not None and (mid := self._arrival_mid(order)) is not None:
             return f"{text}, arrival mid {mid}"
         return text
 
