@@ -150,3 +150,44 @@ def test_an_order_by_session_clordid_and_by_day_and_the_plot(run_journal: Path, 
 def test_an_unknown_id_or_a_missing_journal_is_one_line(run_journal: Path, tmp_path: Path) -> None:
     assert "no order or parent P99" in one_line_error(tca(["P99", "--journal", str(run_journal)], tmp_path))
     assert "no such file" in one_line_error(tca(["P1", "--journal", str(tmp_path / "none.db")], tmp_path))
+
+
+def test_a_spreadsheets_trailing_empty_columns_and_a_form_feed_in_a_cell_are_read(tmp_path: Path) -> None:
+    path = tmp_path / "fills.csv"
+    path.write_text(HEADER.rstrip("\n") + ",,\n" + "C1,09:30,X\x0cY,limit,buy,100,10,10.01,,\n"
+                    + "C2,09:31,X,limit,buy,abc,10,10,,\n", encoding="utf-8")
+    assert one_line_error(tca(["--fills", str(path)], tmp_path)) == (
+        f"metaorder tca: {path} line 3, column quantity: 'abc' is not a whole number")
+    path.write_text(path.read_text(encoding="utf-8").replace("abc", "100"), encoding="utf-8")
+    result = tca(["--fills", str(path), "--format", "json"], tmp_path)
+    assert (result.returncode, result.stderr) == (0, "")
+    assert json.loads(result.stdout)["total"]["quantity"] == 200
+
+
+@pytest.mark.parametrize("price,benchmark,message", [
+    ("1", "0.000000000000000000000001", "column benchmark: '0.000000000000000000000001' is too small"),
+    ("1" + "0" * 40, "1", "column price: '1" + "0" * 40 + "' is too large"),
+])
+def test_an_absurd_magnitude_is_one_line_and_exit_2_not_a_traceback(price: str, benchmark: str, message: str,
+                                                                     tmp_path: Path) -> None:
+    path = tmp_path / "fills.csv"
+    path.write_text(HEADER + f"C1,09:30,X,limit,buy,100,{price},{benchmark}\n")
+    for fmt in ("table", "json"):
+        assert one_line_error(tca(["--fills", str(path), "--format", fmt], tmp_path)).startswith(
+            f"metaorder tca: {path} line 2, {message}")
+
+
+def test_the_interval_vwap_across_an_engine_restart_and_the_arrival_mids_age(tmp_path: Path) -> None:
+    from metaorder.eventcodec import append
+    from tests.unit.test_tca_journal import restart_journal
+
+    path = tmp_path / "journal.db"
+    with SqliteJournal(path) as journal:
+        for rec in restart_journal():
+            append(journal, rec.time, rec.event)
+        journal.flush().result(timeout=10)
+    result = tca(["O1", "--journal", str(path), "--format", "json"], tmp_path)
+    assert (result.returncode, result.stderr) == (0, "")
+    [o] = json.loads(result.stdout)["orders"]
+    assert Decimal(o["interval_vwap"]) == 120  # 5,000 @ 120 since the restart; differencing the runs gave 125
+    assert o["arrival_detail"] == "sample at 08:59:10.350 (49,650 ms before arrival)"

@@ -154,3 +154,65 @@ def test_json_and_csv_carry_the_exact_figures() -> None:
     rows = list(csv.DictReader(render_fills(report, "csv")))
     assert [r["section"] for r in rows] == ["fill"] * 4 + ["total"]
     assert D(rows[-1]["cost_bps"]) == report.total.cost_bps
+
+
+# --------------------------------------------------------------------------- review fixes
+
+
+def test_unnamed_trailing_columns_of_a_spreadsheet_export_are_ignored() -> None:
+    [row] = parse_fills(HEADER.rstrip("\n") + ",,\nC1,09:30,X,limit,buy,10,10.00,10.10,,\n")
+    assert (row.child_id, row.benchmark) == ("C1", D("10.10"))
+    with pytest.raises(FillsError, match=r"^f.csv line 1: column price appears twice"):
+        parse_fills(HEADER.rstrip("\n") + ",Price\n", "f.csv")
+
+
+@pytest.mark.parametrize("odd", ["\x0c", "\u2028", "\x1c", "\x85", "\v"])
+def test_a_cell_holding_a_form_feed_or_a_unicode_separator_is_text_and_keeps_the_line_numbers(odd: str) -> None:
+    text = HEADER + f"C1,09:30,X{odd}Y,limit,buy,10,10,10\n" + "C2,09:31,X,limit,buy,abc,10,10\n"
+    with pytest.raises(FillsError, match=r"^fills.csv line 3, column quantity: 'abc' is not a whole number"):
+        parse_fills(text, "fills.csv")
+    [row] = parse_fills(HEADER + f"C1,09:30,X{odd}Y,limit,buy,10,10,10\n")
+    assert row.venue == f"X{odd}Y" and row.line == 2
+
+
+def test_a_quoted_cell_spanning_lines_is_one_row_named_by_its_first_line() -> None:
+    text = HEADER + 'C1,09:30,"X\nY",limit,buy,10,10,10\n' + 'C2,09:31,"X\r\nY",limit,buy,abc,10,10\n'
+    with pytest.raises(FillsError, match=r"^fills.csv line 4, column quantity: 'abc'"):
+        parse_fills(text, "fills.csv")
+    rows = parse_fills(text.replace("abc", "10") + "C3,09:32,X,limit,buy,1,10,10\n")
+    assert [r.line for r in rows] == [2, 4, 6]
+
+
+@pytest.mark.parametrize("cells,message", [
+    ("1,0.000000000000000000000001", "column benchmark: '0.000000000000000000000001' is too small (at least "
+                                     "0.00000001)"),
+    ("1,0.000000001", "column benchmark: '0.000000001' is too small"),
+    ("1" + "0" * 30 + ",1", "column price: '1000000000000000000000000000000' is too large (at most "
+                            "1,000,000,000,000)"),
+    ("1" + "0" * 100_000 + ",1", "column price: '100000000000000000000000000000'... (100,001 characters) is too large"),
+    ("1.000000000000000000001,1", "column price: '1.000000000000000000001' has 21 decimal places (at most 20)"),
+])
+def test_absurd_magnitudes_are_refused_on_their_line(cells: str, message: str) -> None:
+    with pytest.raises(FillsError) as error:
+        parse_fills(HEADER + f"C1,09:30,X,limit,buy,100,{cells}\n", "fills.csv")
+    assert str(error.value).startswith(f"fills.csv line 2, {message}")
+    assert len(str(error.value)) < 200
+
+
+def test_a_quantity_beyond_a_trillion_is_refused() -> None:
+    with pytest.raises(FillsError, match=r"line 2, column quantity: '1000000000001' is too large"):
+        parse_fills(HEADER + "C1,09:30,X,limit,buy,1000000000001,1,1\n")
+
+
+def test_figures_at_the_bounds_stay_exact_and_render_in_every_format() -> None:
+    # 10¹² shares at 999,999,999,999.99999999999999999999 (32 digits): products of 45 digits, which the
+    # caller's 28-digit context would round; the arithmetic and the table still answer, exactly
+    text = HEADER + ("C1,09:30,X,limit,buy,1000000000000,999999999999.99999999999999999999,0.00000001\n"
+                     "C2,09:31,X,limit,buy,1,0.00000001,999999999999.99999999999999999999\n")
+    report = analyse_fills(parse_fills(text))
+    big = Fraction("999999999999.99999999999999999999")
+    tiny = Fraction("0.00000001")
+    assert Fraction(report.total.notional) == 10**12 * big + tiny
+    assert Fraction(report.total.performance_money) == 10**12 * (tiny - big) + (big - tiny)
+    for fmt in ("table", "json", "csv"):
+        assert render_fills(report, fmt)

@@ -1020,6 +1020,16 @@ class JournalReader:
         entries.extend(_from_row(row) for row in tail if order_id in row[3] and row[0] not in seen)
         return entries
 
+    def of_kind(self, kind: str) -> list[JournalEntry]:
+        """Every entry of ``kind``, in seq order: those no order's history lists (``engine.started``,
+        which TCA needs to tell one engine run's market tape from the next)."""
+        tail = self._redo_tail()
+        entries = [_from_db(row) for row in self._read(
+            "SELECT seq, time, kind, order_ids, data FROM entries WHERE kind = ? ORDER BY seq", (kind,))]
+        seen = {entry.seq for entry in entries}
+        entries.extend(_from_row(row) for row in tail if row[2] == kind and row[0] not in seen)
+        return entries
+
     def _redo_tail(self) -> list[_Row]:
         """The rows in the engine's redo log (maybe committed too: callers skip seqs they have)."""
         try:

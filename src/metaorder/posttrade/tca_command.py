@@ -7,6 +7,12 @@ in, figures out); this module is the thin part around them: arguments, reading t
 journal, choosing the renderer, the plot, and turning every bad input into one line on stderr
 with exit status 2.  ``metaorder --help`` imports it, so it imports nothing heavy at module level:
 the journal reader and matplotlib are imported inside :func:`run`, when they are needed.
+
+Arithmetic errors are the last resort: the readers bound every figure they accept (so that the exact
+arithmetic stays exact and printable), but a figure that still cannot be computed — a decimal
+overflow, a division the bounds did not foresee, a float overflow while plotting — becomes one line
+naming what could not be computed (the figures, the plot or the output), exit status 2, never a
+traceback.
 """
 
 from __future__ import annotations
@@ -14,13 +20,28 @@ from __future__ import annotations
 import argparse
 import re
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Final, TextIO
+from typing import Final, TextIO, TypeVar
 
 __all__ = ["add_arguments", "run"]
 
 _PROG: Final = "metaorder tca"
 _DAY: Final = re.compile(r"\d{4}-\d{2}-\d{2}")
+_T = TypeVar("_T")
+
+
+class _Uncomputable(Exception):
+    """A figure could not be computed (see the module docstring); the message is the one line."""
+
+
+def _compute(source: object, what: str, step: Callable[[], _T]) -> _T:
+    """``step()``, its arithmetic errors turned into :class:`_Uncomputable` naming ``what``."""
+    try:
+        return step()
+    except ArithmeticError as exc:  # decimal.DecimalException, ZeroDivisionError, OverflowError
+        raise _Uncomputable(f"{source}: could not compute {what} ({type(exc).__name__} in the arithmetic;"
+                            " is a price, benchmark or quantity out of range?)") from exc
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -54,12 +75,12 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
                      + (f" (got {', '.join(chosen)})" if chosen else ""))
     if args.plot is not None and args.plot.suffix.lower() != ".png":
         return _fail(f"--plot {args.plot}: the plot is a PNG file (FILE.png)")
-    if args.fills is not None:
-        lines = _fills(args.fills, args.format, args.plot)
-    else:
-        if args.day is not None and not _valid_day(args.day):
-            return _fail(f"--day {args.day!r} is not a date YYYY-MM-DD")
-        lines = _journal(args)
+    if args.day is not None and not _valid_day(args.day):
+        return _fail(f"--day {args.day!r} is not a date YYYY-MM-DD")
+    try:
+        lines = _fills(args.fills, args.format, args.plot) if args.fills is not None else _journal(args)
+    except _Uncomputable as exc:
+        return _fail(str(exc))
     if isinstance(lines, str):
         return _fail(lines)
     for line in lines:
@@ -95,16 +116,16 @@ def _fills(path: Path, fmt: str, plot: Path | None) -> list[str] | str:
     except OSError as exc:
         return f"{path}: {exc.strerror or exc}"
     try:
-        report = analyse_fills(parse_fills(text, str(path)), str(path))
+        report = _compute(path, "the figures", lambda: analyse_fills(parse_fills(text, str(path)), str(path)))
     except FillsError as exc:
         return str(exc)
     if plot is not None:
         from metaorder.posttrade.tca_plot import plot_fills
 
-        problem = _save(lambda: plot_fills(report, plot), plot)
+        problem = _compute(path, "the plot", lambda: _save(lambda: plot_fills(report, plot), plot))
         if problem:
             return problem
-    return render_fills(report, fmt)
+    return _compute(path, f"the {fmt} output", lambda: render_fills(report, fmt))
 
 
 def _save(draw: object, plot: Path) -> str | None:
@@ -135,13 +156,15 @@ def _journal(args: argparse.Namespace) -> list[str] | str:
     try:
         with JournalReader(path) as reader:
             records = read_events(reader, args.target, args.day)
-        report = analyse_journal(records, args.target, args.day, str(path))
+        report = _compute(f"journal {path}", "the figures",
+                          lambda: analyse_journal(records, args.target, args.day, str(path)))
     except (JournalError, TcaError) as exc:
         return str(exc)
     if args.plot is not None:
         from metaorder.posttrade.tca_plot import plot_journal
 
-        problem = _save(lambda: plot_journal(report, args.plot), args.plot)
+        problem = _compute(f"journal {path}", "the plot",
+                           lambda: _save(lambda: plot_journal(report, args.plot), args.plot))
         if problem:
             return problem
-    return render_journal(report, args.format)
+    return _compute(f"journal {path}", f"the {args.format} output", lambda: render_journal(report, args.format))

@@ -14,8 +14,13 @@ in any order (case and surrounding blanks ignored; unknown columns ignored; ``si
 out, every row is then a buy).  Parsed by :mod:`csv`, so a quoted field may hold the separator:
 ``"1,200"`` is a quantity of 1200.
 
-* ``quantity``: a positive whole number, thousands separators allowed (``1,200``, ``12,000``).
-* ``price``, ``benchmark``: positive decimals, thousands separators allowed (``1,234.50``).
+* ``quantity``: a positive whole number, thousands separators allowed (``1,200``, ``12,000``), at
+  most :data:`MAX_QUANTITY`.
+* ``price``, ``benchmark``: positive decimals, thousands separators allowed (``1,234.50``), from
+  :data:`MIN_PRICE` to :data:`MAX_PRICE` with at most :data:`MAX_PLACES` decimal places (trailing
+  zeros do not count).  The bounds are far beyond any market's and keep every product and sum
+  exact (see below) and every figure printable: a typo such as a benchmark of ``0.000…01`` is
+  refused on its line instead of producing a 10²⁸ bps "cost".
 * ``side``: ``buy``/``b``/``1`` or ``sell``/``s``/``2``, or ``short``/``sell short``/``5`` (a sell
   for cost purposes); case-insensitive; an empty cell is a buy.
 * ``time``: ISO 8601 (``2026-01-01T09:30:00.250Z``, ``2026-01-01 09:30:00``), FIX UTCTimestamp
@@ -36,12 +41,15 @@ nothing), and an overall line adds the money (Σ s·q·(b − p)) and divides by
 notional (Σ q·b): the same formula as one side's, so an all-buy file's overall line is its buy
 line.  Its quantity is the gross quantity; it has no average price.
 
-Exactness: quantities are ``int``, products and sums are exact ``Decimal``\\ s, and each quotient
-is taken once in a fixed 28-significant-digit context (independent of the caller's) — the
-precision of :mod:`metaorder.posttrade.tca`.  Nothing is rounded here: rendering rounds.
+Exactness: quantities are ``int``; products and sums are taken in a 100-digit context that traps
+inexact results, which the bounds above never reach (13 + 32 digits a product), so they are exact
+whatever the caller's context; each quotient is taken once in a fixed 28-significant-digit context —
+the precision of :mod:`metaorder.posttrade.tca`.  Nothing is rounded here: rendering rounds.
 
 Errors: :class:`FillsError`, one line naming the file, the line number (as an editor counts
-lines, the header being line 1) and the column, e.g.
+lines, the header being line 1; a row whose quoted cell spans lines is named by its first line;
+only ``\\n``, ``\\r\\n`` and ``\\r`` end a line — a form feed or U+2028 inside a cell is text) and
+the column, e.g.
 ``fills.csv line 7, column quantity: 'abc' is not a whole number``.
 """
 
@@ -49,14 +57,19 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import io
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from decimal import Context, Decimal, InvalidOperation
+from decimal import Context, Decimal, Inexact, InvalidOperation, Overflow
 from typing import Final
 
 __all__ = [
     "COLUMNS",
+    "MAX_PLACES",
+    "MAX_PRICE",
+    "MAX_QUANTITY",
+    "MIN_PRICE",
     "FillRow",
     "FillsError",
     "FillsReport",
@@ -69,7 +82,14 @@ __all__ = [
 #: Columns of the file, in the documented order; ``side`` is optional.
 COLUMNS: Final = ("child_id", "time", "venue", "order_type", "side", "quantity", "price", "benchmark")
 _REQUIRED: Final = tuple(c for c in COLUMNS if c != "side")
+#: Bounds of a row's figures (see the module docstring: they keep the arithmetic exact and printable).
+MAX_QUANTITY: Final = 10**12
+MIN_PRICE: Final = Decimal("0.00000001")
+MAX_PRICE: Final = Decimal(10**12)
+MAX_PLACES: Final = 20
 _Q: Final = Context(prec=28)
+_EXACT: Final = Context(prec=100, traps=[InvalidOperation, Overflow, Inexact])
+_SHOWN: Final = 60  # characters of a cell an error line quotes
 _BPS: Final = Decimal(10_000)
 _ZERO: Final = Decimal(0)
 _SIDES: Final = {"": 1, "buy": 1, "b": 1, "1": 1, "sell": -1, "s": -1, "2": -1,
@@ -106,7 +126,7 @@ class FillRow:
     @property
     def performance_money(self) -> Decimal:
         """s·q·(b − p): what the fill saved (positive) or lost against its benchmark."""
-        return self.sign * self.quantity * (self.benchmark - self.price)
+        return _EXACT.multiply(self.sign * self.quantity, _EXACT.subtract(self.benchmark, self.price))
 
     @property
     def performance_bps(self) -> Decimal:
@@ -167,6 +187,14 @@ def _whole(text: str) -> int | None:
     return int(text.replace(",", "")) if _WHOLE.fullmatch(text) else None
 
 
+def _exact_sum(values: Iterable[Decimal]) -> Decimal:
+    """Σ values, exact (the ambient context would round past 28 digits)."""
+    total = _ZERO
+    for value in values:
+        total = _EXACT.add(total, value)
+    return total
+
+
 def _decimal(text: str) -> Decimal | None:
     text = text.strip()
     if not _DECIMAL.fullmatch(text):
@@ -204,7 +232,9 @@ def _header(fields: Sequence[str] | None, name: str) -> dict[str, int]:
         raise FillsError(f"{name}: empty file (a header line {','.join(COLUMNS)} is required)")
     index: dict[str, int] = {}
     for n, field_name in enumerate(fields):
-        key = field_name.strip().lower().lstrip("\ufeff")  # a spreadsheet's UTF-8 byte order mark
+        key = field_name.strip().lower().lstrip("\ufeff").strip()  # a spreadsheet's UTF-8 byte order mark
+        if not key:  # an unnamed column (a spreadsheet's trailing ",,"): ignored like any unknown one
+            continue
         if key in index:
             raise FillsError(f"{name} line 1: column {key} appears twice")
         index[key] = n
@@ -213,6 +243,13 @@ def _header(fields: Sequence[str] | None, name: str) -> dict[str, int]:
         raise FillsError(f"{name} line 1: missing column{'s' if len(missing) > 1 else ''} {', '.join(missing)}"
                          f" (the header must name {','.join(COLUMNS)}; side is optional)")
     return index
+
+
+def _shown(text: str) -> str:
+    """A cell quoted for an error line; a huge one (a runaway number) cut, so the error stays one line."""
+    if len(text) <= _SHOWN:
+        return repr(text)
+    return f"{text[:_SHOWN // 2]!r}... ({len(text):,} characters)"
 
 
 def _row(values: Sequence[str], index: dict[str, int], line: int, name: str) -> FillRow:
@@ -225,7 +262,7 @@ def _row(values: Sequence[str], index: dict[str, int], line: int, name: str) -> 
         return values[n].strip()
 
     def bad(column: str, why: str) -> FillsError:
-        return FillsError(f"{name} line {line}, column {column}: {cell(column)!r} {why}")
+        return FillsError(f"{name} line {line}, column {column}: {_shown(cell(column))} {why}")
 
     child_id = cell("child_id")
     if not child_id:
@@ -242,6 +279,8 @@ def _row(values: Sequence[str], index: dict[str, int], line: int, name: str) -> 
         raise bad("quantity", "is not a whole number")
     if quantity <= 0:
         raise bad("quantity", "is not positive")
+    if quantity > MAX_QUANTITY:
+        raise bad("quantity", f"is too large (at most {MAX_QUANTITY:,})")
     prices: list[Decimal] = []
     for column in ("price", "benchmark"):
         value = _decimal(cell(column))
@@ -249,21 +288,36 @@ def _row(values: Sequence[str], index: dict[str, int], line: int, name: str) -> 
             raise bad(column, "is not a decimal number")
         if value <= 0:
             raise bad(column, "is not positive")
+        if value < MIN_PRICE:
+            raise bad(column, f"is too small (at least {MIN_PRICE:f})")
+        if value > MAX_PRICE:
+            raise bad(column, f"is too large (at most {MAX_PRICE:,})")
+        places = -int(value.normalize().as_tuple().exponent)
+        if places > MAX_PLACES:
+            raise bad(column, f"has {places} decimal places (at most {MAX_PLACES})")
         prices.append(value)
     return FillRow(line, child_id, time, seconds, cell("venue"), cell("order_type"), sign, quantity, *prices)
 
 
 def parse_fills(text: str, name: str = "fills") -> list[FillRow]:
     """The rows of a fills CSV (``name`` names it in errors).  Blank lines are skipped; a file with
-    a header and no rows is an error too (there is nothing to analyse)."""
-    reader = csv.reader(text.splitlines(keepends=True))
+    a header and no rows is an error too (there is nothing to analyse).
+
+    The text is read as :mod:`csv` requires (``newline=""``): only ``\\n``, ``\\r\\n`` and ``\\r``
+    end a line, so the reader's ``line_num`` counts lines as an editor does; ``str.splitlines``
+    would also split at a form feed or U+2028 inside a cell and misnumber every later line."""
+    reader = csv.reader(io.StringIO(text, newline=""))
     try:
         index = _header(next(reader, None), name)
         rows: list[FillRow] = []
-        for values in reader:
+        while True:
+            first_line = reader.line_num + 1  # a quoted cell may span lines: name the row's first
+            values = next(reader, None)
+            if values is None:
+                break
             if not any(v.strip() for v in values):
                 continue
-            rows.append(_row(values, index, reader.line_num, name))
+            rows.append(_row(values, index, first_line, name))
     except csv.Error as exc:
         raise FillsError(f"{name} line {reader.line_num}: {exc}") from None
     if not rows:
@@ -275,9 +329,10 @@ def parse_fills(text: str, name: str = "fills") -> list[FillRow]:
 
 
 def _total(side: str, rows: Sequence[FillRow]) -> Total:
-    return Total(side, len(rows), sum(r.quantity for r in rows), sum((r.quantity * r.price for r in rows), _ZERO),
-                 sum((r.quantity * r.benchmark for r in rows), _ZERO),
-                 sum((r.performance_money for r in rows), _ZERO))
+    return Total(side, len(rows), sum(r.quantity for r in rows),
+                 _exact_sum(_EXACT.multiply(r.quantity, r.price) for r in rows),
+                 _exact_sum(_EXACT.multiply(r.quantity, r.benchmark) for r in rows),
+                 _exact_sum(r.performance_money for r in rows))
 
 
 def analyse_fills(rows: Sequence[FillRow], source: str = "fills") -> FillsReport:

@@ -12,14 +12,20 @@ per parent, per child and per venue.  Reading the journal is :mod:`.tca_source`'
 Benchmarks
 ----------
 * **arrival mid** P_d: the consolidated mid when the client order was accepted (for a parent: when
-  its first order was), from the last market sample at or before that instant.  A journal without
-  samples (written before they existed) falls back to the mid at the parent's first child, and
-  the report says which (``arrival_source``: ``sample``, ``first child``, ``estimate``).
+  its first order was), as the last market sample at or before that instant recorded it.  Samples
+  are journaled at most every ``market_sample_s`` and only when the market changed, so that mid may
+  be up to ``market_sample_s`` old (older when the market was quiet, or across a restart): the
+  figures carry the source's instant (``arrival_time``) and age (``arrival_age_s``).  A journal
+  without samples (written before they existed) falls back to the IS estimate's arrival price
+  (parents) or the mid at the first child, sent *after* arrival (a negative age); the report says
+  which (``arrival_source``: ``sample``, ``estimate``, ``first child``).
 * **start mid** P₀: the mid when the first child of the execution left (``ChildPlaced.mid``): the
   market the execution actually met.
 * **interval VWAP**: Δnotional/Δvolume of the consolidated tape between the last sample at or before
   the start and the first sample at or after the end (samples are ≤ 1 s apart, so the interval is
-  that much wider, never narrower).  None without two samples or when nothing traded.
+  that much wider, never narrower).  The tape's figures restart at zero with each engine run, so
+  it is summed as increments within each run (:class:`Tape`), never differenced across a restart.
+  None without two samples or when nothing traded.
 * **pre-trade estimate** (IS parents): the Almgren–Chriss expected cost and its standard deviation
   as journaled when the parent was planned (``PreTradeEstimate``), against the realized shortfall
   measured from the estimate's own arrival price.
@@ -87,35 +93,71 @@ def cost_bps(sign: int, price: Decimal | None, benchmark: Decimal | None) -> Dec
 
 
 class Tape:
-    """One symbol's market samples in time order: the mid at an instant and the VWAP over an interval."""
+    """One symbol's market samples in time order: the mid at an instant and the VWAP over an interval.
 
-    def __init__(self, samples: Sequence[tuple[float, ev.MarketSample]]) -> None:
+    A sample's volume and notional are cumulative *since its engine run started* (each run's market
+    view begins at zero), so two samples of different runs cannot be subtracted: 1,000 @ 100 before
+    a restart and 5,000 @ 120 after it would make Δ = 4,000 shares for 500,000, a VWAP of 125 nobody
+    traded at.  The tape is therefore rebuilt as one running total of *increments*: between two
+    consecutive samples of one run, their difference; for the first sample of a run, its own figures
+    (traded since the run's zero).  A run starts at each ``engine.started`` (``starts``, which are also
+    points of the tape: zero traded in the new run so far, a valid end of an interval before it and
+    start of one after it) and wherever the volume or notional falls (a restart the journal read did
+    not show).  Before the first start the tape knows no zero, so its first sample is the baseline.
+    Samples are assumed to follow a start with the same time (the start is journaled first).
+    """
+
+    def __init__(self, samples: Sequence[tuple[float, ev.MarketSample]], starts: Iterable[float] = ()) -> None:
         self.samples = sorted(samples, key=lambda s: s[0])
         self._times = [t for t, _ in self.samples]
+        points = sorted([(t, 0, None) for t in starts] + [(t, 1, s) for t, s in self.samples],
+                        key=lambda p: (p[0], p[1]))
+        self._points: list[float] = []  # times of the running totals below
+        self._volume: list[int] = []  # traded up to that point, summed over runs
+        self._notional: list[Decimal] = []
+        volume, notional = 0, _ZERO
+        base: tuple[int, Decimal] | None = None  # this run's last cumulative figures; None: zero unknown
+        for t, _, sample in points:
+            if sample is None:
+                base = (0, _ZERO)
+            else:
+                if base is not None and (sample.volume < base[0] or sample.notional < base[1]):
+                    base = (0, _ZERO)  # the figures fell: a new run began since the last sample
+                if base is not None:
+                    volume += sample.volume - base[0]
+                    notional += sample.notional - base[1]
+                base = (sample.volume, sample.notional)
+            self._points.append(t)
+            self._volume.append(volume)
+            self._notional.append(notional)
 
     def mid(self, at: float) -> Decimal | None:
         """The mid of the last two-sided sample at or before ``at``."""
+        found = self.mid_sample(at)
+        return None if found is None else found[1]
+
+    def mid_sample(self, at: float) -> tuple[float, Decimal] | None:
+        """(time, mid) of the last two-sided sample at or before ``at``: what :meth:`mid` is, and how old."""
         n = bisect.bisect_right(self._times, at)
         while n > 0:
             n -= 1
-            mid = self.samples[n][1].mid
+            t, sample = self.samples[n]
+            mid = sample.mid
             if mid is not None:
-                return mid
+                return t, mid
         return None
 
     def vwap(self, start: float, end: float) -> Decimal | None:
-        """Δnotional/Δvolume from the last sample ≤ start to the first ≥ end (else the last)."""
-        if not self.samples:
+        """Δnotional/Δvolume of the running totals from the last point ≤ start to the first ≥ end (else
+        the last); None when nothing traded in between."""
+        if not self._points:
             return None
-        first = bisect.bisect_right(self._times, start) - 1
-        if first < 0:
-            first = 0
-        last = min(bisect.bisect_left(self._times, end), len(self.samples) - 1)
-        a, b = self.samples[first][1], self.samples[last][1]
-        volume = b.volume - a.volume
-        if volume <= 0:  # nothing traded, or a restart reset the tape in between
+        first = max(bisect.bisect_right(self._points, start) - 1, 0)
+        last = min(bisect.bisect_left(self._points, end), len(self._points) - 1)
+        volume = self._volume[last] - self._volume[first]
+        if volume <= 0:
             return None
-        return _div(b.notional - a.notional, volume)
+        return _div(self._notional[last] - self._notional[first], volume)
 
     def path(self, start: float, end: float) -> list[tuple[float, Decimal]]:
         """(time, mid) of the samples from just before ``start`` to just after ``end``."""
@@ -145,6 +187,7 @@ class _Parent:
     strategy: str = ""
     allocated: dict[str, int] = field(default_factory=dict)  # order id -> shares allocated from venue fills
     last_time: float = 0.0
+    estimate_time: float = 0.0
 
 
 @dataclass(slots=True)
@@ -204,6 +247,13 @@ class OrderFigures:
     estimate: ev.PreTradeEstimate | None = None
     realized_vs_estimate: Decimal | None = None  # money, measured from the estimate's arrival price
     status: str = ""
+    arrival_time: float | None = None  # when the arrival mid was observed (the sample, the child, the estimate)
+
+    @property
+    def arrival_age_s(self) -> float | None:
+        """How long before the arrival instant (``start``) its mid was observed; negative: after it
+        (the first child's mid, in a journal without samples)."""
+        return None if self.arrival_time is None else self.start - self.arrival_time
 
     @property
     def cost_vs_arrival_bps(self) -> Decimal | None:
@@ -302,15 +352,18 @@ class _Fold:
         self.parents: dict[str, _Parent] = {}
         self.children: dict[str, _Child] = {}
         samples: dict[str, list[tuple[float, ev.MarketSample]]] = {}
+        starts: list[float] = []  # engine runs: each restarts the tape's cumulative figures
         self.last_time = 0.0
         for rec in records:
             self.last_time = max(self.last_time, rec.time)
             e = rec.event
             if isinstance(e, ev.MarketSample):
                 samples.setdefault(e.symbol, []).append((rec.time, e))
+            elif isinstance(e, ev.EngineStarted):
+                starts.append(rec.time)
             else:
                 self._apply(e, rec.time)
-        self.tapes = {symbol: Tape(s) for symbol, s in samples.items()}
+        self.tapes = {symbol: Tape(s, starts) for symbol, s in samples.items()}
 
     def parent(self, parent_id: str, time: float) -> _Parent:
         p = self.parents.get(parent_id)
@@ -362,7 +415,8 @@ class _Fold:
             if child is not None:
                 child.markouts.append(e)
         elif isinstance(e, ev.PreTradeEstimate):
-            self.parent(e.parent_id, t).estimate = e
+            p = self.parent(e.parent_id, t)
+            p.estimate, p.estimate_time = e, t
         elif isinstance(e, ev.StrategyChosen):
             self.parent(e.parent_id, t).strategy = e.used
 
@@ -379,6 +433,10 @@ class _Fold:
     def mid(self, symbol: str, at: float) -> Decimal | None:
         tape = self.tapes.get(symbol)
         return tape.mid(at) if tape is not None else None
+
+    def mid_sample(self, symbol: str, at: float) -> tuple[float, Decimal] | None:
+        tape = self.tapes.get(symbol)
+        return tape.mid_sample(at) if tape is not None else None
 
     def vwap(self, symbol: str, start: float, end: float) -> Decimal | None:
         tape = self.tapes.get(symbol)
@@ -399,9 +457,9 @@ class _Fold:
         notional = sum((f[1] * f[2] for f in o.fills), _ZERO)
         avg = _div(notional, filled) if filled else None
         first = self.first_child(o.parents, o.time)
-        arrival, source = self.mid(a.symbol, o.time), "sample"
+        arrival, source, observed = _observed(self.mid_sample(a.symbol, o.time), "sample")
         if arrival is None and first is not None and first.placed.mid is not None:
-            arrival, source = first.placed.mid, "first child"
+            arrival, source, observed = first.placed.mid, "first child", first.time
         start_mid = first.placed.mid if first is not None and first.placed.mid is not None else arrival
         if o.fills and first is not None and o.fills[0][0] < first.time:
             start_mid = arrival  # crossed on arrival before any child left
@@ -419,7 +477,7 @@ class _Fold:
         return OrderFigures("order", a.order_id, f"{a.session} {a.cl_ord_id}", a.symbol, _side(a.side.sign), sign,
                             o.qty, filled, avg, o.time, o.end, arrival, source if arrival is not None else "none",
                             start_mid, end_mid, self.vwap(a.symbol, o.time, end), shortfall, fees,
-                            status=o.status)
+                            status=o.status, arrival_time=observed)
 
     def parent_figures(self, p: _Parent) -> OrderFigures | None:
         members = [self.orders[oid] for oid in p.members if oid in self.orders]
@@ -436,11 +494,11 @@ class _Fold:
                      if next(reversed(o.parents), None) == p.parent_id)
         qty = filled + leaves
         start = min([o.time for o in members] or [kids[0].time])
-        arrival, source = self.mid(symbol, start), "sample"
+        arrival, source, observed = _observed(self.mid_sample(symbol, start), "sample")
         if arrival is None and p.estimate is not None and p.estimate.arrival_price is not None:
-            arrival, source = p.estimate.arrival_price, "estimate"
+            arrival, source, observed = p.estimate.arrival_price, "estimate", p.estimate_time
         if arrival is None and kids and kids[0].placed.mid is not None:
-            arrival, source = kids[0].placed.mid, "first child"
+            arrival, source, observed = kids[0].placed.mid, "first child", kids[0].time
         start_mid = kids[0].placed.mid if kids and kids[0].placed.mid is not None else arrival
         done = all(o.end is not None for o in members) and not any(c.state == "working" and
                                                                  sum(f[1] for f in c.fills) < c.placed.qty
@@ -456,7 +514,7 @@ class _Fold:
         return OrderFigures("parent", p.parent_id, p.strategy or "-", symbol, _side(sign), sign, qty, filled, avg,
                             start, end if done else None, arrival, source if arrival is not None else "none",
                             start_mid, end_mid, self.vwap(symbol, start, end), shortfall, fees, e, realized,
-                            "done" if done else "working")
+                            "done" if done else "working", observed)
 
     def child_figures(self, c: _Child) -> ChildTca:
         pl = c.placed
@@ -467,6 +525,11 @@ class _Fold:
         return ChildTca(pl.child_id, pl.parent_id, pl.venue, c.time, pl.side.sign, pl.qty, pl.price, filled,
                         _div(notional, filled) if filled else None, pl.mid, fees, state, _markouts(c.markouts),
                         pl.peg)
+
+
+def _observed(found: tuple[float, Decimal] | None, source: str) -> tuple[Decimal | None, str, float | None]:
+    """(mid, source, when) of a tape's sample, or nothing found."""
+    return (None, source, None) if found is None else (found[1], source, found[0])
 
 
 def _side(sign: int) -> str:

@@ -20,7 +20,7 @@ import csv
 import io
 import json
 from collections.abc import Iterable, Mapping, Sequence
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import ROUND_HALF_UP, Context, Decimal
 from typing import Any, Final
 
 from metaorder.posttrade.tca_fills import FillsReport, Total
@@ -31,25 +31,28 @@ __all__ = ["FORMATS", "bps", "money", "price", "qty", "render_fills", "render_jo
 FORMATS: Final = ("table", "json", "csv")
 _BPS_Q: Final = Decimal("0.01")
 _PRICE_Q: Final = Decimal("0.0001")
+#: Rounding for display in its own wide context: the ambient 28 digits would refuse to quantize a
+#: large figure to 2 decimals (InvalidOperation), and rounding must not depend on the caller.
+_SHOW: Final = Context(prec=100, rounding=ROUND_HALF_UP)
 
 
 def bps(value: Decimal | None, signed: bool = True) -> str:
     if value is None:
         return "-"
-    rounded = value.quantize(_BPS_Q, rounding=ROUND_HALF_UP)
+    rounded = _SHOW.quantize(value, _BPS_Q)
     if rounded == 0:
         rounded = abs(rounded)  # no "-0.00"
     return f"{rounded:+}" if signed else str(rounded)
 
 
 def price(value: Decimal | None) -> str:
-    return "-" if value is None else str(value.quantize(_PRICE_Q, rounding=ROUND_HALF_UP))
+    return "-" if value is None else str(_SHOW.quantize(value, _PRICE_Q))
 
 
 def money(value: Decimal | None) -> str:
     if value is None:
         return "-"
-    rounded = value.quantize(_BPS_Q, rounding=ROUND_HALF_UP)
+    rounded = _SHOW.quantize(value, _BPS_Q)
     if rounded == 0:
         rounded = abs(rounded)
     return f"{rounded:+,}"
@@ -85,8 +88,9 @@ def to_csv(header: Sequence[str], rows: Iterable[Sequence[object]]) -> list[str]
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(header)
-    writer.writerows(["" if v is None else v for v in row] for row in rows)
-    return buffer.getvalue().splitlines()
+    width = len(header)  # every row as wide as the header: sections leave the columns they lack empty
+    writer.writerows(["" if v is None else v for v in [*row, *([None] * (width - len(row)))]] for row in rows)
+    return buffer.getvalue().split("\n")[:-1]  # not splitlines(): a cell may hold \x0c or U+2028
 
 
 # --------------------------------------------------------------------------- fills
@@ -158,12 +162,36 @@ def _time(epoch: float | None) -> str:
     return format_time(epoch)
 
 
+_SOURCE_WORDS: Final = {"sample": "sample", "first child": "child", "estimate": "estimate"}
+
+
+def _age(f: OrderFigures) -> str:
+    """Where the arrival mid was seen, relative to arrival, for the table: ``sample -0.350s``."""
+    age = f.arrival_age_s
+    if f.arrival is None or age is None:
+        return "-"
+    return f"{_SOURCE_WORDS.get(f.arrival_source, f.arrival_source)} {-age:+.3f}s"
+
+
+def _arrival_detail(f: OrderFigures) -> str | None:
+    """The same for tools, in words: ``sample at 09:00:00.650 (350 ms before arrival)``."""
+    age, seen = f.arrival_age_s, f.arrival_time
+    if f.arrival is None or age is None or seen is None:
+        return None
+    ms = round(age * 1000)
+    when = "at arrival" if ms == 0 else f"{abs(ms):,} ms {'before' if ms > 0 else 'after'} arrival"
+    return f"{f.arrival_source} at {_time(seen)[11:-1]} ({when})"
+
+
 def _figures_json(f: OrderFigures) -> dict[str, Any]:
     s = f.shortfall
     doc: dict[str, Any] = {
         "kind": f.kind, "id": f.id, "label": f.label, "symbol": f.symbol, "side": f.side, "qty": f.qty,
         "filled": f.filled, "avg_price": exact(f.avg_price), "start": _time(f.start), "end": _time(f.end),
         "status": f.status, "arrival_mid": exact(f.arrival), "arrival_source": f.arrival_source,
+        "arrival_time": None if f.arrival_time is None else _time(f.arrival_time),
+        "arrival_age_s": None if f.arrival_age_s is None else round(f.arrival_age_s, 3),
+        "arrival_detail": _arrival_detail(f),
         "start_mid": exact(f.start_mid), "end_mid": exact(f.end_mid), "interval_vwap": exact(f.vwap),
         "cost_vs_arrival_bps": exact(f.cost_vs_arrival_bps), "cost_vs_vwap_bps": exact(f.cost_vs_vwap_bps),
         "fees": exact(f.fees), "shortfall": None,
@@ -182,7 +210,8 @@ def _figures_json(f: OrderFigures) -> dict[str, Any]:
 
 def _child_json(c: ChildTca) -> dict[str, Any]:
     return {"child_id": c.child_id, "parent_id": c.parent_id, "venue": c.venue, "time": _time(c.time),
-            "side": "buy" if c.sign > 0 else "sell", "qty": c.qty, "limit": exact(c.limit), "peg": c.peg,
+            "side": "buy" if c.sign > 0 else "sell", "qty": c.qty, "order_type": c.order_type,
+            "limit": exact(c.limit), "peg": c.peg,
             "filled": c.filled,
             "avg_price": exact(c.avg_price), "mid_at_send": exact(c.mid), "cost_vs_mid_bps": exact(c.cost_vs_mid_bps),
             "fees": exact(c.fees), "state": c.state,
@@ -198,7 +227,8 @@ def _venue_json(v: VenueTca) -> dict[str, Any]:
 _JOURNAL_CSV: Final = ("section", "id", "label", "parent_id", "symbol", "venue", "side", "qty", "filled", "avg_price",
                        "arrival_mid", "cost_vs_arrival_bps", "interval_vwap", "cost_vs_vwap_bps", "delay",
                        "execution", "opportunity", "fees", "shortfall", "shortfall_bps", "mid_at_send",
-                       "cost_vs_mid_bps", "fill_rate", "status")
+                       "cost_vs_mid_bps", "fill_rate", "status", "arrival_source", "arrival_age_s", "order_type",
+                       "limit", "peg")
 
 
 def _figures_row(f: OrderFigures) -> list[object]:
@@ -207,16 +237,16 @@ def _figures_row(f: OrderFigures) -> list[object]:
                                                         exact(s.fees), exact(s.total), exact(s.bps(s.total))]
     return [f.kind, f.id, f.label, "", f.symbol, "", f.side, f.qty, f.filled, exact(f.avg_price), exact(f.arrival),
             exact(f.cost_vs_arrival_bps), exact(f.vwap), exact(f.cost_vs_vwap_bps), *parts, None, None, None,
-            f.status]
+            f.status, f.arrival_source, None if f.arrival_age_s is None else round(f.arrival_age_s, 3)]
 
 
 def _figures_table(rows: Sequence[OrderFigures], first: str) -> list[str]:
     return table(
-        (first, "label", "side", "qty", "filled", "avg px", "arrival mid", "cost vs arr", "VWAP", "cost vs VWAP",
-         "status"),
-        ([f.id, f.label, f"{f.side} {f.symbol}", qty(f.qty), qty(f.filled), price(f.avg_price), price(f.arrival)
-          + ("" if f.arrival_source == "sample" else "*"), bps(f.cost_vs_arrival_bps), price(f.vwap),
-          bps(f.cost_vs_vwap_bps), f.status] for f in rows), right=(3, 4, 5, 6, 7, 8, 9))
+        (first, "label", "side", "qty", "filled", "avg px", "arrival mid", "mid seen", "cost vs arr", "VWAP",
+         "cost vs VWAP", "status"),
+        ([f.id, f.label, f"{f.side} {f.symbol}", qty(f.qty), qty(f.filled), price(f.avg_price), price(f.arrival),
+          _age(f), bps(f.cost_vs_arrival_bps), price(f.vwap), bps(f.cost_vs_vwap_bps), f.status] for f in rows),
+        right=(3, 4, 5, 6, 8, 9, 10))
 
 
 def _shortfall_table(rows: Sequence[OrderFigures]) -> list[str]:
@@ -248,7 +278,8 @@ def render_journal(report: JournalReport, fmt: str) -> list[str]:
     if fmt == "csv":
         rows = [_figures_row(f) for f in (*report.orders, *report.parents)]
         rows += [["child", c.child_id, "", c.parent_id, "", c.venue, "buy" if c.sign > 0 else "sell", c.qty, c.filled,
-                  exact(c.avg_price), *([None] * 10), exact(c.mid), exact(c.cost_vs_mid_bps), None, c.state]
+                  exact(c.avg_price), *([None] * 10), exact(c.mid), exact(c.cost_vs_mid_bps), None, c.state, None,
+                  None, c.order_type, exact(c.limit), "true" if c.peg else "false"]
                  for c in report.children]
         rows += [["venue", v.venue, "", "", "", v.venue, "", v.sent, v.filled, *([None] * 8), exact(v.fees),
                   *([None] * 3), exact(v.cost_vs_mid_bps), exact(v.fill_rate), ""] for v in report.venues]
@@ -257,7 +288,7 @@ def render_journal(report: JournalReport, fmt: str) -> list[str]:
              f" {len(report.children)} children; costs in bps, positive is worse"]
     if not report.samples:
         lines.append("note: no market samples in this journal (written before they were recorded): arrival is the"
-                     " mid at the first child (*), no interval VWAP")
+                     " mid at the first child, sent after it (mid seen: child +N s), no interval VWAP")
     lines += ["", *_figures_table(report.orders, "order")]
     if report.parents:
         lines += ["", *_figures_table(report.parents, "parent")]
@@ -271,7 +302,7 @@ def render_journal(report: JournalReport, fmt: str) -> list[str]:
                          + (f" ({z:+.2f} sd)" if z is not None else ""))
     if report.children:
         lines += ["", *table(
-            ("child", "parent", "venue", "time", "qty", "limit", "filled", "avg px", "mid at send", "cost vs mid",
+            ("child", "parent", "venue", "time", "qty", "type", "filled", "avg px", "mid at send", "cost vs mid",
              "fees", "state", "markouts"),
             ([c.child_id, c.parent_id, c.venue, _time(c.time)[11:], qty(c.qty),
               c.order_type, qty(c.filled), price(c.avg_price), price(c.mid),

@@ -9,8 +9,11 @@ every entry through the journal's one codec.
 
 What is read: for a parent or an order id, the journal's audit index gives the target's history,
 then its parents' histories (every child, execution and member order), the member orders' own
-histories (replaces, cancels), and the market tape of the symbols (``market:SYMBOL``, see
-:class:`~metaorder.events.MarketSample`): a handful of range scans, however long the journal.
+histories (replaces, cancels), the market tape of the symbols (``market:SYMBOL``, see
+:class:`~metaorder.events.MarketSample`) and, when there is a tape, the ``engine.started`` entries:
+each run's tape counts from zero, so the analysis must know where runs begin (a sample's volume
+and notional cannot be differenced across one).  A handful of range scans, however long the
+journal, and one scan of the entries' kinds (no payload decoded but the starts').
 A ``SESSION:ClOrdID`` or a ``--day`` needs the whole journal (ClOrdIDs and days are not indexed):
 one sequential replay.  A kind this version does not know is skipped (a journal written by a
 newer metaorder: TCA reads what it understands); a malformed entry is a one-line error.
@@ -25,7 +28,9 @@ from metaorder.eventcodec import MalformedEvent, Recorded, UnknownEventKind, dec
 from metaorder.orders.journal import JournalEntry, JournalReader
 from metaorder.posttrade.tca_journal import TcaError
 
-__all__ = ["read_events"]
+__all__ = ["engine_starts", "read_events"]
+
+#: ``engine.started`` rows concern no order, so the audit index does not list them: select by kind.
 
 
 def _decode(reader: JournalReader, entries: Iterable[JournalEntry], seen: dict[int, Recorded]) -> None:
@@ -56,9 +61,17 @@ def read_events(reader: JournalReader, target: str | None, day: str | None) -> l
     for order_id in sorted(orders):
         _decode(reader, reader.history(order_id), seen)
     symbols = {r.event.symbol for r in seen.values() if isinstance(r.event, ev.OrderAccepted | ev.ChildPlaced)}
+    tapes = len(seen)
     for symbol in sorted(symbols):
         _decode(reader, reader.history(f"market:{symbol}"), seen)
+    if len(seen) > tapes:
+        _decode(reader, engine_starts(reader), seen)
     return [seen[s] for s in sorted(seen)]
+
+
+def engine_starts(reader: JournalReader) -> list[JournalEntry]:
+    """Every ``engine.started`` entry, committed or still in the engine's redo log, in seq order."""
+    return reader.of_kind(ev.EngineStarted.kind)
 
 
 def _parents_of(event: ev.Event) -> tuple[str, ...]:
