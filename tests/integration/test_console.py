@@ -5,6 +5,7 @@ a piped script (subprocess), the interactive prompt (prompt_toolkit's pipe input
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import queue
 import signal
@@ -282,3 +283,203 @@ def test_a_session_level_reject_of_a_raw_message_is_shown_with_its_reason_and_ex
     assert done.returncode == 1, done.stdout + done.stderr
     assert 'REJECT - ref=2 text="Required tag missing"' in done.stdout
     assert "END orders=1 open=0 rejects=1 errors=0" in done.stdout, done.stdout
+
+
+# ---- review fixes (issue 16): bad input, windows, stopping, reconnects, the drop-copy consumer ------------
+
+
+def test_unusual_input_gets_one_error_line_each_and_the_session_trades_on(daemon: Daemon) -> None:
+    nines = "9" * 400
+    done = console(daemon, f"buy \u00b200 ACME\nraw 35=D|\u00b2=5\nbuy 100 ACME for {nines}s\n"
+                           "buy 100 ACME for 9999999999999999999h\nbuy 100 ACME twap for 3s\nreplace C1 @ 142.35\n"
+                           "wait C1 30\n")
+    out = done.stdout.splitlines()
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert [line.split(":", 1)[0] for line in out if line.startswith("ERROR")] == [
+        f"ERROR line {n}" for n in (1, 2, 3, 4, 6)]
+    assert "ERROR line 1: quantity must be a positive whole number of shares, not '\u00b200'" in out
+    assert "ERROR line 4: duration must be at most 366 days, not '9999999999999999999h'" in out
+    assert any(line.startswith("ERROR line 6: C1 is a market order: a replace cannot give it a limit") for line in out)
+    assert not any(line.startswith("SENT C1 ") and "35=G" in line for line in out)
+    assert any(line.startswith("ER C1 FILL") and "status FILLED" in line for line in out)
+    assert out[-2] == "END orders=1 open=0 rejects=0 errors=5" and out[-1].startswith("SESSION logged out")
+    assert "Traceback" not in done.stderr
+
+
+def test_a_window_ending_on_a_later_day_is_sent_gtd_and_the_engine_takes_it(daemon: Daemon) -> None:
+    done = console(daemon, "buy 10 ACME @ 100.00 twap for 25h\ncancel C1\nwait C1 20\n")
+    assert done.returncode == 0, done.stdout + done.stderr
+    sent = next(line for line in done.stdout.splitlines() if line.startswith("SENT C1 ") and "35=D" in line)
+    assert "|59=6|" in sent and "|126=" in sent
+    assert "NOTE C1 the window ends " in done.stdout and "sent as GTD (59=6)" in done.stdout
+    assert "ER C1 NEW ACME BUY 10 " in done.stdout and "ER C1 CANCELED" in done.stdout
+
+
+def test_a_script_whose_input_stays_open_stops_at_once_on_sigterm(daemon: Daemon) -> None:
+    proc = subprocess.Popen([sys.executable, "-m", "metaorder", "console", "--config", str(daemon.config),
+                             "--port", str(daemon.ports["OMS"])], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        lines = Lines(proc)
+        assert proc.stdin is not None
+        proc.stdin.write("buy 10 ACME @ 100.00\n")
+        proc.stdin.flush()  # and standard input stays open, as under `tail -f orders | metaorder console`
+        lines.expect(lambda s: s.startswith("ER C1 NEW ACME BUY 10"))
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(10) == 0
+        lines.expect(lambda s: s.startswith("END orders=1 "))
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+
+
+class Proxy:
+    """A TCP relay to the daemon whose connections the test can cut: a network failure on demand."""
+
+    def __init__(self, port: int) -> None:
+        self.target = port
+        self.port = 0
+        self._writers: list[asyncio.StreamWriter] = []
+        self._server: asyncio.Server | None = None
+
+    async def start(self) -> int:
+        self._server = await asyncio.start_server(self._relay, "127.0.0.1", 0)
+        self.port = self._server.sockets[0].getsockname()[1]
+        return self.port
+
+    async def _relay(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self.target)
+        self._writers += [writer, up_writer]
+
+        async def pipe(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
+            try:
+                while data := await src.read(65536):
+                    dst.write(data)
+                    await dst.drain()
+            except (ConnectionError, OSError):
+                pass
+            finally:
+                dst.close()
+
+        await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer))
+
+    def cut(self) -> None:
+        for writer in self._writers:
+            writer.transport.abort()
+        self._writers.clear()
+
+    def close(self) -> None:
+        if self._server is not None:
+            self._server.close()
+        self.cut()
+
+
+def test_after_a_reconnect_the_blotter_learns_what_the_engine_did_while_it_was_away(daemon: Daemon) -> None:
+    """CONSOLE is cancel_on_disconnect: a cut connection cancels its open order, and the report of it
+    is not resent to a console that resets at logon.  The status request after the logon tells it."""
+    from prompt_toolkit.input import create_pipe_input
+    from prompt_toolkit.output import DummyOutput
+
+    from metaorder.clock import LiveClock
+    from metaorder.console.app import run_app
+    from metaorder.console.client import ConsoleClient, Endpoint
+
+    seen: list[str] = []
+    clients: list[ConsoleClient] = []
+
+    async def until(want: Callable[[str], bool], timeout: float = 30) -> str:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            hit = next((line for line in seen if want(line)), None)
+            if hit is not None:
+                return hit
+            await asyncio.sleep(0.05)  # polling the output the console has printed, under a deadline
+        raise AssertionError("no such line; seen:\n" + "\n".join(seen) + "\ndaemon:\n" + daemon.proc.log())
+
+    async def session() -> int:
+        proxy = Proxy(daemon.ports["OMS"])
+        port = await proxy.start()
+        try:
+            with create_pipe_input() as keys:
+                app = asyncio.create_task(run_app(Endpoint("127.0.0.1", port), LiveClock(), ["ACME"], 10,
+                                                  input=keys, output=DummyOutput(), emit=seen.append,
+                                                  on_client=clients.append))
+                await until(lambda s: s.startswith("SESSION logged on"))
+                for _ in range(30):  # the prompt reads keys once it runs: until then "orders" may go unseen
+                    keys.send_text("orders\r")
+                    with contextlib.suppress(AssertionError):
+                        await until(lambda s: s == "no orders yet", timeout=1)
+                        break
+                keys.send_text("buy 170 ACME @ 100.00\r")
+                await until(lambda s: s.startswith("SENT C1 "))
+                await until(lambda s: s.startswith("ER C1 NEW ACME BUY 170"))
+                proxy.cut()
+                await until(lambda s: s.startswith("SESSION logged on again: asking the status of 1 open orders (C1)"))
+                await until(lambda s: s.startswith("ER C1 ") and "status CANCELED" in s)
+                keys.send_text("quit\r")
+                return await asyncio.wait_for(app, 10)
+        finally:
+            proxy.close()
+
+    assert asyncio.run(session()) == 0
+    assert any(line.startswith("SENT C1 ") and "35=H|" in line for line in seen)
+    row = clients[0].blotter.find("C1")
+    assert row is not None and row.status == "CANCELED" and clients[0].blotter.open_rows() == []
+
+
+def test_listen_with_a_new_store_logs_on_without_reset_and_gets_what_was_sent_while_it_was_away(
+        daemon: Daemon, tmp_path: Path) -> None:
+    first, _ = listener(daemon)  # a run that resets: the engine's numbers for DROPCOPY are past 1 now
+    first.send_signal(signal.SIGTERM)
+    assert first.wait(20) == 0
+    store = tmp_path / "dropcopy.db"
+    proc, _ = listener(daemon, "--store", str(store))  # a store that does not exist yet, and no --reset
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(20) == 0
+    done = console(daemon, "buy 180 ACME @ 100.00\ncancel C1\nwait C1 20\n")  # while no consumer is logged on
+    assert done.returncode == 0, done.stdout
+    cl = next(w.split("=", 1)[1] for w in done.stdout.split() if w.startswith("clordid="))
+    proc, lines = listener(daemon, "--store", str(store))
+    try:
+        lines.expect(lambda s: s.startswith(f"ER {cl} NEW ACME BUY 180") and s.endswith(" possdup"))
+        lines.expect(lambda s: s.startswith(f"ER {cl}-X1 CANCELED") and s.endswith(" possdup"))
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(20) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+
+
+def test_listen_that_cannot_write_its_out_file_exits_1_and_the_next_run_gets_the_report_again(
+        daemon: Daemon, tmp_path: Path) -> None:
+    store = tmp_path / "dropcopy.db"
+    proc, _ = listener(daemon, "--out", "/dev/full", "--store", str(store))  # every write: ENOSPC
+    try:
+        done = console(daemon, "buy 190 ACME @ 100.00\ncancel C1\nwait C1 20\n")
+        assert done.returncode == 0, done.stdout
+        assert proc.wait(20) == 1
+        assert proc.stderr is not None
+        stderr = proc.stderr.read().strip().splitlines()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert stderr[-1].startswith("metaorder: cannot write report ") and stderr[-1].endswith(
+        ": No space left on device; logged out"), stderr
+    failed_seq = int(stderr[-1].split()[4])
+    out = tmp_path / "copies.jsonl"
+    proc, _ = listener(daemon, "--out", str(out), "--store", str(store))
+    try:
+        cl = next(w.split("=", 1)[1] for w in done.stdout.split() if w.startswith("clordid="))
+        deadline = time.monotonic() + 20
+        while not (out.exists() and f'"ClOrdID": "{cl}-X1"' in out.read_text()) and time.monotonic() < deadline:
+            time.sleep(0.05)  # the file is the listener's only output here: polled under a deadline
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(20) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    records = [json.loads(line) for line in out.read_text().splitlines()]
+    assert records[0]["seq"] == failed_seq and records[0]["possdup"] is True
+    mine = [r for r in records if r["fields"].get("ClOrdID") in (cl, f"{cl}-X1")
+            and r["fields"].get("OnBehalfOfCompID") == "CONSOLE"]
+    assert [r["fields"]["ExecType"] for r in mine] == ["0", "4"]  # the ack (the report that failed) and the cancel

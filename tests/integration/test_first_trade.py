@@ -60,6 +60,8 @@ def test_a_trader_types_a_vwap_order_sees_it_fill_then_finds_it_in_metrics_and_i
     assert avg is not None
     blotter_row = next(line for line in lines if line.startswith("C1 "))
     assert " FILLED " in blotter_row
+    expected_cost = (Decimal(avg.group(1)) - Decimal(arrival.group(1))) / Decimal(arrival.group(1)) * 10_000
+    assert blotter_row.split()[-1] == f"{expected_cost:+.1f}"  # cost vs arrival, in bps, in the blotter
 
     # curl /metrics after the trade shows it: the console's D, its ack and fills, the shares at venues.
     after = daemon.metrics()

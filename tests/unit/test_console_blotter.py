@@ -66,6 +66,19 @@ def test_cost_vs_arrival_is_blank_without_a_stated_arrival_and_signed_by_side_wi
     assert "Cost bps" in table[0] and table[1].endswith("+0.5") and table[2].endswith("-0.5")
 
 
+def test_the_arrival_mid_the_ack_names_is_the_benchmark_unless_the_trader_stated_one() -> None:
+    b = Blotter()
+    told = b.sent_order("C1", "T-C1", "ACME", "BUY", 100)
+    stated = b.sent_order("C2", "T-C2", "ACME", "BUY", 100, arrival=Decimal("142.40"))
+    quiet = b.sent_order("C3", "T-C3", "ACME", "BUY", 100)
+    b.apply(er("T-C1", "0", "0", 0, 100, "0", (58, "VWAP 14:00-14:02 UTC, urgency MEDIUM, arrival mid 142.505")))
+    b.apply(er("T-C2", "0", "0", 0, 100, "0", (58, "TWAP 14:00-14:02 UTC, urgency MEDIUM, arrival mid 142.505")))
+    b.apply(er("T-C3", "0", "0", 0, 100, "0", (58, "TWAP 14:00-14:02 UTC, urgency MEDIUM")))  # no quote then
+    assert (told.arrival, stated.arrival, quiet.arrival) == (Decimal("142.505"), Decimal("142.40"), None)
+    b.apply(fill("T-C1", "E1", 100, "142.52", "ATLX", 100, 0, "142.52"))
+    assert told.cost_bps() == (Decimal("142.52") - Decimal("142.505")) / Decimal("142.505") * 10_000
+
+
 def test_a_replace_moves_the_order_to_its_new_clordid_and_a_cancel_ends_it() -> None:
     b = Blotter()
     row = b.sent_order("C1", "T-C1", "ACME", "BUY", 100, limit=Decimal("142.00"))
@@ -119,9 +132,10 @@ def test_fills_lists_each_execution_and_the_total() -> None:
     assert "ATLX" in lines[1] and lines[-1] == "1 executions, 40 shares, avg 142.51"
 
 
-def test_run_tokens_differ_per_tenth_of_a_second_and_fit_four_characters() -> None:
-    tokens = {run_token(1_741_096_800 + n / 10) for n in range(50)}
-    assert len(tokens) == 50 and all(len(t) == 4 and t.isalnum() for t in tokens)
+def test_run_tokens_differ_per_millisecond_and_fit_six_characters() -> None:
+    tokens = {run_token(1_741_096_800 + n / 1000) for n in range(500)}
+    assert len(tokens) == 500 and all(len(t) == 6 and t.isalnum() for t in tokens)
+    assert len(run_token(1_741_132_799.9999)) == 6 and run_token(1_741_132_800) == "000000"  # a day fits
 
 
 def test_the_sessions_reject_detail_yields_the_referenced_sequence_number() -> None:

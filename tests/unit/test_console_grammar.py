@@ -6,6 +6,8 @@ from datetime import UTC, datetime, time
 from decimal import Decimal
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from metaorder.console.grammar import (
     Cancel,
@@ -21,7 +23,7 @@ from metaorder.console.grammar import (
     Wait,
     parse,
 )
-from metaorder.console.messages import at_clock_time, new_order_body, split_raw
+from metaorder.console.messages import WindowError, at_clock_time, new_order_body, split_raw
 
 NOW = datetime(2025, 3, 4, 14, 0, 0, tzinfo=UTC).timestamp()
 
@@ -132,12 +134,13 @@ def test_until_a_later_time_is_today_and_a_past_time_is_tomorrow_with_a_note() -
     assert (f[126], f[848], notes) == ("20250304-15:30:00.000", "Urgency=HIGH", [])
     f, notes = fields("buy 2000 NOVA is until 09:30")
     assert f[126] == "20250305-09:30:00.000"
-    assert notes == ["09:30 UTC has passed today: the window ends tomorrow at 09:30 UTC"]
+    assert f[59] == "6"
+    assert notes == ["09:30 UTC has passed today: the window ends tomorrow at 09:30 UTC (sent as GTD, 59=6)"]
 
 
-def test_from_sets_effective_time_today() -> None:
-    f, _ = fields("buy 10 ACME twap from 14:30 for 1h")
-    assert (f[168], f[126]) == ("20250304-14:30:00.000", "20250304-15:00:00.000")
+def test_from_sets_effective_time_today_and_for_counts_from_that_start() -> None:
+    f, notes = fields("buy 10 ACME twap from 14:30 for 1h")
+    assert (f[168], f[126], f[59], notes) == ("20250304-14:30:00.000", "20250304-15:30:00.000", "0", [])
 
 
 def test_participation_and_the_848_parameters() -> None:
@@ -161,3 +164,79 @@ def test_raw_messages_may_not_set_the_sessions_header_but_other_header_tags_go_t
     assert (header, body) == ([(115, "OMS9")], [(55, "ACME")])
     with pytest.raises(ValueError, match="tag 34 is written by the session"):
         split_raw([(34, "7")], frozenset({34}))
+
+
+def test_a_start_already_past_counts_for_from_its_own_time_and_a_window_already_over_is_refused() -> None:
+    f, _ = fields("buy 10 ACME twap from 13:30 for 1h")  # 13:30-14:30: half of it is left
+    assert (f[168], f[126]) == ("20250304-13:30:00.000", "20250304-14:30:00.000")
+    cmd = parse("buy 10 ACME twap from 12:00 for 30m")
+    assert isinstance(cmd, NewOrder)
+    with pytest.raises(WindowError, match="the window from 12:00 for 30m ended at 12:30 UTC"):
+        new_order_body(cmd, "T-C1", NOW)
+
+
+def test_until_is_the_first_such_time_after_the_start() -> None:
+    f, notes = fields("buy 10 ACME from 15:00 until 16:00")
+    assert (f[168], f[126], f[59], notes) == ("20250304-15:00:00.000", "20250304-16:00:00.000", "0", [])
+    f, notes = fields("buy 10 ACME from 15:00 until 14:30")
+    assert (f[126], f[59]) == ("20250305-14:30:00.000", "6")
+    assert notes == ["14:30 UTC is not after the start (15:00 UTC): the window ends tomorrow at 14:30 UTC "
+                     "(sent as GTD, 59=6)"]
+
+
+def test_a_window_ending_on_a_later_utc_day_is_sent_gtd_and_one_ending_today_day() -> None:
+    f, notes = fields("buy 10 ACME vwap for 9h59m")
+    assert (f[126], f[59], notes) == ("20250304-23:59:00.000", "0", [])
+    f, notes = fields("buy 10 ACME vwap for 10h")
+    assert (f[126], f[59]) == ("20250305-00:00:00.000", "6")
+    assert notes == ["the window ends 2025-03-05 00:00 UTC, not today: sent as GTD (59=6), worked until then"]
+    f, _ = fields("buy 10 ACME vwap from 16:00")  # no end: the engine's end of day, a DAY order
+    assert (f[59], 126 in f) == ("0", False)
+
+
+@pytest.mark.parametrize(("line", "says"), [
+    ("buy \u00b200 ACME", "quantity must be a positive whole number"),  # superscript two: isdigit() says yes
+    ("buy \u0661\u0662 ACME", "quantity must be a positive whole number"),  # Arabic-Indic digits
+    ("raw 35=D|\u00b2=5", "is not TAG=VALUE"),
+    ("raw 35=D|" + "9" * 50 + "=5", "is not TAG=VALUE"),
+    ("raw 35=D|58=\u20ac", "characters FIX cannot carry"),
+    ("raw 35=D E|55=ACME", "MsgType (35) must be letters and digits"),
+    ("buy 100 ACME until \u0661\u0662:30", "time must be HH:MM"),
+    ("buy 100 ACME @ 1e999999", "price must be a positive number"),
+    ("buy 100 ACME @ \u0661", "price must be a positive number"),
+    ("sell 300 ZEPH pov 1e-999999", "participation must be a percent"),
+    ("buy 100 ACME for " + "9" * 400 + "s", "duration must be at most 366 days"),
+    ("buy 100 ACME for 9999999999999999999h", "duration must be at most 366 days"),
+    ("buy 100 ACME for 8785h", "duration must be at most 366 days"),
+    ("buy " + "9" * 5000 + " ACME", "quantity must be at most 1,000,000,000,000 shares"),
+    ("wait " + "9" * 400, "wait is at most 366 days"),
+    ("wait \u00b2", "is not an order id"),
+])
+def test_unusual_input_is_a_one_line_parse_error_never_a_crash(line: str, says: str) -> None:
+    with pytest.raises(ParseError) as err:
+        parse(line)
+    assert says in str(err.value) and "\n" not in str(err.value) and len(str(err.value)) < 300
+
+
+def test_the_longest_window_is_a_year_and_a_day() -> None:
+    f, _ = fields("buy 100 ACME for 8784h")
+    assert f[126] == "20260305-14:00:00.000" and f[59] == "6"
+
+
+_WORDS = st.sampled_from(["buy", "sell", "short", "raw", "replace", "wait", "cancel", "100", "ACME", "@", "for",
+                          "until", "from", "pov", "twap", "participation", "urgency", "high", "9" * 30, "0", "1e9",
+                          "35=D", "|", "=", "\u00b2", "\u0661", "12:30", "99:99", "h", "m", "s", "%", "qty", "C1",
+                          "arrival", "-1", ".", "NaN", "Infinity"])
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.one_of(st.text(max_size=60), st.lists(_WORDS, max_size=10).map(" ".join),
+                 st.lists(st.one_of(_WORDS, st.text(max_size=6)), max_size=8).map("".join)))
+def test_any_line_parses_and_builds_its_message_or_says_why_in_one_line(line: str) -> None:
+    try:
+        cmd = parse(line)
+        if isinstance(cmd, NewOrder):
+            body, notes = new_order_body(cmd, "T-C1", NOW)
+            assert all(isinstance(v, str | int | Decimal) for _, v in body) and all("\n" not in n for n in notes)
+    except (ParseError, WindowError) as exc:
+        assert "\n" not in str(exc)

@@ -174,3 +174,5 @@ async def _loop(client: ConsoleClient, symbols: Sequence[str], history: History,
                 out(text)
         except (ParseError, CommandError) as exc:
             out(f"ERROR {exc}")
+        except Exception as exc:  # a bug must not end the session: logging out cancels every open order
+            out(f"ERROR {type(exc).__name__}: {exc} (nothing more was done; the session goes on)")

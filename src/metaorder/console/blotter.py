@@ -14,17 +14,20 @@ are the fold of all of them.  The console tells the blotter what it sent (:meth:
   its own, named by that ClOrdID.
 
 **Cost vs arrival.** The console is an OMS session: it sees no market data (the engine's OMS
-sessions take only D/F/G/H), and the acknowledgement's Text says what the order will do, not the
-quote it arrived at.  So the arrival price is the one the trader states (``arrival 142.45`` on the
-order line: what they saw when they decided), and without it the column stays blank.  We do not
-invent one: the first fill's price reads 0 bps on the first fill and flatters every order that
-moves the market; the instrument's reference price is a configuration value, not a quote.
+sessions take only D/F/G/H).  The engine's acknowledgement names the benchmark: its Text ends with
+``arrival mid 142.505``, the consolidated midpoint when the order was accepted (the same mid
+``metaorder tca`` measures against); the blotter takes it from there.  A trader may state their own
+instead (``arrival 142.45`` on the order line: what they saw when they decided), which wins.  With
+neither (no quote when the order arrived) the column stays blank: we do not invent one (the first
+fill's price reads 0 bps on the first fill and flatters every order that moves the market; the
+instrument's reference price is a configuration value, not a quote).
 Cost is ``s·(AvgPx − arrival)/arrival·10⁴`` (s = +1 buy, −1 sell): positive is worse than arrival
 (GUIDE §6's *cost* convention), exact in Decimal, shown to 0.1 bps.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 
@@ -219,6 +222,8 @@ class Blotter:
             row.order_id = get(37) or row.order_id
         if text:
             row.text = text
+            if row.arrival is None and get(150) == "0":
+                row.arrival = arrival_mid(text)
         return Notice("ER", row, reject=exec_type == "REJECTED", exec_type=exec_type, duplicate=duplicate, text=text)
 
     def _cancel_reject(self, msg: Message) -> Notice:
@@ -244,10 +249,19 @@ class Blotter:
             return None
 
 
+_ARRIVAL_MID = re.compile(r"arrival mid ([0-9]+(?:\.[0-9]+)?)\b")
+
+
+def arrival_mid(text: str) -> Decimal | None:
+    """The arrival mid an acknowledgement's Text names (``..., arrival mid 142.505``), or None."""
+    found = _ARRIVAL_MID.search(text)
+    return Decimal(found.group(1)) if found is not None else None
+
+
 def _int(text: str | None) -> int:
     try:
         return int(Decimal(text or "0"))
-    except (InvalidOperation, ValueError):
+    except (ArithmeticError, ValueError):  # InvalidOperation, and OverflowError for Infinity
         return 0
 
 

@@ -11,14 +11,24 @@ thin loops around it.
 Sequence numbers: without ``--store`` they live in memory and every Logon carries ResetSeqNumFlag
 (141=Y), so each run starts at 1 (the engine keeps its own store: a reset is how a client with no
 memory says "start over").  With ``--store PATH`` they persist in that SQLite file, and the console
-resets only with ``--reset``; what the engine sent while the console was away then comes back by
-the ordinary FIX resend.
+resets only at the first Logon of a run, and only with ``--reset`` or when the store is new (both
+numbers still at 1: a fresh store cannot know the engine's numbers, and without the reset the
+engine would refuse our MsgSeqNum 1 as too low).  Every later Logon — a reconnect in the same run,
+or the next run — keeps the numbers, so what the engine sent while the console was away comes
+back by the ordinary FIX resend.
+
+After a reconnect with reset (the in-memory store) nothing is resent: the engine may have changed
+our orders meanwhile (the CONSOLE session is ``cancel_on_disconnect``), so the console asks for the
+status (OrderStatusRequest, H) of every order its blotter still shows open, and the answers
+(150=I) bring the blotter up to date.
 
 ClOrdIDs: the engine refuses a ClOrdID used before by the session that day, across console runs,
-so each run takes a token from its start time (deciseconds since midnight UTC in base 36: one run
-cannot start twice in the same tenth of a second, and two consoles cannot be logged on as the same
-session at once) and names its orders ``TOKEN-C1``, ``TOKEN-C2``...; a replace of C1 is
-``TOKEN-C1-R1``, a cancel ``TOKEN-C1-X1``.  The trader types ``C1``.
+so each run takes a token from the time of its first Logon (milliseconds since midnight UTC in
+base 36, six characters) and names its orders ``TOKEN-C1``, ``TOKEN-C2``...; a replace of C1 is
+``TOKEN-C1-R1``, a cancel ``TOKEN-C1-X1``.  The trader types ``C1``.  Two consoles cannot be
+logged on as the same session at once, so a run's first Logon comes after the previous run's
+Logout, later by the round trips of both: never in the same millisecond.  (The start time was not
+enough: a short script run can end within the tenth of a second in which the next one starts.)
 """
 
 from __future__ import annotations
@@ -26,7 +36,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from metaorder.clock import Clock
@@ -47,9 +57,11 @@ from metaorder.console.grammar import (
 from metaorder.console.messages import (
     SIDE_CODES,
     Body,
+    WindowError,
     cancel_body,
     fix_text,
     new_order_body,
+    price_or_none,
     replace_body,
     split_raw,
     status_body,
@@ -67,7 +79,12 @@ def _reject_detail(detail: str) -> tuple[str | None, str]:
     """(RefSeqNum, Text) from the session's "counterparty rejected our 8: Required tag missing"."""
     head, _, text = detail.partition(": ")
     seq = head.rsplit(" ", 1)[-1]
-    return (seq if seq.isdigit() else None), text
+    return (seq if seq.isascii() and seq.isdigit() else None), text
+
+
+def _whole(text: str) -> int:
+    """A raw message's OrderQty for the blotter (0 when it is not a plain whole number)."""
+    return int(text) if text.isascii() and text.isdigit() and len(text) <= 15 else 0
 
 
 class CommandError(ValueError):
@@ -75,10 +92,10 @@ class CommandError(ValueError):
 
 
 def run_token(now: float) -> str:
-    """Four base-36 characters: the tenth of a second of the UTC day at which this run started."""
-    value = int(now * 10) % 864000
+    """Six base-36 characters: the millisecond of the UTC day of this run's first Logon."""
+    value = int(now * 1000) % 86_400_000
     chars = []
-    for _ in range(4):
+    for _ in range(6):
         value, digit = divmod(value, 36)
         chars.append(_DIGITS[digit])
     return "".join(reversed(chars))
@@ -115,7 +132,14 @@ def open_session(endpoint: Endpoint) -> tuple[Session, SqliteStoreDatabase | Non
         endpoint.store.parent.mkdir(parents=True, exist_ok=True)
         db = SqliteStoreDatabase(endpoint.store)
         store = db.open_session(store_key(config))
+        if store.next_sender_seq() == 1 and store.next_target_seq() == 1:
+            config = replace(config, reset_on_logon=True)  # a new store: see the module docstring
     return Session(config, store, load_dictionary(None)), db
+
+
+def persistent(session: Session) -> bool:
+    """Whether the session's sequence numbers outlive the run (``--store``)."""
+    return not isinstance(session.store, MemoryStore)
 
 
 class SessionApp:
@@ -129,6 +153,7 @@ class SessionApp:
         self.logged_on = asyncio.Event()
         self.ended = asyncio.Event()  # the session ended after a logon (logout or connection lost)
         self.end_reason = ""
+        self.logons = 0
         self._changed = asyncio.Event()
         self.on_change: Callable[[], None] = lambda: None  # the UI redraws
 
@@ -152,6 +177,11 @@ class SessionApp:
 
     def on_logon(self, conn: SessionConnection) -> None:
         self.connection = conn
+        self.logons += 1
+        if persistent(self.session) and self.session.config.reset_on_logon:
+            # With a store the reset is for this run's first Logon only (--reset, or a new store):
+            # a reconnect must keep the numbers, or what was sent meanwhile would never be resent.
+            self.session.config = replace(self.session.config, reset_on_logon=False)
         self.ended.clear()
         self.logged_on.set()
         self.emit(f"SESSION logged on {self.state_line()}")
@@ -189,10 +219,34 @@ class ConsoleClient(SessionApp):
 
     def __init__(self, session: Session, clock: Clock, emit: Callable[[str], None], token: str | None = None) -> None:
         super().__init__(session, clock, emit)
-        self.token = token or run_token(clock.now())
+        self.token = token  # None until the first Logon (see the module docstring)
         self.blotter = Blotter()
         self._orders = 0
         self._requests: dict[str, int] = {}  # ref -> requests made for it (R1, X2...)
+
+    def on_logon(self, conn: SessionConnection) -> None:
+        if self.token is None:
+            self.token = run_token(self.clock.now())
+        super().on_logon(conn)
+        if self.logons > 1 and self.session.config.reset_on_logon:
+            self._refresh_open_orders()
+
+    def _refresh_open_orders(self) -> None:
+        """After a reconnect that reset the sequence numbers nothing is resent, and the engine may
+        have canceled our orders meanwhile (cancel_on_disconnect): ask for each open row's status."""
+        rows = [r for r in self.blotter.open_rows() if r.symbol]
+        if not rows:
+            return
+        self.emit(f"SESSION logged on again: asking the status of {len(rows)} open orders "
+                  f"({', '.join(r.ref for r in rows)})")
+        for row in rows:
+            try:
+                body = status_body(row.cl_ord_id, row.symbol, SIDE_CODES.get(row.side, "1"))
+                for line in self._send("H", body, row):
+                    self.emit(line)
+            except Exception as exc:  # called by the transport: report, never raise
+                self.emit(f"ERROR status request for {row.ref}: {exc}")
+                return
 
     def on_message(self, conn: SessionConnection, message: Message, now: float) -> None:
         notice = self.blotter.apply(message)
@@ -221,6 +275,9 @@ class ConsoleClient(SessionApp):
             return self._send("F", body, row, cl)
         if isinstance(cmd, Replace):
             row = self._row(cmd.ref)
+            if cmd.price is not None and row.limit is None:
+                raise CommandError(f"{cmd.ref} is a market order: a replace cannot give it a limit "
+                                   f"(cancel it and send a limit order instead)")
             cl = self._request_id(row, "R")
             qty = cmd.qty if cmd.qty is not None else row.qty
             limit = cmd.price if cmd.price is not None else row.limit
@@ -245,10 +302,14 @@ class ConsoleClient(SessionApp):
 
     def _new_order(self, cmd: NewOrder) -> list[str]:
         self._connected()
-        self._orders += 1
-        ref = f"C{self._orders}"
+        assert self.token is not None  # taken at the first Logon, and orders go out only after one
+        ref = f"C{self._orders + 1}"
         cl = f"{self.token}-{ref}"
-        body, notes = new_order_body(cmd, cl, self.clock.now())
+        try:
+            body, notes = new_order_body(cmd, cl, self.clock.now())
+        except WindowError as exc:
+            raise CommandError(str(exc)) from None
+        self._orders += 1
         row = self.blotter.sent_order(ref, cl, cmd.symbol, cmd.side, cmd.qty, cmd.price, cmd.arrival)
         return [*self._send("D", body, row), *(f"NOTE {ref} {n}" for n in notes)]
 
@@ -264,8 +325,9 @@ class ConsoleClient(SessionApp):
         if cmd.msg_type == "D" and values.get(11):
             cl = values[11]
             qty = values.get(38, "0")
+            limit = price_or_none(values.get(44)) if values.get(40) == "2" else None
             row = self.blotter.sent_order(cl, cl, values.get(55, ""), {"1": "BUY", "2": "SELL", "5": "SHORT"}.get(
-                values.get(54, ""), values.get(54, "")), int(qty) if qty.isdigit() else 0)
+                values.get(54, ""), values.get(54, "")), _whole(qty), limit)
         elif values.get(41) and (row := self.blotter.find(values[41])) is not None and values.get(11):
             self.blotter.sent_request(row, values[11])
         return self._send(cmd.msg_type, body, row, header=header)

@@ -5,8 +5,10 @@ layer are imported inside :func:`run`.
 
 Where to connect, in this order: the options; else ``--config`` (default configs/metaorder.toml,
 when it exists): the acceptor's port and SenderCompID (our TargetCompID), or with ``--listen`` as
-the drop copy's counterparty the ``[dropcopy]`` port; else 127.0.0.1:9876 and METAORDER, the
-README's defaults.  Symbols for completion come from the config's ``[[instrument]]`` entries.
+the drop copy's counterparty the ``[dropcopy]`` port; else the README's defaults: 127.0.0.1:9876
+as CONSOLE, or with ``--listen`` the drop copy, 127.0.0.1:9877 as DROPCOPY (what listening is
+for; give ``--sender-comp-id`` to listen as an OMS session), and METAORDER.  Symbols for
+completion come from the config's ``[[instrument]]`` entries.
 """
 
 from __future__ import annotations
@@ -22,6 +24,9 @@ if TYPE_CHECKING:
     from metaorder.console.client import Endpoint
 
 DEFAULT_CONFIG = Path("configs/metaorder.toml")
+#: The README's ports and CompIDs, when neither the options nor a config say otherwise.
+OMS_PORT, DROPCOPY_PORT = 9876, 9877
+CONSOLE, DROPCOPY = "CONSOLE", "DROPCOPY"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -29,8 +34,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="port, CompIDs and symbols from this config (default: configs/metaorder.toml if present)")
     parser.add_argument("--host", default="127.0.0.1", help="the daemon's host (default 127.0.0.1)")
     parser.add_argument("--port", type=positive(int, "a port number"), default=None,
-                        help="the daemon's OMS port (default: [acceptor] port of the config, else 9876)")
-    parser.add_argument("--sender-comp-id", default="CONSOLE", help="our CompID (default CONSOLE)")
+                        help="the daemon's OMS port (default: [acceptor] port of the config, else 9876; "
+                             "with --listen the [dropcopy] port, else 9877)")
+    parser.add_argument("--sender-comp-id", default=None,
+                        help="our CompID (default CONSOLE; with --listen DROPCOPY)")
     parser.add_argument("--target-comp-id", default=None,
                         help="the daemon's CompID (default: [acceptor] sender_comp_id of the config, else METAORDER)")
     parser.add_argument("--store", type=Path, default=None,
@@ -91,16 +98,18 @@ def _endpoint(args: argparse.Namespace) -> tuple[Endpoint, list[str]]:
         path = DEFAULT_CONFIG
     port: int | None = args.port
     target: str | None = args.target_comp_id
+    sender: str = args.sender_comp_id or (DROPCOPY if args.listen else CONSOLE)
     symbols: list[str] = []
     if path is not None:
         config = load_config(path)  # a bad config: ConfigError, one line and exit 2 (cli.py)
         symbols = [i.symbol for i in config.instrument]
         drop = config.dropcopy
         if port is None:
-            if args.listen and drop is not None and args.sender_comp_id == drop.target_comp_id:
+            if args.listen and drop is not None and sender == drop.target_comp_id:
                 port = drop.port
             else:
                 port = config.acceptor.port
         target = target or config.acceptor.sender_comp_id
-    return Endpoint(args.host, port or 9876, args.sender_comp_id, target or "METAORDER", args.store, args.reset,
-                    args.heartbeat), symbols
+    if port is None:
+        port = DROPCOPY_PORT if args.listen and sender == DROPCOPY else OMS_PORT
+    return Endpoint(args.host, port, sender, target or "METAORDER", args.store, args.reset, args.heartbeat), symbols

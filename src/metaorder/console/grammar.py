@@ -21,7 +21,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import time
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
 SIDES = {"buy": "BUY", "sell": "SELL", "short": "SHORT"}
 STRATEGIES = {"twap": "TWAP", "vwap": "VWAP", "is": "IS", "pov": "POV"}
@@ -33,9 +33,20 @@ ORDER_OPTIONS = ("@", "twap", "vwap", "is", "pov", "for", "until", "from", "part
                  "aggressiveness", "routing", "arrival")
 COMMANDS = ("buy", "sell", "short", "cancel", "replace", "status", "fills", "orders", "wait", "raw", "help", "quit")
 
-_DURATION = re.compile(r"(?:(\d+)h)?(?:(\d+)m)?(?:(\d+(?:\.\d+)?)s)?")
-_CLOCK = re.compile(r"(\d{1,2}):(\d{2})(?::(\d{2}))?")
+# Digits are ASCII [0-9] everywhere, never \d or str.isdigit(): both accept other scripts' digits
+# and superscripts ("²"), which int() and Decimal() then refuse or read as something else.
+_DURATION = re.compile(r"(?:([0-9]+)h)?(?:([0-9]+)m)?(?:([0-9]+(?:\.[0-9]+)?)s)?")
+_CLOCK = re.compile(r"([0-9]{1,2}):([0-9]{2})(?::([0-9]{2}))?")
 _REF = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:\-]*")
+_DECIMAL = re.compile(r"[0-9]+(?:\.[0-9]*)?|\.[0-9]+")  # no sign, no exponent, no NaN: a plain number
+_SECONDS = re.compile(r"([0-9]+(?:\.[0-9]+)?)s?")
+_TAG = re.compile(r"[0-9]{1,9}")
+_MSG_TYPE = re.compile(r"[0-9A-Za-z]{1,4}")
+#: The longest window (``for``) or ``wait``: a year and a day.  Longer is a typo, and an unbounded
+#: number of hours would overflow the timestamp it becomes.
+MAX_SECONDS = 366 * 86400
+#: The largest quantity: beyond any instrument's volume (and int() refuses numbers of over 4300 digits).
+MAX_QTY = 10**12
 
 
 class ParseError(ValueError):
@@ -134,9 +145,9 @@ def parse(line: str) -> Command | None:
         return _wait(words)
     if word in ("orders", "help", "quit", "exit"):
         if words and word != "help":
-            raise ParseError(f"{word} takes nothing after it, not {' '.join(words)!r}")
+            raise ParseError(f"{word} takes nothing after it, not {_q(' '.join(words))}")
         return Orders() if word == "orders" else Help() if word == "help" else Quit()
-    raise ParseError(f"unknown command {head!r} (commands: {', '.join(COMMANDS)})")
+    raise ParseError(f"unknown command {_q(head)} (commands: {', '.join(COMMANDS)})")
 
 
 def _words(text: str) -> list[str]:
@@ -151,12 +162,12 @@ def _order(side: str, words: list[str]) -> NewOrder:
     qty = quantity(words[0])
     symbol = words[1].upper()
     if not re.fullmatch(r"[A-Z0-9][A-Z0-9.\-/]*", symbol):
-        raise ParseError(f"{words[1]!r} is not a symbol: {usage}")
+        raise ParseError(f"{_q(words[1])} is not a symbol: {usage}")
     opts: dict[str, object] = {}
 
     def put(key: str, value: object, word: str) -> None:
         if key in opts:
-            raise ParseError(f"{word!r} given twice")
+            raise ParseError(f"{_q(word)} given twice")
         opts[key] = value
 
     i = 2
@@ -172,8 +183,8 @@ def _order(side: str, words: list[str]) -> NewOrder:
             continue
         if nxt is None:
             if word in ORDER_OPTIONS:
-                raise ParseError(f"{word!r} needs a value after it")
-            raise ParseError(f"unknown word {words[i]!r} in an order (expected one of: {', '.join(ORDER_OPTIONS)})")
+                raise ParseError(f"{_q(word)} needs a value after it")
+            raise ParseError(f"unknown word {_q(words[i])} in an order (expected one of: {', '.join(ORDER_OPTIONS)})")
         if word == "@":
             put("price", price(nxt), "@ PRICE")
         elif word == "arrival":
@@ -197,7 +208,7 @@ def _order(side: str, words: list[str]) -> NewOrder:
         elif word == "routing":
             put("routing", choice(nxt, ROUTINGS, word), word)
         else:
-            raise ParseError(f"unknown word {words[i]!r} in an order (expected one of: {', '.join(ORDER_OPTIONS)})")
+            raise ParseError(f"unknown word {_q(words[i])} in an order (expected one of: {', '.join(ORDER_OPTIONS)})")
         i += 2
     return NewOrder(side, qty, symbol, **opts)  # type: ignore[arg-type]  # values checked by put()'s callers
 
@@ -222,13 +233,13 @@ def _replace(words: list[str]) -> Replace:
     while i < len(rest):
         word = rest[i].lower()
         if i + 1 >= len(rest):
-            raise ParseError(f"{rest[i]!r} needs a value after it: {usage}")
+            raise ParseError(f"{_q(rest[i])} needs a value after it: {usage}")
         if word == "qty" and qty is None:
             qty = quantity(rest[i + 1])
         elif word == "@" and px is None:
             px = price(rest[i + 1])
         else:
-            raise ParseError(f"unexpected {rest[i]!r} in replace: {usage}")
+            raise ParseError(f"unexpected {_q(rest[i])} in replace: {usage}")
         i += 2
     return Replace(target, qty, px)
 
@@ -239,12 +250,14 @@ def _wait(words: list[str]) -> Wait:
     target: str | None = None
     seconds: float | None = None
     for word in words:
-        if re.fullmatch(r"\d+(\.\d+)?s?", word):
-            seconds = float(word.rstrip("s"))
+        if (m := _SECONDS.fullmatch(word)) is not None:
+            seconds = float(Decimal(m.group(1)))
+            if seconds > MAX_SECONDS:
+                raise ParseError(f"wait is at most {MAX_SECONDS // 86400} days, not {_q(word)}")
         elif target is None:
             target = ref(word)
         else:
-            raise ParseError(f"wait [ID] [SECONDS], not {' '.join(words)!r}")
+            raise ParseError(f"wait [ID] [SECONDS], not {_q(' '.join(words))}")
     return Wait(target, seconds)
 
 
@@ -257,13 +270,17 @@ def parse_raw(text: str) -> Raw:
     fields: list[tuple[int, str]] = []
     for part in parts:
         tag_text, eq, value = part.strip().partition("=")
-        if not eq or not tag_text.isdigit() or int(tag_text) <= 0:
-            raise ParseError(f"raw: {part.strip()!r} is not TAG=VALUE")
+        if not eq or not _TAG.fullmatch(tag_text) or int(tag_text) <= 0:
+            raise ParseError(f"raw: {_q(part.strip())} is not TAG=VALUE")
         if value == "":
             raise ParseError(f"raw: tag {tag_text} has an empty value")
+        if not _latin1(value):
+            raise ParseError(f"raw: the value of tag {tag_text} has characters FIX cannot carry (Latin-1 only)")
         if int(tag_text) == 35:
             if msg_type is not None:
                 raise ParseError("raw: MsgType (35) given twice")
+            if not _MSG_TYPE.fullmatch(value):
+                raise ParseError(f"raw: MsgType (35) must be letters and digits, like D or AE, not {_q(value)}")
             msg_type = value
         else:
             fields.append((int(tag_text), value))
@@ -278,65 +295,84 @@ def parse_raw(text: str) -> Raw:
 def quantity(text: str) -> int:
     """A positive whole number of shares; ``2,000`` and ``2_000`` are 2000."""
     clean = text.replace(",", "").replace("_", "")
-    if not clean.isdigit() or int(clean) <= 0:
-        raise ParseError(f"quantity must be a positive whole number of shares, not {text!r}")
-    return int(clean)
+    digits = clean.lstrip("0")
+    if not clean.isascii() or not clean.isdigit() or not digits:
+        raise ParseError(f"quantity must be a positive whole number of shares, not {_q(text)}")
+    if len(digits) > len(str(MAX_QTY)) or int(digits) > MAX_QTY:
+        raise ParseError(f"quantity must be at most {MAX_QTY:,} shares, not {_q(text)}")
+    return int(digits)
 
 
 def price(text: str) -> Decimal:
-    """A positive decimal price, exact (never a float)."""
-    try:
-        value = Decimal(text)
-    except InvalidOperation:
-        raise ParseError(f"price must be a positive number like 142.40, not {text!r}") from None
-    if not value.is_finite() or value <= 0:
-        raise ParseError(f"price must be a positive number like 142.40, not {text!r}")
+    """A positive decimal price, exact (never a float): digits and a point, nothing else (no
+    exponent: ``1e999999`` would be sent as a million digits)."""
+    if not _DECIMAL.fullmatch(text):
+        raise ParseError(f"price must be a positive number like 142.40, not {_q(text)}")
+    value = Decimal(text)
+    if value <= 0:
+        raise ParseError(f"price must be a positive number like 142.40, not {_q(text)}")
     return value
 
 
 def rate(text: str) -> Decimal:
     """A participation: ``10%`` or ``0.1``, in (0, 1]."""
-    try:
-        value = Decimal(text[:-1]) / 100 if text.endswith("%") else Decimal(text)
-    except InvalidOperation:
-        raise ParseError(f"participation must be a percent (10%) or a fraction (0.1), not {text!r}") from None
-    if not value.is_finite() or not 0 < value <= 1:
-        raise ParseError(f"participation must be a percent (10%) or a fraction (0.1) in (0, 1], not {text!r}")
+    number = text[:-1] if text.endswith("%") else text
+    if not _DECIMAL.fullmatch(number):
+        raise ParseError(f"participation must be a percent (10%) or a fraction (0.1), not {_q(text)}")
+    value = Decimal(number) / 100 if text.endswith("%") else Decimal(number)
+    if not 0 < value <= 1:
+        raise ParseError(f"participation must be a percent (10%) or a fraction (0.1) in (0, 1], not {_q(text)}")
     return value
 
 
 def duration(text: str) -> float:
-    """``90s``, ``30m``, ``2h``, ``1h30m``: seconds, positive."""
+    """``90s``, ``30m``, ``2h``, ``1h30m``: seconds, positive, at most :data:`MAX_SECONDS`."""
     m = _DURATION.fullmatch(text.lower())
     if not text or m is None or not any(m.groups()):
-        raise ParseError(f"duration must look like 90s, 30m, 2h or 1h30m, not {text!r}")
+        raise ParseError(f"duration must look like 90s, 30m, 2h or 1h30m, not {_q(text)}")
     hours, minutes, seconds = m.groups()
-    total = int(hours or 0) * 3600 + int(minutes or 0) * 60 + float(seconds or 0)
+    # Decimal, not int(): a number of 5000 digits is a ParseError below, not int()'s ValueError.
+    total = Decimal(hours or 0) * 3600 + Decimal(minutes or 0) * 60 + Decimal(seconds or 0)
     if total <= 0:
-        raise ParseError(f"duration must be positive, not {text!r}")
-    return total
+        raise ParseError(f"duration must be positive, not {_q(text)}")
+    if total > MAX_SECONDS:
+        raise ParseError(f"duration must be at most {MAX_SECONDS // 86400} days, not {_q(text)}")
+    return float(total)
 
 
 def clock_time(text: str) -> time:
     """``HH:MM`` or ``HH:MM:SS``, UTC, 24-hour."""
     m = _CLOCK.fullmatch(text)
     if m is None:
-        raise ParseError(f"time must be HH:MM (UTC, 24-hour), not {text!r}")
+        raise ParseError(f"time must be HH:MM (UTC, 24-hour), not {_q(text)}")
     h, mi, s = int(m.group(1)), int(m.group(2)), int(m.group(3) or 0)
     if h > 23 or mi > 59 or s > 59:
-        raise ParseError(f"time must be HH:MM (UTC, 24-hour), not {text!r}")
+        raise ParseError(f"time must be HH:MM (UTC, 24-hour), not {_q(text)}")
     return time(h, mi, s)
+
+
+def _q(text: str) -> str:
+    """``text`` quoted for an error line, cut short: a line of 5000 digits must not echo them all."""
+    return repr(text if len(text) <= 40 else text[:37] + "...")
+
+
+def _latin1(text: str) -> bool:
+    try:
+        text.encode("latin-1")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def choice(text: str, allowed: tuple[str, ...], what: str) -> str:
     value = text.upper()
     if value not in allowed:
-        raise ParseError(f"{what} must be one of {', '.join(a.lower() for a in allowed)}, not {text!r}")
+        raise ParseError(f"{what} must be one of {', '.join(a.lower() for a in allowed)}, not {_q(text)}")
     return value
 
 
 def ref(text: str) -> str:
     """An order id as typed: the console's ``C1`` (any case) or a ClOrdID."""
     if not _REF.fullmatch(text):
-        raise ParseError(f"{text!r} is not an order id (C1, or a ClOrdID)")
+        raise ParseError(f"{_q(text)} is not an order id (C1, or a ClOrdID)")
     return text

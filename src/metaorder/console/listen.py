@@ -16,12 +16,22 @@ header included, values as sent (strings).
 It runs until SIGINT/SIGTERM (then Logout, exit 0) or until the session ends (the engine logged it
 out or went away: exit 1, so a supervisor notices).  Without ``--store`` every Logon resets the
 sequence numbers, and copies made while the listener was away are not resent; with ``--store PATH``
-it keeps its sequence numbers and gets them by the ordinary FIX resend after it logs on again.
+it keeps its sequence numbers and gets them by the ordinary FIX resend after it logs on again (a
+store that does not exist yet resets at its first Logon: :mod:`metaorder.console.client`).
+
+A report it cannot write to ``--out`` (disk full, file removed from a read-only mount...) is not
+dropped: the listener writes nothing more, logs out and exits 1 with one line on stderr, and with
+``--store`` it puts its expected sequence number back to the report that failed, so the next run
+gets that report and every later one again by the FIX resend (as PossDup, 43=Y).  A copy still
+prints one line per report; a consumer must tolerate a report twice anyway (``seq`` and
+``possdup`` say which), so a line half-written before the failure may be followed by the same
+report in full.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import signal
 import sys
@@ -29,7 +39,7 @@ from pathlib import Path
 from typing import TextIO
 
 from metaorder.clock import Clock
-from metaorder.console.client import CommandError, Endpoint, SessionApp, log_on, open_session, stop
+from metaorder.console.client import CommandError, Endpoint, SessionApp, log_on, open_session, persistent, stop
 from metaorder.console.view import report_line
 from metaorder.fix.codec import Message, format_utc_timestamp
 from metaorder.fix.dictionary import Dictionary
@@ -45,7 +55,8 @@ def json_record(msg: Message, received: float, dictionary: Dictionary) -> dict[s
         spec = dictionary.fields.get(tag)
         fields.setdefault(spec.name if spec is not None else str(tag), value)
     seq = msg.get(34)
-    return {"received": format_utc_timestamp(received), "seq": int(seq) if seq and seq.isdigit() else None,
+    number = int(seq) if seq and seq.isascii() and seq.isdigit() else None
+    return {"received": format_utc_timestamp(received), "seq": number,
             "msg_type": msg.msg_type, "possdup": msg.get(43) == "Y", "line": report_line(msg), "fields": fields}
 
 
@@ -56,16 +67,39 @@ class Listener(SessionApp):
         super().__init__(session, clock, lambda line: print(line, file=out, flush=True))
         self._sink = sink
         self.received = 0
+        self.failed = asyncio.Event()  # a report could not be written: stop
+        self.failure = ""
+        self.failed_seq: int | None = None  # the first report not written (None: not known)
 
     def on_message(self, conn: SessionConnection, message: Message, now: float) -> None:
-        self.received += 1
+        if self.failed.is_set():
+            return  # after a failed write nothing more is written: the reports must stay in order
         if self._sink is not None:
-            self._sink.write(json.dumps(json_record(message, now, self.session.dictionary)) + "\n")
-            self._sink.flush()
+            try:
+                self._sink.write(json.dumps(json_record(message, now, self.session.dictionary)) + "\n")
+                self._sink.flush()
+            except OSError as exc:
+                seq = message.get(34)
+                self.failed_seq = int(seq) if seq and seq.isascii() and seq.isdigit() else None
+                self.failure = f"cannot write report {seq or '?'} to --out: {exc.strerror or exc}"
+                self.failed.set()
+                self.changed()
+                return
+            self.received += 1
         else:
+            self.received += 1
             line = report_line(message)
             self.emit(line + (" possdup" if message.get(43) == "Y" else ""))
         self.changed()
+
+
+def _rewind(session: Session, seq: int | None) -> None:
+    """With a store: expect ``seq`` again, so the next Logon asks for it and all after it (a resend).
+
+    Done after the Logout, on a session that is no longer connected: during the session a lower
+    expected number would make the session ask for a resend at once, into the failing file."""
+    if seq is not None and persistent(session) and seq < session.store.next_target_seq():
+        session.store.set_next_target_seq(seq)
 
 
 async def run_listen(endpoint: Endpoint, clock: Clock, out: TextIO, jsonl: Path | None, logon_timeout: float) -> int:
@@ -76,25 +110,32 @@ async def run_listen(endpoint: Endpoint, clock: Clock, out: TextIO, jsonl: Path 
             jsonl.parent.mkdir(parents=True, exist_ok=True)
             sink = jsonl.open("a", encoding="utf-8")
         app = Listener(session, clock, out, sink)
-        try:
-            initiator, task = await log_on(app, endpoint, logon_timeout)
-        except CommandError as exc:
-            print(f"metaorder: {exc}", file=sys.stderr)
-            return 2
         stopping = asyncio.Event()
-        ended = asyncio.ensure_future(app.ended.wait())
-        try:
-            with signal_handlers({signal.SIGINT: stopping.set, signal.SIGTERM: stopping.set}):
-                await until_stopped([ended], stopping)
-        finally:
-            ended.cancel()
-            by_peer = app.ended.is_set() and not stopping.is_set()
-            print(f"END received={app.received}" + (f" session ended: {app.end_reason}" if by_peer else ""),
-                  file=out, flush=True)
-            await stop(initiator, task, 3.0)
-        return 1 if by_peer else 0
+        # The handlers go in before the logon: a SIGTERM right after it must log out, not kill.
+        with signal_handlers({signal.SIGINT: stopping.set, signal.SIGTERM: stopping.set}):
+            try:
+                initiator, task = await log_on(app, endpoint, logon_timeout)
+            except CommandError as exc:
+                print(f"metaorder: {exc}", file=sys.stderr)
+                return 2
+            ended = asyncio.ensure_future(app.ended.wait())
+            failed = asyncio.ensure_future(app.failed.wait())
+            try:
+                await until_stopped([ended, failed], stopping)
+            finally:
+                ended.cancel()
+                failed.cancel()
+                by_peer = app.ended.is_set() and not stopping.is_set() and not app.failed.is_set()
+                print(f"END received={app.received}" + (f" session ended: {app.end_reason}" if by_peer else "")
+                      + (f" {app.failure}" if app.failed.is_set() else ""), file=out, flush=True)
+                await stop(initiator, task, 3.0)
+                if app.failed.is_set():
+                    _rewind(session, app.failed_seq)
+                    print(f"metaorder: {app.failure}; logged out", file=sys.stderr, flush=True)
+        return 1 if by_peer or app.failed.is_set() else 0
     finally:
         if sink is not None:
-            sink.close()
+            with contextlib.suppress(OSError):  # a failed write is already said; closing flushes it again
+                sink.close()
         if db is not None:
             db.close()

@@ -14,12 +14,19 @@ open when it logs out is canceled by the engine — then prints ``END`` with a c
 
 Exit status: 0; 1 if a line could not be parsed or carried out, if an order or a request was
 rejected (ExecutionReport 150=8, OrderCancelReject 35=9, Reject 35=3, BusinessMessageReject
-35=j), or if the session ended before the script did; 2 if the console could not log on.
+35=j), if something sent had no answer by the end of that wait (its fate is unknown), or if the
+session ended before the script did; 2 if the console could not log on.
+
+Standard input may stay open for ever (``tail -f orders.txt | metaorder console``): every line is
+awaited together with SIGINT/SIGTERM and the end of the session, so either stops the script at
+once instead of at the next line.  Any failure of a line, even a bug, is that line's ``ERROR``:
+ending the session would make the engine cancel every open order.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import signal
 import sys
 import threading
@@ -56,39 +63,43 @@ async def stdin_lines(stream: TextIO) -> AsyncIterator[str]:
 
 
 async def run_script(endpoint: Endpoint, clock: Clock, lines: AsyncIterator[str], out: TextIO, wait_s: float,
-                     logon_timeout: float) -> int:
+                     logon_timeout: float, answer_wait_s: float = ANSWER_WAIT_S) -> int:
     def emit(line: str) -> None:
         print(line, file=out, flush=True)
 
     session, db = open_session(endpoint)
     try:
         client = ConsoleClient(session, clock, emit)
-        try:
-            initiator, task = await log_on(client, endpoint, logon_timeout)
-        except CommandError as exc:
-            print(f"metaorder: {exc}", file=sys.stderr)
-            return 2
         stopping = asyncio.Event()
         errors = 0
-        try:
-            with signal_handlers({signal.SIGINT: stopping.set, signal.SIGTERM: stopping.set}):
+        unanswered = 0
+        # The handlers go in before the logon: a SIGTERM right after it must log out, not kill.
+        with signal_handlers({signal.SIGINT: stopping.set, signal.SIGTERM: stopping.set}):
+            try:
+                initiator, task = await log_on(client, endpoint, logon_timeout)
+            except CommandError as exc:
+                print(f"metaorder: {exc}", file=sys.stderr)
+                return 2
+            try:
                 errors = await _commands(client, lines, emit, stopping)
                 # Whatever --wait says, what was sent is answered before END: the exit status says
                 # whether an order was rejected, and a script ending right after its order must see it.
                 if (not stopping.is_set() and not client.ended.is_set()
-                        and not await _until(client.wait_answered(ANSWER_WAIT_S), stopping)):
-                    emit(f"WAIT end of input: {client.blotter.unanswered()} messages not answered after "
-                         f"{ANSWER_WAIT_S:g} s")
+                        and not await _until(client.wait_answered(answer_wait_s), stopping)
+                        and not stopping.is_set() and not client.ended.is_set()):
+                    unanswered = client.blotter.unanswered()
+                    emit(f"WAIT end of input: {unanswered} messages not answered after {answer_wait_s:g} s")
                 if wait_s > 0 and not stopping.is_set() and not client.ended.is_set():
                     await _until(client.wait_done(None, wait_s), stopping)
-        finally:
-            ended_early = client.ended.is_set()
-            open_rows = client.blotter.open_rows()
-            rows = client.blotter.rows()
-            emit(f"END orders={len(rows)} open={len(open_rows)} rejects={len(client.blotter.rejects)} "
-                 f"errors={errors}" + (f" session ended: {client.end_reason}" if ended_early else ""))
-            await stop(initiator, task, 3.0)
-        return 1 if errors or client.blotter.rejects or ended_early else 0
+            finally:
+                ended_early = client.ended.is_set()
+                open_rows = client.blotter.open_rows()
+                rows = client.blotter.rows()
+                emit(f"END orders={len(rows)} open={len(open_rows)} rejects={len(client.blotter.rejects)} "
+                     f"errors={errors}" + (f" unanswered={unanswered}" if unanswered else "")
+                     + (f" session ended: {client.end_reason}" if ended_early else ""))
+                await stop(initiator, task, 3.0)
+        return 1 if errors or unanswered or client.blotter.rejects or ended_early else 0
     finally:
         if db is not None:
             db.close()
@@ -98,10 +109,8 @@ async def _commands(client: ConsoleClient, lines: AsyncIterator[str], emit: Call
                     stopping: asyncio.Event) -> int:
     errors = 0
     number = 0
-    async for line in lines:
+    while (line := await _next_line(lines, stopping, client.ended)) is not None:
         number += 1
-        if stopping.is_set() or client.ended.is_set():
-            break
         try:
             cmd = parse(line)
             if cmd is None:
@@ -118,7 +127,34 @@ async def _commands(client: ConsoleClient, lines: AsyncIterator[str], emit: Call
         except (ParseError, CommandError) as exc:
             errors += 1
             emit(f"ERROR line {number}: {exc}")
+        except Exception as exc:  # a bug must not end the session: logging out cancels every open order
+            errors += 1
+            emit(f"ERROR line {number}: {type(exc).__name__}: {exc} (nothing more was done for this line)")
     return errors
+
+
+async def _next_line(lines: AsyncIterator[str], stopping: asyncio.Event, ended: asyncio.Event) -> str | None:
+    """The next line, or None at end of input, on SIGINT/SIGTERM (``stopping``) or when the session
+    ends — whichever comes first: a stdin that stays open must not keep a stopped script waiting."""
+    if stopping.is_set() or ended.is_set():
+        return None
+    reading = asyncio.ensure_future(_anext(lines))
+    halts = [asyncio.ensure_future(stopping.wait()), asyncio.ensure_future(ended.wait())]
+    try:
+        await asyncio.wait({reading, *halts}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for halt in halts:
+            halt.cancel()
+    if stopping.is_set() or ended.is_set() or not reading.done():
+        reading.cancel()
+        with contextlib.suppress(asyncio.CancelledError, StopAsyncIteration):
+            await reading
+        return None
+    return reading.result()
+
+
+async def _anext(lines: AsyncIterator[str]) -> str | None:
+    return await anext(lines, None)
 
 
 async def _until(work: Coroutine[Any, Any, bool], stopping: asyncio.Event) -> bool:
