@@ -145,7 +145,8 @@ def test_a_line_failing_with_an_unexpected_error_is_an_error_line_and_the_sessio
 
     code, *out = asyncio.run(scenario()).splitlines()
     assert code == "1", out
-    error = out.index("ERROR line 1: OverflowError: date value out of range (nothing more was done for this line)")
+    error = out.index("ERROR line 1: OverflowError: date value out of range (nothing more was done for this line; "
+                         "the session goes on)")
     sent = next(i for i, line in enumerate(out) if line.startswith("SENT C1 "))
     logged_out = next(i for i, line in enumerate(out) if line.startswith("SESSION logged out"))
     assert error < sent < logged_out == len(out) - 1

@@ -31,7 +31,7 @@ from prompt_toolkit.output import Output
 from prompt_toolkit.patch_stdout import patch_stdout
 
 from metaorder.clock import Clock
-from metaorder.console.client import CommandError, ConsoleClient, Endpoint, log_on, open_session, stop
+from metaorder.console.client import CommandError, ConsoleClient, Endpoint, carry_out, log_on, open_session, stop
 from metaorder.console.grammar import (
     AGGRESSIVENESS,
     COMMANDS,
@@ -39,16 +39,11 @@ from metaorder.console.grammar import (
     ROUTINGS,
     SIDES,
     URGENCIES,
-    ParseError,
-    Quit,
-    Wait,
-    parse,
 )
 from metaorder.console.view import row_cells
 
 _VALUES = {"urgency": URGENCIES, "aggressiveness": AGGRESSIVENESS, "routing": ROUTINGS}
 _TOOLBAR_ROWS = 8
-WAIT_S = 60.0  # ``wait`` without SECONDS at the prompt
 
 
 def complete(before_cursor: str, symbols: Sequence[str], refs: Sequence[str]) -> list[str]:
@@ -159,20 +154,6 @@ async def _loop(client: ConsoleClient, symbols: Sequence[str], history: History,
             continue
         except EOFError:
             return
-        try:
-            cmd = parse(line)
-            if cmd is None:
-                continue
-            if isinstance(cmd, Quit):
-                return
-            if isinstance(cmd, Wait):
-                seconds = cmd.seconds if cmd.seconds is not None else WAIT_S
-                if not await client.wait_done(cmd.ref, seconds):
-                    out(f"WAIT {cmd.ref or 'open orders'} not finished after {seconds:g} s")
-                continue
-            for text in client.execute(cmd):
-                out(text)
-        except (ParseError, CommandError) as exc:
-            out(f"ERROR {exc}")
-        except Exception as exc:  # a bug must not end the session: logging out cancels every open order
-            out(f"ERROR {type(exc).__name__}: {exc} (nothing more was done; the session goes on)")
+        go_on, _ = await carry_out(client, line, out)
+        if not go_on:
+            return

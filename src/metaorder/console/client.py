@@ -35,9 +35,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 from metaorder.clock import Clock
 from metaorder.console.blotter import Blotter, OrderRow
@@ -48,11 +49,13 @@ from metaorder.console.grammar import (
     Help,
     NewOrder,
     Orders,
+    ParseError,
     Quit,
     Raw,
     Replace,
     Status,
     Wait,
+    parse,
 )
 from metaorder.console.messages import (
     SIDE_CODES,
@@ -416,3 +419,40 @@ async def stop(initiator: Initiator, task: asyncio.Task[None], timeout: float) -
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
+
+
+#: Seconds ``wait`` waits when the line gives none (an order that never finishes must not hang a script).
+DEFAULT_WAIT_S = 60.0
+
+Waiting = Callable[[Coroutine[Any, Any, bool]], Awaitable[bool]]
+
+
+async def carry_out(client: ConsoleClient, line: str, emit: Callable[[str], None], where: str = "",
+                    until: Waiting | None = None) -> tuple[bool, bool]:
+    """One typed line, parsed and carried out, the same at the prompt and in a script:
+    ``(go_on, failed)``.  ``where`` prefixes its ERROR and WAIT lines ("line 3: " in a script);
+    ``until`` runs a ``wait`` (a script races it against SIGTERM).
+
+    Nothing a line does may end the session: logging out would cancel every open order of the
+    CONSOLE session (cancel_on_disconnect), so even a bug is one ERROR line and the session goes on.
+    """
+    try:
+        cmd = parse(line)
+        if cmd is None:
+            return True, False
+        if isinstance(cmd, Quit):
+            return False, False
+        if isinstance(cmd, Wait):
+            seconds = cmd.seconds if cmd.seconds is not None else DEFAULT_WAIT_S
+            waiting = client.wait_done(cmd.ref, seconds)
+            if not await (until(waiting) if until is not None else waiting):
+                emit(f"WAIT {where}{cmd.ref or 'open orders'} not finished after {seconds:g} s")
+            return True, False
+        for text in client.execute(cmd):
+            emit(text)
+        return True, False
+    except (ParseError, CommandError) as exc:
+        emit(f"ERROR {where}{exc}")
+    except Exception as exc:
+        emit(f"ERROR {where}{type(exc).__name__}: {exc} (nothing more was done for this line; the session goes on)")
+    return True, True

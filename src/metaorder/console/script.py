@@ -34,12 +34,9 @@ from collections.abc import AsyncIterator, Callable, Coroutine
 from typing import Any, TextIO
 
 from metaorder.clock import Clock
-from metaorder.console.client import CommandError, ConsoleClient, Endpoint, log_on, open_session, stop
-from metaorder.console.grammar import ParseError, Quit, Wait, parse
+from metaorder.console.client import CommandError, ConsoleClient, Endpoint, carry_out, log_on, open_session, stop
 from metaorder.serving import signal_handlers
 
-#: Seconds ``wait`` waits when the script gives none (an order that never finishes must not hang CI).
-DEFAULT_WAIT_S = 60.0
 #: Seconds the end of input waits for the answers (ack or reject) to what was sent.
 ANSWER_WAIT_S = 10.0
 
@@ -111,25 +108,11 @@ async def _commands(client: ConsoleClient, lines: AsyncIterator[str], emit: Call
     number = 0
     while (line := await _next_line(lines, stopping, client.ended)) is not None:
         number += 1
-        try:
-            cmd = parse(line)
-            if cmd is None:
-                continue
-            if isinstance(cmd, Quit):
-                break
-            if isinstance(cmd, Wait):
-                seconds = cmd.seconds if cmd.seconds is not None else DEFAULT_WAIT_S
-                if not await _until(client.wait_done(cmd.ref, seconds), stopping):
-                    emit(f"WAIT line {number}: {cmd.ref or 'open orders'} not finished after {seconds:g} s")
-                continue
-            for out in client.execute(cmd):
-                emit(out)
-        except (ParseError, CommandError) as exc:
-            errors += 1
-            emit(f"ERROR line {number}: {exc}")
-        except Exception as exc:  # a bug must not end the session: logging out cancels every open order
-            errors += 1
-            emit(f"ERROR line {number}: {type(exc).__name__}: {exc} (nothing more was done for this line)")
+        go_on, failed = await carry_out(client, line, emit, f"line {number}: ",
+                                        lambda waiting: _until(waiting, stopping))
+        errors += failed
+        if not go_on:
+            break
     return errors
 
 
