@@ -77,25 +77,3 @@ def test_nothing_queued_costs_no_journal_flush() -> None:
 
     asyncio.run(scenario())
     assert journal.flushes == [] and oms.deliveries == []
-
-
-def test_entries_nothing_waits_for_are_flushed_at_the_end_of_the_iteration_once() -> None:
-    # The engine's market samples: journaled with no report or child behind them.  Left to the next
-    # order's flush, hours of them would be written on the event loop in front of that order's ack.
-    journal, oms = CountingJournal(), RecordingSink()
-
-    async def scenario() -> None:
-        outbox = Outbox(journal)  # type: ignore[arg-type]
-        outbox.commit_soon()
-        outbox.commit_soon()
-        assert not journal.flushes
-        await asyncio.sleep(0)
-        assert len(journal.flushes) == 1  # one flush for both
-        outbox.commit_soon()
-        outbox.post(oms, ["ack 1"])  # an item in the same iteration: still one flush, which covers both
-        await asyncio.sleep(0)
-        assert len(journal.flushes) == 2 and oms.deliveries == [(["ack 1"], journal.flushes[1])]
-        await asyncio.sleep(0)
-        assert len(journal.flushes) == 2  # nothing asked since
-
-    asyncio.run(scenario())

@@ -23,6 +23,7 @@ from metaorder.events import (
     ChildRejected,
     Event,
     KillSwitchChanged,
+    MarketSample,
     VenueExecution,
     VenueMarkout,
 )
@@ -272,6 +273,19 @@ def test_decay_halves_an_observations_weight_after_one_half_life() -> None:
     atlx = next(r for r in c.rows() if r["venue"] == "ATLX")
     assert atlx["orders"] == 0.5
     assert c.fill_probability("ATLX", "ACME", OrderKind.IOC) == pytest.approx(3.6 / 4.5)  # back toward the prior
+
+
+
+def test_events_it_does_not_learn_from_do_not_move_its_clock() -> None:
+    # A replay hands the scorecard every journaled event (orders, kill switches, market samples), the
+    # live engine only its own: read after either, the figures must be the same.
+    c = card(half_life=100.0)
+    c.apply(placed("C1", "ATLX", 100, ioc=True), T0)
+    c.apply(ChildCanceled("P1", "C1", "ATLX", leaves_qty=100), T0)
+    c.apply(KillSwitchChanged(True, "global kill switch engaged"), T0 + 100)
+    c.apply(MarketSample("ACME", Decimal("100.00"), Decimal("100.01"), 500, Decimal("50002.5")), T0 + 100)
+    [row] = c.rows()
+    assert row["orders"] == 1.0
 
 
 # ---- latency, rejects, cancel rejects -----------------------------------------------------------

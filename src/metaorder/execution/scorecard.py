@@ -345,7 +345,13 @@ class Scorecard:
     # ---- the fold ------------------------------------------------------------------------------
 
     def apply(self, event: Event, now: float) -> None:
-        """Fold one journaled event (live or replayed, ``now`` its journal time); others are ignored."""
+        """Fold one journaled event (live or replayed, ``now`` its journal time); others are ignored.
+
+        Only the events it learns from move its clock (statistics are read as of the latest): a
+        replay passes it every journaled event (orders, market samples), the live engine only its
+        own, and both must read the same afterwards."""
+        if not isinstance(event, _LEARNED_FROM):
+            return
         self._now = max(self._now, now)
         match event:
             case ChildPlaced():
@@ -727,3 +733,8 @@ def render(rows: list[dict[str, object]]) -> str:
                                                                                                        strict=True)))
              .rstrip() for line in cells]
     return "\n".join(lines)
+
+
+#: What :meth:`Scorecard.apply` folds: its clock moves with these only.
+_LEARNED_FROM = (ChildPlaced, ChildAcknowledged, VenueExecution, ChildCanceled, ChildRejected, ChildCancelRequested,
+                 ChildCancelRejected, VenueMarkout)

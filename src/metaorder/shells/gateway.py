@@ -134,7 +134,9 @@ class VenueGateway:
         if actions.venue or actions.street:
             outbox.flush()  # children are journaled before they leave, and leave at once
         elif self.engine.samples_taken != self._samples_seen:
-            outbox.commit_soon()  # market samples: to disk in small batches, not with the next order's flush
+            # Market samples (at most one per instrument a second): to disk as they come, not piled up
+            # for the next order's flush to write on the loop in front of its ack.
+            outbox.journal.flush()
         self._samples_seen = self.engine.samples_taken
 
     def deliver(self, items: Sequence[tuple[str, str, Fields]], after: Future[None]) -> None:

@@ -48,7 +48,6 @@ class Outbox:
         self.journal = journal
         self._pending: dict[Sink[Any], list[Any]] = {}
         self._scheduled = False  # a flush is queued with call_soon
-        self._commit = False  # the journal has entries no item waits for (market samples): flush it anyway
         self._loop: asyncio.AbstractEventLoop | None = None  # cached: asking costs a syscall each time
 
     def put(self, sink: Sink[T], items: Sequence[T]) -> None:
@@ -71,22 +70,11 @@ class Outbox:
         else:
             pending.extend(items)
         if not self._scheduled:
-            self._schedule()
-
-    def commit_soon(self) -> None:
-        """Flush the journal at the end of this event-loop iteration even if nothing waits for it:
-        entries nobody is told about (the engine's market samples) must not pile up in memory until
-        the next order's flush pays for writing them all on the loop."""
-        self._commit = True
-        if not self._scheduled:
-            self._schedule()
-
-    def _schedule(self) -> None:
-        self._scheduled = True
-        loop = self._loop
-        if loop is None:
-            loop = self._loop = asyncio.get_running_loop()
-        loop.call_soon(self._scheduled_flush)
+            self._scheduled = True
+            loop = self._loop
+            if loop is None:
+                loop = self._loop = asyncio.get_running_loop()
+            loop.call_soon(self._scheduled_flush)
 
     def flush(self) -> None:
         """Flush the journal and hand every queued item to its sink, to leave after that commit."""
@@ -99,7 +87,4 @@ class Outbox:
 
     def _scheduled_flush(self) -> None:
         self._scheduled = False
-        if self._commit and not self._pending:
-            self.journal.flush()  # a failure shows in the next flush that someone waits for
-        self._commit = False
         self.flush()
