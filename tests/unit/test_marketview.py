@@ -510,3 +510,29 @@ def test_an_increment_entry_for_a_symbol_without_snapshot_is_ignored_but_its_tra
     ]), T0 + 1)
     assert market.book("ATLX", "LOTS") is None and market.bad_entries == 0
     assert market.volume("LOTS") == 200 and market.vwap("LOTS") == Decimal("20.05")
+
+
+def fresh_mid(market: ConsolidatedMarket, symbol: str) -> Decimal | None:
+    bid, ask = market.best_bid(symbol), market.best_ask(symbol)
+    return None if bid is None or ask is None or bid >= ask else (bid + ask) / 2
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_the_cached_mid_is_always_the_mid_of_the_books_as_they_are_now(seed: int) -> None:
+    # The mid is remembered between book changes (it is asked once per client order): every change
+    # of a book, a session or a status must forget it.
+    rng = random.Random(seed)
+    market = ConsolidatedMarket(VENUES)
+    feeds = [Feed(market, "ATLX"), Feed(market, "BORX")]
+    lives: list[list[tuple[str, str, str]]] = [[], []]
+    for i in range(300):
+        n = rng.randrange(2)
+        if rng.random() < 0.03:
+            market.on_session(feeds[n].name, False, T0 + i)
+            feeds[n].md.drop_owner(ENGINE)
+            market.on_session(feeds[n].name, True, T0 + i)
+            feeds[n].subscribe(f"md{i}", T0 + i)
+        else:
+            random_step(feeds[n], rng, lives[n], T0 + i)
+        assert market.mid("ACME") == fresh_mid(market, "ACME"), i
+        assert market.mid("ACME") == fresh_mid(market, "ACME"), i  # asked again, unchanged: the same

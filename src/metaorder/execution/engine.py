@@ -256,6 +256,7 @@ class ExecutionEngine:
         self._watching: dict[int, tuple[str, Placement]] = {}
         self._next_sample = 0.0  # when the market may next be sampled for the journal
         self._sampled: dict[str, tuple[Decimal | None, Decimal | None, int]] = {}  # symbol -> last sample
+        self._sampled_at: dict[str, int] = {}  # symbol -> the market's version when last looked at
         self.samples_taken = 0  # market samples journaled: the shell flushes the journal when it grows
 
     # ---- lifecycle ----------------------------------------------------------------------------
@@ -1143,6 +1144,10 @@ class ExecutionEngine:
     def _sample_symbol(self, symbol: str, now: float) -> None:
         """Journal ``symbol``'s market at ``now`` unless it is what its last sample said (or empty)."""
         market = self.market
+        version = market.version
+        if self._sampled_at.get(symbol) == version:
+            return  # nothing moved since this symbol was last looked at: one lookup per client order
+        self._sampled_at[symbol] = version
         state = (market.best_bid(symbol), market.best_ask(symbol), market.volume(symbol))
         if self._sampled.get(symbol) == state or state == (None, None, 0):
             return

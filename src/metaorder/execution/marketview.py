@@ -128,6 +128,11 @@ class ConsolidatedMarket:
         self._venues = {name: _Venue(info) for name, info in venues.items()}
         self._requests: dict[str, tuple[list[str], int]] = {}  # MDReqID -> (symbols, depth)
         self._tape: dict[str, _Tape] = {}
+        # Bumped by every change of a book or a venue's status: a mid computed since is still right.
+        # The mid is asked once per client order (the ack's arrival benchmark) and by every routing
+        # decision, far more often than the books change, and computing it walks every lit book.
+        self._version = 0
+        self._mids: dict[str, tuple[int, Decimal | None]] = {}
         #: Entries skipped because they could not be understood (see the module docstring).
         self.bad_entries = 0
         #: Whole messages skipped: a snapshot whose symbol cannot be told.
@@ -160,6 +165,7 @@ class ConsolidatedMarket:
         """The venue's FIX session came up (presumed OPEN until TradingSessionStatus says otherwise)
         or went down (DISCONNECTED; its books are dropped until a new snapshot after reconnect)."""
         state = self._venue(venue)
+        self._version += 1
         if connected:
             if state.status is VenueStatus.DISCONNECTED:
                 state.status = VenueStatus.OPEN
@@ -183,6 +189,7 @@ class ConsolidatedMarket:
         state = self._venue(venue)
         if state.status is VenueStatus.DISCONNECTED:
             return
+        self._version += 1
         if isinstance(update, BookSnapshot):
             self._on_snapshot(state, update, now)
         elif isinstance(update, BookIncrement):
@@ -229,10 +236,18 @@ class ConsolidatedMarket:
     def mid(self, symbol: str) -> Decimal | None:
         """(best bid + best ask) / 2, exact (a half tick when the spread is odd); None when one-sided,
         locked or crossed — a crossed consolidated quote has no meaningful midpoint."""
+        cached = self._mids.get(symbol)
+        if cached is not None and cached[0] == self._version:
+            return cached[1]
         bid, ask = self.best_bid(symbol), self.best_ask(symbol)
-        if bid is None or ask is None or bid >= ask:
-            return None
-        return _EXACT.divide(_EXACT.add(bid, ask), 2)
+        mid = None if bid is None or ask is None or bid >= ask else _EXACT.divide(_EXACT.add(bid, ask), 2)
+        self._mids[symbol] = (self._version, mid)
+        return mid
+
+    @property
+    def version(self) -> int:
+        """Changes whenever a book, a venue's status or the tape may have changed."""
+        return self._version
 
     def volume(self, symbol: str) -> int:
         tape = self._tape.get(symbol)
