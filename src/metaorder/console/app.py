@@ -31,7 +31,7 @@ from prompt_toolkit.output import Output
 from prompt_toolkit.patch_stdout import patch_stdout
 
 from metaorder.clock import Clock
-from metaorder.console.client import CommandError, ConsoleClient, Endpoint, carry_out, log_on, open_session, stop
+from metaorder.console.client import ConsoleClient, Endpoint, carry_out, log_on, open_session, stop
 from metaorder.console.grammar import (
     AGGRESSIVENESS,
     COMMANDS,
@@ -124,11 +124,7 @@ async def run_app(endpoint: Endpoint, clock: Clock, symbols: Sequence[str], logo
             client = ConsoleClient(session, clock, out)
             if on_client is not None:
                 on_client(client)
-            try:
-                initiator, task = await log_on(client, endpoint, logon_timeout)
-            except CommandError as exc:
-                print(f"metaorder: {exc}", file=sys.stderr)
-                return 2
+            initiator, task = await log_on(client, endpoint, logon_timeout)
             try:
                 await _loop(client, symbols, history or InMemoryHistory(), input, output)
             finally:

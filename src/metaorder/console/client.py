@@ -94,6 +94,10 @@ class CommandError(ValueError):
     """A well-formed command that cannot be carried out now (unknown order, not logged on...)."""
 
 
+class LogonFailed(Exception):
+    """No Logon came: one line for the user (``metaorder console`` exits 2 with it)."""
+
+
 def run_token(now: float) -> str:
     """Six base-36 characters: the millisecond of the UTC day of this run's first Logon."""
     value = int(now * 1000) % 86_400_000
@@ -397,7 +401,7 @@ class ConsoleClient(SessionApp):
 
 
 async def log_on(app: SessionApp, endpoint: Endpoint, timeout: float) -> tuple[Initiator, asyncio.Task[None]]:
-    """Start the initiator and wait for the Logon; :class:`CommandError` (one line) if none comes."""
+    """Start the initiator and wait for the Logon; :class:`LogonFailed` (one line) if none comes."""
     initiator = Initiator(endpoint.host, endpoint.port, app.session, app, app.clock, reconnect_min=0.5,
                           reconnect_max=5.0)
     task = asyncio.create_task(initiator.run(), name="console-initiator")
@@ -405,7 +409,7 @@ async def log_on(app: SessionApp, endpoint: Endpoint, timeout: float) -> tuple[I
         await asyncio.wait_for(app.logged_on.wait(), timeout)
     except TimeoutError:
         await stop(initiator, task, 1.0)
-        raise CommandError(f"no logon to {endpoint.describe()} within {timeout:g} s (is `metaorder run` "
+        raise LogonFailed(f"no logon to {endpoint.describe()} within {timeout:g} s (is `metaorder run` "
                            f"listening there, with {endpoint.sender_comp_id} among its sessions, "
                            f"and no other {endpoint.sender_comp_id} logged on?)") from None
     return initiator, task

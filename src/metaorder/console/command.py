@@ -57,6 +57,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace, out: TextIO) -> int:
+    from metaorder.console.client import LogonFailed
+
+    try:
+        return _run(args, out)
+    except LogonFailed as exc:  # no daemon, an unknown CompID, the session taken: one line, exit 2
+        print(f"metaorder: {exc}", file=sys.stderr)
+        return 2
+
+
+def _run(args: argparse.Namespace, out: TextIO) -> int:
     import asyncio
 
     from metaorder.clock import LiveClock

@@ -39,7 +39,7 @@ from pathlib import Path
 from typing import TextIO
 
 from metaorder.clock import Clock
-from metaorder.console.client import CommandError, Endpoint, SessionApp, log_on, open_session, persistent, stop
+from metaorder.console.client import Endpoint, SessionApp, log_on, open_session, persistent, stop
 from metaorder.console.view import report_line
 from metaorder.fix.codec import Message, format_utc_timestamp
 from metaorder.fix.dictionary import Dictionary
@@ -113,11 +113,7 @@ async def run_listen(endpoint: Endpoint, clock: Clock, out: TextIO, jsonl: Path 
         stopping = asyncio.Event()
         # The handlers go in before the logon: a SIGTERM right after it must log out, not kill.
         with signal_handlers({signal.SIGINT: stopping.set, signal.SIGTERM: stopping.set}):
-            try:
-                initiator, task = await log_on(app, endpoint, logon_timeout)
-            except CommandError as exc:
-                print(f"metaorder: {exc}", file=sys.stderr)
-                return 2
+            initiator, task = await log_on(app, endpoint, logon_timeout)
             ended = asyncio.ensure_future(app.ended.wait())
             failed = asyncio.ensure_future(app.failed.wait())
             try:

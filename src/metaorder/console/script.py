@@ -28,13 +28,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
-import sys
 import threading
 from collections.abc import AsyncIterator, Callable, Coroutine
 from typing import Any, TextIO
 
 from metaorder.clock import Clock
-from metaorder.console.client import CommandError, ConsoleClient, Endpoint, carry_out, log_on, open_session, stop
+from metaorder.console.client import ConsoleClient, Endpoint, carry_out, log_on, open_session, stop
 from metaorder.serving import signal_handlers
 
 #: Seconds the end of input waits for the answers (ack or reject) to what was sent.
@@ -72,11 +71,7 @@ async def run_script(endpoint: Endpoint, clock: Clock, lines: AsyncIterator[str]
         unanswered = 0
         # The handlers go in before the logon: a SIGTERM right after it must log out, not kill.
         with signal_handlers({signal.SIGINT: stopping.set, signal.SIGTERM: stopping.set}):
-            try:
-                initiator, task = await log_on(client, endpoint, logon_timeout)
-            except CommandError as exc:
-                print(f"metaorder: {exc}", file=sys.stderr)
-                return 2
+            initiator, task = await log_on(client, endpoint, logon_timeout)
             try:
                 errors = await _commands(client, lines, emit, stopping)
                 # Whatever --wait says, what was sent is answered before END: the exit status says

@@ -30,9 +30,6 @@ from metaorder.posttrade.tca_journal import TcaError
 
 __all__ = ["engine_starts", "read_events"]
 
-#: ``engine.started`` rows concern no order, so the audit index does not list them: select by kind.
-
-
 def _decode(reader: JournalReader, entries: Iterable[JournalEntry], seen: dict[int, Recorded]) -> None:
     version = reader.event_version
     for entry in entries:
