@@ -56,14 +56,20 @@ def _size(quantity: int, largest: int) -> float:
     return 30.0 + 170.0 * quantity / largest if largest else 60.0
 
 
-def _finish(fig: Any, top: Any, path: Path) -> None:
-    """Prices as prices (no "+1e2" offset), times as HH:MM:SS, then the file."""
+def _finish(plt: Any, fig: Any, top: Any, bottom: Any, quantity_label: str, path: Path) -> None:
+    """Both panels labelled and gridded, prices as prices (no "+1e2" offset), times as HH:MM:SS, then
+    the file; the figure is closed (pyplot keeps every open one)."""
     import matplotlib.dates as mdates
 
+    bottom.set_ylabel(quantity_label)
+    bottom.set_xlabel("time (UTC)")
+    bottom.grid(True, alpha=0.3)
+    bottom.legend(loc="upper left", fontsize="small")
     top.ticklabel_format(axis="y", useOffset=False, style="plain")
     top.xaxis.set_major_formatter(mdates.DateFormatter("%H:%M:%S"))  # type: ignore[no-untyped-call]
     fig.autofmt_xdate()
     fig.savefig(path, dpi=110)
+    plt.close(fig)
 
 
 def plot_fills(report: FillsReport, path: Path) -> None:
@@ -89,20 +95,12 @@ def plot_fills(report: FillsReport, path: Path) -> None:
     total = report.total
     top.set_title(f"{Path(report.source).name}: {len(rows)} fills, {total.quantity:,} shares, "
                   f"performance {total.performance_bps:+.2f} bps (cost {total.cost_bps:+.2f} bps)")
-    top.set_ylabel("price")
-    top.grid(True, alpha=0.3)
-    top.legend(loc="best", fontsize="small")
     cumulative, running = [0], 0
     for r in rows:
         running += r.quantity
         cumulative.append(running)
     bottom.step([times[0], *times], cumulative, where="post", color="tab:blue", label="executed")
-    bottom.set_ylabel("cumulative quantity")
-    bottom.set_xlabel("time (UTC)")
-    bottom.grid(True, alpha=0.3)
-    bottom.legend(loc="upper left", fontsize="small")
-    _finish(fig, top, path)
-    plt.close(fig)
+    _finish(plt, fig, top, bottom, "cumulative quantity", path)
 
 
 def plot_journal(report: JournalReport, path: Path) -> None:
@@ -141,12 +139,4 @@ def plot_journal(report: JournalReport, path: Path) -> None:
         if picture.schedule:
             bottom.plot(_times([t for t, _ in picture.schedule]), [q for _, q in picture.schedule],
                         color="0.5", linestyle="--", label="schedule (linear over the window)")
-    top.set_ylabel("price")
-    top.grid(True, alpha=0.3)
-    top.legend(loc="best", fontsize="small")
-    bottom.set_ylabel("cumulative shares")
-    bottom.set_xlabel("time (UTC)")
-    bottom.grid(True, alpha=0.3)
-    bottom.legend(loc="upper left", fontsize="small")
-    _finish(fig, top, path)
-    plt.close(fig)
+    _finish(plt, fig, top, bottom, "cumulative shares", path)
