@@ -221,6 +221,9 @@ class RiskSettings(RiskLimits):
 class JournalSettings(_Strict):
     path: Path = Path("var/journal.db")
     synchronous: Literal["NORMAL", "FULL"] = "NORMAL"
+    # A recovery snapshot (<path>.snapshot) every this many entries, written by a child process
+    # (metaorder.snapshotter): a restart replays only the entries after it.  0: no snapshots.
+    snapshot_every: int = Field(default=200_000, ge=0)
 
 
 class MetaorderConfig(_Strict):

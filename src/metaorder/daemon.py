@@ -51,6 +51,8 @@ from metaorder.shells.dropcopy import DropCopy
 from metaorder.shells.gateway import VenueGateway
 from metaorder.shells.oms import OmsApplication
 from metaorder.shells.outbox import Outbox
+from metaorder.snapshot import snapshot_path
+from metaorder.snapshotter import SnapshotterProcess
 from metaorder.venues.runtime import SimulatedVenues, drive, venue_acceptors, venue_session_configs
 from metaorder.wiring import start_pipeline, venue_infos
 
@@ -80,15 +82,18 @@ async def run_daemon(config: MetaorderConfig, on_started: Callable[[int], None] 
     db, stores = open_stores(config.store.path, config.store.synchronous, [store_key(c) for c in plan.all()])
     try:
         # The engine: intake and execution rebuilt from the journal in one pass, then started.
+        snapshots = config.journal.snapshot_every
         pipeline = start_pipeline(config, journal, venue_infos(config, embedded), clock.now(),
-                                  profiles_path=e.volume_profiles)
+                                  profiles_path=e.volume_profiles,
+                                  snapshot=snapshot_path(config.journal.path) if snapshots else None)
         intake, engine = pipeline.intake, pipeline.engine
         # The start entry is made durable now, which also starts the journal's applier child here
         # rather than inside the first order's flush (a Popen on the event loop, 5 ms or more).
         journal.flush()
         quiet_garbage_collector()
         log.info("order journal replayed", entries=pipeline.replayed, open_orders=len(intake.book),
-                 parents=sum(1 for _ in intake.book.parents()), open_children=pipeline.open_children)
+                 parents=sum(1 for _ in intake.book.parents()), open_children=pipeline.open_children,
+                 from_snapshot_at=pipeline.snapshot_seq or None, no_snapshot=pipeline.snapshot_note or None)
 
         # The shells: drop copy, OMS sessions, venue gateway, sharing one flush-then-send outbox.
         def session(c: SessionConfig) -> Session:
@@ -156,6 +161,7 @@ async def run_daemon(config: MetaorderConfig, on_started: Callable[[int], None] 
                     tg.create_task(serve_control(config.control.socket, Commands(operator))),
                     *([tg.create_task(serve_metrics(metrics.host, metrics.port, endpoints))] if endpoints else []),
                     *([tg.create_task(keep_profiles(profiles, e.volume_profiles, clock))] if profiles else []),
+                    *([tg.create_task(SnapshotterProcess(config, snapshots).run())] if snapshots else []),
                 ]
                 await until_stopped(tasks, stop)
                 await shut_down(acceptors, links, plan.shutdown_timeout())

@@ -38,6 +38,7 @@ from metaorder.orders.journal import Journal
 from metaorder.orders.model import Aggressiveness, Strategy, Urgency
 from metaorder.orders.normalize import IntakeDefaults
 from metaorder.orders.risk import RiskEngine, RiskLimits
+from metaorder.snapshot import SnapshotError, build_fingerprint, restore, usable_snapshot
 
 log = structlog.get_logger("metaorder.wiring")
 
@@ -203,21 +204,38 @@ class Pipeline:
     context: StrategyContext  # the models the strategies learn (the daemon saves the volume profiles)
     replayed: int  # journal entries replayed
     open_children: int  # child orders still open at venues after recovery (to reconcile)
+    snapshot_seq: int = 0  # the journal entry the recovery snapshot restored was taken at (0: none)
+    snapshot_note: str = ""  # why no snapshot was used, when one was looked for
 
 
 def start_pipeline(config: MetaorderConfig, journal: Journal, venues: Mapping[str, VenueInfo], now: float,
-                   strategies: StrategyRegistry | None = None, profiles_path: Path | None = None) -> Pipeline:
+                   strategies: StrategyRegistry | None = None, profiles_path: Path | None = None,
+                   snapshot: Path | None = None) -> Pipeline:
     """Build the intake and the engine, rebuild both from the journal in one pass, and start them at ``now``.
 
     ``strategies``: another registry than the configuration's (the execution lab's baseline);
-    ``profiles_path``: where learned volume profiles are kept (the daemon's; None: start from the default)."""
+    ``profiles_path``: where learned volume profiles are kept (the daemon's; None: start from the default);
+    ``snapshot``: a recovery snapshot file (:mod:`metaorder.snapshot`): when it is usable, its fold
+    state is restored and only the journal entries after it are replayed; otherwise all of them."""
     intake = build_intake(config, journal)
     context = strategies.context if strategies is not None else build_models(config, profiles_path)
     engine = build_engine(config, intake, venues, strategies, context)
-    replayed = intake.recover(also=engine.apply)  # one pass over the journal, decoded once, rebuilds both
+    after, note = restore_snapshot(snapshot, journal, intake, engine) if snapshot is not None else (0, "")
+    replayed = intake.recover(also=engine.apply, after=after)  # one pass over the journal, decoded once, rebuilds both
     open_children = engine.finish_recovery()
     if isinstance(engine.scorecard, Scorecard):
         engine.scorecard.finish_recovery(engine.market.mid)  # live from here: fills get their markouts
     intake.start(now)
     engine.start(intake.boot)
-    return Pipeline(intake, engine, context, replayed, open_children)
+    return Pipeline(intake, engine, context, replayed, open_children, after, note)
+
+
+def restore_snapshot(path: Path, journal: Journal, intake: Intake, engine: ExecutionEngine) -> tuple[int, str]:
+    """Restore the recovery snapshot at ``path`` into a new intake and engine if it is usable;
+    returns the journal seq to replay after (0: the whole journal) and, when none was used, why."""
+    try:
+        found = usable_snapshot(path, journal, build_fingerprint())
+    except SnapshotError as exc:
+        return 0, str(exc)
+    restore(found, intake, engine)
+    return found.header.seq, ""

@@ -63,6 +63,7 @@ port = 0
 path = "{tmp}/store.db"
 [journal]
 path = "{tmp}/journal.db"
+snapshot_every = 200  # the crash test restarts from a recovery snapshot and the journal's tail
 [logging]
 format = "json"
 """
@@ -233,8 +234,12 @@ def test_a_kill_9_mid_run_loses_nothing_and_duplicates_nothing(daemon: Daemon, t
             if frame.msg_type == "8" and frame.get(11) in orders:
                 seen[frame.get(11) or ""] = int(frame.get(14) or 0)
     assert seen and any(seen.values()), "nothing was filled before the kill"
+    assert daemon.proc is not None
+    daemon.proc.wait_for_log("snapshot written", timeout=30)  # the snapshotter folded the journal this far
     daemon.kill()
     daemon.start()
+    # Recovery starts from the snapshot and replays the journal's tail after it.
+    assert int(daemon.replayed["from_snapshot_at"]) >= 200, daemon.replayed  # type: ignore[call-overload]
     # Children that were out at the venues are rebuilt from the journal and reconciled at logon.
     assert int(daemon.replayed["open_orders"]) > 0  # type: ignore[call-overload]
     done: dict[str, int] = {}

@@ -55,7 +55,7 @@ import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
-from typing import Final, Protocol, assert_never
+from typing import Any, Final, Protocol, assert_never
 
 import structlog
 
@@ -132,6 +132,12 @@ class Learner(Protocol):
 
     def next_markout_at(self) -> float | None: ...
 
+    def fold_state(self) -> object:
+        """What its fold learned, for a recovery snapshot (:mod:`metaorder.snapshot`): picklable."""
+        ...
+
+    def restore_fold_state(self, state: Any) -> None: ...
+
 
 def best_everywhere(urgency: str, aggressiveness: str) -> Routing:
     """The routing map of an engine built without one: the best-price router for every order."""
@@ -182,6 +188,11 @@ class Actions:
     client: list[Outgoing] = field(default_factory=list)
     alerts: list[str] = field(default_factory=list)
     street: list[tuple[str, Fields]] = field(default_factory=list)  # each counted venue execution, for the drop copy
+
+
+#: :meth:`ExecutionEngine.fold_state`: parents' worked state, children by ClOrdID, shares executed, parents
+#: halted, pre-trade arrival prices, the scorecard's fold.
+EngineFold = tuple[dict[str, "_Worked"], dict[str, ChildOrder], int, set[str], dict[str, Decimal | None], object]
 
 
 @dataclass(slots=True, eq=False)
@@ -318,6 +329,19 @@ class ExecutionEngine:
                 assert_never(event)
         if self.scorecard is not None:  # what the scorecard learned is rebuilt from the same events
             self.scorecard.apply(event, rec.time)
+
+    def fold_state(self) -> EngineFold:
+        """What :meth:`apply` has built so far, for a recovery snapshot (:mod:`metaorder.snapshot`):
+        the parents' worked state and children, the executed quantity, the halts and estimates seen,
+        and the scorecard's fold.  Pickled in one piece with the intake's."""
+        card = self.scorecard.fold_state() if self.scorecard is not None else None
+        return (self._worked, self._children, self.executed_qty, self._halted_in_journal, self._estimated, card)
+
+    def restore_fold_state(self, state: EngineFold) -> None:
+        """Continue recovery from a snapshot's fold state (the intake's recovery then replays the tail)."""
+        self._worked, self._children, self.executed_qty, self._halted_in_journal, self._estimated, card = state
+        if self.scorecard is not None and card is not None:
+            self.scorecard.restore_fold_state(card)
 
     def finish_recovery(self) -> int:
         """After the replay (and the intake's): the guard's counts; returns open children found.

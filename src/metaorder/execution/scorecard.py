@@ -322,6 +322,10 @@ class _Pending:
     next_index: int = 0
 
 
+#: :meth:`Scorecard.fold_state`: statistics by key, keys by venue, open children, recently closed ones, the clock.
+ScorecardFold = tuple[dict[Key, _Stats], dict[str, list[Key]], dict[str, _Open], OrderedDict[str, Key], float]
+
+
 class Scorecard:
     """Learned venue statistics; implements :class:`~metaorder.execution.estimates.VenueEstimates`."""
 
@@ -389,6 +393,14 @@ class Scorecard:
                 self._on_markout(event, now)
             case _:
                 pass
+
+    def fold_state(self) -> ScorecardFold:
+        """What the fold learned, for a recovery snapshot (:mod:`metaorder.snapshot`).  Pending markouts
+        are not in it: a replay makes none (no mid source) and :meth:`finish_recovery` drops them."""
+        return self._stats, self._by_venue, self._open, self._recent, self._now
+
+    def restore_fold_state(self, state: ScorecardFold) -> None:
+        self._stats, self._by_venue, self._open, self._recent, self._now = state
 
     def finish_recovery(self, mid_source: MidSource | None = None) -> None:
         """After the replay: fills from now on are live (and get markouts, read with ``mid_source``

@@ -49,6 +49,10 @@ class BookError(ValueError):
 
 #: What aggregates orders, as plain values: (symbol, direction, strategy, urgency, limit, 848 params).
 _Key = tuple[str, int, str, str, Decimal | None, str]
+#: What recovery's fold builds in a book (:meth:`ParentBook.fold_state`): parents, their indexes,
+#: live orders, the parents changed since the engine last looked.
+BookFold = tuple[dict[str, ParentOrder], dict[_Key, ParentOrder], dict[tuple[str, int], dict[str, ParentOrder]],
+                 dict[str, ClientOrder], set[str]]
 
 
 def _key_of(order: ClientOrder) -> _Key:
@@ -186,6 +190,17 @@ class ParentBook:
         self._orders[order.order_id] = order
         self.changed.add(parent.parent_id)
         return parent
+
+    def fold_state(self) -> BookFold:
+        """The book as recovery's fold left it, for a recovery snapshot (:mod:`metaorder.snapshot`).
+
+        The parent id counter is not in it: recovery sets it from the highest id replayed
+        (:meth:`continue_parent_ids_after`), and the settings and price sources come from the
+        configuration."""
+        return self._parents, self._by_key, self._by_side, self._orders, self.changed
+
+    def restore_fold_state(self, state: BookFold) -> None:
+        self._parents, self._by_key, self._by_side, self._orders, self.changed = state
 
     def continue_parent_ids_after(self, number: int) -> None:
         """Recovery: the next parent gets a number above ``number`` (and above every restored one)."""

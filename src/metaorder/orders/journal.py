@@ -202,6 +202,7 @@ _INSERT_LINKS: Final = MultiRowInsert("INSERT INTO entry_orders (order_id, seq)"
 _SELECT_RANGE: Final = (
     "SELECT seq, time, kind, order_ids, data FROM entries WHERE seq > ? AND seq <= ? ORDER BY seq LIMIT ?"
 )
+_SELECT_ONE: Final = "SELECT seq, time, kind, order_ids, data FROM entries WHERE seq = ?"
 _SELECT_HISTORY: Final = (
     "SELECT e.seq, e.time, e.kind, e.order_ids, e.data FROM entry_orders AS o"
     " JOIN entries AS e ON e.seq = o.seq WHERE o.order_id = ? AND o.seq <= ? ORDER BY o.seq"
@@ -377,8 +378,15 @@ class Journal(Protocol):
         """Future resolved once every entry appended before this call is durable (group commit)."""
         ...
 
-    def replay(self) -> Iterator[JournalEntry]:
-        """Every entry appended before this call, in seq order: the engine's recovery input."""
+    def replay(self, after: int = 0) -> Iterator[JournalEntry]:
+        """Every entry appended before this call, in seq order: the engine's recovery input.
+
+        ``after``: only the entries whose seq is above it (the tail after a recovery snapshot)."""
+        ...
+
+    def entry(self, seq: int) -> JournalEntry | None:
+        """The entry ``seq``, or None if there is none (a recovery snapshot checks it was taken of
+        this journal's history: the entry it ends at must be there, the same)."""
         ...
 
     def history(self, order_id: str) -> list[JournalEntry]:
@@ -429,10 +437,14 @@ class MemoryJournal:
         """Nothing to make durable: an already-completed future."""
         return completed_future()
 
-    def replay(self) -> Iterator[JournalEntry]:
+    def replay(self, after: int = 0) -> Iterator[JournalEntry]:
         with self._lock:
-            rows = list(self._rows)  # the entries appended before the call, as promised
+            rows = self._rows[max(after, 0):]  # the entries appended before the call, as promised (seq = index + 1)
         return map(_from_row, rows)
+
+    def entry(self, seq: int) -> JournalEntry | None:
+        with self._lock:
+            return _from_row(self._rows[seq - 1]) if 0 < seq <= len(self._rows) else None
 
     def history(self, order_id: str) -> list[JournalEntry]:
         with self._lock:
@@ -684,15 +696,25 @@ class SqliteJournal:
             self._check_not_writer()  # before the batch is taken: a refused flush loses nothing
             return self._hand_over()
 
-    def replay(self) -> Iterator[JournalEntry]:
-        """Every entry appended before this call, in seq order, read lazily in chunks.
+    def replay(self, after: int = 0) -> Iterator[JournalEntry]:
+        """Every entry appended before this call (whose seq is above ``after``), in seq order, read
+        lazily in chunks.
 
         The set of entries is fixed when replay() is called (not at the first next()): what
         is appended while iterating is not included.  Raises JournalError if closed.
         """
         self._check_open()
         tail, end = self._snapshot()
-        return self._replay(tail, end)
+        return self._replay(tail, end, after)
+
+    def entry(self, seq: int) -> JournalEntry | None:
+        self._check_open()
+        tail, _ = self._snapshot()
+        for row in tail:
+            if row[0] == seq:
+                return _from_row(row)
+        rows = self._read(_SELECT_ONE, (seq,))
+        return _from_db(rows[0]) if rows else None
 
     def history(self, order_id: str) -> list[JournalEntry]:
         """Every entry appended before this call whose order_ids include ``order_id``, seq order."""
@@ -795,10 +817,10 @@ class SqliteJournal:
             tail.extend(self._pending)
             return tail, self._next_seq - 1
 
-    def _replay(self, tail: list[_Row], end: int) -> Iterator[JournalEntry]:
+    def _replay(self, tail: list[_Row], end: int, after: int) -> Iterator[JournalEntry]:
         # Committed entries are always a prefix of the seqs (batches commit in seq order), so
         # reading committed rows in order and then the uncommitted ones above them misses none.
-        last = 0
+        last = after
         while True:
             rows = self._read(_SELECT_RANGE, (last, end, REPLAY_CHUNK))
             for row in rows:
@@ -996,10 +1018,10 @@ class JournalReader:
         """The event format version the file's entries are written in (see :data:`EVENT_VERSION`)."""
         return self._event_version
 
-    def replay(self) -> Iterator[JournalEntry]:
-        """Every entry, in seq order, committed ones read lazily in chunks."""
+    def replay(self, after: int = 0) -> Iterator[JournalEntry]:
+        """Every entry (whose seq is above ``after``), in seq order, committed ones read lazily in chunks."""
         tail = self._redo_tail()  # before the database: what left the redo log is committed
-        last = 0
+        last = after
         while True:
             rows = self._read(_SELECT_RANGE, (last, _MAX_SEQ, REPLAY_CHUNK))
             for row in rows:
@@ -1019,6 +1041,14 @@ class JournalReader:
         seen = {entry.seq for entry in entries}
         entries.extend(_from_row(row) for row in tail if order_id in row[3] and row[0] not in seen)
         return entries
+
+    def entry(self, seq: int) -> JournalEntry | None:
+        """The entry ``seq``, or None if there is none."""
+        for row in self._redo_tail():
+            if row[0] == seq:
+                return _from_row(row)
+        rows = self._read(_SELECT_ONE, (seq,))
+        return _from_db(rows[0]) if rows else None
 
     def of_kind(self, kind: str) -> list[JournalEntry]:
         """Every entry of ``kind``, in seq order: those no order's history lists (``engine.started``,

@@ -97,7 +97,13 @@ class Mandate:
     # that it can be part of the aggregation key and journaled as it is; "" when there are none.
     params: str = ""
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickled (recovery snapshots) by its constructor: being frozen, it cannot be filled in after."""
+        return Mandate, (self.strategy, self.urgency, self.aggressiveness, self.start_time, self.end_time,
+                         self.participation_rate, self.params)
 
+
+@mypyc_attr(serializable=True)  # in the recovery snapshots (metaorder.snapshot), pickled
 class ClientOrder:
     """One order as an OMS sent it, with its exact execution state.
 
@@ -268,6 +274,16 @@ class Children(list[ClientOrder]):
         self._window: _Window | None = _EMPTY_WINDOW
         self.extend(orders)
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickled (recovery snapshots) with its sums as they are: its members may be half-built
+        while a snapshot is loaded (an order and the lists counting it refer to each other), so they
+        are neither counted again nor looked at (:meth:`__setstate__`)."""
+        return Children, (), (list(self), self.wanted, self.cum, self._window)
+
+    def __setstate__(self, state: tuple[list[ClientOrder], int, int, _Window | None]) -> None:
+        orders, self.wanted, self.cum, self._window = state
+        super().extend(orders)
+
     def _count(self, order: ClientOrder) -> None:
         self.wanted += order.leaves_qty
         self.cum += order._cum_qty
@@ -434,7 +450,12 @@ class ParentKey:
     # aversion or participation band cannot be worked as one.
     params: str = ""
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickled (recovery snapshots) by its constructor: being frozen, it cannot be filled in after."""
+        return ParentKey, (self.symbol, self.direction, self.strategy, self.urgency, self.limit, self.params)
 
+
+@mypyc_attr(serializable=True)  # in the recovery snapshots (metaorder.snapshot), pickled
 class ParentOrder:
     """A meta-order: the aggregate of compatible client orders, worked as one."""
 

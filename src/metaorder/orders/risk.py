@@ -38,6 +38,8 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+from mypy_extensions import mypyc_attr
+
 from metaorder.orders.model import ClientOrder, OrderType
 from metaorder.orders.risk_limits import RiskLimits, merge
 
@@ -81,6 +83,7 @@ def _price(value: Decimal) -> str:
     return f"{value:,f}"
 
 
+@mypyc_attr(serializable=True)  # in the recovery snapshots (metaorder.snapshot), pickled
 @dataclass(slots=True)
 class _Open:
     """An accepted order's contribution to its session's open notional."""
@@ -112,6 +115,7 @@ def _duplicate_cl_ord_id(session: str, cl_ord_id: str) -> RiskReject:
 _DupKey = tuple[str, str, int, Decimal | None, str | None]
 
 
+@mypyc_attr(serializable=True)  # in the recovery snapshots (metaorder.snapshot), pickled
 @dataclass(slots=True)
 class _SessionState:
     """What a session's accepted orders left behind."""
@@ -121,6 +125,10 @@ class _SessionState:
     last_seen: dict[_DupKey, float] = field(default_factory=dict)  # likely-duplicate key -> acceptance time
     seen_order: deque[tuple[float, _DupKey]] = field(default_factory=deque)  # to expire last_seen
     open_notional: Decimal = Decimal(0)
+
+
+#: :meth:`RiskEngine.fold_state`: sessions, open orders' records, the global and the sessions' kill switches.
+RiskFold = tuple[dict[str, _SessionState], dict[str, _Open], float | None, dict[str, float]]
 
 
 class RiskEngine:
@@ -336,6 +344,15 @@ class RiskEngine:
             return
         basis = order.limit if order.limit is not None else self._reference(order.symbol)
         self._record(order.order_id, _Open(order.session, order.qty, order.cum_qty, basis))
+
+    def fold_state(self) -> RiskFold:
+        """What recovery's fold built (sessions' ClOrdIDs and open notional, open orders' records,
+        kill switches), for a recovery snapshot (:mod:`metaorder.snapshot`); limits and reference
+        prices come from the configuration."""
+        return self._sessions, self._open, self._global_kill, self._session_kills
+
+    def restore_fold_state(self, state: RiskFold) -> None:
+        self._sessions, self._open, self._global_kill, self._session_kills = state
 
     def claim_cl_ord_id(self, session: str, cl_ord_id: str) -> RiskReject | None:
         """A cancel request's own ClOrdID (11): refused when the session already used it today,

@@ -1,0 +1,222 @@
+"""Recovery snapshots: a restart from a snapshot and the journal's tail builds exactly what the full replay builds.
+
+The fold behind a snapshot is recovery's own (``Intake.apply``, ``ExecutionEngine.apply``), and it is
+restored by pickle, so these tests hold the two paths to the same result on real journals (random
+flows through the simulated pipeline, as ``test_engine_recovery_roundtrip.py`` runs them): at every
+cut of the journal, "snapshot at the cut, then the tail" equals "everything", object by object
+(:func:`same`, which walks every attribute, so a field a fold state forgot shows up), and also by the
+engine's and the intake's own snapshots of what a restart must rebuild.  Then the file: damage,
+another build, another journal, a journal that lost the snapshot's entry all fall back to the full
+replay with the reason.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import random
+from decimal import Decimal
+from enum import Enum
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, Phase, given, settings
+
+from metaorder.orders.journal import MemoryJournal
+from metaorder.snapshot import (
+    SnapshotError,
+    build_fingerprint,
+    read_snapshot,
+    snapshot_path,
+    usable_snapshot,
+    write_snapshot,
+)
+from metaorder.snapshotter import JournalFold
+from metaorder.wiring import start_pipeline, venue_infos
+from tests.unit.test_engine_recovery_roundtrip import (
+    CONFIG,
+    crash_copy,
+    engine_snapshot,
+    flows,
+    operate,
+    start,
+    venues_config,
+)
+from tests.unit.test_recovery_roundtrip import snapshot as intake_snapshot
+
+FINGERPRINT = build_fingerprint()
+
+
+def same(a: Any, b: Any, path: str = "state", seen: set[tuple[int, int]] | None = None) -> None:
+    """Assert two object graphs are equal attribute by attribute (dict order included); callables
+    (configuration wiring) and counters are skipped.  Raises AssertionError naming the first difference."""
+    seen = set() if seen is None else seen
+    if (id(a), id(b)) in seen:
+        return
+    seen.add((id(a), id(b)))
+    assert type(a) is type(b), f"{path}: {type(a).__name__} vs {type(b).__name__}"
+    if callable(a) and not isinstance(a, type) and not hasattr(a, "__slots__") and not hasattr(a, "__dict__"):
+        return
+    if isinstance(a, itertools.count):
+        return
+    if isinstance(a, Decimal):
+        assert str(a) == str(b), f"{path}: {a} vs {b}"
+    elif isinstance(a, (str, bytes, int, float, bool, Enum, type(None))):
+        assert a == b or (a != a and b != b), f"{path}: {a!r} vs {b!r}"
+    elif isinstance(a, dict):
+        assert list(a) == list(b), f"{path}: keys {list(a)[:5]}... vs {list(b)[:5]}..."
+        for key in a:
+            same(a[key], b[key], f"{path}[{key!r}]", seen)
+        same_attributes(a, b, path, seen)  # a dict subclass's own attributes
+    elif isinstance(a, (list, tuple)) or type(a).__name__ == "deque":
+        assert len(a) == len(b), f"{path}: length {len(a)} vs {len(b)}"
+        for n, (x, y) in enumerate(zip(a, b, strict=True)):
+            same(x, y, f"{path}[{n}]", seen)
+        same_attributes(a, b, path, seen)  # Children (a list) counts its orders
+    elif isinstance(a, (set, frozenset)):
+        assert a == b, f"{path}: {sorted(map(repr, a ^ b))[:5]} differ"
+    else:
+        same_attributes(a, b, path, seen)
+
+
+def same_attributes(a: Any, b: Any, path: str, seen: set[tuple[int, int]]) -> None:
+    names: list[str] = []
+    if dataclasses.is_dataclass(a):
+        names = [f.name for f in dataclasses.fields(a)]
+    for klass in type(a).__mro__:
+        names.extend(n for n in getattr(klass, "__slots__", ()) if n not in names)
+    names.extend(n for n in getattr(a, "__dict__", {}) if n not in names)
+    getstate = getattr(a, "__getstate__", None)  # a compiled class names its attributes here
+    if not names and getstate is not None and type(a).__module__.startswith("metaorder"):
+        state = getstate()
+        names = list(state) if isinstance(state, dict) else []
+    for name in names:
+        if name.startswith("__"):
+            continue
+        x, y = getattr(a, name, None), getattr(b, name, None)
+        if callable(x) and not hasattr(x, "__slots__") and not hasattr(x, "__dict__"):
+            continue
+        same(x, y, f"{path}.{name}", seen)
+
+
+def prefix(journal: MemoryJournal, cut: int, changed: int = 0) -> MemoryJournal:
+    """The journal as it was when its entry ``cut`` was the last (with entry ``changed``'s time moved)."""
+    copy = MemoryJournal()
+    for entry in itertools.islice(journal.replay(), cut):
+        copy.append(entry.time + (entry.seq == changed), entry.kind, entry.order_ids, entry.data)
+    return copy
+
+
+def snapshot_at(journal: MemoryJournal, cut: int, latency_ms: float, path: Path) -> None:
+    """What the snapshotter would write after folding the journal's first ``cut`` entries."""
+    early = prefix(journal, cut)
+    fold = JournalFold(CONFIG, venue_infos(CONFIG, venues_config(latency_ms)), early)
+    assert fold.fold(early.replay()) == cut
+    write_snapshot(path, fold.capture(FINGERPRINT))
+
+
+# No shrinking: every example is a simulated run; the failing flow is printed.
+@settings(max_examples=20, deadline=None, derandomize=True, phases=[Phase.explicit, Phase.generate],
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@given(flow=flows)
+def test_a_restart_from_a_snapshot_and_the_tail_rebuilds_what_the_full_replay_rebuilds(
+        flow: tuple[Any, ...], tmp_path: Path) -> None:
+    latency_ms, first, operations = flow
+    journal = MemoryJournal()
+    live = start(journal, latency_ms)
+    for n, op in enumerate([*first, *operations]):
+        operate(live, n, op)
+    infos = venue_infos(CONFIG, venues_config(latency_ms))
+    now = live.clock.now()
+    full = start_pipeline(CONFIG, crash_copy(journal), infos, now)
+    entries = sum(1 for _ in journal.replay())
+    path = tmp_path / "journal.db.snapshot"
+    for cut in sorted({1, entries, *random.Random(entries).sample(range(1, entries + 1), min(4, entries))}):
+        snapshot_at(journal, cut, latency_ms, path)
+        restarted = start_pipeline(CONFIG, crash_copy(journal), infos, now, snapshot=path)
+        assert (restarted.snapshot_seq, restarted.snapshot_note) == (cut, ""), cut
+        assert restarted.replayed == entries - cut
+        same(restarted.intake.fold_state(), full.intake.fold_state(), f"intake (cut {cut})")
+        same(restarted.engine.fold_state(), full.engine.fold_state(), f"engine (cut {cut})")
+        assert engine_snapshot(restarted.engine, restarted.intake) == engine_snapshot(full.engine, full.intake)
+        assert intake_snapshot(restarted.intake) == intake_snapshot(live.intake)
+        assert restarted.open_children == full.open_children
+
+
+def test_same_notices_a_field_the_fold_state_would_have_forgotten() -> None:
+    """The comparison above must be able to fail: one order's filled quantity differs deep in the graph."""
+    journal = MemoryJournal()
+    live = start(journal, 50.0)
+    operate(live, 0, ("new", "OMS1", "ACME", "1", 30, 0, None, "1000"))
+    operate(live, 1, ("run", 2_000))
+    infos = venue_infos(CONFIG, venues_config(50.0))
+    a = start_pipeline(CONFIG, crash_copy(journal), infos, live.clock.now())
+    b = start_pipeline(CONFIG, crash_copy(journal), infos, live.clock.now())
+    same(a.intake.fold_state(), b.intake.fold_state())
+    order = next(iter(b.intake.book.parents())).children[0]
+    order.notional += 1
+    with pytest.raises(AssertionError, match="notional"):
+        same(a.intake.fold_state(), b.intake.fold_state())
+
+
+@pytest.fixture
+def run_with_snapshot(tmp_path: Path) -> tuple[MemoryJournal, Path, float]:
+    journal = MemoryJournal()
+    live = start(journal, 50.0)
+    operate(live, 0, ("new", "OMS1", "ACME", "1", 30, 0, None, "1000"))
+    operate(live, 1, ("run", 2_000))
+    path = snapshot_path(tmp_path / "journal.db")
+    snapshot_at(journal, 10, 50.0, path)
+    return journal, path, live.clock.now()
+
+
+def restart_note(journal: MemoryJournal, path: Path, now: float) -> tuple[int, str]:
+    pipeline = start_pipeline(CONFIG, crash_copy(journal), venue_infos(CONFIG, venues_config(50.0)), now,
+                              snapshot=path)
+    assert pipeline.replayed == (sum(1 for _ in journal.replay()) - pipeline.snapshot_seq)
+    return pipeline.snapshot_seq, pipeline.snapshot_note
+
+
+def test_a_usable_snapshot_is_restored(run_with_snapshot: tuple[MemoryJournal, Path, float]) -> None:
+    assert restart_note(*run_with_snapshot) == (10, "")
+
+
+def test_a_damaged_snapshot_means_the_full_replay(run_with_snapshot: tuple[MemoryJournal, Path, float]) -> None:
+    journal, path, now = run_with_snapshot
+    data = bytearray(path.read_bytes())
+    data[-5] ^= 0xFF
+    path.write_bytes(bytes(data))
+    assert restart_note(journal, path, now) == (0, f"{path}: damaged (its payload does not match its checksum)")
+    path.write_bytes(bytes(data[:-100]))  # cut short, as a full disk might leave a copy
+    assert restart_note(journal, path, now)[0] == 0
+    path.write_bytes(b"not a snapshot\n")
+    assert restart_note(journal, path, now) == (0, f"{path} is not a metaorder snapshot")
+
+
+def test_no_snapshot_means_the_full_replay(tmp_path: Path) -> None:
+    journal = MemoryJournal()
+    live = start(journal, 50.0)
+    assert restart_note(journal, tmp_path / "none.snapshot", live.clock.now()) == (0, "no snapshot")
+
+
+def test_a_snapshot_of_another_journal_or_build_is_not_used(
+        run_with_snapshot: tuple[MemoryJournal, Path, float]) -> None:
+    journal, path, now = run_with_snapshot
+    entries = sum(1 for _ in journal.replay())
+    assert restart_note(prefix(journal, entries, changed=10), path, now) == (
+        0, "journal entry 10 differs from the one the snapshot was taken at")
+    assert restart_note(prefix(journal, entries, changed=1), path, now) == (
+        0, "taken of another journal (its first entry differs)")
+    assert restart_note(prefix(journal, 9), path, now) == (
+        0, "taken at journal entry 10, which this journal does not have")  # entries lost after the snapshot
+    with pytest.raises(SnapshotError, match="another build"):
+        usable_snapshot(path, journal, "0" * 64)
+
+
+def test_writing_a_snapshot_replaces_the_previous_one_whole(
+        run_with_snapshot: tuple[MemoryJournal, Path, float]) -> None:
+    journal, path, _ = run_with_snapshot
+    snapshot_at(journal, 20, 50.0, path)
+    assert read_snapshot(path).header.seq == 20
+    assert not path.with_name(path.name + ".tmp").exists()
