@@ -223,7 +223,7 @@ class JournalSettings(_Strict):
     synchronous: Literal["NORMAL", "FULL"] = "NORMAL"
     # A recovery snapshot (<path>.snapshot) every this many entries, written by a child process
     # (metaorder.snapshotter): a restart replays only the entries after it.  0: no snapshots.
-    snapshot_every: int = Field(default=200_000, ge=0)
+    snapshot_every: int = Field(default=50_000, ge=0)
 
 
 class MetaorderConfig(_Strict):

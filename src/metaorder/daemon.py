@@ -77,15 +77,18 @@ async def run_daemon(config: MetaorderConfig, on_started: Callable[[int], None] 
     limits = TransportLimits(max_message_size=config.acceptor.max_message_size)
     config.store.path.parent.mkdir(parents=True, exist_ok=True)  # var/ on a fresh checkout
     config.journal.path.parent.mkdir(parents=True, exist_ok=True)
+    snapshots = config.journal.snapshot_every
+    snapshot = snapshot_path(config.journal.path) if snapshots else None
+    # The integrity check reads the whole file (seconds for a long history): skipped when recovery
+    # starts from a snapshot and reads only the tail; the snapshotter checks the file meanwhile.
     journal = SqliteJournal(config.journal.path, synchronous=config.journal.synchronous,
-                            redo=config.journal.synchronous == "NORMAL")
+                            redo=config.journal.synchronous == "NORMAL",
+                            verify=snapshot is None or not snapshot.exists())
     db, stores = open_stores(config.store.path, config.store.synchronous, [store_key(c) for c in plan.all()])
     try:
         # The engine: intake and execution rebuilt from the journal in one pass, then started.
-        snapshots = config.journal.snapshot_every
         pipeline = start_pipeline(config, journal, venue_infos(config, embedded), clock.now(),
-                                  profiles_path=e.volume_profiles,
-                                  snapshot=snapshot_path(config.journal.path) if snapshots else None)
+                                  profiles_path=e.volume_profiles, snapshot=snapshot)
         intake, engine = pipeline.intake, pipeline.engine
         # The start entry is made durable now, which also starts the journal's applier child here
         # rather than inside the first order's flush (a Popen on the event loop, 5 ms or more).

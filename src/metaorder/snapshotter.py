@@ -53,6 +53,7 @@ log = structlog.get_logger("metaorder.snapshotter")
 
 POLL_S = 0.5  # how often the journal is looked at for new committed entries when idle
 CHUNK = 20_000  # entries folded between two looks at the pipe (a stop is never long in coming)
+SPACING = 5.0  # a snapshot that took w seconds to write is followed by the next no sooner than 5w after it
 
 
 class JournalFold:
@@ -140,6 +141,7 @@ def run(config: MetaorderConfig, venues: Mapping[str, VenueInfo], every: int, st
     target = snapshot_path(path)
     fingerprint = build_fingerprint()
     with JournalReader(path) as reader:
+        reader.check()  # the engine skipped it if it started from a snapshot: a damaged journal is said now
         fold = JournalFold(config, venues, ReadOnlyJournal(reader))
         try:
             found = usable_snapshot(target, reader, fingerprint)
@@ -149,17 +151,19 @@ def run(config: MetaorderConfig, venues: Mapping[str, VenueInfo], every: int, st
             log.info("snapshotter resumed from the snapshot", seq=fold.seq)
         except SnapshotError as exc:
             log.info("snapshotter folds the journal from its start", reason=str(exc))
-        written = fold.seq
+        written, not_before = fold.seq, 0.0
         while not stop.stopped():
             folded = fold.fold(_bounded(reader.replay(fold.seq), CHUNK))
-            if fold.seq - written >= every:
+            if fold.seq - written >= every and time.perf_counter() >= not_before:
                 started = time.perf_counter()
                 snapshot = fold.capture(fingerprint)
                 write_snapshot(target, snapshot)
-                written = fold.seq
+                written, took = fold.seq, time.perf_counter() - started
+                # A large state costs seconds to write: at most a fifth of the time goes to writing.
+                not_before = started + SPACING * took
                 log.info("snapshot written", seq=fold.seq, bytes=snapshot.header.payload_bytes,
                          open_orders=snapshot.header.open_orders, parents=snapshot.header.parents,
-                         seconds=round(time.perf_counter() - started, 3))
+                         seconds=round(took, 3))
             if folded < CHUNK:
                 stop.wait(POLL_S)
     return 0
@@ -203,7 +207,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     embedded = load_venues_config(e.embedded_venues) if e.embedded_venues is not None else None
     try:
         return run(config, venue_infos(config, embedded), args.every, StopSignal(0))
-    except (JournalError, SnapshotError, OSError) as exc:
+    except (JournalError, SnapshotError, OSError) as exc:  # a damaged journal, a full disk: no snapshots
         log.error("snapshotter stopped", error=str(exc))
         return 1
 

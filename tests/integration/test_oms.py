@@ -32,6 +32,7 @@ reference_price = "142.50"
 path = "{tmp}/store.db"
 [journal]
 path = "{tmp}/journal.db"
+snapshot_every = 100  # the crash tests restart from a recovery snapshot and the journal's tail
 [logging]
 format = "json"
 """
@@ -46,6 +47,7 @@ class Engine:
 
     def start(self) -> int:
         self.proc = MetaorderProcess(["run", "--config", str(self.config)])
+        self.replayed = self.proc.wait_for_log("order journal replayed")
         self.port = self.proc.wait_listening()
         return self.port
 
@@ -201,6 +203,8 @@ def test_a_kill_9_in_the_middle_of_a_flow_loses_and_duplicates_nothing(engine: E
             for name, side in sessions.items():
                 clients[name].send("D", order(f"{name}-{n}", side, 100, None))
             if n == 100:
+                assert engine.proc is not None
+                engine.proc.wait_for_log("snapshot written", timeout=30)  # recovery will start from it
                 for client in clients.values():  # read what has arrived so far, then pull the plug
                     client.sock.settimeout(0.5)
                     try:
@@ -211,12 +215,14 @@ def test_a_kill_9_in_the_middle_of_a_flow_loses_and_duplicates_nothing(engine: E
                     except (TimeoutError, OSError):
                         pass
                 engine.kill()
+                assert not engine.proc._drain.is_alive(), "a child of the engine outlived it"  # stderr closed
                 break
     finally:
         for client in clients.values():
             client.close()
     assert seen, "nothing was acknowledged before the kill"
     engine.start()
+    assert int(engine.replayed["from_snapshot_at"]) >= 100, engine.replayed  # type: ignore[call-overload]
     totals = {"1": 0, "2": 0}
     for name, side in sessions.items():
         with FixClient(engine.port, name, "METAORDER") as client:

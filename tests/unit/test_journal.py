@@ -661,6 +661,20 @@ def test_damaged_pages_fail_the_integrity_check_on_one_line(path: Path) -> None:
     assert "\n" not in str(info.value)
 
 
+def test_a_damaged_file_opens_unverified_for_a_snapshot_restart_and_the_reader_check_finds_the_damage(
+        path: Path) -> None:
+    """A restart from a recovery snapshot skips the whole-file check (it reads only the tail); the
+    snapshotter's reader runs it beside the engine and says the same thing."""
+    page_size = _checkpointed_journal(path)
+    size = path.stat().st_size
+    with path.open("r+b") as fh:
+        fh.seek(size // 2 - (size // 2) % page_size)
+        fh.write(bytes(range(256)) * (4 * page_size // 256))
+    SqliteJournal(path, verify=False).close()
+    with JournalReader(path) as reader, pytest.raises(JournalError, match=r"journal\.db: integrity check failed: "):
+        reader.check()
+
+
 def test_second_open_of_the_same_file_is_refused(journal: SqliteJournal, path: Path) -> None:
     with pytest.raises(JournalError, match=r"journal\.db: already in use"):
         SqliteJournal(path)

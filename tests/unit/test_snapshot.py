@@ -23,6 +23,8 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 
+from metaorder.eventcodec import append as append_event
+from metaorder.events import EngineStarted
 from metaorder.orders.journal import MemoryJournal
 from metaorder.snapshot import (
     SnapshotError,
@@ -220,3 +222,30 @@ def test_writing_a_snapshot_replaces_the_previous_one_whole(
     snapshot_at(journal, 20, 50.0, path)
     assert read_snapshot(path).header.seq == 20
     assert not path.with_name(path.name + ".tmp").exists()
+
+
+def test_recovery_forgets_the_children_and_parents_finished_before_the_day_of_its_last_entries(tmp_path: Path) -> None:
+    """A restart holds yesterday's open children and parents, not every child the journal ever saw;
+    a snapshot taken yesterday and the tail after it agree with the full replay on that too."""
+    journal = MemoryJournal()
+    live = start(journal, 50.0)
+    operate(live, 0, ("new", "OMS1", "ACME", "1", 30, None, 3, "1000"))  # worked in 3 s: its children close
+    operate(live, 1, ("new", "OMS1", "GLOBX", "1", 20, -400, None, "1000"))  # far below the market: stays open
+    operate(live, 2, ("run", 6_000))
+    infos = venue_infos(CONFIG, venues_config(50.0))
+    today = start_pipeline(CONFIG, crash_copy(journal), infos, live.clock.now())
+    closed = {cid for cid, c in today.engine.fold_state()[1].items() if not c.state.open}
+    assert closed, "the flow closed no child: nothing to forget"
+    tomorrow = crash_copy(journal)
+    cut = sum(1 for _ in journal.replay())
+    append_event(tomorrow, live.clock.now() + 86_400, EngineStarted(1))
+    full = start_pipeline(CONFIG, crash_copy(tomorrow), infos, live.clock.now() + 86_400)
+    children = full.engine.fold_state()[1]
+    assert not closed & set(children) and children == {cid: c for cid, c in children.items() if c.state.open}
+    assert {c.parent_id for c in children.values()} <= {p.parent_id for p in full.intake.book.parents()}
+    path = tmp_path / "journal.db.snapshot"
+    snapshot_at(tomorrow, cut, 50.0, path)
+    restarted = start_pipeline(CONFIG, crash_copy(tomorrow), infos, live.clock.now() + 86_400, snapshot=path)
+    assert restarted.snapshot_seq == cut
+    same(restarted.engine.fold_state(), full.engine.fold_state())
+    same(restarted.intake.fold_state(), full.intake.fold_state())

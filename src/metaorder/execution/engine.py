@@ -144,6 +144,7 @@ def best_everywhere(urgency: str, aggressiveness: str) -> Routing:
     return Routing.BEST
 
 
+_DAY_S = 86400
 MAX_CANCELS = 5  # cancel requests per child before the engine stops asking (the venue keeps refusing)
 MIN_RESCHEDULE_S = 1e-3  # a parent is never queued for less than this ahead (no busy loop on one instant)
 
@@ -191,8 +192,9 @@ class Actions:
 
 
 #: :meth:`ExecutionEngine.fold_state`: parents' worked state, children by ClOrdID, shares executed, parents
-#: halted, pre-trade arrival prices, the scorecard's fold.
-EngineFold = tuple[dict[str, "_Worked"], dict[str, ChildOrder], int, set[str], dict[str, Decimal | None], object]
+#: halted, pre-trade arrival prices, the trading day of the last entry, the scorecard's fold.
+EngineFold = tuple[dict[str, "_Worked"], dict[str, ChildOrder], int, set[str], dict[str, Decimal | None], int | None,
+                   object]
 
 
 @dataclass(slots=True, eq=False)
@@ -260,6 +262,7 @@ class ExecutionEngine:
         self._heap: list[tuple[float, str]] = []  # (when, parent id): parents by the time they are due
         self._dirty: set[str] = set()  # parents to attend to at the next tick, whatever their time
         self._halted_in_journal: set[str] = set()  # recovery: parents halted before the restart
+        self._replay_day: int | None = None  # recovery: the trading day of the last entry folded (see apply)
         # Parents whose pre-trade estimate is journaled -> its arrival price (the IS benchmark, kept
         # across a restart: a restarted strategy must not measure against a new mid).
         self._estimated: dict[str, Decimal | None] = {}
@@ -280,6 +283,11 @@ class ExecutionEngine:
         """Recovery, one recorded event at a time (the intake's recovery hands each one on after
         folding it, so the journal is read and decoded once at start-up): children, their
         executions and halts.  Events about client orders are the intake's, and change nothing here."""
+        day = int((rec.time - self.settings.trading_day_start_s) // _DAY_S)
+        if self._replay_day is None or day > self._replay_day:
+            if self._replay_day is not None:
+                self._forget_finished()
+            self._replay_day = day
         event = rec.event
         match event:
             case ChildPlaced():
@@ -330,16 +338,32 @@ class ExecutionEngine:
         if self.scorecard is not None:  # what the scorecard learned is rebuilt from the same events
             self.scorecard.apply(event, rec.time)
 
+    def _forget_finished(self) -> None:
+        """Recovery, at the first entry of a new trading day: finished children, and parents with
+        nothing left (not in the book, no open child), leave memory, as the intake forgets finished
+        orders then (``Intake._advance_day``); the journal keeps their history.  Otherwise a restart
+        would hold every child the journal ever saw (and a recovery snapshot would carry them)."""
+        self._children = {cid: c for cid, c in self._children.items() if c.state.open}
+        for worked in list(self._worked.values()):
+            for child_id in [cid for cid, c in worked.children.items() if not c.state.open]:
+                del worked.children[child_id]
+            if not worked.children and self.intake.parent(worked.parent_id) is None:
+                del self._worked[worked.parent_id]
+                self._halted_in_journal.discard(worked.parent_id)
+                self._estimated.pop(worked.parent_id, None)
+
     def fold_state(self) -> EngineFold:
         """What :meth:`apply` has built so far, for a recovery snapshot (:mod:`metaorder.snapshot`):
         the parents' worked state and children, the executed quantity, the halts and estimates seen,
         and the scorecard's fold.  Pickled in one piece with the intake's."""
         card = self.scorecard.fold_state() if self.scorecard is not None else None
-        return (self._worked, self._children, self.executed_qty, self._halted_in_journal, self._estimated, card)
+        return (self._worked, self._children, self.executed_qty, self._halted_in_journal, self._estimated,
+                self._replay_day, card)
 
     def restore_fold_state(self, state: EngineFold) -> None:
         """Continue recovery from a snapshot's fold state (the intake's recovery then replays the tail)."""
-        self._worked, self._children, self.executed_qty, self._halted_in_journal, self._estimated, card = state
+        (self._worked, self._children, self.executed_qty, self._halted_in_journal, self._estimated,
+         self._replay_day, card) = state
         if self.scorecard is not None and card is not None:
             self.scorecard.restore_fold_state(card)
 

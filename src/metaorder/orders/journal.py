@@ -561,7 +561,10 @@ class SqliteJournal:
 
     Construction validates the file and raises :class:`JournalError` if it cannot be used; a
     missing file is created.  ``max_queue`` is the number of flushed batches (not entries)
-    that may wait for the writer before ``flush()`` blocks (back-pressure).
+    that may wait for the writer before ``flush()`` blocks (back-pressure).  ``verify=False``
+    skips the integrity check, which reads the whole file: a restart from a recovery snapshot
+    reads only the journal's tail (SQLite still refuses any damaged page it reads), and the
+    snapshotter checks the whole file beside the running engine (:meth:`JournalReader.check`).
     """
 
     def __init__(
@@ -571,6 +574,7 @@ class SqliteJournal:
         *,
         max_queue: int = 65536,
         redo: bool = False,
+        verify: bool = True,
     ) -> None:
         if synchronous not in ("NORMAL", "FULL"):
             raise ValueError(f"synchronous must be 'NORMAL' or 'FULL', got {synchronous!r}")
@@ -584,7 +588,7 @@ class SqliteJournal:
         self._redo: RedoLog | None = None
         self._event_version = EVENT_VERSION  # the file's, read by _open_and_validate
         try:
-            self._conn, last_seq = self._open_and_validate()
+            self._conn, last_seq = self._open_and_validate(verify)
             self._redo, recovered = open_redo_log(self._conn, self._path, redo, apply_redo_payloads,
                                                   self._synchronous)
             if recovered:
@@ -880,7 +884,7 @@ class SqliteJournal:
 
     # -- opening -----------------------------------------------------------------------
 
-    def _open_and_validate(self) -> tuple[sqlite3.Connection, int]:
+    def _open_and_validate(self, verify: bool) -> tuple[sqlite3.Connection, int]:
         """Open the writer connection, check the file, create the schema on first start; return last seq."""
         path = self._path
         try:
@@ -888,7 +892,8 @@ class SqliteJournal:
         except sqlite3.Error as exc:
             raise JournalError(f"journal {path}: cannot open: {exc}") from exc
         try:
-            _integrity_check(conn, path)
+            if verify:
+                _integrity_check(conn, path)
             tables = _tables(conn)
             if not tables:
                 conn.execute("BEGIN IMMEDIATE")
@@ -1041,6 +1046,14 @@ class JournalReader:
         seen = {entry.seq for entry in entries}
         entries.extend(_from_row(row) for row in tail if order_id in row[3] and row[0] not in seen)
         return entries
+
+    def check(self) -> None:
+        """The integrity check the engine skips when it starts from a recovery snapshot (it reads
+        the whole file): JournalError if the file is damaged."""
+        try:
+            _integrity_check(self._conn, self._path)
+        except sqlite3.Error as exc:
+            raise JournalError(f"journal {self._path}: cannot read: {exc}") from exc
 
     def entry(self, seq: int) -> JournalEntry | None:
         """The entry ``seq``, or None if there is none."""
