@@ -135,7 +135,7 @@ def write_journal(path: Path, events: int) -> None:
     parents = max(events // per_parent // DAYS, OPEN_PARENTS + 1)
     ids = itertools.count(1)
     started = time.perf_counter()
-    with SqliteJournal(path, synchronous="NORMAL") as journal:
+    with SqliteJournal(path, synchronous="NORMAL", redo=True) as journal:  # commits in a child process
         for day in range(DAYS):
             for n, (t, event) in enumerate(day_events(day, parents, ids, open_at_end=day == DAYS - 1)):
                 append(journal, t, event)

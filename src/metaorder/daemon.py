@@ -51,7 +51,7 @@ from metaorder.shells.dropcopy import DropCopy
 from metaorder.shells.gateway import VenueGateway
 from metaorder.shells.oms import OmsApplication
 from metaorder.shells.outbox import Outbox
-from metaorder.snapshot import snapshot_path
+from metaorder.snapshot import build_fingerprint, snapshot_path, written_by_this_build
 from metaorder.snapshotter import SnapshotterProcess
 from metaorder.venues.runtime import SimulatedVenues, drive, venue_acceptors, venue_session_configs
 from metaorder.wiring import start_pipeline, venue_infos
@@ -83,7 +83,7 @@ async def run_daemon(config: MetaorderConfig, on_started: Callable[[int], None] 
     # starts from a snapshot and reads only the tail; the snapshotter checks the file meanwhile.
     journal = SqliteJournal(config.journal.path, synchronous=config.journal.synchronous,
                             redo=config.journal.synchronous == "NORMAL",
-                            verify=snapshot is None or not snapshot.exists())
+                            verify=snapshot is None or not written_by_this_build(snapshot, build_fingerprint()))
     db, stores = open_stores(config.store.path, config.store.synchronous, [store_key(c) for c in plan.all()])
     try:
         # The engine: intake and execution rebuilt from the journal in one pass, then started.

@@ -31,6 +31,7 @@ the previous snapshot whole.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -54,6 +55,7 @@ __all__ = [
     "snapshot_path",
     "usable_snapshot",
     "write_snapshot",
+    "written_by_this_build",
 ]
 
 FORMAT: Final = "metaorder-snapshot"
@@ -104,6 +106,7 @@ def entry_digest(entry: JournalEntry) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
+@functools.cache  # the sources do not change under a running process
 def build_fingerprint() -> str:
     """The build a snapshot belongs to: the package's sources, whether they run compiled, Python's
     version.  A pickled state is only restored by the code that pickled it: another build's
@@ -181,6 +184,18 @@ def read_snapshot(path: Path) -> Snapshot:
     if len(payload) != header.payload_bytes or hashlib.sha256(payload).hexdigest() != header.payload_sha256:
         raise SnapshotError(f"{path}: damaged (its payload does not match its checksum)")
     return Snapshot(header, payload)
+
+
+def written_by_this_build(path: Path, fingerprint: str) -> bool:
+    """Whether ``path`` holds a snapshot this build may restore, judged by its header alone (cheap:
+    the engine asks before opening its journal, to know whether recovery will read only the tail)."""
+    try:
+        with path.open("rb") as fh:
+            fields = json.loads(fh.readline())
+    except (OSError, ValueError):
+        return False
+    return isinstance(fields, dict) and fields.get("format") == FORMAT and fields.get("version") == VERSION \
+        and fields.get("fingerprint") == fingerprint
 
 
 class EntrySource(Protocol):

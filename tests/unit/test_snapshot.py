@@ -33,6 +33,7 @@ from metaorder.snapshot import (
     snapshot_path,
     usable_snapshot,
     write_snapshot,
+    written_by_this_build,
 )
 from metaorder.snapshotter import JournalFold
 from metaorder.wiring import start_pipeline, venue_infos
@@ -214,6 +215,17 @@ def test_a_snapshot_of_another_journal_or_build_is_not_used(
         0, "taken at journal entry 10, which this journal does not have")  # entries lost after the snapshot
     with pytest.raises(SnapshotError, match="another build"):
         usable_snapshot(path, journal, "0" * 64)
+
+
+def test_the_engine_knows_from_the_header_alone_whether_a_snapshot_is_this_builds(
+        run_with_snapshot: tuple[MemoryJournal, Path, float], tmp_path: Path) -> None:
+    """Asked before the journal is opened, to skip its whole-file check when only the tail will be read."""
+    _, path, _ = run_with_snapshot
+    assert written_by_this_build(path, FINGERPRINT)
+    assert not written_by_this_build(path, "0" * 64)
+    assert not written_by_this_build(tmp_path / "missing", FINGERPRINT)
+    (tmp_path / "junk").write_bytes(b"\xff\xfe not json\n")
+    assert not written_by_this_build(tmp_path / "junk", FINGERPRINT)
 
 
 def test_writing_a_snapshot_replaces_the_previous_one_whole(
