@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: install run test lint bench reflector venues clean
+.PHONY: install run test lint bench bench-tools reflector venues clean
 
 # The modules compiled with mypyc (src/metaorder/native.py): editing one means compiling again.
 NATIVE := $(shell sed -n 's|^    "metaorder\.\(.*\)",$$|\1|p' src/metaorder/native.py | sed 's|\.|/|g; s|^|src/metaorder/|; s|$$|.py|')
@@ -31,7 +31,11 @@ lint: install
 	$(VENV)/bin/ruff check src tests bench
 	$(VENV)/bin/mypy
 
-bench: install
+# The load generator, the floor and the QuickFIX C++ baseline (bench/*.c, bench/*.cpp) into build/bench/.
+bench-tools:
+	$(PYTHON) bench/native_tools.py
+
+bench: install bench-tools
 	$(PY) bench/run.py --readme README.md
 
 reflector: install
