@@ -98,13 +98,16 @@ format = "json"
 """
 
 
-def day_events(day: int, parents: int, ids: Iterator[int], open_at_end: bool) -> Iterator[tuple[float, Event]]:
-    """One trading day's entries, in journal order, with their times."""
+def day_events(day: int, parents: int, ids: Iterator[int], open_at_end: bool, symbols: Sequence[str] = SYMBOLS,
+               open_parents: int = OPEN_PARENTS) -> Iterator[tuple[float, Event]]:
+    """One trading day's entries, in journal order, with their times: ``parents`` parents of 100
+    orders each worked by 10 children to the end, but for the last ``open_parents`` when
+    ``open_at_end`` (still working, one child out each)."""
     t = T0 + day * 86_400
     yield t, EngineStarted(0)
     for p in range(parents):
         parent = f"P{day}.{p}"
-        symbol = SYMBOLS[p % len(SYMBOLS)]
+        symbol = symbols[p % len(symbols)]
         side = Side.BUY if p % 2 else Side.SELL
         orders = []
         for _ in range(ORDERS_PER_PARENT):
@@ -113,7 +116,7 @@ def day_events(day: int, parents: int, ids: Iterator[int], open_at_end: bool) ->
             orders.append(f"O{n}")
             yield t, OrderAccepted(f"O{n}", f"OMS{1 + n % 4}", f"C{n}", symbol, side, 100, OrderType.MARKET, None,
                                    TimeInForce.DAY, t, n, Mandate(), parent_id=parent)
-        working = open_at_end and p >= parents - OPEN_PARENTS
+        working = open_at_end and p >= parents - open_parents
         for c in range(1 if working else CHILDREN_PER_PARENT):
             child = f"X{day}.{p}.{c}"
             price = Decimal("100.00") + Decimal(c % 7) / 100
