@@ -19,6 +19,11 @@ Benchmarks, not tests: nothing here asserts a time.  What is measured (``--only`
                      Python load generator adds), and QuickFIX's C++ engine under a Python application;
   servers take turns: each repeat starts every server afresh, in an order rotated by one per repeat, so a
   machine that slows down for a minute slows them all; each figure is the median over repeats;
+- ``restart``: ``bench/bench_restart.py``: ``metaorder run`` starting on a 10,000,000-entry journal with a
+  recovery snapshot 50,000 entries before its end, seconds to the first ack (the journal is written once
+  into var/bench/, about 8 minutes; the snapshot once per build: the fold of 10M entries, minutes);
+- ``scale``: ``bench/bench_scale_socket.py``: ack latency at 5,000/s with an empty book and with 1,000,000
+  open orders (10,000 parents, 500 symbols), and the memory per open order;
 - ``lab``: execution quality, ``metaorder lab`` on the standard flow, seeds 1..3 (about two minutes).
 
 The tools in C and C++ are compiled into ``build/bench/`` first (``bench/native_tools.py``); QuickFIX C++ is
@@ -303,12 +308,14 @@ def load_figures(names: Sequence[str], repeat: int, count: int, duration: float,
     return results
 
 
-def script_json(name: str, *args: str) -> dict[str, float] | None:
+def script_json(name: str, *args: str, timeout: float = 600) -> dict[str, float] | None:
     """Run ``bench/<name> --json`` and return its last JSON line (None if the script is absent)."""
     script = ROOT / "bench" / name
     if not script.exists():
         return None
-    out = subprocess.run([sys.executable, str(script), "--json", *args], capture_output=True, text=True, timeout=600)
+    env = dict(os.environ, PYTHONPATH=str(ROOT / "src"))
+    out = subprocess.run([sys.executable, str(script), "--json", *args], capture_output=True, text=True,
+                         timeout=timeout, env=env)
     if out.returncode != 0:
         raise RuntimeError(f"{name} failed: {out.stderr.strip()[-500:]}")
     result: dict[str, float] = json.loads(out.stdout.strip().splitlines()[-1])
@@ -395,6 +402,21 @@ def render(results: dict[str, dict[str, Any]], lab: dict[str, Any] | None = None
     if p:
         lines.append(f"| intake path in one process, CPU per order (SQLite / in-memory journal and store) "
                      f"| {p['us_per_order']:.1f} / {p['us_per_order_memory']:.1f} µs | |")
+    r = results.get("restart")
+    if r:
+        lines.append(f"| restart on a {r['journal_entries']:,.0f}-entry journal, snapshot {r['replayed_entries']:,.0f} "
+                     f"entries before its end: start → first ack (median / max of runs) "
+                     f"| {r['first_ack_s_median']:.2f} / {r['first_ack_s_max']:.2f} s "
+                     f"(listening {r['listening_s_median']:.2f} s) | ≤ 5 s |")
+    sc = results.get("scale")
+    if sc:
+        lines.append(f"| ack latency at 5,000/s, empty book → {sc['orders']:,.0f} open orders (10,000 parents, 500 "
+                     f"symbols), p50 / p99 | {_ms(sc.get('empty_p50_us'))} / {_ms(sc.get('empty_p99_us'))} → "
+                     f"{_ms(sc.get('full_p50_us'))} / {_ms(sc.get('full_p99_us'))} ms "
+                     f"(× {sc.get('p50_us_full_over_empty', 0):.2f} / × {sc.get('p99_us_full_over_empty', 0):.2f}) "
+                     "| within 20% |")
+        lines.append(f"| memory per open client order (daemon's resident size, full − empty, over the orders) "
+                     f"| {sc.get('bytes_per_open_order', 0):,.0f} bytes | stated |")
     if len(lines) == 4:
         lines = lines[:1]  # no in-process figure in this run
     loads = {name: results[name] for name in TARGETS if name in results}
@@ -433,7 +455,10 @@ def write_readme(path: Path, table: str) -> int:
 
 
 IN_PROCESS = {"matching": "bench_matching.py", "market": "bench_market.py", "intake_path": "bench_intake_path.py"}
-SECTIONS = ("codec", *IN_PROCESS, *TARGETS, "lab")
+#: Whole-process benchmarks run by their own scripts, after the socket figures (section -> script, arguments).
+WHOLE = {"restart": ("bench_restart.py", ("--events", "10000000", "--tail", "50000")),
+         "scale": ("bench_scale_socket.py", ("--orders", "1000000"))}
+SECTIONS = ("codec", *IN_PROCESS, *TARGETS, *WHOLE, "lab")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -496,6 +521,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         results.update(loads)
         results["machine"] = {"loadavg_before": before, "loadavg_after": os.getloadavg()[0]}
         print(json.dumps({"load": loads, "machine": results["machine"]}), flush=True)
+    for key, (script, script_args) in WHOLE.items():
+        if key in chosen:
+            figures = script_json(script, *script_args, timeout=7200)
+            if figures is not None:
+                results[key] = figures
+                print(json.dumps({key: figures}), flush=True)
     lab: dict[str, Any] | None = None
     if "lab" in chosen:
         cwd = Path.cwd()
