@@ -7,11 +7,13 @@ server) and the baseline (QuickFIX C++) cost as little as they can:
 - ``loadgen`` (``bench/loadgen.c``): the FIX load generator of every socket figure;
 - ``echo_server`` (``bench/echo_server.c``): the floor, a FIX framer that answers and does nothing else;
 - ``quickfix_echo`` (``bench/quickfix_echo.cpp``): QuickFIX C++ acking NewOrderSingles; needs Debian's
-  ``libquickfix-dev`` (headers in /usr/include/quickfix): without it, it is skipped with a message.
+  ``libquickfix-dev`` (headers in /usr/include/quickfix): without it, it is skipped with a message;
+- ``fillpath`` (``bench/fillpath.c``, with ``bench/fixwire.h``): the fill-path driver, venue and OMS client of
+  ``metaorder run`` at once (``bench/bench_fillpath.py``).
 
-A tool is compiled again only when its source is newer than its binary.  The compilers are ``$CC``/``$CXX``
-(default ``cc``/``c++``).  The binary is written under a temporary name and renamed, so a benchmark that
-starts it while a test rebuilds it never runs half a file.
+A tool is compiled again only when its source (or a header it includes) is newer than its binary.  The
+compilers are ``$CC``/``$CXX`` (default ``cc``/``c++``).  The binary is written under a temporary name and
+renamed, so a benchmark that starts it while a test rebuilds it never runs half a file.
 
     python bench/native_tools.py [--build-dir DIR] [NAME ...]
 """
@@ -46,6 +48,7 @@ class Tool:
     libs: tuple[str, ...]
     needs_header: Path | None = None  # a header that must exist, with the package that brings it
     package: str = ""
+    includes: tuple[Path, ...] = ()  # our own headers it includes: an edit to one rebuilds it
 
 
 TOOLS: dict[str, Tool] = {
@@ -55,6 +58,8 @@ TOOLS: dict[str, Tool] = {
     "quickfix_echo": Tool("quickfix_echo", BENCH / "quickfix_echo.cpp", True,
                           ("-std=gnu++14", "-O2", "-Wno-deprecated"), ("-lquickfix", "-lpthread"),
                           QUICKFIX_HEADER, "libquickfix-dev"),
+    "fillpath": Tool("fillpath", BENCH / "fillpath.c", False, ("-O2", "-Wall"), ("-lm",),
+                     includes=(BENCH / "fixwire.h",)),
 }
 
 
@@ -71,7 +76,8 @@ def build(name: str, build_dir: Path = BUILD_DIR) -> Path:
     if tool.needs_header is not None and not tool.needs_header.exists():
         raise ToolUnavailable(f"{name}: {tool.needs_header} not found (apt-get install {tool.package})")
     binary = build_dir / name
-    if binary.exists() and binary.stat().st_mtime >= tool.source.stat().st_mtime:
+    newest = max(path.stat().st_mtime for path in (tool.source, *tool.includes))
+    if binary.exists() and binary.stat().st_mtime >= newest:
         return binary
     compiler = _compiler(tool)
     build_dir.mkdir(parents=True, exist_ok=True)

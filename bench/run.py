@@ -24,6 +24,9 @@ Benchmarks, not tests: nothing here asserts a time.  What is measured (``--only`
   into var/bench/, about 8 minutes; the snapshot once per build: the fold of 10M entries, minutes);
 - ``scale``: ``bench/bench_scale_socket.py``: ack latency at 5,000/s with an empty book and with 1,000,000
   open orders (10,000 parents, 500 symbols), and the memory per open order;
+- ``fillpath``: ``bench/bench_fillpath.py``: venue fill → the client ExecutionReports of the 100 orders of
+  its parent (allocation, journal, reports) through ``metaorder run``, p50/p99 at 100, 300 and 1,000 fills/s,
+  driven by the compiled ``bench/fillpath.c`` (the engine's venue and OMS client at once);
 - ``lab``: execution quality, ``metaorder lab`` on the standard flow, seeds 1..3 (about two minutes).
 
 The tools in C and C++ are compiled into ``build/bench/`` first (``bench/native_tools.py``); QuickFIX C++ is
@@ -374,6 +377,23 @@ def target_lines(results: dict[str, dict[str, Any]]) -> list[str]:
     return lines
 
 
+def fillpath_lines(f: dict[str, Any] | None) -> list[str]:
+    """Issue 17's fill-path target beside the figures at each rate (``bench/bench_fillpath.py --json``)."""
+    if not f:
+        return []
+    cells = []
+    for rate in f["rates"]:
+        pre = f"fill_{rate:g}_"
+        done = f"{f.get(pre + 'fills_completed', 0):,.0f}/{f.get(pre + 'fills_sent', 0):,.0f}"
+        sent = f.get(pre + "send_rate") or rate  # below the rate: fills waited for their price slot (overload)
+        short = f", offered {sent:,.0f}/s" if sent < 0.95 * rate else ""
+        cells.append(f"{rate:,.0f}/s: {_ms(f.get(pre + 'p50_us'))} / {_ms(f.get(pre + 'p99_us'))} ms ({done}{short})")
+    p99 = f.get("fill_1000_p99_us")
+    met = "–" if p99 is None else ("yes" if p99 <= 1000 and not f.get("fill_1000_error") else "**no**")
+    return [f"| venue fill → client 150=F of each of its parent's {f.get('orders') or 100} orders (allocation, "
+            f"journal, reports), p50 / p99 (fills completed) | {'; '.join(cells)} | p99 ≤ 1 ms at 1,000/s: {met} |"]
+
+
 def render(results: dict[str, dict[str, Any]], lab: dict[str, Any] | None = None) -> str:
     lines = [
         f"Measured by `make bench` on {time.strftime('%Y-%m-%d', time.gmtime())}, "
@@ -417,6 +437,7 @@ def render(results: dict[str, dict[str, Any]], lab: dict[str, Any] | None = None
                      "| within 20% |")
         lines.append(f"| memory per open client order (daemon's resident size, full − empty, over the orders) "
                      f"| {sc.get('bytes_per_open_order', 0):,.0f} bytes | stated |")
+    lines += fillpath_lines(results.get("fillpath"))
     if len(lines) == 4:
         lines = lines[:1]  # no in-process figure in this run
     loads = {name: results[name] for name in TARGETS if name in results}
@@ -457,7 +478,8 @@ def write_readme(path: Path, table: str) -> int:
 IN_PROCESS = {"matching": "bench_matching.py", "market": "bench_market.py", "intake_path": "bench_intake_path.py"}
 #: Whole-process benchmarks run by their own scripts, after the socket figures (section -> script, arguments).
 WHOLE = {"restart": ("bench_restart.py", ("--events", "10000000", "--tail", "50000")),
-         "scale": ("bench_scale_socket.py", ("--orders", "1000000"))}
+         "scale": ("bench_scale_socket.py", ("--orders", "1000000")),
+         "fillpath": ("bench_fillpath.py", ("--rates", "100,300,1000", "--duration", "3", "--warmup", "0.5"))}
 SECTIONS = ("codec", *IN_PROCESS, *TARGETS, *WHOLE, "lab")
 
 
