@@ -35,6 +35,7 @@ COMPILED: Final = (
     "metaorder.fix.dictionary",
     "metaorder.fix.session",
     "metaorder.fix.store",
+    "metaorder.orders.allocation",
     "metaorder.orders.book",
     "metaorder.orders.intake",
     "metaorder.orders.journal",

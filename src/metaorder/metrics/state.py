@@ -22,6 +22,7 @@ from metaorder.fix.session import Session
 from metaorder.metrics.counters import ACK_LATENCY_BUCKETS, Counters
 from metaorder.orders.intake import Intake
 from metaorder.orders.journal import SqliteJournal
+from metaorder.orders.model import ParentOrder
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,13 +151,7 @@ class EngineState:
         snap.ack_latency_sum = oms.ack_latency.sum
         snap.internal_crosses = oms.internal_fills // 2  # each cross reports a fill to both of its orders
         snap.internal_crossed_shares = intake.crossed_qty
-        parents = 0
-        for parent in intake.book.parents():
-            parents += 1
-            for order in parent.children:
-                status = order.status.name.lower()
-                snap.client_orders[status] = snap.client_orders.get(status, 0) + 1
-        snap.parents_working = parents
+        snap.client_orders, snap.parents_working = open_orders_by_status(intake.book.parents())
         for child in engine.open_children():
             snap.children_open[child.venue] = snap.children_open.get(child.venue, 0) + 1
         v = c.venues
@@ -192,6 +187,30 @@ class EngineState:
         if not any(s.logged_on for s in venues):
             failed.append(f"venues: none of {len(venues)} logged on")
         return failed
+
+
+def open_orders_by_status(parents: Iterable[ParentOrder]) -> tuple[dict[str, int], int]:
+    """The open client orders by OrdStatus name, and the number of parents, from the parents'
+    running counts: O(parents), not O(orders) (a million open orders took a second per scrape).
+
+    Every open order sits in exactly one working parent, and an order in a parent always has
+    shares left (the book detaches an order when it is filled, canceled or expired: see
+    :class:`~metaorder.orders.book.ParentBook`), so its status is ``new`` until it has a fill and
+    ``partially_filled`` from then on: :attr:`Children.started <metaorder.orders.model.Children>`
+    counts the latter.  A status with no order is left out, as before.
+    """
+    count = members = started = 0
+    for parent in parents:
+        count += 1
+        children = parent.children
+        members += len(children)
+        started += children.started
+    by_status: dict[str, int] = {}
+    if members > started:
+        by_status["new"] = members - started
+    if started:
+        by_status["partially_filled"] = started
+    return by_status, count
 
 
 def uncommitted_entries(journal: SqliteJournal) -> int:

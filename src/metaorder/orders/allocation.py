@@ -58,6 +58,11 @@ from metaorder.orders.model import Allocation, ClientOrder
 
 __all__ = ["AllocationError", "allocate", "apply"]
 
+#: Unbounded precision, and Inexact trapped: a notional is never rounded.  Built once (the module is
+#: compiled with mypyc, which refuses ``ctx.traps[...] = True``: typeshed says dict, it is a SignalDict).
+_EXACT = decimal.Context(prec=decimal.MAX_PREC, Emax=decimal.MAX_EMAX, Emin=decimal.MIN_EMIN,
+                         traps=[decimal.Inexact, decimal.InvalidOperation, decimal.DivisionByZero, decimal.Overflow])
+
 
 class AllocationError(ValueError):
     """An execution that cannot be allocated as asked: a bug upstream, never a market condition.
@@ -75,11 +80,13 @@ def _check_price(price: Decimal) -> None:
         raise AllocationError(f"price must be a finite positive Decimal, got {price}")
 
 
-def _check_qty(qty: int, what: str) -> None:
+def _check_qty(qty: object, what: str) -> int:
+    # Typed object, not int: compiled, an int parameter would take True as 1 before any check.
     if isinstance(qty, bool) or not isinstance(qty, int):
         raise AllocationError(f"{what} must be an int, got {type(qty).__name__}")
     if qty <= 0:
         raise AllocationError(f"{what} must be positive, got {qty}")
+    return qty
 
 
 def _arrival_order(orders: Sequence[ClientOrder]) -> list[ClientOrder]:
@@ -98,7 +105,7 @@ def _arrival_order(orders: Sequence[ClientOrder]) -> list[ClientOrder]:
 
 
 def allocate(
-    orders: Sequence[ClientOrder], qty: int, price: Decimal, market: str, lot_size: int = 1
+    orders: Sequence[ClientOrder], qty: int | object, price: Decimal, market: str, lot_size: int | object = 1
 ) -> list[Allocation]:
     """Split an execution of ``qty`` at ``price`` on ``market`` pro-rata among ``orders``.
 
@@ -111,8 +118,8 @@ def allocate(
     Raises :class:`AllocationError` if ``qty`` or ``lot_size`` is not a positive int, ``price`` is
     not a finite positive Decimal, an order is listed twice, or ``qty`` exceeds the eligible leaves.
     """
-    _check_qty(qty, "qty")
-    _check_qty(lot_size, "lot_size")
+    qty = _check_qty(qty, "qty")
+    lot_size = _check_qty(lot_size, "lot_size")
     _check_price(price)
     eligible = [o for o in _arrival_order(orders) if o.leaves_qty > 0 and o.accepts_price(price)]
     leaves = [o.leaves_qty for o in eligible]  # read once: leaves_qty is a computed property
@@ -180,11 +187,7 @@ def apply(allocations: Iterable[Allocation]) -> None:
                 f"order {order.order_id} would be over-filled: {taken[id(order)]} allocated,"
                 f" {order.leaves_qty} leaves"
             )
-    with decimal.localcontext() as ctx:
-        ctx.prec = decimal.MAX_PREC
-        ctx.Emax = decimal.MAX_EMAX
-        ctx.Emin = decimal.MIN_EMIN
-        ctx.traps[decimal.Inexact] = True
+    with decimal.localcontext(_EXACT):
         for a in batch:
             a.order.cum_qty += a.qty
             a.order.notional += a.qty * a.price

@@ -103,7 +103,6 @@ class Mandate:
                          self.participation_rate, self.params)
 
 
-@mypyc_attr(serializable=True)  # in the recovery snapshots (metaorder.snapshot), pickled
 class ClientOrder:
     """One order as an OMS sent it, with its exact execution state.
 
@@ -177,6 +176,21 @@ class ClientOrder:
         self._counted_in: list[Children] = []  # one entry per occurrence in a parent's children
         self.expired = False  # ended because its ExpireTime or trading day passed (OrdStatus C rather than 4)
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickled (recovery snapshots) as a blank order, then its attributes: the lists counting it
+        refer back to it, so it must exist before its state is read (pickle's BUILD step).  Not
+        ``mypyc_attr(serializable=True)``: with it, mypyc 2.4 skipped ``__init__`` for an order
+        made by Python code."""
+        return _blank_order, (), (
+            self.order_id, self.session, self.cl_ord_id, self.symbol, self.side, self._qty, self.ord_type,
+            self.limit, self.tif, self.mandate, self.arrival, self.arrival_seq, self._cum_qty, self.notional,
+            self._canceled, self.parent_id, self.orig_cl_ord_id, self.account, self._counted_in, self.expired)
+
+    def __setstate__(self, state: tuple[Any, ...]) -> None:
+        (self.order_id, self.session, self.cl_ord_id, self.symbol, self.side, self._qty, self.ord_type,
+         self.limit, self.tif, self.mandate, self.arrival, self.arrival_seq, self._cum_qty, self.notional,
+         self._canceled, self.parent_id, self.orig_cl_ord_id, self.account, self._counted_in, self.expired) = state
+
     def __repr__(self) -> str:
         return (f"ClientOrder(order_id={self.order_id!r}, session={self.session!r}, cl_ord_id={self.cl_ord_id!r}, "
                 f"symbol={self.symbol!r}, side={self.side}, qty={self._qty}, cum_qty={self._cum_qty}, "
@@ -214,9 +228,11 @@ class ClientOrder:
             leaves_before, cum_before = self.leaves_qty, self._cum_qty
             self._qty, self._cum_qty, self._canceled = qty, cum_qty, canceled
             d_leaves, d_cum = self.leaves_qty - leaves_before, cum_qty - cum_before
+            d_started = int(cum_qty > 0) - int(cum_before > 0)
             for children in counted:
                 children.wanted += d_leaves
                 children.cum += d_cum
+                children.started += d_started
         else:
             self._qty, self._cum_qty, self._canceled = qty, cum_qty, canceled
 
@@ -250,8 +266,10 @@ class ClientOrder:
 
 @mypyc_attr(native_class=False)  # compiled code cannot subclass this builtin natively
 class Children(list[ClientOrder]):
-    """A parent's client orders (a list, in arrival order) with two running sums kept exact:
-    ``wanted`` = Σ leaves_qty and ``cum`` = Σ cum_qty of its members.
+    """A parent's client orders (a list, in arrival order) with three running sums kept exact:
+    ``wanted`` = Σ leaves_qty and ``cum`` = Σ cum_qty of its members, and ``started`` = how many of
+    them have some shares filled (cum_qty > 0): the open orders by status (new or partially
+    filled) are then counted per parent, not per order, at every metrics scrape and ``ctl status``.
 
     Every way of changing the list goes through the overrides below, and every change of a
     member's qty, cum_qty or canceled goes through :meth:`ClientOrder._change`, which adjusts the
@@ -261,12 +279,13 @@ class Children(list[ClientOrder]):
     ``ParentBook._check`` asserts it).
     """
 
-    __slots__ = ("_window", "cum", "wanted")
+    __slots__ = ("_window", "cum", "started", "wanted")
 
     def __init__(self, orders: Iterable[ClientOrder] = ()) -> None:
         super().__init__()
         self.wanted = 0
         self.cum = 0
+        self.started = 0
         # (min start, min and max explicit end, min and max day anchor of those without an end, min
         # day anchor of those among them that end with their trading day (not GTC), min
         # participation rate) over the members, kept up to date by additions; None after a
@@ -278,15 +297,18 @@ class Children(list[ClientOrder]):
         """Pickled (recovery snapshots) with its sums as they are: its members may be half-built
         while a snapshot is loaded (an order and the lists counting it refer to each other), so they
         are neither counted again nor looked at (:meth:`__setstate__`)."""
-        return Children, (), (list(self), self.wanted, self.cum, self._window)
+        return Children, (), (list(self), {name: getattr(self, name) for name in Children.__slots__})
 
-    def __setstate__(self, state: tuple[list[ClientOrder], int, int, _Window | None]) -> None:
-        orders, self.wanted, self.cum, self._window = state
+    def __setstate__(self, state: tuple[list[ClientOrder], dict[str, Any]]) -> None:
+        orders, sums = state
+        for name, value in sums.items():
+            setattr(self, name, value)
         super().extend(orders)
 
     def _count(self, order: ClientOrder) -> None:
         self.wanted += order.leaves_qty
         self.cum += order._cum_qty
+        self.started += order._cum_qty > 0
         order._counted_in.append(self)
         if self._window is not None:
             self._window = _widen(self._window, order)
@@ -294,6 +316,7 @@ class Children(list[ClientOrder]):
     def _uncount(self, order: ClientOrder) -> None:
         self.wanted -= order.leaves_qty
         self.cum -= order._cum_qty
+        self.started -= order._cum_qty > 0
         order._counted_in.remove(self)
         self._window = None
 
@@ -340,6 +363,7 @@ class Children(list[ClientOrder]):
         super().clear()
         self.wanted = 0
         self.cum = 0
+        self.started = 0
         self._window = _EMPTY_WINDOW
 
     def __setitem__(self, index: Any, value: Any) -> None:
@@ -368,6 +392,7 @@ class Children(list[ClientOrder]):
         """The running sums equal the sums over the members."""
         assert self.wanted == sum(o.leaves_qty for o in self), (self.wanted, "wanted")
         assert self.cum == sum(o.cum_qty for o in self), (self.cum, "cum")
+        assert self.started == sum(1 for o in self if o.cum_qty > 0), (self.started, "started")
         if self._window is not None:
             fresh = _EMPTY_WINDOW
             for order in self:
@@ -455,7 +480,6 @@ class ParentKey:
         return ParentKey, (self.symbol, self.direction, self.strategy, self.urgency, self.limit, self.params)
 
 
-@mypyc_attr(serializable=True)  # in the recovery snapshots (metaorder.snapshot), pickled
 class ParentOrder:
     """A meta-order: the aggregate of compatible client orders, worked as one."""
 
@@ -468,6 +492,13 @@ class ParentOrder:
         self.created = created
         self._children = Children(children)  # client orders, in arrival order
         self.working_qty = working_qty  # quantity out at venues in child orders (the execution pipeline keeps it)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickled (recovery snapshots) with its orders as they are (no re-counting while loading)."""
+        return _blank_parent, (), (self.parent_id, self.key, self.created, self._children, self.working_qty)
+
+    def __setstate__(self, state: tuple[Any, ...]) -> None:
+        self.parent_id, self.key, self.created, self._children, self.working_qty = state
 
     def __repr__(self) -> str:
         return (f"ParentOrder(parent_id={self.parent_id!r}, key={self.key}, children={len(self._children)}, "
@@ -549,3 +580,13 @@ class Allocation:
     qty: int
     price: Decimal
     market: str  # LastMkt: the venue, or INTERNAL for an internal cross
+
+
+def _blank_order() -> ClientOrder:
+    """An order to unpickle into (:meth:`ClientOrder.__setstate__` fills in every attribute)."""
+    return ClientOrder("", "", "", "", Side.BUY, 0, OrderType.MARKET, None, TimeInForce.DAY, Mandate(), 0.0, 0)
+
+
+def _blank_parent() -> ParentOrder:
+    """A parent to unpickle into (:meth:`ParentOrder.__setstate__` fills in every attribute)."""
+    return ParentOrder("", ParentKey("", 0, Strategy.TWAP, Urgency.MEDIUM, None), 0.0)

@@ -37,8 +37,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
-
-from mypy_extensions import mypyc_attr
+from typing import Any
 
 from metaorder.orders.model import ClientOrder, OrderType
 from metaorder.orders.risk_limits import RiskLimits, merge
@@ -83,7 +82,6 @@ def _price(value: Decimal) -> str:
     return f"{value:,f}"
 
 
-@mypyc_attr(serializable=True)  # in the recovery snapshots (metaorder.snapshot), pickled
 @dataclass(slots=True)
 class _Open:
     """An accepted order's contribution to its session's open notional."""
@@ -94,6 +92,10 @@ class _Open:
     # The price basis, frozen at acceptance (or at an accepted replace); None: an order without a
     # limit accepted with no reference price (possible only without notional limits), worth 0.
     price: Decimal | None
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickled (recovery snapshots) by its constructor."""
+        return _Open, (self.session, self.qty, self.filled, self.price)
 
     @property
     def leaves(self) -> int:
@@ -115,7 +117,6 @@ def _duplicate_cl_ord_id(session: str, cl_ord_id: str) -> RiskReject:
 _DupKey = tuple[str, str, int, Decimal | None, str | None]
 
 
-@mypyc_attr(serializable=True)  # in the recovery snapshots (metaorder.snapshot), pickled
 @dataclass(slots=True)
 class _SessionState:
     """What a session's accepted orders left behind."""
@@ -125,6 +126,10 @@ class _SessionState:
     last_seen: dict[_DupKey, float] = field(default_factory=dict)  # likely-duplicate key -> acceptance time
     seen_order: deque[tuple[float, _DupKey]] = field(default_factory=deque)  # to expire last_seen
     open_notional: Decimal = Decimal(0)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickled (recovery snapshots) by its constructor."""
+        return _SessionState, (self.cl_ord_ids, self.recent, self.last_seen, self.seen_order, self.open_notional)
 
 
 #: :meth:`RiskEngine.fold_state`: sessions, open orders' records, the global and the sessions' kill switches.
