@@ -143,8 +143,8 @@ class Simulation:
                 self._apply(self.engine.on_venue_message(venue, msg, now))
             self._apply(self.engine.on_tick(now))
             pending = self.venues.next_time()
-            if pending is not None and pending <= now:
-                continue  # answers due at once (zero latency): deliver them before time moves
+            if (pending is not None and pending <= now) or self.engine.backlogged:
+                continue  # answers due at once (zero latency), parents still due: before time moves
             if now >= end:
                 return
             times = [t for t in (self.engine.next_wakeup(), pending) if t is not None and t > now]
