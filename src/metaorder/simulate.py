@@ -80,8 +80,11 @@ class InProcessVenues:
         return out
 
     def next_time(self) -> float | None:
-        times = [t for t in (self._queue[0][0] if self._queue else None, self.sim.next_event_time()) if t is not None]
-        return min(times) if times else None
+        venues = self.sim.next_event_time()
+        if not self._queue:
+            return venues
+        queued = self._queue[0][0]
+        return queued if venues is None or queued < venues else venues
 
     def _deliver(self, venue: str, messages: Sequence[Outbound]) -> None:
         for out in messages:

@@ -133,6 +133,7 @@ class ConsolidatedMarket:
         # decision, far more often than the books change, and computing it walks every lit book.
         self._version = 0
         self._mids: dict[str, tuple[int, Decimal | None]] = {}
+        self._books: dict[str, tuple[int, list[VenueBook]]] = {}  # symbol -> (version, books())
         #: Entries skipped because they could not be understood (see the module docstring).
         self.bad_entries = 0
         #: Whole messages skipped: a snapshot whose symbol cannot be told.
@@ -212,26 +213,54 @@ class ConsolidatedMarket:
     def books(self, symbol: str) -> list[VenueBook]:
         """Books of lit venues that are OPEN and hold a snapshot since they last connected.
 
-        Age is not judged here (no ``now`` in the protocol): use :meth:`stale` for that.
+        Age is not judged here (no ``now`` in the protocol): use :meth:`stale` for that.  The list
+        is remembered until the next change (:attr:`version`): routing asks for it several times
+        per decision; each caller gets its own copy.
         """
+        cached = self._books.get(symbol)
+        if cached is not None and cached[0] == self._version:
+            return list(cached[1])
         out: list[VenueBook] = []
         for name, state in self._venues.items():
             if state.info.kind is VenueKind.LIT and state.status is VenueStatus.OPEN:
                 book = state.books.get(symbol)
                 if book is not None:
                     out.append(self._view(name, symbol, book))
-        return out
+        self._books[symbol] = (self._version, out)
+        return list(out)
 
     def status(self, venue: str) -> VenueStatus:
         return self._venue(venue).status
 
     def best_bid(self, symbol: str) -> Decimal | None:
-        bids = [b.bids[0].price for b in self.books(symbol) if b.bids]
-        return max(bids) if bids else None
+        """The highest bid of the lit books :meth:`books` returns (read from the levels: no view is built)."""
+        best: Decimal | None = None
+        for book in self._lit_books(symbol):
+            if book.bids:
+                price = max(book.bids)
+                if best is None or price > best:
+                    best = price
+        return best
 
     def best_ask(self, symbol: str) -> Decimal | None:
-        asks = [b.asks[0].price for b in self.books(symbol) if b.asks]
-        return min(asks) if asks else None
+        """The lowest offer of the lit books :meth:`books` returns."""
+        best: Decimal | None = None
+        for book in self._lit_books(symbol):
+            if book.asks:
+                price = min(book.asks)
+                if best is None or price < best:
+                    best = price
+        return best
+
+    def _lit_books(self, symbol: str) -> list[_Book]:
+        """The books behind :meth:`books`, in the same order, as levels (no views)."""
+        out: list[_Book] = []
+        for state in self._venues.values():
+            if state.info.kind is VenueKind.LIT and state.status is VenueStatus.OPEN:
+                book = state.books.get(symbol)
+                if book is not None:
+                    out.append(book)
+        return out
 
     def mid(self, symbol: str) -> Decimal | None:
         """(best bid + best ask) / 2, exact (a half tick when the spread is odd); None when one-sided,

@@ -277,8 +277,11 @@ def _price(text: str) -> Decimal:
 
 
 def standard_flow(orders: int, seed: int, instruments: Sequence[FlowInstrument],
-                  duplicate_window_s: float | None = None) -> list[FlowOrder]:
+                  duplicate_window_s: float | None = None, span_s: float | None = None) -> list[FlowOrder]:
     """``orders`` seeded client orders (see the module docstring), in arrival order.
+
+    ``span_s``: the orders arrive over this many seconds instead of ``orders`` × :data:`ARRIVAL_GAP_S`
+    (a denser flow: ``bench/bench_lab.py`` puts 10,000 orders into one session).
 
     Liquid names: lognormal notional around :data:`MEDIAN_NOTIONAL`.  Illiquid ones: lognormal shares
     whose expected total is :data:`ILLIQUID_ADV_SHARE` of daily volume, spread over the expected number
@@ -295,7 +298,10 @@ def standard_flow(orders: int, seed: int, instruments: Sequence[FlowInstrument],
     rng = random.Random(f"lab-flow/{seed}")
     illiquid_share = ILLIQUID_ORDER_SHARE if illiquid and liquid else (1.0 if illiquid else 0.0)
     per_illiquid = orders * illiquid_share / max(len(illiquid), 1)  # expected orders per illiquid instrument
-    times = sorted(rng.uniform(0, orders * ARRIVAL_GAP_S) for _ in range(orders))
+    span = orders * ARRIVAL_GAP_S if span_s is None else span_s
+    if not span > 0:
+        raise ValueError("a flow's arrivals need a positive span")
+    times = sorted(rng.uniform(0, span) for _ in range(orders))
     guard = (duplicate_window_s or 0.0) + 1.0
     last_seen: dict[tuple[str, str, str, int, Decimal | None], float] = {}
     out: list[FlowOrder] = []

@@ -299,10 +299,13 @@ def routed_by(config: MetaorderConfig, router: str) -> MetaorderConfig:
 
 def run_once(config: MetaorderConfig, venues_config: VenuesConfig, flow: Sequence[FlowOrder], strategy: str,
              seed: int, stopwatch: Callable[[], float] = time.perf_counter, urgency: str | None = None,
-             router: str | None = None) -> RunResult:
+             router: str | None = None,
+             on_simulation: Callable[[Simulation, MemoryJournal], None] | None = None) -> RunResult:
     """Send ``flow`` worked as ``strategy`` (or ALONE, or FLOW) on market seed ``seed``; measure it.
     ``urgency`` (LOW, MEDIUM, HIGH), when given, replaces every order's; ``router`` (BEST, SEQUENTIAL,
-    PARALLEL, SEEK), when given, routes every order (:func:`routed_by`)."""
+    PARALLEL, SEEK), when given, routes every order (:func:`routed_by`).  ``on_simulation`` is
+    handed the run's simulation and journal once they are built (``bench/bench_lab.py`` counts
+    what happened in them)."""
     started = stopwatch()
     if urgency is not None:
         flow = [replace(o, urgency=urgency) for o in flow]
@@ -315,6 +318,8 @@ def run_once(config: MetaorderConfig, venues_config: VenuesConfig, flow: Sequenc
     venues_config = venues_config.model_copy(update={"market": venues_config.market.model_copy(update={"seed": seed})})
     journal = MemoryJournal()
     sim = build_simulation(config, venues_config, VirtualClock(T0), journal, alone_registry() if alone else None)
+    if on_simulation is not None:
+        on_simulation(sim, journal)
     recorder = TcaRecorder(sim.engine.market, {i.symbol: i.reference_price for i in config.instrument})
     observer = _Observer(sim, recorder)
     sim.reports = ObservedReports(observer.on_report)

@@ -78,6 +78,7 @@ from __future__ import annotations
 import heapq
 import math
 import random
+from collections.abc import Callable
 from dataclasses import dataclass
 from fractions import Fraction
 
@@ -300,6 +301,21 @@ class DarkPool:
         """A new lit BBO: resting orders (and contra) that became able to trade at the new mid cross."""
         self._advance(now)
         return self._settle(bid, ask)
+
+    def quiet_at(self, now: float, quotes: Callable[[str], tuple[int | None, int | None]], symbol: str) -> bool:
+        """True when nothing can happen in the pool at ``now``: no contra arrives by then, and
+        :meth:`on_quote` with the current lit quote (``quotes(symbol)``, asked only if needed) could
+        not trade: nothing of ours rests, or the midpoint is the one the pool is settled at.  The
+        pool is settled after every entry point (no pair of its parties can trade at ``_m2``), and
+        what happens between entry points (contra expiring) only removes parties, which cannot make
+        a pair able to trade."""
+        due = self._next_contra
+        if due is not None and due <= now:
+            return False
+        if not (self._buys or self._sells):
+            return True
+        bid, ask = quotes(symbol)
+        return mid_x2(bid, ask) == self._m2
 
     def next_contra_time(self) -> float | None:
         """When simulated contra interest next arrives (None if the rate is 0).

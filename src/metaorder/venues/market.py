@@ -382,6 +382,11 @@ class Market:
         """When the next event is due (it runs on the first ``advance`` at or after it); None once closed."""
         return self._heap[0][0] if self._heap else None
 
+    def due(self, now: float) -> bool:
+        """Is an event due at or before ``now`` (would :meth:`advance` do anything)?"""
+        heap = self._heap
+        return bool(heap) and heap[0][0] <= now
+
     def advance(self, now: float) -> list[MarketEvent]:
         """Run every event due at or before ``now``, in time order; what they did to the books."""
         out: list[MarketEvent] = []

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 
 from metaorder.fix.codec import FieldValue, Message
 from metaorder.venues.matching import OrderBook
+from metaorder.venues.model import Side
 from metaorder.venues.venue import Fields, Instrument, Outbound
 
 FULL_BOOK = 1000  # MarketDepth 0 means the full book; deeper than any simulated book gets
@@ -97,9 +98,24 @@ class MarketDataPublisher:
 
     def publish(self, changed: Sequence[str], trades: Sequence[tuple[str, int, int]], now: float) -> list[Outbound]:
         """Increments for the symbols whose book changed, and the trades, to every subscriber."""
-        if not self._subs:
+        if not self._subs or not (changed or trades):
             return []
-        changed_set = set(changed)
+        return self._publish(dict.fromkeys(changed), trades, now)
+
+    def publish_changes(self, trades: Sequence[tuple[str, int, int]], now: float) -> list[Outbound]:
+        """:meth:`publish` for what changed in the books since the last call (taken from them) and
+        ``trades``: the same increments, computed from the levels the books say were touched
+        instead of comparing whole views (the simulation publishes after every step)."""
+        changed: dict[str, tuple[set[int], set[int]] | None] = {}
+        for symbol, book in self.books.items():
+            if book.has_changes:
+                changed[symbol] = book.take_changed_prices()
+        if not self._subs or not (changed or trades):
+            return []
+        return self._publish(changed, trades, now)
+
+    def _publish(self, changed_set: Mapping[str, tuple[set[int], set[int]] | None],
+                 trades: Sequence[tuple[str, int, int]], now: float) -> list[Outbound]:
         trades_by_symbol: dict[str, list[tuple[int, int]]] = {}
         for symbol, price, qty in trades:
             trades_by_symbol.setdefault(symbol, []).append((price, qty))
@@ -108,7 +124,9 @@ class MarketDataPublisher:
             entries: list[Fields] = []
             for symbol in sub.symbols:
                 if sub.books and symbol in changed_set:
-                    entries += self._diff(sub, symbol)
+                    touched = changed_set[symbol]
+                    if touched is None or not self._diff_touched(sub, symbol, touched, entries):
+                        entries += self._diff(sub, symbol)
                 if sub.trades:
                     for price, qty in trades_by_symbol.get(symbol, ()):
                         entries.append([(279, "0"), (269, "2"), (55, symbol), (270, self._px(symbol, price)),
@@ -139,6 +157,43 @@ class MarketDataPublisher:
         for entry in entries:
             body += entry
         return body
+
+    def _diff_touched(self, sub: Subscription, symbol: str, touched: tuple[set[int], set[int]],
+                      entries: list[Fields]) -> bool:
+        """:meth:`_diff` when only the ``touched`` (bid, ask) prices can have changed and the view
+        holds every level of the book, before and after (fewer than ``sub.depth`` before, at most
+        that many now): then the view's change is the touched levels' and nothing enters or leaves
+        the window otherwise.  Appends the same entries in the same order as :meth:`_diff`, updates
+        the view and returns True; returns False (nothing done) when the window may be truncated."""
+        book = self.books[symbol]
+        view = sub.views[symbol]
+        depth = sub.depth
+        bid_levels, ask_levels = book.level_counts()
+        if not (len(view[0]) < depth and len(view[1]) < depth and bid_levels <= depth and ask_levels <= depth):
+            return False
+        for entry_type, old, prices, side in (("0", view[0], touched[0], Side.BUY), ("1", view[1], touched[1],
+                                                                                     Side.SELL)):
+            if not prices:
+                continue
+            ordered = sorted(prices)
+            now_qty = {price: book.level_qty(side, price) for price in ordered}
+            for price in ordered:
+                if not now_qty[price] and price in old:
+                    entries.append([(279, "2"), (269, entry_type), (55, symbol), (270, self._px(symbol, price))])
+            for price in ordered:
+                size = now_qty[price]
+                if not size:
+                    old.pop(price, None)
+                    continue
+                before = old.get(price)
+                if before is None:
+                    entries.append([(279, "0"), (269, entry_type), (55, symbol), (270, self._px(symbol, price)),
+                                    (271, size)])
+                elif before != size:
+                    entries.append([(279, "1"), (269, entry_type), (55, symbol), (270, self._px(symbol, price)),
+                                    (271, size)])
+                old[price] = size
+        return True
 
     def _diff(self, sub: Subscription, symbol: str) -> list[Fields]:
         new_view = self._top(symbol, sub.depth)

@@ -437,6 +437,40 @@ class OrderBook:
             out.append((level.price, level.qty, len(level.orders) - level.dead))
         return out
 
+    def best_prices(self) -> tuple[int | None, int | None]:
+        """(best bid price, best ask price), None for an empty side: the quote without its sizes."""
+        bb, ba = self._bids.best, self._asks.best
+        return (None if bb == _EMPTY else -bb), (None if ba == _EMPTY else ba)
+
+    @property
+    def has_changes(self) -> bool:
+        """Some level was touched since the last :meth:`take_changed_levels` / :meth:`take_changed`."""
+        return bool(self._bids.changed or self._asks.changed)
+
+    def take_changed(self) -> bool:
+        """Whether any level was touched since the last call, forgetting which: what market data
+        needs to know to decide whether to look at the book (``bool(take_changed_levels())``
+        without building the list)."""
+        bids, asks = self._bids, self._asks
+        if not (bids.changed or asks.changed):
+            return False
+        bids.changed = set()
+        asks.changed = set()
+        return True
+
+    def take_changed_prices(self) -> tuple[set[int], set[int]]:
+        """The (bid, ask) prices touched since the last call, forgetting them: what
+        :meth:`take_changed_levels` reports, without reading the levels."""
+        bids, asks = self._bids, self._asks
+        touched = bids.changed, asks.changed
+        bids.changed = set()
+        asks.changed = set()
+        return touched
+
+    def level_counts(self) -> tuple[int, int]:
+        """How many price levels each side (bids, asks) has."""
+        return len(self._bids.levels), len(self._asks.levels)
+
     def take_changed_levels(self) -> list[tuple[Side, int, int]]:
         """Levels touched since the last call as (side, price, current total; 0 = gone).
 

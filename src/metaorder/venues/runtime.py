@@ -13,7 +13,7 @@ import asyncio
 import functools
 import random
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import structlog
@@ -27,6 +27,7 @@ from metaorder.serving import load_dictionary, open_stores, serve_many, store_ke
 from metaorder.venues.dark import DarkPool
 from metaorder.venues.market import EventKind, InstrumentParams, LiquidityParams, Market, MarketEvent, MarketParams
 from metaorder.venues.marketdata import MarketDataPublisher
+from metaorder.venues.matching import OrderBook
 from metaorder.venues.model import OrdType, Side, TimeInForce
 from metaorder.venues.server import VenueApplication
 from metaorder.venues.venue import (
@@ -77,6 +78,7 @@ class SimulatedVenues:
     market: Market
     #: Owners to address status broadcasts to when no FIX session is connected (in-process wiring).
     extra_owners: tuple[str, ...] = ()
+    _books_of: dict[str, list[OrderBook]] = field(default_factory=dict, init=False, repr=False)
 
     @property
     def venues(self) -> dict[str, Venue]:
@@ -90,14 +92,12 @@ class SimulatedVenues:
         apps: dict[str, VenueApplication] = {}
         for v in config.venue:
             symbols = v.instruments or list(instruments)
-            common = dict(
-                rules=rules(v),
-                fees=Fees(v.maker_fee, v.taker_fee),
-                latency=Latency(v.ack_latency_ms / 1000, v.fill_latency_ms / 1000),
-                status=_STATUS[v.status],
-            )
+            venue_rules = rules(v)
+            fees = Fees(v.maker_fee, v.taker_fee)
+            latency = Latency(v.ack_latency_ms / 1000, v.fill_latency_ms / 1000)
+            status = _STATUS[v.status]
             if v.kind == "lit":
-                venue = LitVenue(v.name, [instruments[s] for s in symbols], **common)
+                venue = LitVenue(v.name, [instruments[s] for s in symbols], venue_rules, fees, latency, status)
                 lit.append(venue)
                 apps[v.name] = VenueApplication(venue, MarketDataPublisher(venue.books, venue.instruments), clock)
             else:
@@ -109,7 +109,7 @@ class SimulatedVenues:
                                 _rng(config.market.seed, v.name, f"{s}:contra-rest"))
                     for s in symbols
                 }
-                dvenue = DarkVenue(v.name, [instruments[s] for s in symbols], pools, **common)
+                dvenue = DarkVenue(v.name, [instruments[s] for s in symbols], pools, venue_rules, fees, latency, status)
                 dark.append(dvenue)
                 apps[v.name] = VenueApplication(dvenue, None, clock)
         market = Market(
@@ -135,9 +135,22 @@ class SimulatedVenues:
 
     def consolidated_quote(self, symbol: str) -> tuple[int | None, int | None]:
         """Best bid and offer across the lit venues (ticks): the dark pools' midpoint reference."""
-        bids = [q[0] for v in self.lit if symbol in v.books and (q := v.books[symbol].best_bid())]
-        asks = [q[0] for v in self.lit if symbol in v.books and (q := v.books[symbol].best_ask())]
-        return (max(bids) if bids else None, min(asks) if asks else None)
+        bid: int | None = None
+        ask: int | None = None
+        for book in self._lit_books(symbol):
+            b, a = book.best_prices()
+            if b is not None and (bid is None or b > bid):
+                bid = b
+            if a is not None and (ask is None or a < ask):
+                ask = a
+        return bid, ask
+
+    def _lit_books(self, symbol: str) -> list[OrderBook]:
+        """The lit books of ``symbol``, venue by venue (asked for every dark pool at every step)."""
+        books = self._books_of.get(symbol)
+        if books is None:
+            books = self._books_of[symbol] = [v.books[symbol] for v in self.lit if symbol in v.books]
+        return books
 
     def step(self, now: float, deliver: Deliver | None = None) -> list[MarketEvent]:
         """Run every market and dark-pool event due by ``now``, publish what changed; the market's events.
@@ -147,24 +160,30 @@ class SimulatedVenues:
         passes its own, so the same step drives venues with no sockets and no event loop.
         """
         send = deliver or self._deliver
-        closed: set[str] = set()
-        events = self.market.advance(now)
-        for event in events:
-            if event.venue not in self.apps:
-                continue
-            if event.fills:
-                venue = self.venues[event.venue]
-                venue.record_trades(event.symbol, event.fills)
-                send(event.venue, venue.report_fills(event.fills, now))
-            if event.kind is EventKind.CLOSE:
-                closed.add(event.venue)
-        if closed:  # the session is over: every venue closes and says so
-            for name in self.apps:
-                send(name, self.venues[name].set_status(VenueStatus.CLOSED, self.owners(name), now))
+        events = self.market.advance(now) if self.market.due(now) else []
+        if events:
+            closed: set[str] = set()
+            venues = self.venues
+            for event in events:
+                if event.venue not in self.apps:
+                    continue
+                if event.fills:
+                    venue = venues[event.venue]
+                    venue.record_trades(event.symbol, event.fills)
+                    send(event.venue, venue.report_fills(event.fills, now))
+                if event.kind is EventKind.CLOSE:
+                    closed.add(event.venue)
+            if closed:  # the session is over: every venue closes and says so
+                for name in self.apps:
+                    send(name, venues[name].set_status(VenueStatus.CLOSED, self.owners(name), now))
+        # Most steps change nothing (the engine woke up, a report fell due): what follows must cost
+        # next to nothing then, and nothing is handed to ``send`` that it would do nothing with.
         for d in self.dark:
-            send(d.name, d.on_time(now))
+            if out := d.on_time(now):
+                send(d.name, out)
         for name, app in self.apps.items():
-            send(name, app.publish(now))
+            if out := app.publish(now):
+                send(name, out)
         return events
 
     def owners(self, venue: str) -> list[str]:
@@ -176,8 +195,12 @@ class SimulatedVenues:
             self.apps[venue].deliver(messages)
 
     def next_event_time(self) -> float | None:
-        times = [t for t in [self.market.next_event_time(), *(d.next_event_time() for d in self.dark)] if t is not None]
-        return min(times) if times else None
+        first = self.market.next_event_time()
+        for d in self.dark:
+            t = d.next_event_time()
+            if t is not None and (first is None or t < first):
+                first = t
+        return first
 
 
 def _rng(seed: int, venue: str, symbol: str) -> random.Random:

@@ -38,6 +38,8 @@ class VenueCore(Protocol):
 
     def changed_symbols(self) -> list[str]: ...
 
+    def has_news(self) -> bool: ...
+
 
 class VenueApplication:
     """One venue's FIX application: order entry, market data, trading status."""
@@ -101,10 +103,13 @@ class VenueApplication:
         self.deliver(self.venue.report_fills(fills, now))
 
     def publish(self, now: float) -> list[Outbound]:
+        """Market data for what changed since the last publication (nothing changed: nothing to do)."""
+        if not self.venue.has_news():
+            return []
         if self.market_data is None:
             self.venue.take_trades()
             return []
-        return self.market_data.publish(self.venue.changed_symbols(), self.venue.take_trades(), now)
+        return self.market_data.publish_changes(self.venue.take_trades(), now)
 
     def broadcast(self, make: Iterable[Outbound]) -> None:
         self.deliver(list(make))

@@ -305,6 +305,11 @@ class Venue:
         trades, self._trades = self._trades, []
         return trades
 
+    def has_news(self) -> bool:
+        """Something to publish: trades not yet taken (lit venues: or a book changed).  Asked at
+        every step of the simulation, so the usual answer, no, must cost next to nothing."""
+        return bool(self._trades)
+
     def set_status(self, status: VenueStatus, owners: Iterable[str], now: float) -> list[Outbound]:
         """Change the trading status; every connected owner hears it as TradingSessionStatus."""
         self.status = status
@@ -528,8 +533,9 @@ class Venue:
 class LitVenue(Venue):
     """A lit exchange: one price-time order book per instrument, with market data."""
 
-    def __init__(self, name: str, instruments: Iterable[Instrument], **kw: object) -> None:
-        super().__init__(name, instruments, **kw)  # type: ignore[arg-type]
+    def __init__(self, name: str, instruments: Iterable[Instrument], rules: Rules = Rules(), fees: Fees = Fees(),
+                 latency: Latency = Latency(), status: VenueStatus = VenueStatus.OPEN) -> None:
+        super().__init__(name, instruments, rules, fees, latency, status)
         if OrdType.PEGGED in self.rules.ord_types:
             # The price-time book has no midpoint pegs: refuse the configuration at start-up rather
             # than let a peg reach the book as something else.
@@ -538,7 +544,15 @@ class LitVenue(Venue):
 
     def changed_symbols(self) -> list[str]:
         """Symbols whose book changed since the last call (what market data must look at)."""
-        return [symbol for symbol, book in self.books.items() if book.take_changed_levels()]
+        return [symbol for symbol, book in self.books.items() if book.take_changed()]
+
+    def has_news(self) -> bool:
+        if self._trades:
+            return True
+        for book in self.books.values():  # noqa: SIM110 - asked at every step: a loop, no generator
+            if book.has_changes:
+                return True
+        return False
 
     def _engine_submit(self, order: Order, symbol: str, now: float) -> tuple[Sequence[Fill], int]:
         execution = self.books[symbol].submit(order)
@@ -563,16 +577,26 @@ class DarkVenue(Venue):
     cost_scale = 2  # DarkPool accumulates Order.cost in half ticks
 
     def __init__(self, name: str, instruments: Iterable[Instrument], pools: dict[str, DarkPool],
-                 **kw: object) -> None:
-        super().__init__(name, instruments, **kw)  # type: ignore[arg-type]
+                 rules: Rules = Rules(), fees: Fees = Fees(), latency: Latency = Latency(),
+                 status: VenueStatus = VenueStatus.OPEN) -> None:
+        super().__init__(name, instruments, rules, fees, latency, status)
         self.pools = pools
         self.quotes: Quote = lambda symbol: (None, None)  # set by the wiring: the lit BBO
 
     def on_time(self, now: float) -> list[Outbound]:
-        """Contra interest due by ``now`` and crossings made possible by the current lit quote."""
+        """Contra interest due by ``now`` and crossings made possible by the current lit quote.
+
+        Called at every step of the simulation, so a pool in which nothing can happen is not asked:
+        no contra is due and either no order of ours rests in it or the lit midpoint is the one it
+        last settled at (:meth:`DarkPool.quiet_at`).  Asking it would only move its clock, which
+        every entry point does anyway (contra expiry is lazy), so the outcome is the same.
+        """
         out: list[Outbound] = []
+        quotes = self.quotes
         for symbol, pool in self.pools.items():
-            bid, ask = self.quotes(symbol)
+            if pool.quiet_at(now, quotes, symbol):
+                continue
+            bid, ask = quotes(symbol)
             fills: list[DarkFill] = pool.on_quote(bid, ask, now)
             due = pool.next_contra_time()
             while due is not None and due <= now:
@@ -582,8 +606,12 @@ class DarkVenue(Venue):
         return out
 
     def next_event_time(self) -> float | None:
-        times = [t for t in (p.next_contra_time() for p in self.pools.values()) if t is not None]
-        return min(times) if times else None
+        first: float | None = None
+        for pool in self.pools.values():
+            t = pool.next_contra_time()
+            if t is not None and (first is None or t < first):
+                first = t
+        return first
 
     def _engine_submit(self, order: Order, symbol: str, now: float) -> tuple[Sequence[DarkFill], int]:
         bid, ask = self.quotes(symbol)
