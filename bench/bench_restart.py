@@ -23,6 +23,7 @@ Run: ``PYTHONPATH=src python bench/bench_restart.py [--events 10000000] [--tail 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import itertools
 import json
 import os
@@ -32,8 +33,10 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 from metaorder.eventcodec import append
 from metaorder.events import (
@@ -211,30 +214,39 @@ def first_ack(port: int, cl: str) -> None:
             data += chunk
 
 
-def time_restart(config_path: Path, cl: str) -> dict[str, float]:
-    env = dict(os.environ, PYTHONUNBUFFERED="1")
+@dataclass
+class Running:
+    """A ``metaorder run`` started by :func:`running`: its process, the OMS port, what its log said."""
+
+    proc: subprocess.Popen[bytes]
+    port: int
+    logged: dict[str, tuple[float, dict[str, Any]]]  # event -> (seconds after the spawn, the first such line)
+
+
+@contextlib.contextmanager
+def running(config: Path, session: str) -> Iterator[Running]:
+    """``metaorder run --config config`` until the acceptor of ``session`` listens (its log read so far,
+    drained after), stopped by SIGTERM at the end."""
     started = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, "-m", "metaorder", "run", "--config", str(config_path)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
+    proc = subprocess.Popen([sys.executable, "-m", "metaorder", "run", "--config", str(config)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            env=dict(os.environ, PYTHONUNBUFFERED="1"))
     assert proc.stderr is not None
-    figures: dict[str, float] = {}
+    logged: dict[str, tuple[float, dict[str, Any]]] = {}
+    drain: subprocess.Popen[bytes] | None = None
     try:
         for raw in proc.stderr:
             try:
                 event = json.loads(raw)
             except ValueError:
                 continue
-            if event.get("event") == "order journal replayed":
-                figures["recovered_s"] = time.perf_counter() - started
-                figures["replayed_entries"] = event["entries"]
-                figures["from_snapshot_at"] = event.get("from_snapshot_at") or 0
-            if event.get("event") == "accepting" and "BENCH" in str(event.get("sessions")):
-                figures["listening_s"] = time.perf_counter() - started
-                first_ack(int(event["port"]), cl)
-                figures["first_ack_s"] = time.perf_counter() - started
+            logged.setdefault(str(event.get("event")), (time.perf_counter() - started, event))
+            if event.get("event") == "accepting" and session in str(event.get("sessions")):
                 break
         else:
             raise RuntimeError("metaorder run exited before accepting")
+        drain = subprocess.Popen(["cat"], stdin=proc.stderr, stdout=subprocess.DEVNULL)
+        yield Running(proc, int(logged["accepting"][1]["port"]), logged)
     finally:
         proc.send_signal(signal.SIGTERM)
         try:
@@ -242,7 +254,19 @@ def time_restart(config_path: Path, cl: str) -> dict[str, float]:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
-    return figures
+        if drain is not None:
+            drain.wait()
+
+
+def time_restart(config_path: Path, cl: str) -> dict[str, float]:
+    started = time.perf_counter()
+    with running(config_path, "BENCH") as daemon:
+        recovered_s, replayed = daemon.logged["order journal replayed"]
+        listening_s = daemon.logged["accepting"][0]
+        first_ack(daemon.port, cl)
+        return {"recovered_s": recovered_s, "replayed_entries": replayed["entries"],
+                "from_snapshot_at": replayed.get("from_snapshot_at") or 0, "listening_s": listening_s,
+                "first_ack_s": time.perf_counter() - started}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -22,7 +22,6 @@ import argparse
 import itertools
 import json
 import shutil
-import signal
 import statistics
 import subprocess
 import sys
@@ -37,7 +36,7 @@ from metaorder.orders.journal import SqliteJournal
 from metaorder.orders.model import Mandate, OrderType, Side, TimeInForce
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_restart import ROOT, T0, snapshot_current, write_snapshot_at
+from bench_restart import ROOT, T0, running, snapshot_current, write_snapshot_at
 
 GENERATOR = 1
 ORDERS_PER_PARENT = 100
@@ -129,41 +128,17 @@ def one_run(journal: Path, work: Path, rate: float, duration: float) -> dict[str
             shutil.copy(snapshot, copy.with_name(copy.name + ".snapshot"))
     config = work / "metaorder.toml"
     config.write_text(config_text(copy, work))
-    started = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, "-m", "metaorder", "run", "--config", str(config)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    assert proc.stderr is not None
-    figures: dict[str, float] = {}
-    try:
-        for raw in proc.stderr:
-            try:
-                event = json.loads(raw)
-            except ValueError:
-                continue
-            if event.get("event") == "order journal replayed":
-                figures["open_orders"] = event["open_orders"]
-            if event.get("event") == "accepting" and "LOADGEN" in str(event.get("sessions")):
-                figures["start_s"] = time.perf_counter() - started
-                port = int(event["port"])
-                break
-        else:
-            raise RuntimeError("metaorder run exited before accepting")
-        drain = subprocess.Popen(["cat"], stdin=proc.stderr, stdout=subprocess.DEVNULL)
-        figures["rss_kb"] = rss_kb(proc.pid)
-        out = subprocess.run(loadgen_cmd(port, ["--mode", "rate", "--rate", str(rate), "--duration", str(duration),
-                                                "--warmup", "1"]), capture_output=True, text=True, timeout=600)
-        if out.returncode != 0:
-            raise RuntimeError(f"loadgen failed: {out.stderr[-500:]}")
-        result = json.loads(out.stdout.strip().splitlines()[-1])
-        figures.update({k: float(v) for k, v in result.items() if isinstance(v, (int, float))})
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(60)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-    drain.wait()
+    with running(config, "LOADGEN") as daemon:
+        replayed = daemon.logged["order journal replayed"][1]
+        figures: dict[str, float] = {"open_orders": replayed["open_orders"], "start_s": daemon.logged["accepting"][0],
+                                     "rss_kb": rss_kb(daemon.proc.pid)}
+        out = subprocess.run(loadgen_cmd(daemon.port, ["--mode", "rate", "--rate", str(rate), "--duration",
+                                                       str(duration), "--warmup", "1"]),
+                             capture_output=True, text=True, timeout=600)
+    if out.returncode != 0:
+        raise RuntimeError(f"loadgen failed: {out.stderr[-500:]}")
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    figures.update({k: float(v) for k, v in result.items() if isinstance(v, (int, float))})
     return figures
 
 
