@@ -14,117 +14,43 @@
  *
  * Prints "listening on port N" on stderr when ready; exits 0 on SIGTERM or SIGINT.
  */
-#define _GNU_SOURCE
-#include <errno.h>
+#define FW_TOOL "echo_server"
+#include "fixwire.h"
+
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <arpa/inet.h>
 #include <signal.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 #include <sys/epoll.h>
 #include <sys/signalfd.h>
-#include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
-
-#define SOH '\x01'
-#define MAX_BODY_LENGTH (1 << 20)
-
-typedef struct {
-    char *data;
-    size_t len, cap;
-} Buf;
-
-static void buf_reserve(Buf *b, size_t extra) {
-    if (b->len + extra <= b->cap) return;
-    size_t cap = b->cap ? b->cap : 65536;
-    while (cap < b->len + extra) cap *= 2;
-    char *data = realloc(b->data, cap);
-    if (!data) {
-        fputs("echo_server: out of memory\n", stderr);
-        exit(1);
-    }
-    b->data = data;
-    b->cap = cap;
-}
-
-static void buf_consume(Buf *b, size_t n) {
-    if (n >= b->len) {
-        b->len = 0;
-        return;
-    }
-    memmove(b->data, b->data + n, b->len - n);
-    b->len -= n;
-}
 
 typedef struct {
     int fd;
-    Buf in, out;
+    FwBuf in, out;
     uint64_t seq;      /* next outgoing MsgSeqNum */
     uint64_t orders;   /* ExecutionReports sent: OrderID and ExecID */
     int closing;       /* a Logout was answered: close once the answer is written */
     int want_out;      /* registered for EPOLLOUT */
 } Conn;
 
-/* SendingTime, UTC with milliseconds, reformatted only when the millisecond changes. */
-static char stamp_text[32];
-static int stamp_len;
-static int64_t stamp_ms = -1;
-
-static void stamp_now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    int64_t ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-    if (ms == stamp_ms) return;
-    stamp_ms = ms;
-    time_t secs = (time_t)(ms / 1000);
-    struct tm tm;
-    gmtime_r(&secs, &tm);
-    stamp_len = (int)strftime(stamp_text, sizeof stamp_text, "%Y%m%d-%H:%M:%S", &tm);
-    stamp_len += snprintf(stamp_text + stamp_len, sizeof stamp_text - (size_t)stamp_len, ".%03d", (int)(ms % 1000));
-}
-
-/* Value of `tag` (as "\x01NN=") in msg[0:n], or an empty value. */
-static const char *field(const char *msg, size_t n, const char *tag, int *vlen) {
-    size_t tl = strlen(tag);
-    const char *p = memmem(msg, n, tag, tl);
-    *vlen = 0;
-    if (!p) return "";
-    p += tl;
-    const char *e = memchr(p, SOH, (size_t)(msg + n - p));
-    if (!e) return "";
-    *vlen = (int)(e - p);
-    return p;
-}
+static FwStamp stamp; /* SendingTime, reformatted only when the millisecond changes */
 
 /* Appends one message: header (our seq, CompIDs swapped from the peer's), `body`, trailer. */
 static void answer(Conn *c, const char *type, const char *msg, size_t n, const char *body, int blen) {
     int sl, tl;
-    const char *sender = field(msg, n, "\x01" "49=", &sl); /* theirs: our TargetCompID */
-    const char *target = field(msg, n, "\x01" "56=", &tl); /* theirs: our SenderCompID */
+    const char *sender = fw_value(msg, n, "\x01" "49=", &sl); /* theirs: our TargetCompID */
+    const char *target = fw_value(msg, n, "\x01" "56=", &tl); /* theirs: our SenderCompID */
     char head[256];
     int hl = snprintf(head, sizeof head, "35=%s\x01" "34=%llu\x01" "49=%.*s\x01" "52=%.*s\x01" "56=%.*s\x01", type,
-                      (unsigned long long)c->seq++, tl, target, stamp_len, stamp_text, sl, sender);
+                      (unsigned long long)c->seq++, tl, target, stamp.len, stamp.text, sl, sender);
     if (hl < 0 || hl >= (int)sizeof head) return;
-    buf_reserve(&c->out, (size_t)hl + (size_t)blen + 64);
-    char *start = c->out.data + c->out.len;
-    char *p = start + sprintf(start, "8=FIX.4.4\x01" "9=%d\x01", hl + blen);
-    memcpy(p, head, (size_t)hl);
-    p += hl;
-    memcpy(p, body, (size_t)blen);
-    p += blen;
-    unsigned sum = 0;
-    for (const char *q = start; q < p; q++) sum += (unsigned char)*q;
-    p += sprintf(p, "10=%03u\x01", sum & 0xFF);
-    c->out.len = (size_t)(p - c->out.data);
+    fw_frame(&c->out, head, (size_t)hl, body, (size_t)blen);
 }
 
 static void on_message(Conn *c, const char *msg, size_t n, size_t body) {
     const char *type = msg + body + 3;
-    const char *type_end = memchr(type, SOH, n - body - 3);
+    const char *type_end = memchr(type, FW_SOH, n - body - 3);
     if (memcmp(msg + body, "35=", 3) || !type_end || type_end - type != 1) return;
     char out[512];
     int ol = 0, vl, ql, sl, dl;
@@ -132,10 +58,10 @@ static void on_message(Conn *c, const char *msg, size_t n, size_t body) {
     switch (*type) {
     case 'D': {
         c->orders++;
-        v = field(msg, n, "\x01" "11=", &vl);
-        const char *sym = field(msg, n, "\x01" "55=", &sl);
-        const char *side = field(msg, n, "\x01" "54=", &dl);
-        const char *qty = field(msg, n, "\x01" "38=", &ql);
+        v = fw_value(msg, n, "\x01" "11=", &vl);
+        const char *sym = fw_value(msg, n, "\x01" "55=", &sl);
+        const char *side = fw_value(msg, n, "\x01" "54=", &dl);
+        const char *qty = fw_value(msg, n, "\x01" "38=", &ql);
         if (vl > 128 || sl > 64 || dl > 4 || ql > 32) return;
         ol = snprintf(out, sizeof out,
                       "37=O%llu\x01" "11=%.*s\x01" "17=E%llu\x01" "150=0\x01" "39=0\x01" "55=%.*s\x01" "54=%.*s\x01"
@@ -146,7 +72,7 @@ static void on_message(Conn *c, const char *msg, size_t n, size_t body) {
         break;
     }
     case 'A': {
-        v = field(msg, n, "\x01" "108=", &vl);
+        v = fw_value(msg, n, "\x01" "108=", &vl);
         int reset = memmem(msg, n, "\x01" "141=Y\x01", 7) != NULL;
         if (reset) c->seq = 1;
         if (vl > 16) vl = 16;
@@ -155,13 +81,13 @@ static void on_message(Conn *c, const char *msg, size_t n, size_t body) {
         break;
     }
     case '1':
-        v = field(msg, n, "\x01" "112=", &vl);
+        v = fw_value(msg, n, "\x01" "112=", &vl);
         if (vl > 200) vl = 200;
         ol = snprintf(out, sizeof out, "112=%.*s\x01", vl, v);
         answer(c, "0", msg, n, out, ol);
         break;
     case '2': { /* no store: gap-fill up to our next MsgSeqNum */
-        v = field(msg, n, "\x01" "7=", &vl);
+        v = fw_value(msg, n, "\x01" "7=", &vl);
         unsigned long long begin = vl ? strtoull(v, NULL, 10) : 1;
         uint64_t next = c->seq;
         ol = snprintf(out, sizeof out, "123=Y\x01" "36=%llu\x01", (unsigned long long)next);
@@ -179,39 +105,16 @@ static void on_message(Conn *c, const char *msg, size_t n, size_t body) {
     }
 }
 
-/* Frames every complete message in the input buffer and answers it. */
+/* Frames every complete message in the input buffer and answers it (garbage is skipped, not counted). */
 static void on_data(Conn *c) {
-    const char *buf = c->in.data;
-    size_t n = c->in.len, pos = 0;
-    stamp_now();
-    while (n - pos >= 16) {
-        if (memcmp(buf + pos, "8=FIX.4.4\x01" "9=", 12)) {
-            const char *nxt = memmem(buf + pos + 1, n - pos - 1, "8=FIX.4.4\x01", 10);
-            pos = nxt ? (size_t)(nxt - buf) : n - 9;
-            continue;
-        }
-        size_t lim = pos + 24 < n ? pos + 24 : n;
-        const char *j = memchr(buf + pos + 12, SOH, lim - pos - 12);
-        if (!j) {
-            if (n - pos >= 24) {
-                pos += 10;
-                continue;
-            }
-            break;
-        }
-        long body_length = 0;
-        for (const char *d = buf + pos + 12; d < j && body_length <= MAX_BODY_LENGTH; d++)
-            body_length = (*d >= '0' && *d <= '9') ? body_length * 10 + (*d - '0') : -1;
-        if (body_length <= 0 || body_length > MAX_BODY_LENGTH) {
-            pos += 10;
-            continue;
-        }
-        size_t body = (size_t)(j - buf) + 1, end = body + (size_t)body_length + 7;
-        if (end > n) break;
-        on_message(c, buf + pos, end - pos, body - pos);
-        pos = end;
+    size_t pos = 0, start, len;
+    int64_t garbage = 0;
+    fw_stamp(&stamp);
+    while (fw_next(c->in.data, c->in.len, &pos, &start, &len, &garbage)) {
+        const char *msg = c->in.data + start;
+        on_message(c, msg, len, fw_body(msg, len));
     }
-    buf_consume(&c->in, pos);
+    fw_consume(&c->in, pos);
 }
 
 static void conn_close(int ep, Conn *c) {
@@ -224,18 +127,7 @@ static void conn_close(int ep, Conn *c) {
 
 /* Writes what it can; returns 0 when the connection is finished (error, or a Logout answered and sent). */
 static int flush(int ep, Conn *c) {
-    while (c->out.len) {
-        ssize_t w = send(c->fd, c->out.data, c->out.len, MSG_NOSIGNAL);
-        if (w > 0) {
-            buf_consume(&c->out, (size_t)w);
-        } else if (w < 0 && errno == EINTR) {
-            continue;
-        } else if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-            break;
-        } else {
-            return 0;
-        }
-    }
+    if (fw_flush(c->fd, &c->out) < 0) return 0;
     int want = c->out.len > 0;
     if (want != c->want_out) {
         struct epoll_event ev = {.events = EPOLLIN | (want ? EPOLLOUT : 0), .data.ptr = c};
@@ -308,21 +200,10 @@ int main(int argc, char **argv) {
             Conn *c = tag;
             int alive = 1;
             if (events[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR)) {
-                for (;;) {
-                    buf_reserve(&c->in, 65536);
-                    size_t room = c->in.cap - c->in.len;
-                    ssize_t got = recv(c->fd, c->in.data + c->in.len, room, 0);
-                    if (got > 0) {
-                        c->in.len += (size_t)got;
-                        if ((size_t)got < room) break;
-                    } else if (got < 0 && errno == EINTR) {
-                        continue;
-                    } else if (got < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-                        break;
-                    } else {
-                        alive = 0;
-                        break;
-                    }
+                for (int full = 1; full;) {
+                    ssize_t got = fw_recv(c->fd, &c->in, &full);
+                    if (got < 0) alive = 0;
+                    if (got <= 0) break;
                 }
                 if (c->in.len) on_data(c);
             }

@@ -28,33 +28,27 @@
  *
  * Build: cc -O2 -o build/bench/fillpath bench/fillpath.c (bench/native_tools.py does it for make bench).
  */
+#define FW_TOOL "fillpath"
+#define FW_USAGE \
+    "usage: fillpath --engine-port PORT [--venue-port PORT] [--host H] [--venue-comp-id ATLX]\n" \
+    "                [--engine-comp-id METAORDER] [--sender-comp-id FILLBENCH] [--symbol ACME]\n" \
+    "                [--limit 100.00] [--orders 100] [--order-qty Q] [--fill-qty F] [--rate R]\n" \
+    "                [--duration S] [--warmup S] [--timeout S] [--window-s S] [--params 848-TEXT]\n" \
+    "                [--heartbeat S] [--verbose]\n"
 #include "fixwire.h"
 
-#include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
-#include <math.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <arpa/inet.h>
 #include <poll.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <sys/prctl.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #define SLOTS 1000    /* distinct LastPx values: one cent apart */
 #define NS FW_NS
-
-static void logmsg(const char *fmt, ...) {
-    va_list ap;
-    va_start(ap, fmt);
-    fputs("fillpath: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
-    va_end(ap);
-}
 
 /* ---- command line ----------------------------------------------------------------------------------- */
 
@@ -67,39 +61,6 @@ typedef struct {
     double rate, duration, warmup, timeout, window_s;
     int heartbeat, verbose;
 } Args;
-
-static void usage(FILE *f) {
-    fputs("usage: fillpath --engine-port PORT [--venue-port PORT] [--host H] [--venue-comp-id ATLX]\n"
-          "                [--engine-comp-id METAORDER] [--sender-comp-id FILLBENCH] [--symbol ACME]\n"
-          "                [--limit 100.00] [--orders 100] [--order-qty Q] [--fill-qty F] [--rate R]\n"
-          "                [--duration S] [--warmup S] [--timeout S] [--window-s S] [--params 848-TEXT]\n"
-          "                [--heartbeat S] [--verbose]\n",
-          f);
-}
-
-static void bad_args(const char *fmt, const char *value) {
-    usage(stderr);
-    fputs("fillpath: error: ", stderr);
-    fprintf(stderr, fmt, value);
-    fputc('\n', stderr);
-    exit(2);
-}
-
-static double parse_double(const char *name, const char *text) {
-    char *end;
-    errno = 0;
-    double v = strtod(text, &end);
-    if (errno || end == text || *end || !isfinite(v)) bad_args("argument %s: not a number", name);
-    return v;
-}
-
-static long long parse_int(const char *name, const char *text) {
-    char *end;
-    errno = 0;
-    long long v = strtoll(text, &end, 10);
-    if (errno || end == text || *end) bad_args("argument %s: not an integer", name);
-    return v;
-}
 
 enum {
     O_HOST = 1000, O_VPORT, O_EPORT, O_VCOMP, O_ECOMP, O_SENDER, O_SYMBOL, O_LIMIT, O_PARAMS, O_ORDERS, O_QTY,
@@ -129,39 +90,39 @@ static void parse_args(int argc, char **argv, Args *a) {
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (c) {
         case O_HOST: a->host = optarg; break;
-        case O_VPORT: a->venue_port = (int)parse_int("--venue-port", optarg); break;
-        case O_EPORT: a->engine_port = (int)parse_int("--engine-port", optarg); break;
+        case O_VPORT: a->venue_port = (int)fw_parse_int("--venue-port", optarg); break;
+        case O_EPORT: a->engine_port = (int)fw_parse_int("--engine-port", optarg); break;
         case O_VCOMP: a->venue_comp_id = optarg; break;
         case O_ECOMP: a->engine_comp_id = optarg; break;
         case O_SENDER: a->sender = optarg; break;
         case O_SYMBOL: a->symbol = optarg; break;
         case O_LIMIT: a->limit = optarg; break;
         case O_PARAMS: a->params = optarg; break;
-        case O_ORDERS: a->orders = parse_int("--orders", optarg); break;
-        case O_QTY: a->order_qty = parse_int("--order-qty", optarg); break;
-        case O_FQTY: a->fill_qty = parse_int("--fill-qty", optarg); break;
-        case O_RATE: a->rate = parse_double("--rate", optarg); break;
-        case O_DURATION: a->duration = parse_double("--duration", optarg); break;
-        case O_WARMUP: a->warmup = parse_double("--warmup", optarg); break;
-        case O_TIMEOUT: a->timeout = parse_double("--timeout", optarg); break;
-        case O_WINDOW: a->window_s = parse_double("--window-s", optarg); break;
-        case O_HB: a->heartbeat = (int)parse_int("--heartbeat", optarg); break;
+        case O_ORDERS: a->orders = fw_parse_int("--orders", optarg); break;
+        case O_QTY: a->order_qty = fw_parse_int("--order-qty", optarg); break;
+        case O_FQTY: a->fill_qty = fw_parse_int("--fill-qty", optarg); break;
+        case O_RATE: a->rate = fw_parse_double("--rate", optarg); break;
+        case O_DURATION: a->duration = fw_parse_double("--duration", optarg); break;
+        case O_WARMUP: a->warmup = fw_parse_double("--warmup", optarg); break;
+        case O_TIMEOUT: a->timeout = fw_parse_double("--timeout", optarg); break;
+        case O_WINDOW: a->window_s = fw_parse_double("--window-s", optarg); break;
+        case O_HB: a->heartbeat = (int)fw_parse_int("--heartbeat", optarg); break;
         case O_VERBOSE: a->verbose = 1; break;
-        case O_HELP: case 'h': usage(stdout); exit(0);
-        default: bad_args("unrecognized argument: %s", argv[optind - 1]);
+        case O_HELP: case 'h': fputs(FW_USAGE, stdout); exit(0);
+        default: fw_bad_args("unrecognized argument: %s", argv[optind - 1]);
         }
     }
-    if (optind < argc) bad_args("unrecognized argument: %s", argv[optind]);
-    if (a->engine_port <= 0 || a->engine_port > 65535) bad_args("--engine-port is required (1-65535)%s", "");
-    if (a->venue_port < 0 || a->venue_port > 65535) bad_args("--venue-port must be 0-65535%s", "");
-    if (a->orders <= 0 || a->orders > 100000) bad_args("--orders must be 1-100000%s", "");
+    if (optind < argc) fw_bad_args("unrecognized argument: %s", argv[optind]);
+    if (a->engine_port <= 0 || a->engine_port > 65535) fw_bad_args("--engine-port is required (1-65535)%s", "");
+    if (a->venue_port < 0 || a->venue_port > 65535) fw_bad_args("--venue-port must be 0-65535%s", "");
+    if (a->orders <= 0 || a->orders > 100000) fw_bad_args("--orders must be 1-100000%s", "");
     if (a->rate <= 0 || a->duration <= 0 || a->timeout <= 0 || a->heartbeat <= 0 || a->warmup < 0)
-        bad_args("--rate, --duration, --timeout and --heartbeat must be positive%s", "");
-    if (a->order_qty < 0 || a->fill_qty < 0) bad_args("--order-qty and --fill-qty must be positive%s", "");
+        fw_bad_args("--rate, --duration, --timeout and --heartbeat must be positive%s", "");
+    if (a->order_qty < 0 || a->fill_qty < 0) fw_bad_args("--order-qty and --fill-qty must be positive%s", "");
     char probe[64];
     snprintf(probe, sizeof probe, "8=FIX.4.4\x01" "44=%s\x01", a->limit);
     long long lim = fw_field_e4(probe, strlen(probe), "\x01" "44=");
-    if (lim < SLOTS * 100 + 100 || lim % 100) bad_args("--limit must be a price in cents above 10.00, not %s", a->limit);
+    if (lim < SLOTS * 100 + 100 || lim % 100) fw_bad_args("--limit must be a price in cents above 10.00, not %s", a->limit);
 }
 
 /* ---- sessions --------------------------------------------------------------------------------------- */
@@ -179,19 +140,7 @@ typedef struct {
 } Sess;
 
 static void sess_flush(Sess *s) {
-    while (s->out.len && !s->closed) {
-        ssize_t n = send(s->fd, s->out.data, s->out.len, MSG_NOSIGNAL);
-        if (n > 0) {
-            fw_consume(&s->out, (size_t)n);
-        } else if (n < 0 && errno == EINTR) {
-            continue;
-        } else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-            return;
-        } else {
-            s->closed = 1;
-            s->out.len = 0;
-        }
-    }
+    if (!s->closed && fw_flush(s->fd, &s->out) < 0) s->closed = 1;
 }
 
 /* Queues one message (fields already "tag=value\x01..."); the caller flushes. */
@@ -227,7 +176,7 @@ static int sess_admin(Sess *s, const char *type, const char *msg, size_t n, int 
     case '5':
         fw_field_str(msg, n, "\x01" "58=", text, sizeof text);
         if (!s->logout && !s->bye) {
-            logmsg("%s session: peer sent Logout '%s'", s->name, text);
+            fw_log("%s session: peer sent Logout '%s'", s->name, text);
             sess_send(s, "5", "");
         }
         s->logout = 1;
@@ -248,7 +197,7 @@ static int sess_admin(Sess *s, const char *type, const char *msg, size_t n, int 
             size_t m = n < sizeof shown - 1 ? n : sizeof shown - 1;
             for (size_t i = 0; i < m; i++) shown[i] = msg[i] == FW_SOH ? '|' : msg[i];
             shown[m] = 0;
-            logmsg("%s session: reject: %s", s->name, shown);
+            fw_log("%s session: reject: %s", s->name, shown);
         }
         return 1;
     default: return 0;
@@ -349,7 +298,7 @@ static void on_venue_app(Run *r, const char *type, const char *msg, size_t n) {
             char px[32], tif[8];
             fw_field_str(msg, n, "\x01" "44=", px, sizeof px);
             fw_field_str(msg, n, "\x01" "59=", tif, sizeof tif);
-            logmsg("venue: child %s %lld @ %s tif %s (resting %lld)", c->id, c->qty, px, tif, r->cs.resting);
+            fw_log("venue: child %s %lld @ %s tif %s (resting %lld)", c->id, c->qty, px, tif, r->cs.resting);
         }
         venue_exec(r, c, c->open ? "0" : "8", c->open ? "0" : "8", 0, 0, 1);
     } else if (!strcmp(type, "F")) { /* cancel: done at once */
@@ -357,7 +306,7 @@ static void on_venue_app(Run *r, const char *type, const char *msg, size_t n) {
         fw_field_str(msg, n, "\x01" "41=", orig, sizeof orig);
         Child *c = child_find(&r->cs, orig);
         r->cs.cancels++;
-        if (r->a->verbose) logmsg("venue: cancel %s of %s", id, orig);
+        if (r->a->verbose) fw_log("venue: cancel %s of %s", id, orig);
         if (!c || !c->open) {
             snprintf(fields, sizeof fields, "37=NONE\x01" "11=%s\x01" "41=%s\x01" "39=8\x01" "434=1\x01" "102=%d\x01",
                      id, orig, c ? 0 : 1);
@@ -382,7 +331,7 @@ static void on_venue_app(Run *r, const char *type, const char *msg, size_t n) {
         fw_field_str(msg, n, "\x01" "262=", req, sizeof req);
         long long kind = fw_field_int(msg, n, "\x01" "263=");
         r->cs.md_requests++;
-        if (r->a->verbose) logmsg("venue: market data request %s (263=%lld)", req, kind);
+        if (r->a->verbose) fw_log("venue: market data request %s (263=%lld)", req, kind);
         if (kind == 2) return; /* unsubscribe */
         char bid[32], offer[32];
         fw_fmt_e4(bid, sizeof bid, r->limit_e4 - 100);
@@ -393,14 +342,14 @@ static void on_venue_app(Run *r, const char *type, const char *msg, size_t n) {
                  req, r->a->symbol, bid, offer);
         sess_send(&r->venue, "W", fields);
     } else if (r->a->verbose) {
-        logmsg("venue: unexpected message type %s", type);
+        fw_log("venue: unexpected message type %s", type);
     }
 }
 
 static void on_client_app(Run *r, const char *type, const char *msg, size_t n, int64_t now) {
     if (strcmp(type, "8")) {
         r->client_other++;
-        if (r->a->verbose) logmsg("client: message type %s", type);
+        if (r->a->verbose) fw_log("client: message type %s", type);
         return;
     }
     size_t vl;
@@ -413,7 +362,7 @@ static void on_client_app(Run *r, const char *type, const char *msg, size_t n, i
     if (exec_type == '8') {
         char text[200];
         fw_field_str(msg, n, "\x01" "58=", text, sizeof text);
-        if (++r->order_rejects <= 3) logmsg("client: order rejected: %s", text);
+        if (++r->order_rejects <= 3) fw_log("client: order rejected: %s", text);
         return;
     }
     if (exec_type == 'C' || exec_type == '4') {
@@ -462,24 +411,12 @@ static void dispatch(Run *r, Sess *s, int64_t now) {
 }
 
 static void read_sess(Run *r, Sess *s) {
-    for (;;) {
-        fw_reserve(&s->in, 65536);
-        size_t room = s->in.cap - s->in.len;
-        ssize_t got = recv(s->fd, s->in.data + s->in.len, room, 0);
-        if (got > 0) {
-            int64_t t = fw_now_ns();
-            s->in.len += (size_t)got;
-            dispatch(r, s, t);
-            if ((size_t)got < room) return;
-        } else if (got == 0) {
-            s->closed = 1;
-            return;
-        } else if (errno == EINTR) {
-            continue;
-        } else {
-            if (errno != EAGAIN && errno != EWOULDBLOCK) s->closed = 1;
-            return;
-        }
+    int full = 1;
+    while (full) {
+        ssize_t got = fw_recv(s->fd, &s->in, &full);
+        if (got < 0) s->closed = 1;
+        if (got <= 0) return;
+        dispatch(r, s, fw_now_ns());
     }
 }
 
@@ -514,7 +451,7 @@ static void pump(Run *r, int64_t wait_ns) {
                 set_fast(fd);
                 r->venue.fd = fd;
                 r->venue.closed = 0;
-                if (r->a->verbose) logmsg("venue: engine connected");
+                if (r->a->verbose) fw_log("venue: engine connected");
             }
         }
         if (iv >= 0 && (p[iv].revents & (POLLIN | POLLHUP | POLLERR))) read_sess(r, &r->venue);
@@ -612,29 +549,6 @@ static void send_fills(Run *r, int64_t t0) {
     sess_flush(&r->venue);
 }
 
-static int cmp_i64(const void *x, const void *y) {
-    int64_t a = *(const int64_t *)x, b = *(const int64_t *)y;
-    return (a > b) - (a < b);
-}
-
-static double pct_us(const int64_t *v, int64_t n, int64_t q10) {
-    int64_t rank = (q10 * n + 999) / 1000;
-    if (rank < 1) rank = 1;
-    if (rank > n) rank = n;
-    return (double)v[rank - 1] / 1e3;
-}
-
-static void print_pcts(const char *pre, const int64_t *v, int64_t n) {
-    static const struct { const char *name; int64_t q10; } qs[] = {
-        {"p50", 500}, {"p90", 900}, {"p99", 990}, {"p99.9", 999}};
-    for (size_t i = 0; i < sizeof qs / sizeof qs[0]; i++) {
-        if (n) printf(", \"%s%s_us\": %.1f", pre, qs[i].name, pct_us(v, n, qs[i].q10));
-        else printf(", \"%s%s_us\": null", pre, qs[i].name);
-    }
-    if (n) printf(", \"%smax_us\": %.1f", pre, (double)v[n - 1] / 1e3);
-    else printf(", \"%smax_us\": null", pre);
-}
-
 static void json_error(const char *phase, const char *fmt, ...) {
     char text[512];
     va_list ap;
@@ -648,7 +562,7 @@ static void json_error(const char *phase, const char *fmt, ...) {
     }
     puts("\"}");
     fflush(stdout);
-    logmsg("%s: %s", phase, text);
+    fw_log("%s: %s", phase, text);
 }
 
 static void summarise(Run *r, int64_t t0, int64_t send_end, double setup_s) {
@@ -672,9 +586,9 @@ static void summarise(Run *r, int64_t t0, int64_t send_end, double setup_s) {
             sched[nl++] = r->done_ns[i] - r->sched_ns[i];
         }
     }
-    qsort(lat, (size_t)nl, sizeof *lat, cmp_i64);
-    qsort(sched, (size_t)nl, sizeof *sched, cmp_i64);
-    qsort(lag, (size_t)ng, sizeof *lag, cmp_i64);
+    qsort(lat, (size_t)nl, sizeof *lat, fw_cmp_i64);
+    qsort(sched, (size_t)nl, sizeof *sched, fw_cmp_i64);
+    qsort(lag, (size_t)ng, sizeof *lag, fw_cmp_i64);
     double send_s = (double)(send_end - t0) / 1e9;
     double done_s = last_done ? (double)(last_done - t0) / 1e9 : 0;
     printf("{\"fills_sent\": %lld, \"fills_completed\": %lld, \"fills_incomplete\": %lld, \"client_reports\": %lld",
@@ -682,11 +596,11 @@ static void summarise(Run *r, int64_t t0, int64_t send_end, double setup_s) {
     printf(", \"reports_per_fill\": %.2f", complete_all ? (double)nrep / (double)complete_all : 0.0);
     printf(", \"target_rate\": %.1f, \"send_rate\": %.1f, \"completion_rate\": %.1f", a->rate,
            send_s > 0 ? (double)r->sent / send_s : 0.0, done_s > 0 ? (double)complete_all / done_s : 0.0);
-    print_pcts("", lat, nl);
-    print_pcts("sched_", sched, nl);
+    fw_print_pcts(stdout, "", lat, nl);
+    fw_print_pcts(stdout, "sched_", sched, nl);
     printf(", \"latency_samples\": %lld", (long long)nl);
     if (ng) printf(", \"send_lag_p50_us\": %.1f, \"send_lag_p99_us\": %.1f, \"send_lag_max_us\": %.1f",
-                   pct_us(lag, ng, 500), pct_us(lag, ng, 990), (double)lag[ng - 1] / 1e3);
+                   fw_pct_us(lag, ng, 500), fw_pct_us(lag, ng, 990), (double)lag[ng - 1] / 1e3);
     printf(", \"orders\": %lld, \"order_qty\": %lld, \"fill_qty\": %lld, \"child_orders\": %lld, \"setup_s\": %.3f",
            a->orders, r->order_qty, r->fill_qty, r->cs.child_orders, setup_s);
     const struct { const char *k; int64_t v; } extra[] = {
@@ -793,7 +707,7 @@ int main(int argc, char **argv) {
         return 2;
     }
     double setup_s = (double)(fw_now_ns() - start) / 1e9;
-    if (a.verbose) logmsg("parent out: %lld shares in %lld children; filling", r.cs.resting, r.cs.child_orders);
+    if (a.verbose) fw_log("parent out: %lld shares in %lld children; filling", r.cs.resting, r.cs.child_orders);
 
     /* fills on schedule: sleep until shortly before the next is due, then poll without sleeping */
     int64_t t0 = fw_now_ns();
@@ -818,8 +732,8 @@ int main(int argc, char **argv) {
         }
     }
     summarise(&r, t0, send_end, setup_s);
-    if (r.exhausted) logmsg("no resting child had room for fill %lld", (long long)r.sent);
-    if (r.completed < r.sent) logmsg("%lld of %lld fills never completed", (long long)(r.sent - r.completed),
+    if (r.exhausted) fw_log("no resting child had room for fill %lld", (long long)r.sent);
+    if (r.completed < r.sent) fw_log("%lld of %lld fills never completed", (long long)(r.sent - r.completed),
                                      (long long)r.sent);
     /* log out both sessions (not waiting long: the figures are printed) */
     r.client.bye = r.venue.bye = 1;

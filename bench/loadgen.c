@@ -30,82 +30,28 @@
  *
  * Build: cc -O2 -o build/bench/loadgen bench/loadgen.c -lm (bench/native_tools.py does it for make bench).
  */
-#define _GNU_SOURCE
-#include <ctype.h>
-#include <errno.h>
+#define FW_TOOL "loadgen"
+#define FW_USAGE \
+    "usage: loadgen --port PORT --mode {saturate,rate} [--host H] [--sender-comp-id ID]\n" \
+    "               [--target-comp-id ID] [--reset-seq] [--seq-start N] [--heartbeat S]\n" \
+    "               [--count N] [--window W] [--rate R] [--duration S] [--warmup S] [--timeout S]\n" \
+    "               [--symbol SYM] [--price PX] [--reply-type {D,8}] [--clordid-prefix P]\n" \
+    "               [--no-verify-checksum] [--spin-us US] [--busy-poll]\n" \
+    "               [--realtime]\n"
+#include "fixwire.h"
+
 #include <fcntl.h>
 #include <getopt.h>
-#include <math.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
-#include <stdarg.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 #include <sys/prctl.h>
-#include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
-#define SOH '\x01'
-#define MAX_BODY_LENGTH (1 << 20)
-#define NS 1000000000LL
-
-/* ---------------------------------------------------------------------------------------------------- */
-/* small helpers                                                                                          */
-
-static int64_t now_ns(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * NS + ts.tv_nsec;
-}
-
-static void logmsg(const char *fmt, ...) {
-    va_list ap;
-    va_start(ap, fmt);
-    fputs("loadgen: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
-    va_end(ap);
-}
-
-typedef struct {
-    char *data;
-    size_t len, cap;
-} Buf;
-
-static void buf_reserve(Buf *b, size_t extra) {
-    if (b->len + extra <= b->cap) return;
-    size_t cap = b->cap ? b->cap : 65536;
-    while (cap < b->len + extra) cap *= 2;
-    char *data = realloc(b->data, cap);
-    if (!data) {
-        logmsg("out of memory");
-        exit(2);
-    }
-    b->data = data;
-    b->cap = cap;
-}
-
-static void buf_put(Buf *b, const void *p, size_t n) {
-    buf_reserve(b, n);
-    memcpy(b->data + b->len, p, n);
-    b->len += n;
-}
-
-static void buf_consume(Buf *b, size_t n) {
-    if (n >= b->len) {
-        b->len = 0;
-        return;
-    }
-    memmove(b->data, b->data + n, b->len - n);
-    b->len -= n;
-}
+#define NS FW_NS
 
 /* Decimal digits of v into out (no terminator); returns the count. */
 static int fmt_u64(char *out, uint64_t v) {
@@ -117,29 +63,6 @@ static int fmt_u64(char *out, uint64_t v) {
     } while (v);
     for (int i = 0; i < n; i++) out[i] = tmp[n - 1 - i];
     return n;
-}
-
-static unsigned sum_bytes(const char *p, size_t n) {
-    unsigned s = 0;
-    for (size_t i = 0; i < n; i++) s += (unsigned char)p[i];
-    return s;
-}
-
-/* First occurrence of needle in [hay, hay + n), or NULL. */
-static const char *find(const char *hay, size_t n, const char *needle, size_t m) {
-    return memmem(hay, n, needle, m);
-}
-
-/* Value of `tag` (given as "\x01NN=") in msg[0:n]: pointer and length, or NULL. */
-static const char *field(const char *msg, size_t n, const char *tag, size_t *vlen) {
-    size_t tl = strlen(tag);
-    const char *p = find(msg, n, tag, tl);
-    if (!p) return NULL;
-    p += tl;
-    const char *e = memchr(p, SOH, (size_t)(msg + n - p));
-    if (!e) return NULL;
-    *vlen = (size_t)(e - p);
-    return p;
 }
 
 /* ---------------------------------------------------------------------------------------------------- */
@@ -163,40 +86,6 @@ typedef struct {
     int busy_poll;
     int realtime;
 } Args;
-
-static void usage(FILE *f) {
-    fputs("usage: loadgen --port PORT --mode {saturate,rate} [--host H] [--sender-comp-id ID]\n"
-          "               [--target-comp-id ID] [--reset-seq] [--seq-start N] [--heartbeat S]\n"
-          "               [--count N] [--window W] [--rate R] [--duration S] [--warmup S] [--timeout S]\n"
-          "               [--symbol SYM] [--price PX] [--reply-type {D,8}] [--clordid-prefix P]\n"
-          "               [--no-verify-checksum] [--spin-us US] [--busy-poll]\n"
-          "               [--realtime]\n",
-          f);
-}
-
-static void bad_args(const char *fmt, const char *value) {
-    usage(stderr);
-    fputs("loadgen: error: ", stderr);
-    fprintf(stderr, fmt, value);
-    fputc('\n', stderr);
-    exit(2);
-}
-
-static double parse_double(const char *name, const char *text) {
-    char *end;
-    errno = 0;
-    double v = strtod(text, &end);
-    if (errno || end == text || *end || !isfinite(v)) bad_args("argument %s: not a number", name);
-    return v;
-}
-
-static long long parse_int(const char *name, const char *text) {
-    char *end;
-    errno = 0;
-    long long v = strtoll(text, &end, 10);
-    if (errno || end == text || *end) bad_args("argument %s: not an integer", name);
-    return v;
-}
 
 enum {
     OPT_HOST = 1000, OPT_PORT, OPT_SENDER, OPT_TARGET, OPT_RESET, OPT_SEQ, OPT_HB, OPT_MODE, OPT_COUNT,
@@ -241,70 +130,46 @@ static void parse_args(int argc, char **argv, Args *a) {
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (c) {
         case OPT_HOST: a->host = optarg; break;
-        case OPT_PORT: a->port = (int)parse_int("--port", optarg); break;
+        case OPT_PORT: a->port = (int)fw_parse_int("--port", optarg); break;
         case OPT_SENDER: a->sender = optarg; break;
         case OPT_TARGET: a->target = optarg; break;
         case OPT_RESET: a->reset_seq = 1; break;
-        case OPT_SEQ: a->seq_start = parse_int("--seq-start", optarg); break;
-        case OPT_HB: a->heartbeat = (int)parse_int("--heartbeat", optarg); break;
+        case OPT_SEQ: a->seq_start = fw_parse_int("--seq-start", optarg); break;
+        case OPT_HB: a->heartbeat = (int)fw_parse_int("--heartbeat", optarg); break;
         case OPT_MODE:
             if (!strcmp(optarg, "saturate")) a->saturate = 1;
             else if (!strcmp(optarg, "rate")) a->saturate = 0;
-            else bad_args("argument --mode: invalid choice: '%s' (choose from 'saturate', 'rate')", optarg);
+            else fw_bad_args("argument --mode: invalid choice: '%s' (choose from 'saturate', 'rate')", optarg);
             break;
-        case OPT_COUNT: a->count = parse_int("--count", optarg); break;
-        case OPT_WINDOW: a->window = parse_int("--window", optarg); break;
-        case OPT_RATE: a->rate = parse_double("--rate", optarg); break;
-        case OPT_DURATION: a->duration = parse_double("--duration", optarg); break;
-        case OPT_WARMUP: a->warmup = parse_double("--warmup", optarg); break;
-        case OPT_TIMEOUT: a->timeout = parse_double("--timeout", optarg); break;
+        case OPT_COUNT: a->count = fw_parse_int("--count", optarg); break;
+        case OPT_WINDOW: a->window = fw_parse_int("--window", optarg); break;
+        case OPT_RATE: a->rate = fw_parse_double("--rate", optarg); break;
+        case OPT_DURATION: a->duration = fw_parse_double("--duration", optarg); break;
+        case OPT_WARMUP: a->warmup = fw_parse_double("--warmup", optarg); break;
+        case OPT_TIMEOUT: a->timeout = fw_parse_double("--timeout", optarg); break;
         case OPT_SYMBOL: a->symbol = optarg; break;
         case OPT_PRICE: a->price = optarg; break;
         case OPT_REPLY:
             if (strcmp(optarg, "D") && strcmp(optarg, "8"))
-                bad_args("argument --reply-type: invalid choice: '%s' (choose from 'D', '8')", optarg);
+                fw_bad_args("argument --reply-type: invalid choice: '%s' (choose from 'D', '8')", optarg);
             a->reply_type = optarg[0];
             break;
         case OPT_PREFIX: a->prefix = optarg; break;
         case OPT_NOVERIFY: a->verify_checksum = 0; break;
         case OPT_NOUVLOOP: break; /* accepted for bench/loadgen.py's command line; nothing to choose here */
-        case OPT_SPIN: a->spin_us = parse_double("--spin-us", optarg); break;
+        case OPT_SPIN: a->spin_us = fw_parse_double("--spin-us", optarg); break;
         case OPT_BUSY: a->busy_poll = 1; break;
         case OPT_RT: a->realtime = 1; break;
-        case OPT_HELP: case 'h': usage(stdout); exit(0);
-        default: bad_args("unrecognized argument: %s", argv[optind - 1]);
+        case OPT_HELP: case 'h': fputs(FW_USAGE, stdout); exit(0);
+        default: fw_bad_args("unrecognized argument: %s", argv[optind - 1]);
         }
     }
-    if (optind < argc) bad_args("unrecognized argument: %s", argv[optind]);
-    if (a->port < 0) bad_args("the following arguments are required: --port%s", "");
-    if (a->saturate < 0) bad_args("the following arguments are required: --mode%s", "");
-    if (a->saturate && (a->count <= 0 || a->window <= 0)) bad_args("--count and --window must be positive%s", "");
-    if (!a->saturate && (a->rate <= 0 || a->duration <= 0)) bad_args("--rate and --duration must be positive%s", "");
-    if (a->heartbeat <= 0 || a->timeout <= 0) bad_args("--heartbeat and --timeout must be positive%s", "");
-}
-
-/* ---------------------------------------------------------------------------------------------------- */
-/* SendingTime text: UTC with milliseconds, reformatted only when the millisecond changes                 */
-
-typedef struct {
-    int64_t ms;
-    char text[32];
-    int len;
-    unsigned sum;
-} Stamp;
-
-static void stamp_now(Stamp *s) {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    int64_t ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-    if (ms == s->ms) return;
-    s->ms = ms;
-    time_t secs = (time_t)(ms / 1000);
-    struct tm tm;
-    gmtime_r(&secs, &tm);
-    s->len = (int)strftime(s->text, sizeof s->text, "%Y%m%d-%H:%M:%S", &tm);
-    s->len += snprintf(s->text + s->len, sizeof s->text - (size_t)s->len, ".%03d", (int)(ms % 1000));
-    s->sum = sum_bytes(s->text, (size_t)s->len);
+    if (optind < argc) fw_bad_args("unrecognized argument: %s", argv[optind]);
+    if (a->port < 0) fw_bad_args("the following arguments are required: --port%s", "");
+    if (a->saturate < 0) fw_bad_args("the following arguments are required: --mode%s", "");
+    if (a->saturate && (a->count <= 0 || a->window <= 0)) fw_bad_args("--count and --window must be positive%s", "");
+    if (!a->saturate && (a->rate <= 0 || a->duration <= 0)) fw_bad_args("--rate and --duration must be positive%s", "");
+    if (a->heartbeat <= 0 || a->timeout <= 0) fw_bad_args("--heartbeat and --timeout must be positive%s", "");
 }
 
 /* ---------------------------------------------------------------------------------------------------- */
@@ -334,27 +199,27 @@ static void template_init(Template *t, const Args *a, const char *prefix) {
     t->parts[3] = cat("\x01" "21=1\x01" "55=", a->symbol, "\x01" "54=1\x01" "60=", "", ""); /* transact time */
     t->parts[4] = cat("\x01" "38=100\x01" "40=2\x01" "44=", a->price, "\x01" "59=0\x01", "", "");
     t->fixed_len = 0;
-    t->fixed_sum = sum_bytes(HEAD_PREFIX, strlen(HEAD_PREFIX)) + SOH;
+    t->fixed_sum = fw_sum(HEAD_PREFIX, strlen(HEAD_PREFIX)) + FW_SOH;
     for (int i = 0; i < 5; i++) {
         t->plen[i] = strlen(t->parts[i]);
         t->fixed_len += t->plen[i];
-        t->fixed_sum += sum_bytes(t->parts[i], t->plen[i]);
+        t->fixed_sum += fw_sum(t->parts[i], t->plen[i]);
     }
 }
 
 /* Appends one NewOrderSingle (MsgSeqNum seq, ClOrdID prefix+num) to out. */
-static void template_put(const Template *t, Buf *out, uint64_t seq, uint64_t num, const Stamp *ts) {
+static void template_put(const Template *t, FwBuf *out, uint64_t seq, uint64_t num, const FwStamp *ts) {
     char sq[24], nm[24], bl[24], tail[8];
     int sql = fmt_u64(sq, seq), nml = fmt_u64(nm, num);
     int bll = fmt_u64(bl, t->fixed_len + 2 * (size_t)ts->len + (size_t)sql + (size_t)nml);
-    unsigned cs = (t->fixed_sum + 2 * ts->sum + sum_bytes(sq, (size_t)sql) + sum_bytes(nm, (size_t)nml) +
-                   sum_bytes(bl, (size_t)bll)) & 0xFF;
-    buf_reserve(out, 256 + t->fixed_len);
+    unsigned cs = (t->fixed_sum + 2 * ts->sum + fw_sum(sq, (size_t)sql) + fw_sum(nm, (size_t)nml) +
+                   fw_sum(bl, (size_t)bll)) & 0xFF;
+    fw_reserve(out, 256 + t->fixed_len);
     char *p = out->data + out->len;
 #define PUT(src, n) do { memcpy(p, (src), (n)); p += (n); } while (0)
     PUT(HEAD_PREFIX, sizeof HEAD_PREFIX - 1);
     PUT(bl, (size_t)bll);
-    *p++ = SOH;
+    *p++ = FW_SOH;
     PUT(t->parts[0], t->plen[0]);
     PUT(sq, (size_t)sql);
     PUT(t->parts[1], t->plen[1]);
@@ -366,29 +231,9 @@ static void template_put(const Template *t, Buf *out, uint64_t seq, uint64_t num
     PUT(t->parts[4], t->plen[4]);
     snprintf(tail, sizeof tail, "10=%03u", cs);
     PUT(tail, 6);
-    *p++ = SOH;
+    *p++ = FW_SOH;
 #undef PUT
     out->len = (size_t)(p - out->data);
-}
-
-/* The slow path, for session messages: header, then `fields` ("tag=value\x01..." already formatted). */
-static void encode_admin(Buf *out, const char *type, uint64_t seq, const Args *a, const Stamp *ts,
-                         const char *fields) {
-    char body[1024];
-    int n = snprintf(body, sizeof body, "35=%s\x01" "34=%llu\x01" "49=%s\x01" "52=%.*s\x01" "56=%s\x01%s", type,
-                     (unsigned long long)seq, a->sender, ts->len, ts->text, a->target, fields);
-    if (n < 0 || (size_t)n >= sizeof body) {
-        logmsg("session message too long");
-        exit(2);
-    }
-    char head[32];
-    int h = snprintf(head, sizeof head, "%s%d\x01", HEAD_PREFIX, n);
-    unsigned cs = (sum_bytes(head, (size_t)h) + sum_bytes(body, (size_t)n)) & 0xFF;
-    char tail[16];
-    int tl = snprintf(tail, sizeof tail, "10=%03u\x01", cs);
-    buf_put(out, head, (size_t)h);
-    buf_put(out, body, (size_t)n);
-    buf_put(out, tail, (size_t)tl);
 }
 
 /* ---------------------------------------------------------------------------------------------------- */
@@ -397,9 +242,9 @@ static void encode_admin(Buf *out, const char *type, uint64_t seq, const Args *a
 typedef struct {
     const Args *a;
     int fd;
-    Buf in, out;
+    FwBuf in, out;
     Template tpl;
-    Stamp ts;
+    FwStamp ts;
     const char *prefix;
     size_t prefix_len;
     uint64_t seq; /* next outgoing MsgSeqNum */
@@ -412,26 +257,14 @@ typedef struct {
 } Client;
 
 static void flush(Client *c) {
-    while (c->out.len && !c->closed) {
-        ssize_t n = send(c->fd, c->out.data, c->out.len, MSG_NOSIGNAL);
-        if (n > 0) {
-            buf_consume(&c->out, (size_t)n);
-        } else if (n < 0 && errno == EINTR) {
-            continue;
-        } else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-            return;
-        } else {
-            c->closed = 1;
-            c->out.len = 0;
-        }
-    }
+    if (!c->closed && fw_flush(c->fd, &c->out) < 0) c->closed = 1;
 }
 
 static void send_admin(Client *c, const char *type, const char *fields) {
-    stamp_now(&c->ts);
-    encode_admin(&c->out, type, c->seq++, c->a, &c->ts, fields);
+    fw_stamp(&c->ts);
+    fw_encode(&c->out, type, c->seq++, c->a->sender, c->a->target, &c->ts, fields, strlen(fields));
     flush(c);
-    c->last_send_ns = now_ns();
+    c->last_send_ns = fw_now_ns();
 }
 
 /* Sends orders [sent, upto) in one write.  sched_t0 >= 0: rate mode, order i is stamped with its scheduled
@@ -439,9 +272,9 @@ static void send_admin(Client *c, const char *type, const char *fields) {
 static void send_orders(Client *c, int64_t upto, int64_t sched_t0) {
     if (upto > c->total) upto = c->total;
     if (upto <= c->sent) return;
-    stamp_now(&c->ts);
+    fw_stamp(&c->ts);
     for (int64_t i = c->sent; i < upto; i++) template_put(&c->tpl, &c->out, c->seq++, (uint64_t)i, &c->ts);
-    int64_t stamp = now_ns();
+    int64_t stamp = fw_now_ns();
     if (!c->first_send_ns) c->first_send_ns = sched_t0 >= 0 ? sched_t0 : stamp;
     for (int64_t i = c->sent; i < upto; i++) {
         if (sched_t0 >= 0) {
@@ -464,7 +297,7 @@ static void fill_window(Client *c) {
 
 static void on_echo(Client *c, const char *msg, size_t n, int64_t now) {
     size_t vl;
-    const char *v = field(msg, n, "\x01" "11=", &vl);
+    const char *v = fw_field(msg, n, "\x01" "11=", &vl);
     if (!v || vl <= c->prefix_len || memcmp(v, c->prefix, c->prefix_len)) {
         c->unmatched++;
         return;
@@ -492,7 +325,7 @@ static void on_echo(Client *c, const char *msg, size_t n, int64_t now) {
 
 static void on_other(Client *c, const char *msg, size_t n, size_t body) {
     const char *type = msg + body + 3;
-    const char *type_end = memchr(type, SOH, n - body - 3);
+    const char *type_end = memchr(type, FW_SOH, n - body - 3);
     if (!type_end) return;
     size_t tl = (size_t)(type_end - type);
     size_t vl;
@@ -505,29 +338,29 @@ static void on_other(Client *c, const char *msg, size_t n, size_t body) {
     switch (*type) {
     case '0': break;
     case '1': /* TestRequest -> Heartbeat carrying its TestReqID */
-        v = field(msg, n, "\x01" "112=", &vl);
+        v = fw_field(msg, n, "\x01" "112=", &vl);
         snprintf(fields, sizeof fields, "112=%.*s\x01", v ? (int)(vl > 200 ? 200 : vl) : 0, v ? v : "");
         send_admin(c, "0", fields);
         break;
     case 'A': c->logon = 1; break;
     case '5':
-        v = field(msg, n, "\x01" "58=", &vl);
+        v = fw_field(msg, n, "\x01" "58=", &vl);
         if (v) snprintf(c->logout_text, sizeof c->logout_text, "%.*s", (int)vl, v);
         if (!c->we_logged_out) {
             c->peer_logout = 1;
-            logmsg("peer logged us out: '%s'", c->logout_text);
+            fw_log("peer logged us out: '%s'", c->logout_text);
             send_admin(c, "5", ""); /* complete the handshake */
         }
         c->logout = 1;
         break;
     case '2': { /* ResendRequest: no store here, so gap-fill everything up to now */
-        v = field(msg, n, "\x01" "7=", &vl);
+        v = fw_field(msg, n, "\x01" "7=", &vl);
         unsigned long long begin = 1;
         if (v) begin = strtoull(v, NULL, 10);
-        stamp_now(&c->ts);
+        fw_stamp(&c->ts);
         snprintf(fields, sizeof fields, "43=Y\x01" "122=%.*s\x01" "123=Y\x01" "36=%llu\x01", c->ts.len, c->ts.text,
                  (unsigned long long)c->seq);
-        encode_admin(&c->out, "4", begin, c->a, &c->ts, fields);
+        fw_encode(&c->out, "4", begin, c->a->sender, c->a->target, &c->ts, fields, strlen(fields));
         flush(c);
         break;
     }
@@ -535,9 +368,9 @@ static void on_other(Client *c, const char *msg, size_t n, size_t body) {
         if (++c->rejects <= 5) {
             char text[512];
             size_t m = n < sizeof text - 1 ? n : sizeof text - 1;
-            for (size_t i = 0; i < m; i++) text[i] = msg[i] == SOH ? '|' : msg[i];
+            for (size_t i = 0; i < m; i++) text[i] = msg[i] == FW_SOH ? '|' : msg[i];
             text[m] = 0;
-            logmsg("reject: %s", text);
+            fw_log("reject: %s", text);
         }
         break;
     case '4': break;
@@ -547,62 +380,22 @@ static void on_other(Client *c, const char *msg, size_t n, size_t body) {
 
 /* Frames and dispatches every complete message in the input buffer; `now` is the time of the read. */
 static void on_data(Client *c, int64_t now) {
-    const char *buf = c->in.data;
-    size_t n = c->in.len, pos = 0;
-    char reply_head[6] = {'3', '5', '=', c->a->reply_type, SOH, 0};
-    for (;;) {
-        if (n - pos < 16) break;
-        if (memcmp(buf + pos, "8=FIX.4.4\x01", 10)) { /* resynchronise on the next BeginString */
-            const char *nxt = find(buf + pos + 1, n - pos - 1, "8=FIX.4.4\x01", 10);
-            size_t skip_to = nxt ? (size_t)(nxt - buf) : n - 9;
-            c->garbage_bytes += (int64_t)(skip_to - pos);
-            pos = skip_to;
-            continue;
-        }
-        size_t lim = pos + 24 < n ? pos + 24 : n;
-        const char *j = pos + 12 < lim ? memchr(buf + pos + 12, SOH, lim - pos - 12) : NULL;
-        if (!j) {
-            if (n - pos >= 24) {
-                c->garbage_bytes += 10;
-                pos += 10;
-                continue;
-            }
-            break;
-        }
-        size_t body = (size_t)(j - buf) + 1;
-        long body_length = 0;
-        int ok = buf[pos + 10] == '9' && buf[pos + 11] == '=' && j > buf + pos + 12;
-        for (const char *d = buf + pos + 12; ok && d < j; d++) {
-            if (*d < '0' || *d > '9' || body_length > MAX_BODY_LENGTH) ok = 0;
-            else body_length = body_length * 10 + (*d - '0');
-        }
-        if (!ok || body_length <= 0 || body_length > MAX_BODY_LENGTH) { /* not a message start: resynchronise */
-            c->garbage_bytes += 10;
-            pos += 10;
-            continue;
-        }
-        size_t end = body + (size_t)body_length + 7;
-        if (end > n) break;
-        const char *tr = buf + end - 7;
-        if (memcmp(tr, "10=", 3) || tr[6] != SOH || !isdigit((unsigned char)tr[3]) ||
-            !isdigit((unsigned char)tr[4]) || !isdigit((unsigned char)tr[5])) {
-            c->garbage_bytes += 10; /* BodyLength does not lead to a CheckSum */
-            pos += 10;
-            continue;
-        }
-        unsigned want = (unsigned)((tr[3] - '0') * 100 + (tr[4] - '0') * 10 + (tr[5] - '0'));
-        if (c->a->verify_checksum && (sum_bytes(buf + pos, end - 7 - pos) & 0xFF) != want) {
+    size_t pos = 0, start, len;
+    const char reply_head[5] = {'3', '5', '=', c->a->reply_type, FW_SOH};
+    while (fw_next(c->in.data, c->in.len, &pos, &start, &len, &c->garbage_bytes)) {
+        const char *msg = c->in.data + start;
+        size_t body = fw_body(msg, len);
+        if (c->a->verify_checksum && (fw_sum(msg, len - 7) & 0xFF) != fw_stated_sum(msg, len)) {
             c->bad_checksum++;
-        } else if (!memcmp(buf + body, reply_head, 5)) {
-            on_echo(c, buf + pos, end - pos, now);
-        } else if (!memcmp(buf + body, "35=", 3)) {
-            on_other(c, buf + pos, end - pos, body - pos);
+        } else if (!memcmp(msg + body, reply_head, 5)) {
+            on_echo(c, msg, len, now);
+        } else if (!memcmp(msg + body, "35=", 3)) {
+            on_other(c, msg, len, body);
         } else {
-            c->garbage_bytes += (int64_t)(end - pos);
+            c->garbage_bytes += (int64_t)len;
         }
-        pos = end;
     }
-    buf_consume(&c->in, pos);
+    fw_consume(&c->in, pos);
 }
 
 /* One turn of the loop: wait up to wait_ns for input (or for room to write), read what there is, answer. */
@@ -617,31 +410,18 @@ static void pump(Client *c, int64_t wait_ns) {
         return;
     }
     if (r > 0 && (pfd.revents & (POLLIN | POLLHUP | POLLERR))) {
-        for (;;) {
-            buf_reserve(&c->in, 65536);
-            size_t room = c->in.cap - c->in.len;
-            ssize_t got = recv(c->fd, c->in.data + c->in.len, room, 0);
-            if (got > 0) {
-                int64_t t = now_ns();
-                c->in.len += (size_t)got;
-                on_data(c, t);
-                if ((size_t)got < room) break; /* drained, most likely: do not pay another syscall */
-            } else if (got == 0) {
-                c->closed = 1;
-                break;
-            } else if (errno == EINTR) {
-                continue;
-            } else if (errno == EAGAIN || errno == EWOULDBLOCK) {
-                break;
-            } else {
-                c->closed = 1;
-                break;
-            }
+        for (;;) { /* while a read fills the buffer's room: most likely drained otherwise, no extra syscall */
+            int full;
+            ssize_t got = fw_recv(c->fd, &c->in, &full);
+            if (got < 0) c->closed = 1;
+            if (got <= 0) break;
+            on_data(c, fw_now_ns());
+            if (!full) break;
         }
         if (c->running && !c->closed) fill_window(c);
     }
     if (c->out.len) flush(c);
-    int64_t t = now_ns();
+    int64_t t = fw_now_ns();
     if (!c->closed && t - c->last_send_ns >= (int64_t)c->a->heartbeat * NS) send_admin(c, "0", "");
 }
 
@@ -649,10 +429,10 @@ static int done(const Client *c) { return c->closed || c->logout; }
 
 /* Until every order has its reply, the session ends, or nothing arrives for --timeout seconds. */
 static void wait_for_replies(Client *c) {
-    int64_t last = c->received, idle_since = now_ns(), idle = (int64_t)(c->a->timeout * 1e9);
+    int64_t last = c->received, idle_since = fw_now_ns(), idle = (int64_t)(c->a->timeout * 1e9);
     while (c->received < c->total && !done(c)) {
         pump(c, 250000000);
-        int64_t t = now_ns();
+        int64_t t = fw_now_ns();
         if (c->received != last) {
             last = c->received;
             idle_since = t;
@@ -675,12 +455,12 @@ static void pace(Client *c, int64_t t0) {
     const int64_t cap = 30000;
     int64_t early = adaptive ? 10000 : (int64_t)(c->a->spin_us * 1e3);
     while (c->sent < c->total && !done(c)) {
-        int64_t t = now_ns();
+        int64_t t = fw_now_ns();
         int64_t due = (int64_t)((double)(t - t0) * per_ns) + 1;
         if (due > c->sent) send_orders(c, due, t0);
         if (c->sent >= c->total) break;
         int64_t next = t0 + (int64_t)((double)c->sent * 1e9 / c->a->rate);
-        t = now_ns();
+        t = fw_now_ns();
         if (c->a->busy_poll || next - t <= early) {
             pump(c, 0);
             continue;
@@ -688,7 +468,7 @@ static void pace(Client *c, int64_t t0) {
         int64_t until = next - early;
         int64_t before = c->received;
         pump(c, until - t);
-        int64_t over = now_ns() - until;
+        int64_t over = fw_now_ns() - until;
         if (adaptive && c->received == before && over >= 0 && over < 200000) { /* woke on the timeout */
             early += (over + 2000 - early) / 16;
             if (early > cap) early = cap;
@@ -723,30 +503,6 @@ static void json_string(FILE *f, const char *s) {
     fputc('"', f);
 }
 
-static int cmp_i64(const void *x, const void *y) {
-    int64_t a = *(const int64_t *)x, b = *(const int64_t *)y;
-    return (a > b) - (a < b);
-}
-
-/* Nearest-rank percentile (q in tenths of a percent) of an ascending array, in µs. */
-static double pct_us(const int64_t *v, int64_t n, int64_t q10) {
-    int64_t rank = (q10 * n + 999) / 1000;
-    if (rank < 1) rank = 1;
-    if (rank > n) rank = n;
-    return (double)v[rank - 1] / 1e3;
-}
-
-static void print_pcts(FILE *f, const char *pre, const int64_t *v, int64_t n) {
-    static const struct { const char *name; int64_t q10; } qs[] = {
-        {"p50", 500}, {"p90", 900}, {"p99", 990}, {"p99.9", 999}};
-    for (size_t i = 0; i < sizeof qs / sizeof qs[0]; i++) {
-        if (n) fprintf(f, ", \"%s%s_us\": %.1f", pre, qs[i].name, pct_us(v, n, qs[i].q10));
-        else fprintf(f, ", \"%s%s_us\": null", pre, qs[i].name);
-    }
-    if (n) fprintf(f, ", \"%smax_us\": %.1f", pre, (double)v[n - 1] / 1e3);
-    else fprintf(f, ", \"%smax_us\": null", pre);
-}
-
 static int realtime_on; /* SCHED_FIFO granted (--realtime) */
 
 static void summarise(Client *c, int64_t t0, int64_t send_end, int64_t end, FILE *f) {
@@ -761,8 +517,8 @@ static void summarise(Client *c, int64_t t0, int64_t send_end, int64_t end, FILE
         if (c->recv_ns[i]) lat[nl++] = c->recv_ns[i] - c->sent_ns[i];
         if (!a->saturate) lag[ng++] = c->lag_ns[i];
     }
-    qsort(lat, (size_t)nl, sizeof *lat, cmp_i64);
-    qsort(lag, (size_t)ng, sizeof *lag, cmp_i64);
+    qsort(lat, (size_t)nl, sizeof *lat, fw_cmp_i64);
+    qsort(lag, (size_t)ng, sizeof *lag, fw_cmp_i64);
     int64_t first = c->first_send_ns ? c->first_send_ns : t0;
     double elapsed = (double)((c->last_recv_ns ? c->last_recv_ns : end) - first) / 1e9;
     double send_elapsed = (double)(send_end - first) / 1e9;
@@ -778,12 +534,12 @@ static void summarise(Client *c, int64_t t0, int64_t send_end, int64_t end, FILE
         fprintf(f, ", \"window\": %lld", (long long)a->window);
     }
     fprintf(f, ", \"elapsed_s\": %.3f", elapsed);
-    print_pcts(f, "", lat, nl);
+    fw_print_pcts(f, "", lat, nl);
     fprintf(f, ", \"latency_samples\": %lld", (long long)nl);
     if (!a->saturate) { /* the load generator's own scheduling error: how late sends left */
         if (ng) {
             fprintf(f, ", \"send_lag_p50_us\": %.1f, \"send_lag_p99_us\": %.1f, \"send_lag_max_us\": %.1f",
-                    pct_us(lag, ng, 500), pct_us(lag, ng, 990), (double)lag[ng - 1] / 1e3);
+                    fw_pct_us(lag, ng, 500), fw_pct_us(lag, ng, 990), (double)lag[ng - 1] / 1e3);
         }
     }
     if (c->peer_logout) {
@@ -857,7 +613,7 @@ static int session(const Args *a, const char *prefix, uint64_t seq_start, unsign
     c.recv_ns = calloc((size_t)c.total, sizeof(int64_t));
     c.lag_ns = calloc((size_t)c.total, sizeof(int64_t));
     if (!c.sent_ns || !c.recv_ns || !c.lag_ns) {
-        logmsg("out of memory for %lld orders", (long long)c.total);
+        fw_log("out of memory for %lld orders", (long long)c.total);
         exit(2);
     }
     template_init(&c.tpl, a, prefix);
@@ -874,8 +630,8 @@ static int session(const Args *a, const char *prefix, uint64_t seq_start, unsign
     char logon[64];
     snprintf(logon, sizeof logon, "98=0\x01" "108=%d\x01%s", a->heartbeat, a->reset_seq ? "141=Y\x01" : "");
     send_admin(&c, "A", logon);
-    int64_t deadline = now_ns() + (int64_t)(a->timeout * 1e9);
-    while (!c.logon && !done(&c) && now_ns() < deadline) pump(&c, deadline - now_ns());
+    int64_t deadline = fw_now_ns() + (int64_t)(a->timeout * 1e9);
+    while (!c.logon && !done(&c) && fw_now_ns() < deadline) pump(&c, deadline - fw_now_ns());
     if (!c.logon || done(&c)) {
         if (c.logout_text[0]) snprintf(err, sizeof err, "logon failed: peer sent Logout: '%s'", c.logout_text);
         else if (c.closed) snprintf(err, sizeof err, "logon failed: peer closed the connection without a Logon reply");
@@ -889,31 +645,31 @@ static int session(const Args *a, const char *prefix, uint64_t seq_start, unsign
         return 2;
     }
 
-    int64_t t0 = now_ns();
+    int64_t t0 = fw_now_ns();
     if (a->saturate) {
         c.running = 1;
         fill_window(&c);
     } else {
         pace(&c, t0);
     }
-    int64_t send_end = now_ns();
+    int64_t send_end = fw_now_ns();
     wait_for_replies(&c);
-    int64_t end = now_ns();
+    int64_t end = fw_now_ns();
 
     c.running = 0;
     c.we_logged_out = 1;
     if (!done(&c)) {
         send_admin(&c, "5", "");
-        deadline = now_ns() + (int64_t)(a->timeout * 1e9);
-        while (!done(&c) && now_ns() < deadline) pump(&c, deadline - now_ns());
-        if (!done(&c)) logmsg("no Logout reply");
+        deadline = fw_now_ns() + (int64_t)(a->timeout * 1e9);
+        while (!done(&c) && fw_now_ns() < deadline) pump(&c, deadline - fw_now_ns());
+        if (!done(&c)) fw_log("no Logout reply");
     }
     close(c.fd);
     summarise(&c, t0, send_end, end, out);
     int64_t missing = c.sent - c.received;
     int status = missing == 0 && c.sent == c.total ? 0 : 1;
     if (status)
-        logmsg("%lld replies missing (%lld of %lld sent)", (long long)missing, (long long)c.sent, (long long)c.total);
+        fw_log("%lld replies missing (%lld of %lld sent)", (long long)missing, (long long)c.sent, (long long)c.total);
     client_free(&c);
     return status;
 }
@@ -926,7 +682,7 @@ int main(int argc, char **argv) {
     if (a.realtime) { /* other processes on the machine then cannot delay our sends or reads */
         struct sched_param sp = {.sched_priority = 1};
         realtime_on = sched_setscheduler(0, SCHED_FIFO, &sp) == 0;
-        if (!realtime_on) logmsg("--realtime: SCHED_FIFO refused (%s); running as a normal process", strerror(errno));
+        if (!realtime_on) fw_log("--realtime: SCHED_FIFO refused (%s); running as a normal process", strerror(errno));
     }
     char prefix[64];
     if (a.prefix) {
@@ -945,7 +701,7 @@ int main(int argc, char **argv) {
     int status = session(&a, prefix, (uint64_t)a.seq_start, &wanted, aside);
     fclose(aside);
     if (!a.reset_seq && status == 2 && wanted > (unsigned long long)a.seq_start) {
-        logmsg("peer expects MsgSeqNum %llu; logging on again from there", wanted);
+        fw_log("peer expects MsgSeqNum %llu; logging on again from there", wanted);
         status = session(&a, prefix, wanted, &wanted, stdout);
     } else {
         fwrite(first, 1, first_len, stdout);

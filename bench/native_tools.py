@@ -8,8 +8,10 @@ server) and the baseline (QuickFIX C++) cost as little as they can:
 - ``echo_server`` (``bench/echo_server.c``): the floor, a FIX framer that answers and does nothing else;
 - ``quickfix_echo`` (``bench/quickfix_echo.cpp``): QuickFIX C++ acking NewOrderSingles; needs Debian's
   ``libquickfix-dev`` (headers in /usr/include/quickfix): without it, it is skipped with a message;
-- ``fillpath`` (``bench/fillpath.c``, with ``bench/fixwire.h``): the fill-path driver, venue and OMS client of
+- ``fillpath`` (``bench/fillpath.c``): the fill-path driver, venue and OMS client of
   ``metaorder run`` at once (``bench/bench_fillpath.py``).
+
+The three C tools share ``bench/fixwire.h`` (buffer, framer, field readers, encoder, command line helpers).
 
 A tool is compiled again only when its source (or a header it includes) is newer than its binary.  The
 compilers are ``$CC``/``$CXX`` (default ``cc``/``c++``).  The binary is written under a temporary name and
@@ -33,6 +35,7 @@ ROOT = Path(__file__).resolve().parent.parent
 BENCH = ROOT / "bench"
 BUILD_DIR = ROOT / "build" / "bench"
 QUICKFIX_HEADER = Path("/usr/include/quickfix/Application.h")
+FIXWIRE = BENCH / "fixwire.h"  # the C tools' shared helpers
 
 
 class ToolUnavailable(Exception):
@@ -52,14 +55,14 @@ class Tool:
 
 
 TOOLS: dict[str, Tool] = {
-    "loadgen": Tool("loadgen", BENCH / "loadgen.c", False, ("-O2", "-Wall"), ("-lm",)),
-    "echo_server": Tool("echo_server", BENCH / "echo_server.c", False, ("-O2", "-Wall"), ()),
+    "loadgen": Tool("loadgen", BENCH / "loadgen.c", False, ("-O2", "-Wall"), ("-lm",), includes=(FIXWIRE,)),
+    "echo_server": Tool("echo_server", BENCH / "echo_server.c", False, ("-O2", "-Wall"), (), includes=(FIXWIRE,)),
     # libquickfix 1.15's headers use dynamic exception specifications: C++14 at most.
     "quickfix_echo": Tool("quickfix_echo", BENCH / "quickfix_echo.cpp", True,
                           ("-std=gnu++14", "-O2", "-Wno-deprecated"), ("-lquickfix", "-lpthread"),
                           QUICKFIX_HEADER, "libquickfix-dev"),
     "fillpath": Tool("fillpath", BENCH / "fillpath.c", False, ("-O2", "-Wall"), ("-lm",),
-                     includes=(BENCH / "fixwire.h",)),
+                     includes=(FIXWIRE,)),
 }
 
 
