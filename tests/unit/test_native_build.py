@@ -48,9 +48,9 @@ def test_a_source_edited_after_the_build_makes_the_build_stale(tmp_path: Path) -
 
 def test_a_module_compiled_once_and_taken_off_the_list_makes_the_build_stale(tmp_path: Path) -> None:
     package = fake_tree(tmp_path)
-    (package / "orders" / f"allocation{SUFFIX}").write_bytes(b"")
+    (package / "orders" / f"describe{SUFFIX}").write_bytes(b"")
     assert build_state(package) == (
-        f"stale: orders/allocation{SUFFIX} is not on the list of compiled modules")
+        f"stale: orders/describe{SUFFIX} is not on the list of compiled modules")
 
 
 def test_a_missing_shared_library_or_module_makes_the_build_stale(tmp_path: Path) -> None:
