@@ -121,7 +121,7 @@ def snapshot_at(journal: MemoryJournal, cut: int, latency_ms: float, path: Path)
 
 
 # No shrinking: every example is a simulated run; the failing flow is printed.
-@settings(max_examples=20, deadline=None, derandomize=True, phases=[Phase.explicit, Phase.generate],
+@settings(max_examples=12, deadline=None, derandomize=True, phases=[Phase.explicit, Phase.generate],
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 @given(flow=flows)
 def test_a_restart_from_a_snapshot_and_the_tail_rebuilds_what_the_full_replay_rebuilds(
