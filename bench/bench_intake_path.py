@@ -36,7 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from run import INTAKE_CONFIG  # the socket benchmark's configuration: the same risk checks
 
 
-class _Connection:
+class StoringConnection:
     """What OmsApplication needs of a SessionConnection: send a batch, store it, produce the bytes."""
 
     def __init__(self, session: Session, clock: LiveClock) -> None:
@@ -75,7 +75,7 @@ async def _one_run(tmp: Path, orders: int, batch: int, persistent: bool) -> floa
         quiet_garbage_collector()
         session = Session(session_config, stores[store_key(session_config)], load_dictionary(None))
         app = OmsApplication(intake, {"LOADGEN": session}, clock)
-        conn = _Connection(session, clock)
+        conn = StoringConnection(session, clock)
         session.connection_made(clock.now())
         stamp = format_utc_timestamp(clock.now())
         session.receive_data(encode("FIX.4.4", "A", [(34, 1), (49, "LOADGEN"), (52, stamp), (56, "METAORDER")],

@@ -48,6 +48,7 @@ import gc
 import json
 import os
 import statistics
+import sys
 import tempfile
 import time
 import tracemalloc
@@ -68,23 +69,8 @@ from metaorder.serving import load_dictionary, open_stores, quiet_garbage_collec
 from metaorder.shells.oms import OmsApplication
 from metaorder.wiring import start_pipeline
 
-
-class _Connection:
-    """What OmsApplication needs of a SessionConnection (as in ``bench_intake_path.py``): send a
-    batch, store it, produce the bytes."""
-
-    def __init__(self, session: Session, clock: LiveClock) -> None:
-        self.session = session
-        self._clock = clock
-        self.bytes_out = 0
-
-    def send_batch(self, messages: Sequence[tuple[str, Sequence[tuple[int, FieldValue]]]], after: object = None,
-                   header: Sequence[tuple[int, FieldValue]] = ()) -> None:
-        now = self._clock.now()
-        for msg_type, body in messages:
-            self.session.send(msg_type, body, now, header)
-        self.session.store.flush()
-        self.bytes_out += len(self.session.data_to_send())
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_intake_path import StoringConnection  # what OmsApplication needs of a session connection
 
 SESSION = "LOADGEN"
 PARENTS_PER_INSTRUMENT = 20  # 2 sides x 10 limits
@@ -166,7 +152,7 @@ class Harness:
             quiet_garbage_collector()
         self.session = Session(session_config, stores[store_key(session_config)], load_dictionary(None))
         self.app = OmsApplication(self.intake, {SESSION: self.session}, clock)
-        self.conn = _Connection(self.session, clock)
+        self.conn = StoringConnection(self.session, clock)
         self.session.connection_made(clock.now())
         self._seq = 1
         self.session.receive_data(self._frame("A", [(98, 0), (108, 30), (141, "Y")]), clock.now())

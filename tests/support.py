@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import json
 import os
 import queue
@@ -13,6 +14,7 @@ import sys
 import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 
@@ -157,3 +159,13 @@ def implements(obj: object, protocol: type) -> bool:
 #: float when it is passed where one is declared, before the callee can see it was a bool.
 pure_python_only = pytest.mark.skipif(
     metaorder.IMPLEMENTATION == "compiled", reason="compiled code converts bool at a typed boundary")
+
+
+def load_bench(name: str) -> ModuleType:
+    """``bench/<name>.py`` as a module (the benchmark scripts are not a package)."""
+    spec = importlib.util.spec_from_file_location(f"bench_{name}", REPO / "bench" / f"{name}.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module

@@ -7,17 +7,14 @@ exit status, the counts and the JSON line's keys are checked.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import shutil
 import subprocess
-import sys
 from pathlib import Path
-from types import ModuleType
 
 import pytest
 
-from tests.support import REPO
+from tests.support import load_bench
 
 pytestmark = pytest.mark.skipif(shutil.which("cc") is None, reason="no C compiler")
 
@@ -27,16 +24,7 @@ KEYS = {"fills_sent", "fills_completed", "fills_incomplete", "client_reports", "
         "latency_samples", "orders", "order_qty", "fill_qty", "child_orders", "exit_status", "implementation"}
 
 
-def _load(name: str) -> ModuleType:
-    spec = importlib.util.spec_from_file_location(f"bench_{name}", REPO / "bench" / f"{name}.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-bench_fillpath = _load("bench_fillpath")
+bench_fillpath = load_bench("bench_fillpath")
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,6 @@ Nothing here is timed: counts, exit codes, the JSON line's keys and the session 
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import queue
 import re
@@ -18,29 +17,19 @@ import sys
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
 
 from tests.integration.fixclient import Frame, encode, utc_timestamp
-from tests.support import REPO, MetaorderProcess, start_reflector
+from tests.support import REPO, MetaorderProcess, load_bench, start_reflector
 
 # The keys of bench/loadgen.py's JSON line that the harness reads, per mode.
 COMMON_KEYS = {"mode", "sent", "received", "missing", "msgs_per_s", "elapsed_s", "p50_us", "p90_us", "p99_us",
                "p99.9_us", "max_us", "latency_samples"}
 
 
-def _load(name: str) -> ModuleType:
-    spec = importlib.util.spec_from_file_location(f"bench_{name}", REPO / "bench" / f"{name}.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-native_tools = _load("native_tools")
+native_tools = load_bench("native_tools")
 needs_cc = pytest.mark.skipif(shutil.which("cc") is None, reason="no C compiler")
 
 

@@ -3,28 +3,15 @@ about given figures, which sections ``--only`` runs, and how a tool that cannot 
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
 
-from tests.support import REPO
+from tests.support import load_bench
 
-
-def _load(name: str) -> ModuleType:
-    spec = importlib.util.spec_from_file_location(f"bench_{name}", REPO / "bench" / f"{name}.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-native_tools = _load("native_tools")
-run = _load("run")
+native_tools = load_bench("native_tools")
+run = load_bench("run")
 
 
 def figures(saturated: float, p50_5k: float, p99_5k: float, p99_10k: float) -> dict[str, Any]:
