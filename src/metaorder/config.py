@@ -146,7 +146,7 @@ class ExecutionSettingsModel(_Strict):
     market_close: dt.time | None = None
     passive_max_age_s: float = Field(20.0, gt=0)  # resting passive children older than this are re-decided
     reject_cooldown_s: float = Field(5.0, ge=0)  # a venue that rejected a child is avoided meanwhile
-    max_idle_s: float = Field(1.0, gt=0)  # every parent is looked at at least this often
+    max_idle_s: float = Field(1.0, gt=0)  # a parent whose strategy named no wake-up is looked at this often
     min_decision_interval_s: float = Field(0.2, ge=0)  # a fill re-decides its parent, but not more often
     stale_market_s: float = Field(30.0, gt=0)  # a lit venue quiet this long is asked for a fresh snapshot
     md_answer_timeout_s: float = Field(5.0, gt=0)  # ... and not routed to if it does not answer within this

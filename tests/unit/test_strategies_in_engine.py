@@ -116,3 +116,43 @@ def test_a_strategy_that_fails_halts_its_parent_and_the_others_trade_on() -> Non
     [halted] = [e for e in events(journal) if isinstance(e, ParentHalted)]
     assert "VWAP strategy failed" in halted.text and "ArithmeticError" in halted.text
     assert any("VWAP strategy failed" in alert for alert in sim.alerts)
+
+
+def test_a_strategys_own_wake_up_stands_and_one_naming_none_is_looked_at_every_max_idle_s() -> None:
+    """The engine asks a strategy again at the time its last decision named (and after every change
+    to its parent), not every ``max_idle_s`` besides: with 10,000 working parents, a re-decision of
+    each every second took more than a core.  A decision naming no time is still looked at every
+    ``max_idle_s``."""
+    from metaorder.config import load_config
+    from metaorder.execution.strategies import STRATEGIES, StrategyRegistry, StrategySpec
+    from metaorder.execution.strategy import Decision, StrategyContext
+    from metaorder.execution.types import MarketView, ParentState
+    from tests.unit.test_simulated_pipeline import ROOT
+
+    calls: dict[str, list[float]] = {"ASKS": [], "SILENT": []}
+
+    class Sleepy:
+        def __init__(self, name: str) -> None:
+            self.name = name
+
+        def decide(self, parent: ParentState, market: MarketView, now: float) -> Decision:
+            calls[self.name].append(now)
+            return Decision(wake_at=now + 30 if self.name == "ASKS" else None)
+
+    def asks(parent: ParentState, seed: int, settings: object, context: StrategyContext) -> Sleepy:
+        return Sleepy("ASKS")
+
+    def silent(parent: ParentState, seed: int, settings: object, context: StrategyContext) -> Sleepy:
+        return Sleepy("SILENT")
+
+    config = load_config(ROOT / "configs" / "metaorder.toml")
+    specs = {**STRATEGIES, "VWAP": StrategySpec(lambda values: None, asks), "POV": StrategySpec(lambda values: None, silent)}
+    sim = simulation(MemoryJournal(), strategies=StrategyRegistry(config.strategy, specs))
+    now = sim.clock.now()
+    sim.submit("OMS1", "D", algo_order("A1", "ACME", "1", 1000, 1, 600, now))  # VWAP: wakes itself every 30 s
+    sim.submit("OMS1", "D", algo_order("S1", "GLOBX", "1", 1000, 2, 600, now, rate="0.1"))  # POV: names no time
+    sim.run_until(now + 65)
+    asked = [round(t - calls["ASKS"][0]) for t in calls["ASKS"]]
+    assert asked == [0, 30, 60]  # the parent never changed: only its own wake-ups
+    idle_s = sim.engine.settings.max_idle_s
+    assert len(calls["SILENT"]) >= 60 / idle_s

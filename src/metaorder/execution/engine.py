@@ -166,7 +166,7 @@ class ExecutionSettings:
     market_close_s: int | None = None  # [execution] market_close, seconds after UTC midnight (None: none)
     passive_max_age_s: float = 20.0  # a resting passive child older than this is pulled and re-decided
     reject_cooldown_s: float = 5.0  # a venue that rejected a child is not used for that parent meanwhile
-    max_idle_s: float = 1.0  # a parent is looked at at least this often
+    max_idle_s: float = 1.0  # a parent whose strategy named no wake-up (or halted, or suspended) is looked at this often
     # A fill or a closed child asks its parent's strategy to decide again, but not sooner than this
     # after its last decision (no storm of decisions, each with its children, at venue round-trip pace).
     min_decision_interval_s: float = 0.2
@@ -684,8 +684,13 @@ class ExecutionEngine:
                 intent = dataclasses.replace(intent, routing=routing)
             placement = self.router.start(intent, self.market, self.venues, lot, now, exclude)
             self._send(worked, placement, placement.orders(), now, actions)
+        # The strategy's own wake-up stands: it knows its schedule (the next slice, its retry and check
+        # intervals), and every change to the parent (a fill, a closed child, orders joining or
+        # leaving) asks it again anyway.  Capping it at max_idle_s re-decided every parent each
+        # second: 10,000 working parents cost more than a core for decisions that changed nothing.
+        # max_idle_s is for a decision that names no time.
         wake = decision.wake_at if decision.wake_at is not None else now + self.settings.max_idle_s
-        worked.wake_at = min(max(wake, now), now + self.settings.max_idle_s)
+        worked.wake_at = max(wake, now)
 
     def _record_estimate(self, parent: ParentOrder, strategy: Estimating, now: float) -> bool:
         """Journal the plan an IS parent starts with, once it has its benchmark (the arrival mid);
