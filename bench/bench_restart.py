@@ -163,11 +163,13 @@ def _count(path: Path) -> int:
 def write_snapshot_at(journal_path: Path, config_path: Path, at: int) -> dict[str, float]:
     """Fold the journal's first ``at`` entries as the snapshotter does and write the snapshot there."""
     from metaorder.config import load_config
+    from metaorder.serving import quiet_garbage_collector
     from metaorder.snapshot import build_fingerprint, snapshot_path, write_snapshot
     from metaorder.snapshotter import JournalFold, ReadOnlyJournal, _bounded
     from metaorder.wiring import venue_infos
 
     config = load_config(config_path)
+    quiet_garbage_collector()  # the snapshotter's collector policy (its fold state is long-lived)
     started = time.perf_counter()
     with JournalReader(journal_path) as reader:
         fold = JournalFold(config, venue_infos(config, None), ReadOnlyJournal(reader))

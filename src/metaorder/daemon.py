@@ -40,6 +40,7 @@ from metaorder.operations import Operator
 from metaorder.orders.journal import SqliteJournal
 from metaorder.orders.risk import merge
 from metaorder.serving import (
+    collector_paused,
     load_dictionary,
     open_stores,
     quiet_garbage_collector,
@@ -87,8 +88,9 @@ async def run_daemon(config: MetaorderConfig, on_started: Callable[[int], None] 
     db, stores = open_stores(config.store.path, config.store.synchronous, [store_key(c) for c in plan.all()])
     try:
         # The engine: intake and execution rebuilt from the journal in one pass, then started.
-        pipeline = start_pipeline(config, journal, venue_infos(config, embedded), clock.now(),
-                                  profiles_path=e.volume_profiles, snapshot=snapshot)
+        with collector_paused():
+            pipeline = start_pipeline(config, journal, venue_infos(config, embedded), clock.now(),
+                                      profiles_path=e.volume_profiles, snapshot=snapshot)
         intake, engine = pipeline.intake, pipeline.engine
         # The start entry is made durable now, which also starts the journal's applier child here
         # rather than inside the first order's flush (a Popen on the event loop, 5 ms or more).

@@ -161,6 +161,27 @@ def quiet_garbage_collector() -> None:
         gc.callbacks.append(_freeze_survivors)
 
 
+@contextlib.contextmanager
+def collector_paused() -> Iterator[None]:
+    """No cyclic garbage collection while recovery builds the engine's state, which is then frozen.
+
+    Restoring a recovery snapshot and replaying the journal allocate millions of objects that all
+    stay alive (orders, parents, children, risk records); with the collector on, each young
+    collection and the full ones that the growing heap sets off walk them again and again: loading
+    the 10M-entry journal's snapshot took 23.6 s with it, 14.8 s without.  Freezing what recovery
+    built then keeps the start-up collection (:func:`quiet_garbage_collector`) from walking it once
+    more (2 s for 1.4 million orders).  The price: cyclic garbage made during recovery, if any, is
+    never collected (decoding and folding the journal makes none that we know of)."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.freeze()
+        if was_enabled:
+            gc.enable()
+
+
 def _freeze_survivors(phase: str, info: dict[str, int]) -> None:
     """gc callback: once a generation-1 collection is over, freeze what survived it."""
     if phase == "stop" and info["generation"] == 1:

@@ -37,6 +37,7 @@ from metaorder.eventcodec import decode_entry
 from metaorder.execution.types import VenueInfo
 from metaorder.logs import configure_logging
 from metaorder.orders.journal import EncodedData, Journal, JournalEntry, JournalError, JournalReader
+from metaorder.serving import collector_paused, quiet_garbage_collector
 from metaorder.snapshot import (
     Snapshot,
     SnapshotError,
@@ -143,14 +144,16 @@ def run(config: MetaorderConfig, venues: Mapping[str, VenueInfo], every: int, st
     with JournalReader(path) as reader:
         reader.check()  # the engine skipped it if it started from a snapshot: a damaged journal is said now
         fold = JournalFold(config, venues, ReadOnlyJournal(reader))
-        try:
-            found = usable_snapshot(target, reader, fingerprint)
-            first, last = reader.entry(1), reader.entry(found.header.seq)
-            assert first is not None and last is not None  # usable_snapshot checked both
-            fold.restore(found, first, last)
-            log.info("snapshotter resumed from the snapshot", seq=fold.seq)
-        except SnapshotError as exc:
-            log.info("snapshotter folds the journal from its start", reason=str(exc))
+        with collector_paused():
+            try:
+                found = usable_snapshot(target, reader, fingerprint)
+                first, last = reader.entry(1), reader.entry(found.header.seq)
+                assert first is not None and last is not None  # usable_snapshot checked both
+                fold.restore(found, first, last)
+                log.info("snapshotter resumed from the snapshot", seq=fold.seq)
+            except SnapshotError as exc:
+                log.info("snapshotter folds the journal from its start", reason=str(exc))
+        quiet_garbage_collector()  # the fold's state is long-lived, as the engine's
         written, not_before = fold.seq, 0.0
         while not stop.stopped():
             folded = fold.fold(_bounded(reader.replay(fold.seq), CHUNK))

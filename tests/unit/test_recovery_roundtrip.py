@@ -77,8 +77,9 @@ def snapshot(i: Intake) -> dict[str, Any]:
     assert all(book.order(oid) is not None for oid in members)
     risk = i.risk
     return {
-        "orders": {oid: order_state(o) for oid, o in sorted(i._orders.items())},
-        "by_cl": {key: o.order_id for key, o in sorted(i._by_cl.items())},
+        # Every order the intake answers for, open or finished (packed by a recovery snapshot or not).
+        "orders": {o.order_id: order_state(o) for o in sorted(i.known_orders(), key=lambda o: o.order_id)},
+        "by_cl": {key: o.order_id for key, o in sorted([*i._by_cl.items(), *i._finished.items()])},
         "parents": parents,
         "book_members": members,
         "by_side": {side: list(ps) for side, ps in sorted(book._by_side.items()) if ps},

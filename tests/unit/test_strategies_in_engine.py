@@ -146,7 +146,8 @@ def test_a_strategys_own_wake_up_stands_and_one_naming_none_is_looked_at_every_m
         return Sleepy("SILENT")
 
     config = load_config(ROOT / "configs" / "metaorder.toml")
-    specs = {**STRATEGIES, "VWAP": StrategySpec(lambda values: None, asks), "POV": StrategySpec(lambda values: None, silent)}
+    specs = {**STRATEGIES, "VWAP": StrategySpec(lambda values: None, asks),
+             "POV": StrategySpec(lambda values: None, silent)}
     sim = simulation(MemoryJournal(), strategies=StrategyRegistry(config.strategy, specs))
     now = sim.clock.now()
     sim.submit("OMS1", "D", algo_order("A1", "ACME", "1", 1000, 1, 600, now))  # VWAP: wakes itself every 30 s

@@ -52,6 +52,7 @@ from metaorder.events import (
 from metaorder.fix.codec import Message
 from metaorder.orders.allocation import allocate, apply
 from metaorder.orders.book import INTERNAL, BookError, BookFold, Cross, ParentBook
+from metaorder.orders.finished import FinishedOrders
 from metaorder.orders.journal import Journal
 from metaorder.orders.messages import (
     CancelReject,
@@ -76,10 +77,11 @@ __all__ = ["Intake", "Outgoing"]  # Outgoing lives in orders.messages; imported 
 
 _ZERO = Decimal(0)
 _DAY_S = 86400
-#: :meth:`Intake.fold_state`: orders by OrderID, by (session, ClOrdID), the trading day, the crossed
-#: quantity, the highest order, arrival and parent numbers replayed, the book's and risk's fold state.
-IntakeFold = tuple[dict[str, ClientOrder], dict[tuple[str, str], ClientOrder], int | None, int, int, int, int,
-                   BookFold, RiskFold]
+#: :meth:`Intake.fold_state`: open orders by OrderID, by (session, ClOrdID), the day's finished orders
+#: packed, the trading day, the crossed quantity, the highest order, arrival and parent numbers
+#: replayed, the book's and risk's fold state.
+IntakeFold = tuple[dict[str, ClientOrder], dict[tuple[str, str], ClientOrder], FinishedOrders, int | None, int, int,
+                   int, int, BookFold, RiskFold]
 
 # Report kinds and reasons bound once: an enum member looked up on its class costs ~0.1 us in Python.
 _NEW: Final = ReportKind.NEW
@@ -113,6 +115,9 @@ class Intake:
         self.defaults = defaults
         self._orders: dict[str, ClientOrder] = {}  # today's orders and older open ones, by OrderID
         self._by_cl: dict[tuple[str, str], ClientOrder] = {}  # (session, ClOrdID) -> order
+        # Today's orders finished before the recovery snapshot this run started from, packed (not in
+        # the two maps above; see :meth:`fold_state`).
+        self._finished = FinishedOrders()
         self._ids = itertools.count(1)
         self._arrivals = itertools.count(1)
         self._exec_ids = itertools.count(1)
@@ -167,7 +172,7 @@ class Intake:
         return [ack]
 
     def cancel(self, session: str, request: CancelRequest, now: float) -> list[Outgoing]:
-        order = self._by_cl.get((session, request.orig_cl_ord_id or ""))
+        order = self._find(session, request.orig_cl_ord_id)
         if order is None:
             text = f"unknown order {request.orig_cl_ord_id!r}"
             return [self._cancel_reject(session, request, None, _TO_CANCEL, _UNKNOWN_ORDER, text)]
@@ -193,7 +198,7 @@ class Intake:
         return [self._report(order, _CANCELED, now)]
 
     def replace(self, session: str, request: ReplaceRequest, now: float) -> list[Outgoing]:
-        order = self._by_cl.get((session, request.orig_cl_ord_id or ""))
+        order = self._find(session, request.orig_cl_ord_id)
         if order is None:
             text = f"unknown order {request.orig_cl_ord_id!r}"
             return [self._cancel_reject(session, request, None, _TO_REPLACE, _UNKNOWN_ORDER, text)]
@@ -242,12 +247,26 @@ class Intake:
         return [replaced, *self._crossed(crosses, now)]
 
     def status(self, session: str, request: StatusRequest, now: float) -> list[Outgoing]:
-        order = self._by_cl.get((session, request.cl_ord_id or ""))
+        order = self._find(session, request.cl_ord_id)
         if order is None:
             return [Outgoing(session, NoOrderReport(_STATUS, request.cl_ord_id, request.symbol, request.side,
                                                     self._exec_id(), None, f"unknown order {request.cl_ord_id!r}",
                                                     now))]
         return [self._report(order, _STATUS, now)]
+
+    def _find(self, session: str, cl_ord_id: str | None) -> ClientOrder | None:
+        """The order this session knows by this ClOrdID today (or an older one still open), if any."""
+        key = (session, cl_ord_id or "")
+        order = self._by_cl.get(key)
+        if order is None and len(self._finished):
+            return self._finished.get(*key)
+        return order
+
+    def known_orders(self) -> Iterator[ClientOrder]:
+        """Every order the intake answers for: open ones, and today's finished ones (those packed
+        by a recovery snapshot decoded anew)."""
+        yield from self._orders.values()
+        yield from self._finished.orders()
 
     def on_parent_fill(self, parent_id: str, qty: int, price: Decimal, market: str, now: float) -> list[Outgoing]:
         """A parent was filled at a venue: allocate pro-rata to its orders and report each share.
@@ -349,17 +368,31 @@ class Intake:
         """What :meth:`apply` has built so far, for a recovery snapshot (:mod:`metaorder.snapshot`):
         the orders, the day, the counters recovery continues from, the book's and risk's state.
 
-        Pickled in one piece with the engine's so that the objects they share stay shared; the
-        rest of the intake (limits, defaults, the journal) comes from the configuration."""
-        return (self._orders, self._by_cl, self._day, self.crossed_qty, self._top_id, self._top_arrival,
-                self._top_parent, self.book.fold_state(), self.risk.fold_state())
+        The day's finished orders are packed first (:meth:`pack_finished`): a heavy day has more than
+        a million, which as order objects were most of a restart's time.  Pickled in one piece with
+        the engine's so that the objects they share stay shared; the rest of the intake (limits,
+        defaults, the journal) comes from the configuration."""
+        self.pack_finished()
+        return (self._orders, self._by_cl, self._finished, self._day, self.crossed_qty, self._top_id,
+                self._top_arrival, self._top_parent, self.book.fold_state(), self.risk.fold_state())
 
     def restore_fold_state(self, state: IntakeFold) -> None:
         """Continue recovery from a snapshot's fold state (then :meth:`recover` with ``after``)."""
-        (self._orders, self._by_cl, self._day, self.crossed_qty, self._top_id, self._top_arrival,
+        (self._orders, self._by_cl, self._finished, self._day, self.crossed_qty, self._top_id, self._top_arrival,
          self._top_parent, book, risk) = state
         self.book.restore_fold_state(book)
         self.risk.restore_fold_state(risk)
+
+    def pack_finished(self) -> None:
+        """Move the finished orders out of the order maps into the packed archive (:mod:`.finished`),
+        which answers for them as before.  Seconds for a million orders: the snapshotter's work, never
+        the live engine's (its event loop would stall)."""
+        done = [(key, order) for key, order in self._by_cl.items() if not order.leaves_qty]
+        if not done:
+            return
+        self._finished = self._finished.merged(done)
+        self._by_cl = {key: order for key, order in self._by_cl.items() if order.leaves_qty}
+        self._orders = {oid: order for oid, order in self._orders.items() if order.leaves_qty}
 
     def apply(self, rec: Recorded) -> None:
         """Recovery: fold one recorded event into the orders, the parents and risk, as it happened live.
@@ -451,7 +484,7 @@ class Intake:
     def start(self, now: float) -> None:
         """Mark a (re)start in the journal; its sequence number makes this run's ExecIDs unique."""
         self._advance_day(now)  # restarted on a later trading day: yesterday's finished ClOrdIDs are free
-        self._boot = self.record(EngineStarted(len(self._orders)), now)
+        self._boot = self.record(EngineStarted(len(self._orders) + len(self._finished)), now)
 
     def record(self, event: Event, now: float) -> int:
         """Journal ``event`` at ``now`` and return its sequence number: the one way anything is written
@@ -475,6 +508,7 @@ class Intake:
             # order it ever saw): nothing refers to them any more, and the journal keeps their history.
             self._orders = {oid: o for oid, o in self._orders.items() if o.leaves_qty}
             self._by_cl = {key: o for key, o in self._by_cl.items() if o.leaves_qty}
+            self._finished = FinishedOrders()
             keep: dict[str, set[str]] = {}
             for order in self._orders.values():
                 ids = keep.setdefault(order.session, set())
