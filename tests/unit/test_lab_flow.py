@@ -305,8 +305,11 @@ def test_a_tiny_flow_alone_never_crosses_and_aggregated_nets() -> None:
     twap = run_figures(run_once(config, venues, orders, "TWAP", 1)).values
     assert alone["internal_share"] == 0.0 and alone["completion"] == 1.0
     assert twap["internal_share"] is not None and twap["internal_share"] > 0.2
+    # Participation counts lit executions only: ALONE sends everything to market, while TWAP's few
+    # shares left after netting may all fill in the dark pools (they do on this seed).
+    assert alone["participation"] is not None and 0 < alone["participation"] <= 1
+    assert twap["participation"] is not None and 0 <= twap["participation"] <= 1
     for figures in (alone, twap):
-        assert figures["participation"] is not None and 0 < figures["participation"] <= 1
         assert figures["orders"] == 10 and figures["client_qty"] == sum(o.qty for o in orders)
     assert twap["executed_at_venues"] is not None and alone["executed_at_venues"] is not None
     assert twap["executed_at_venues"] < alone["executed_at_venues"]  # netting: fewer shares went to market
