@@ -115,8 +115,20 @@ def rss_kb(pid: int) -> int:
     return 0
 
 
-def one_run(journal: Path, work: Path, rate: float, duration: float) -> dict[str, float]:
-    """Start metaorder run on a copy of ``journal`` (and its snapshot), offer the load, stop it."""
+def offer(port: int, rate: float, duration: float) -> dict[str, float]:
+    """The load generator at ``rate`` for ``duration`` seconds: its figures."""
+    out = subprocess.run(loadgen_cmd(port, ["--mode", "rate", "--rate", str(rate), "--duration", str(duration),
+                                            "--warmup", "1"]), capture_output=True, text=True, timeout=600)
+    if out.returncode != 0:
+        raise RuntimeError(f"loadgen failed: {out.stderr[-500:]}")
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    return {k: float(v) for k, v in result.items() if isinstance(v, (int, float))}
+
+
+def one_run(journal: Path, work: Path, rate: float, duration: float, settle: float) -> dict[str, float]:
+    """Start metaorder run on a copy of ``journal`` (and its snapshot), offer the load at once (the
+    engine's first decision for every parent after the restart runs meanwhile), then again after
+    ``settle`` more seconds (figures prefixed ``settled_``), stop it."""
     if work.exists():
         shutil.rmtree(work)
     work.mkdir(parents=True)
@@ -132,13 +144,9 @@ def one_run(journal: Path, work: Path, rate: float, duration: float) -> dict[str
         replayed = daemon.logged["order journal replayed"][1]
         figures: dict[str, float] = {"open_orders": replayed["open_orders"], "start_s": daemon.logged["accepting"][0],
                                      "rss_kb": rss_kb(daemon.proc.pid)}
-        out = subprocess.run(loadgen_cmd(daemon.port, ["--mode", "rate", "--rate", str(rate), "--duration",
-                                                       str(duration), "--warmup", "1"]),
-                             capture_output=True, text=True, timeout=600)
-    if out.returncode != 0:
-        raise RuntimeError(f"loadgen failed: {out.stderr[-500:]}")
-    result = json.loads(out.stdout.strip().splitlines()[-1])
-    figures.update({k: float(v) for k, v in result.items() if isinstance(v, (int, float))})
+        figures.update(offer(daemon.port, rate, duration))
+        time.sleep(settle)
+        figures.update({f"settled_{k}": v for k, v in offer(daemon.port, rate, duration).items()})
     return figures
 
 
@@ -148,6 +156,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--rate", type=float, default=5000)
     parser.add_argument("--duration", type=float, default=10)
     parser.add_argument("--repeat", type=int, default=2)
+    parser.add_argument("--settle", type=float, default=10, help="seconds between the first load and the second")
     parser.add_argument("--dir", type=Path, default=ROOT / "var" / "bench")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
@@ -164,15 +173,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     runs: dict[str, list[dict[str, float]]] = {"empty": [], "full": []}
     for _ in range(args.repeat):
         for name, journal in (("empty", args.dir / "absent.db"), ("full", book)):
-            runs[name].append(one_run(journal, args.dir / f"scale-run-{name}", args.rate, args.duration))
+            runs[name].append(one_run(journal, args.dir / f"scale-run-{name}", args.rate, args.duration,
+                                      args.settle))
     for name, figures in runs.items():
-        for key in ("p50_us", "p99_us", "p99.9_us", "max_us", "start_s", "rss_kb", "open_orders"):
+        for key in ("p50_us", "p99_us", "p99.9_us", "max_us", "settled_p50_us", "settled_p99_us", "settled_p99.9_us",
+                    "settled_max_us", "start_s", "rss_kb", "open_orders"):
             values = [f[key] for f in figures if key in f]
             if values:
                 results[f"{name}_{key}"] = statistics.median(values)
     if "full_rss_kb" in results and "empty_rss_kb" in results:
         results["bytes_per_open_order"] = (results["full_rss_kb"] - results["empty_rss_kb"]) * 1024 / args.orders
-    for key in ("p50_us", "p99_us"):
+    for key in ("p50_us", "p99_us", "settled_p50_us", "settled_p99_us"):
         if f"full_{key}" in results and f"empty_{key}" in results:
             results[f"{key}_full_over_empty"] = results[f"full_{key}"] / results[f"empty_{key}"]
     if args.json:

@@ -434,7 +434,11 @@ def render(results: dict[str, dict[str, Any]], lab: dict[str, Any] | None = None
                      f"symbols), p50 / p99 | {_ms(sc.get('empty_p50_us'))} / {_ms(sc.get('empty_p99_us'))} → "
                      f"{_ms(sc.get('full_p50_us'))} / {_ms(sc.get('full_p99_us'))} ms "
                      f"(× {sc.get('p50_us_full_over_empty', 0):.2f} / × {sc.get('p99_us_full_over_empty', 0):.2f}) "
-                     "| within 20% |")
+                     "in the first seconds after the start; "
+                     f"{_ms(sc.get('empty_settled_p50_us'))} / {_ms(sc.get('empty_settled_p99_us'))} → "
+                     f"{_ms(sc.get('full_settled_p50_us'))} / {_ms(sc.get('full_settled_p99_us'))} ms "
+                     f"(× {sc.get('settled_p50_us_full_over_empty', 0):.2f} / "
+                     f"× {sc.get('settled_p99_us_full_over_empty', 0):.2f}) once settled | within 20% |")
         lines.append(f"| memory per open client order (daemon's resident size, full − empty, over the orders) "
                      f"| {sc.get('bytes_per_open_order', 0):,.0f} bytes | stated |")
     lines += fillpath_lines(results.get("fillpath"))

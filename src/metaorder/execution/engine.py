@@ -146,10 +146,12 @@ def best_everywhere(urgency: str, aggressiveness: str) -> Routing:
 
 _DAY_S = 86400
 MAX_CANCELS = 5  # cancel requests per child before the engine stops asking (the venue keeps refusing)
-# Parents attended per tick at most; the rest wait for the next tick, which comes at once (after the
-# event loop has read and answered what arrived meanwhile).  A parent costs 70-160 us: 10,000 due at
-# once (the first tick after a restart) held the loop, and every order's ack, for 1.8-4.1 s.
-MAX_ATTENDED_PER_TICK = 64
+# Parents attended per tick at most; the rest wait for the next tick, which the daemon paces (it
+# gives the event loop back for as long as the tick took, shells/gateway.py) and a simulation runs at
+# once.  A parent costs 70-300 us (its first decision makes its strategy): 10,000 due at once (the
+# first tick after a restart) held the loop, and every order's ack, for 1.8-4.1 s; 16 a tick hold it
+# for a few milliseconds at most.
+MAX_ATTENDED_PER_TICK = 16
 MIN_RESCHEDULE_S = 1e-3  # a parent is never queued for less than this ahead (no busy loop on one instant)
 
 @dataclass(frozen=True, slots=True)

@@ -111,7 +111,16 @@ class VenueGateway:
 
     async def run(self) -> None:
         while True:
-            self.ship(self.engine.on_tick(self.clock.now()))
+            started = self.clock.now()
+            self.ship(self.engine.on_tick(started))
+            if self.engine.backlogged:
+                # Parents were left over (a restart, or a market move touching thousands): attend
+                # them at the next tick, but give the event loop back for at least as long as this
+                # tick took, whatever wakes the engine meanwhile.  Back to back, 10,000 parents'
+                # first decisions after a restart held acknowledgements for seconds (p50 0.37 s
+                # in the first 10 s at 5,000 orders/s); paced, the catch-up takes at most half the loop.
+                await asyncio.sleep(max(self.clock.now() - started, MIN_TICK_S))
+                continue
             due = self.engine.next_wakeup()
             delay = None if due is None else max(due - self.clock.now(), MIN_TICK_S)
             self._wake.clear()
