@@ -250,14 +250,15 @@ def test_recovery_forgets_the_children_and_parents_finished_before_the_day_of_it
     operate(live, 2, ("run", 6_000))
     infos = venue_infos(CONFIG, venues_config(50.0))
     today = start_pipeline(CONFIG, crash_copy(journal), infos, live.clock.now())
-    closed = {cid for cid, c in today.engine.fold_state()[1].items() if not c.state.open}
+    closed = {c.child_id for c in today.engine.fold_state()[2].children()}  # packed by fold_state
     assert closed, "the flow closed no child: nothing to forget"
     tomorrow = crash_copy(journal)
     cut = sum(1 for _ in journal.replay())
     append_event(tomorrow, live.clock.now() + 86_400, EngineStarted(1))
     full = start_pipeline(CONFIG, crash_copy(tomorrow), infos, live.clock.now() + 86_400)
-    children = full.engine.fold_state()[1]
+    children, packed = full.engine.fold_state()[1:3]
     assert not closed & set(children) and children == {cid: c for cid, c in children.items() if c.state.open}
+    assert not closed & {c.child_id for c in packed.children()}  # forgotten, not packed
     assert {c.parent_id for c in children.values()} <= {p.parent_id for p in full.intake.book.parents()}
     path = tmp_path / "journal.db.snapshot"
     snapshot_at(tomorrow, cut, 50.0, path)
@@ -282,6 +283,11 @@ def test_a_child_order_pickles_every_field_it_has() -> None:
     assert [getattr(again, name) for name in fields] == [getattr(child, name) for name in fields]
     assert all(getattr(child, name) != getattr(ChildOrder("X", "P", "V", "S", 1, 1, None, False, 0.0), name)
                for name in fields)  # every field set away from its default: a lost one would show
+    # ... and so does its packed form (a closed child in a snapshot), read back by its ClOrdID.
+    from metaorder.execution.children import FinishedChildren
+
+    unpacked = pickle.loads(pickle.dumps(FinishedChildren().merged([child]))).get("X1")
+    assert unpacked is not None and [getattr(unpacked, n) for n in fields] == [getattr(child, n) for n in fields]
 
 
 def test_a_parents_worked_state_pickles_every_field_it_has() -> None:
@@ -302,3 +308,32 @@ def test_a_parents_worked_state_pickles_every_field_it_has() -> None:
     assert list(again.children) == ["X1"] and again.children["X1"].qty == 300
     default = _Worked("P")
     assert all(getattr(worked, n) != getattr(default, n) for n in fields)
+
+
+def test_a_closed_child_packed_in_the_snapshot_comes_back_for_a_late_report(tmp_path: Path) -> None:
+    """A snapshot packs the day's closed children; a venue may still report on one (a late fill
+    after a cancel).  The replay of such an entry after the snapshot takes the child back out and
+    ends where the full replay ends, and the restarted engine finds it by any ClOrdID it carried."""
+    from metaorder.events import VenueExecution
+
+    journal = MemoryJournal()
+    live = start(journal, 50.0)
+    operate(live, 0, ("new", "OMS1", "ACME", "1", 30, None, 3, "1000"))  # worked in 3 s: its children close
+    operate(live, 1, ("run", 6_000))
+    infos = venue_infos(CONFIG, venues_config(50.0))
+    now = live.clock.now()
+    cut = sum(1 for _ in journal.replay())
+    path = tmp_path / "journal.db.snapshot"
+    snapshot_at(journal, cut, 50.0, path)
+    packed = read_snapshot(path)
+    [closed, *_] = [c for c in live.engine._children.values() if not c.state.open]
+    late = crash_copy(journal)
+    append_event(late, now + 1, VenueExecution(closed.parent_id, closed.child_id, closed.venue, "LATE-1", 1,
+                                               closed.price or Decimal("100"), "2", None))
+    full = start_pipeline(CONFIG, crash_copy(late), infos, now + 2)
+    restarted = start_pipeline(CONFIG, crash_copy(late), infos, now + 2, snapshot=path)
+    assert restarted.snapshot_seq == packed.header.seq == cut and restarted.replayed == 1
+    again = restarted.engine._child_of(closed.child_id, None)
+    assert again is not None and "LATE-1" in again.exec_ids and again.cum_qty == closed.cum_qty + 1
+    assert restarted.engine._child_of("unknown", closed.child_id) is again  # by its other ClOrdID too
+    same(restarted.engine.fold_state(), full.engine.fold_state())

@@ -16,11 +16,14 @@ the engine asks for each open child's status (OrderStatusRequest) after the next
 from __future__ import annotations
 
 import enum
+import marshal
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
 from metaorder.fix.codec import FieldValue
+from metaorder.orders.finished import Packed
 
 #: A FIX message body, as the engine hands it to a venue session (built by ``venue_fix.py``).
 Fields = list[tuple[int, FieldValue]]
@@ -95,3 +98,51 @@ class ChildOrder:
             return None
         price = (venue_avg_px * venue_cum - self.notional) / missing
         return missing, price
+
+
+def _encode_child(child: ChildOrder) -> bytes:
+    return marshal.dumps((
+        child.child_id, child.parent_id, child.venue, child.symbol, child.direction, child.qty,
+        None if child.price is None else str(child.price), child.ioc, child.sent_at, child.reason, child.peg,
+        child.min_qty, child.cum_qty, str(child.notional), child.state.value, child.venue_order_id,
+        child.cancel_requested, child.cancel_wanted, child.cancels_sent, tuple(sorted(child.exec_ids)),
+    ))
+
+
+def _decode_child(record: bytes) -> ChildOrder:
+    (child_id, parent_id, venue, symbol, direction, qty, price, ioc, sent_at, reason, peg, min_qty, cum_qty,
+     notional, state, venue_order_id, cancel_requested, cancel_wanted, cancels_sent, exec_ids) = marshal.loads(record)
+    return ChildOrder(child_id, parent_id, venue, symbol, direction, qty, None if price is None else Decimal(price),
+                      ioc, sent_at, reason, peg, min_qty, cum_qty, Decimal(notional), ChildState(state),
+                      venue_order_id, cancel_requested, cancel_wanted, cancels_sent, set(exec_ids))
+
+
+class FinishedChildren:
+    """The day's closed children by ClOrdID, packed for recovery snapshots (as the intake packs its
+    finished orders, :mod:`metaorder.orders.finished`): a heavy day has 140,000, which as objects
+    were most of what was left of loading a snapshot.  A venue may still report on one (a late
+    fill, a bust); the engine then takes it back out (:meth:`get`) and works with the live object."""
+
+    __slots__ = ("_packed",)
+
+    def __init__(self, packed: Packed | None = None) -> None:
+        self._packed = packed if packed is not None else Packed()
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return FinishedChildren, (self._packed,)
+
+    def __len__(self) -> int:
+        return len(self._packed)
+
+    def get(self, child_id: str) -> ChildOrder | None:
+        """The closed child with this ClOrdID, decoded (a new object each call)."""
+        record = self._packed.record(child_id.encode())
+        return None if record is None else _decode_child(record)
+
+    def children(self) -> Iterator[ChildOrder]:
+        return map(_decode_child, self._packed.records())
+
+    def merged(self, more: Iterable[ChildOrder]) -> FinishedChildren:
+        """A new archive with these children added (a child already here is replaced)."""
+        packed = self._packed.merged((child.child_id.encode(), _encode_child(child)) for child in more)
+        return self if packed is self._packed else FinishedChildren(packed)

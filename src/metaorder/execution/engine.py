@@ -85,7 +85,7 @@ from metaorder.events import (
     VenueExecution,
     VenueMarkout,
 )
-from metaorder.execution.children import ChildOrder, ChildState, Fields
+from metaorder.execution.children import ChildOrder, ChildState, Fields, FinishedChildren
 from metaorder.execution.control import ParentGuard
 from metaorder.execution.marketview import ConsolidatedMarket
 from metaorder.execution.placement import ChildOutcome, ChildResult, Placement, limit_out_of_reach
@@ -197,10 +197,11 @@ class Actions:
     street: list[tuple[str, Fields]] = field(default_factory=list)  # each counted venue execution, for the drop copy
 
 
-#: :meth:`ExecutionEngine.fold_state`: parents' worked state, children by ClOrdID, shares executed, parents
-#: halted, pre-trade arrival prices, the trading day of the last entry, the scorecard's fold.
-EngineFold = tuple[dict[str, "_Worked"], dict[str, ChildOrder], int, set[str], dict[str, Decimal | None], int | None,
-                   object]
+#: :meth:`ExecutionEngine.fold_state`: parents' worked state, open children by ClOrdID, the day's closed
+#: children packed, shares executed, parents halted, pre-trade arrival prices, the trading day of the
+#: last entry, the scorecard's fold.
+EngineFold = tuple[dict[str, "_Worked"], dict[str, ChildOrder], FinishedChildren, int, set[str],
+                   dict[str, Decimal | None], int | None, object]
 
 
 @dataclass(slots=True, eq=False)
@@ -262,6 +263,9 @@ class ExecutionEngine:
         self.routing_map = routing_map
         self._worked: dict[str, _Worked] = {}
         self._children: dict[str, ChildOrder] = {}  # every child of the run by any ClOrdID it carried
+        # The day's children closed before the recovery snapshot this run started from, packed (not
+        # in _children until a venue reports on one again: see _child).
+        self._closed = FinishedChildren()
         self._ids = itertools.count(1)
         self._boot = 0
         self._md_ids = itertools.count(1)
@@ -311,11 +315,11 @@ class ExecutionEngine:
                 self._children[child.child_id] = child
                 self._worked_for(child.parent_id).children[child.child_id] = child
             case ChildAcknowledged():
-                child = self._children[event.child_id]
+                child = self._recorded_child(event.child_id)
                 child.venue_order_id = event.venue_order_id
                 child.state = ChildState.NEW
             case VenueExecution():
-                child = self._children[event.child_id]
+                child = self._recorded_child(event.child_id)
                 qty = event.qty
                 child.exec_ids.add(event.exec_id)
                 child.cum_qty += qty
@@ -328,11 +332,11 @@ class ExecutionEngine:
                 if child.cum_qty >= child.qty:
                     child.state = ChildState.FILLED
             case ChildCanceled():
-                self._children[event.child_id].state = ChildState.CANCELED
+                self._recorded_child(event.child_id).state = ChildState.CANCELED
             case ChildRejected():
-                self._children[event.child_id].state = ChildState.REJECTED
+                self._recorded_child(event.child_id).state = ChildState.REJECTED
             case ChildCancelRequested():
-                child = self._children[event.child_id]
+                child = self._recorded_child(event.child_id)
                 child.cancels_sent += 1  # cancel ClOrdIDs never repeat
                 child.cancel_wanted = True
                 # Still in flight at the crash: its answer (or the status asked for after the next
@@ -358,6 +362,7 @@ class ExecutionEngine:
         orders then (``Intake._advance_day``); the journal keeps their history.  Otherwise a restart
         would hold every child the journal ever saw (and a recovery snapshot would carry them)."""
         self._children = {cid: c for cid, c in self._children.items() if c.state.open}
+        self._closed = FinishedChildren()
         for worked in list(self._worked.values()):
             for child_id in [cid for cid, c in worked.children.items() if not c.state.open]:
                 del worked.children[child_id]
@@ -370,16 +375,49 @@ class ExecutionEngine:
         """What :meth:`apply` has built so far, for a recovery snapshot (:mod:`metaorder.snapshot`):
         the parents' worked state and children, the executed quantity, the halts and estimates seen,
         and the scorecard's fold.  Pickled in one piece with the intake's."""
+        self._pack_closed()
         card = self.scorecard.fold_state() if self.scorecard is not None else None
-        return (self._worked, self._children, self.executed_qty, self._halted_in_journal, self._estimated,
-                self._replay_day, card)
+        return (self._worked, self._children, self._closed, self.executed_qty, self._halted_in_journal,
+                self._estimated, self._replay_day, card)
 
     def restore_fold_state(self, state: EngineFold) -> None:
         """Continue recovery from a snapshot's fold state (the intake's recovery then replays the tail)."""
-        (self._worked, self._children, self.executed_qty, self._halted_in_journal, self._estimated,
-         self._replay_day, card) = state
+        (self._worked, self._children, self._closed, self.executed_qty, self._halted_in_journal,
+         self._estimated, self._replay_day, card) = state
         if self.scorecard is not None and card is not None:
             self.scorecard.restore_fold_state(card)
+
+    def _pack_closed(self) -> None:
+        """Recovery snapshots: move the closed children into the packed archive (a parent's worked
+        state keeps only its open ones, as :meth:`finish_recovery` leaves it).  The snapshotter's
+        work, never the live engine's."""
+        closed = {c.child_id: c for c in self._children.values() if not c.state.open}
+        if not closed:
+            return
+        self._closed = self._closed.merged(closed.values())
+        self._children = {cid: c for cid, c in self._children.items() if c.state.open}
+        for worked in self._worked.values():
+            for child_id in [cid for cid, c in worked.children.items() if not c.state.open]:
+                del worked.children[child_id]
+
+    def _child(self, cl_ord_id: str) -> ChildOrder | None:
+        """The child known by this ClOrdID: a live one, or a closed one taken back out of the packed
+        archive (a venue reporting on it again) and live from then on."""
+        child = self._children.get(cl_ord_id)
+        if child is None and len(self._closed):
+            child = self._closed.get(cl_ord_id)
+            if child is not None:
+                self._children[child.child_id] = child
+                for n in range(1, child.cancels_sent + 1):  # its cancel requests' ClOrdIDs
+                    self._children.setdefault(f"{child.child_id}.X{n}", child)
+        return child
+
+    def _recorded_child(self, child_id: str) -> ChildOrder:
+        """Recovery: the child a journaled event is about (the journal never names an unknown one)."""
+        child = self._child(child_id)
+        if child is None:
+            raise KeyError(child_id)
+        return child
 
     def finish_recovery(self) -> int:
         """After the replay (and the intake's): the guard's counts; returns open children found.
@@ -999,7 +1037,7 @@ class ExecutionEngine:
 
     def _child_of(self, cl_ord_id: str | None, other_id: str | None) -> ChildOrder | None:
         """The child a venue message is about: by the ClOrdID it names, else by the other one."""
-        return self._children.get(cl_ord_id or "") or self._children.get(other_id or "")
+        return self._child(cl_ord_id or "") or self._child(other_id or "")
 
     def _on_execution_report(self, venue: str, report: VenueExecutionReport, now: float) -> Actions:
         actions = Actions()

@@ -38,7 +38,7 @@ from metaorder.orders.model import (
     Urgency,
 )
 
-__all__ = ["FinishedOrders"]
+__all__ = ["FinishedOrders", "Packed"]
 
 _SEP = b"\x00"  # between session and ClOrdID in a key: a configured CompID never contains it
 
@@ -72,8 +72,13 @@ def _decode(record: bytes) -> ClientOrder:
     return order
 
 
-class FinishedOrders:
-    """Finished orders by (session, ClOrdID): packed, immutable, decoded on lookup."""
+class Packed:
+    """Records by key, packed in four flat buffers: the keys sorted (bytes order) with their ends,
+    each key's record number, the records with their ends.  Immutable; built by :meth:`merged`.
+
+    Canonical: records are numbered in the order of their first key, so the same (key, record)
+    pairs make the same buffers however they were merged (a snapshot and its tail, or the whole
+    day at once): recovery tests compare snapshots byte for byte."""
 
     __slots__ = ("_key_ends", "_keys", "_record_ends", "_record_of", "_records")
 
@@ -87,49 +92,44 @@ class FinishedOrders:
 
     def __reduce__(self) -> tuple[Any, ...]:
         """Pickled (recovery snapshots) as its five buffers: loading copies bytes, it builds no objects."""
-        return FinishedOrders, (self._keys, self._key_ends, self._record_of, self._records, self._record_ends)
+        return Packed, (self._keys, self._key_ends, self._record_of, self._records, self._record_ends)
 
     def __len__(self) -> int:
-        """The number of orders (not of keys)."""
+        """The number of records (not of keys)."""
         return len(self._record_ends)
 
     @property
     def keys(self) -> int:
-        """The number of (session, ClOrdID) keys."""
+        """The number of keys."""
         return len(self._key_ends)
 
-    def get(self, session: str, cl_ord_id: str) -> ClientOrder | None:
-        """The finished order that had this ClOrdID in this session, decoded (a new object each call)."""
-        index = self._find(_key(session, cl_ord_id))
-        return None if index is None else self._order(self._record_of[index])
+    def record(self, key: bytes) -> bytes | None:
+        """The record filed under ``key`` (binary search over the sorted keys), if any."""
+        lo, hi = 0, len(self._key_ends)
+        while lo < hi:
+            mid = (lo + hi) // 2
+            if self._key_at(mid) < key:
+                lo = mid + 1
+            else:
+                hi = mid
+        if lo < len(self._key_ends) and self._key_at(lo) == key:
+            return self._record_bytes(self._record_of[lo])
+        return None
 
-    def __contains__(self, key: tuple[str, str]) -> bool:
-        return self._find(_key(*key)) is not None
-
-    def orders(self) -> Iterator[ClientOrder]:
-        """Every order, decoded, in the order of their first key."""
+    def records(self) -> Iterator[bytes]:
+        """Every record, once, in the order of their first key."""
         for n in range(len(self._record_ends)):
-            yield self._order(n)
+            yield self._record_bytes(n)
 
-    def items(self) -> Iterator[tuple[tuple[str, str], ClientOrder]]:
-        """Every (session, ClOrdID) key with its order (an order once per key), in key order."""
+    def items(self) -> Iterator[tuple[bytes, bytes]]:
+        """Every key with its record (a record once per key), in key order."""
         for n in range(len(self._key_ends)):
-            session, cl_ord_id = self._key_at(n).split(_SEP, 1)
-            yield (session.decode(), cl_ord_id.decode()), self._order(self._record_of[n])
+            yield self._key_at(n), self._record_bytes(self._record_of[n])
 
-    def merged(self, more: Iterable[tuple[tuple[str, str], ClientOrder]]) -> FinishedOrders:
-        """A new archive with these orders added under these keys (an order under each of its keys;
-        a key already here is taken by the order given for it).
-
-        Canonical: keys sorted, records in the order of their first key, so the same orders make the
-        same bytes however they were merged (a snapshot and its tail, or the whole journal at once)."""
-        keyed: dict[bytes, bytes | int] = {}  # key -> its new order's record, or an old record's number
-        encoded: dict[int, bytes] = {}  # id(order) -> record
-        for (session, cl_ord_id), order in more:
-            data = encoded.get(id(order))
-            if data is None:
-                data = encoded[id(order)] = _encode(order)
-            keyed[_key(session, cl_ord_id)] = data
+    def merged(self, more: Iterable[tuple[bytes, bytes]]) -> Packed:
+        """A new archive with these (key, record) pairs added; one record under several keys is the
+        same bytes object for each (it is stored once).  A key already here is taken by the new record."""
+        keyed: dict[bytes, bytes | int] = dict(more)  # key -> a new record, or an old record's number
         if not keyed:
             return self
         for n in range(len(self._key_ends)):
@@ -148,9 +148,7 @@ class FinishedOrders:
             keys += key
             key_ends.append(len(keys))
             record_of.append(number)
-        return FinishedOrders(bytes(keys), key_ends, record_of, bytes(blob), record_ends)
-
-    # ---- internals ---------------------------------------------------------------------------------
+        return Packed(bytes(keys), key_ends, record_of, bytes(blob), record_ends)
 
     def _key_at(self, n: int) -> bytes:
         return self._keys[self._key_ends[n - 1] if n else 0:self._key_ends[n]]
@@ -158,15 +156,54 @@ class FinishedOrders:
     def _record_bytes(self, n: int) -> bytes:
         return self._records[self._record_ends[n - 1] if n else 0:self._record_ends[n]]
 
-    def _order(self, n: int) -> ClientOrder:
-        return _decode(self._record_bytes(n))
 
-    def _find(self, key: bytes) -> int | None:
-        lo, hi = 0, len(self._key_ends)
-        while lo < hi:
-            mid = (lo + hi) // 2
-            if self._key_at(mid) < key:
-                lo = mid + 1
-            else:
-                hi = mid
-        return lo if lo < len(self._key_ends) and self._key_at(lo) == key else None
+class FinishedOrders:
+    """Finished orders by (session, ClOrdID): packed, immutable, decoded on lookup."""
+
+    __slots__ = ("_packed",)
+
+    def __init__(self, packed: Packed | None = None) -> None:
+        self._packed = packed if packed is not None else Packed()
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return FinishedOrders, (self._packed,)
+
+    def __len__(self) -> int:
+        """The number of orders (not of keys)."""
+        return len(self._packed)
+
+    @property
+    def keys(self) -> int:
+        """The number of (session, ClOrdID) keys."""
+        return self._packed.keys
+
+    def get(self, session: str, cl_ord_id: str) -> ClientOrder | None:
+        """The finished order that had this ClOrdID in this session, decoded (a new object each call)."""
+        record = self._packed.record(_key(session, cl_ord_id))
+        return None if record is None else _decode(record)
+
+    def __contains__(self, key: tuple[str, str]) -> bool:
+        return self._packed.record(_key(*key)) is not None
+
+    def orders(self) -> Iterator[ClientOrder]:
+        """Every order, decoded, in the order of their first key."""
+        return map(_decode, self._packed.records())
+
+    def items(self) -> Iterator[tuple[tuple[str, str], ClientOrder]]:
+        """Every (session, ClOrdID) key with its order (an order once per key), in key order."""
+        for key, record in self._packed.items():
+            session, cl_ord_id = key.split(_SEP, 1)
+            yield (session.decode(), cl_ord_id.decode()), _decode(record)
+
+    def merged(self, more: Iterable[tuple[tuple[str, str], ClientOrder]]) -> FinishedOrders:
+        """A new archive with these orders added under these keys (an order under each of its keys;
+        a key already here is taken by the order given for it)."""
+        encoded: dict[int, bytes] = {}  # id(order) -> its record: one record for all its keys
+        pairs: list[tuple[bytes, bytes]] = []
+        for (session, cl_ord_id), order in more:
+            record = encoded.get(id(order))
+            if record is None:
+                record = encoded[id(order)] = _encode(order)
+            pairs.append((_key(session, cl_ord_id), record))
+        packed = self._packed.merged(pairs)
+        return self if packed is self._packed else FinishedOrders(packed)
