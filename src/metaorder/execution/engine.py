@@ -374,7 +374,8 @@ class ExecutionEngine:
     def fold_state(self) -> EngineFold:
         """What :meth:`apply` has built so far, for a recovery snapshot (:mod:`metaorder.snapshot`):
         the parents' worked state and children, the executed quantity, the halts and estimates seen,
-        and the scorecard's fold.  Pickled in one piece with the intake's."""
+        and the scorecard's fold.  The closed children are packed first (:meth:`_pack_closed`), as
+        the intake packs its finished orders.  Pickled in one piece with the intake's."""
         self._pack_closed()
         card = self.scorecard.fold_state() if self.scorecard is not None else None
         return (self._worked, self._children, self._closed, self.executed_qty, self._halted_in_journal,
