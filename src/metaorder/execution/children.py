@@ -23,7 +23,7 @@ from decimal import Decimal
 from typing import Any
 
 from metaorder.fix.codec import FieldValue
-from metaorder.orders.finished import Packed
+from metaorder.orders.finished import PackedArchive
 
 #: A FIX message body, as the engine hands it to a venue session (built by ``venue_fix.py``).
 Fields = list[tuple[int, FieldValue]]
@@ -117,22 +117,13 @@ def _decode_child(record: bytes) -> ChildOrder:
                       venue_order_id, cancel_requested, cancel_wanted, cancels_sent, set(exec_ids))
 
 
-class FinishedChildren:
+class FinishedChildren(PackedArchive):
     """The day's closed children by ClOrdID, packed for recovery snapshots (as the intake packs its
     finished orders, :mod:`metaorder.orders.finished`): a heavy day has 140,000, which as objects
     were most of what was left of loading a snapshot.  A venue may still report on one (a late
     fill, a bust); the engine then takes it back out (:meth:`get`) and works with the live object."""
 
-    __slots__ = ("_packed",)
-
-    def __init__(self, packed: Packed | None = None) -> None:
-        self._packed = packed if packed is not None else Packed()
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        return FinishedChildren, (self._packed,)
-
-    def __len__(self) -> int:
-        return len(self._packed)
+    __slots__ = ()
 
     def get(self, child_id: str) -> ChildOrder | None:
         """The closed child with this ClOrdID, decoded (a new object each call)."""

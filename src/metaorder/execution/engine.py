@@ -361,11 +361,9 @@ class ExecutionEngine:
         nothing left (not in the book, no open child), leave memory, as the intake forgets finished
         orders then (``Intake._advance_day``); the journal keeps their history.  Otherwise a restart
         would hold every child the journal ever saw (and a recovery snapshot would carry them)."""
-        self._children = {cid: c for cid, c in self._children.items() if c.state.open}
+        self._keep_open_children()
         self._closed = FinishedChildren()
         for worked in list(self._worked.values()):
-            for child_id in [cid for cid, c in worked.children.items() if not c.state.open]:
-                del worked.children[child_id]
             if not worked.children and self.intake.parent(worked.parent_id) is None:
                 del self._worked[worked.parent_id]
                 self._halted_in_journal.discard(worked.parent_id)
@@ -396,6 +394,10 @@ class ExecutionEngine:
         if not closed:
             return
         self._closed = self._closed.merged(closed.values())
+        self._keep_open_children()
+
+    def _keep_open_children(self) -> None:
+        """Only open children stay in the children map and in each parent's worked state."""
         self._children = {cid: c for cid, c in self._children.items() if c.state.open}
         for worked in self._worked.values():
             for child_id in [cid for cid, c in worked.children.items() if not c.state.open]:

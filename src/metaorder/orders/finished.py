@@ -38,7 +38,7 @@ from metaorder.orders.model import (
     Urgency,
 )
 
-__all__ = ["FinishedOrders", "Packed"]
+__all__ = ["FinishedOrders", "Packed", "PackedArchive"]
 
 _SEP = b"\x00"  # between session and ClOrdID in a key: a configured CompID never contains it
 
@@ -157,8 +157,10 @@ class Packed:
         return self._records[self._record_ends[n - 1] if n else 0:self._record_ends[n]]
 
 
-class FinishedOrders:
-    """Finished orders by (session, ClOrdID): packed, immutable, decoded on lookup."""
+class PackedArchive:
+    """What an archive of one kind of record (finished orders, closed children) shares: its
+    :class:`Packed` buffers, pickled as they are, and its size in records.  Subclasses add how a
+    record is keyed, encoded and decoded."""
 
     __slots__ = ("_packed",)
 
@@ -166,11 +168,17 @@ class FinishedOrders:
         self._packed = packed if packed is not None else Packed()
 
     def __reduce__(self) -> tuple[Any, ...]:
-        return FinishedOrders, (self._packed,)
+        return type(self), (self._packed,)
 
     def __len__(self) -> int:
-        """The number of orders (not of keys)."""
+        """The number of records (not of keys)."""
         return len(self._packed)
+
+
+class FinishedOrders(PackedArchive):
+    """Finished orders by (session, ClOrdID): packed, immutable, decoded on lookup."""
+
+    __slots__ = ()
 
     @property
     def keys(self) -> int:

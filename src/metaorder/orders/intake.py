@@ -391,8 +391,12 @@ class Intake:
         if not done:
             return
         self._finished = self._finished.merged(done)
-        self._by_cl = {key: order for key, order in self._by_cl.items() if order.leaves_qty}
-        self._orders = {oid: order for oid, order in self._orders.items() if order.leaves_qty}
+        self._keep_open_orders()
+
+    def _keep_open_orders(self) -> None:
+        """Only open orders stay in the maps by OrderID and by (session, ClOrdID)."""
+        self._orders = {oid: o for oid, o in self._orders.items() if o.leaves_qty}
+        self._by_cl = {key: o for key, o in self._by_cl.items() if o.leaves_qty}
 
     def apply(self, rec: Recorded) -> None:
         """Recovery: fold one recorded event into the orders, the parents and risk, as it happened live.
@@ -506,8 +510,7 @@ class Intake:
         if self._day is not None:
             # Yesterday's finished orders are forgotten too (the intake would otherwise hold every
             # order it ever saw): nothing refers to them any more, and the journal keeps their history.
-            self._orders = {oid: o for oid, o in self._orders.items() if o.leaves_qty}
-            self._by_cl = {key: o for key, o in self._by_cl.items() if o.leaves_qty}
+            self._keep_open_orders()
             self._finished = FinishedOrders()
             keep: dict[str, set[str]] = {}
             for order in self._orders.values():
